@@ -1,0 +1,184 @@
+"""Writes of the accounts app: users, agent status, sessions (JWT) and API keys."""
+
+import datetime as dt
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from ninja_jwt.exceptions import TokenError
+from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from apps.accounts import api_keys, throttling
+from apps.accounts.events import AGENT_STATUS_UPDATED
+from apps.accounts.models import AgentStatusPeriod, ApiKey, User
+from apps.accounts.tokens import TenantRefreshToken
+from conversa.errors import Conflict, Forbidden, TokenInvalid, ValidationFailed
+from conversa.events import publish
+from tenants.limits import ensure_within_limit, lock_current_company
+
+
+class InvalidCredentials(TokenInvalid):
+    code = "invalid_credentials"
+    default_message = _("Email or password is incorrect.")
+
+
+def _validate_password(password: str, user: User | None = None) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            details=[{"field": "password", "message": str(message)} for message in exc.messages]
+        ) from exc
+
+
+# --- users ----------------------------------------------------------------------------------------
+
+def user_create(
+    *, email: str, password: str, name: str = "", role: str = User.Role.AGENT,
+    language: str = "en",
+) -> User:
+    """Create a user of the current company, within the plan's `max_agents`.
+
+    Locks the company row, so concurrent creations cannot overshoot the limit together.
+    """
+    email = User.objects.normalize_email(email).lower()
+    candidate = User(email=email, name=name, role=role, language=language)
+    _validate_password(password, candidate)
+    with transaction.atomic():
+        company = lock_current_company()
+        ensure_within_limit(
+            company, "max_agents", used=User.objects.filter(is_active=True).count(),
+        )
+        if User.objects.filter(email__iexact=email).exists():
+            raise Conflict(
+                _("A user with this email already exists."),
+                details=[{"field": "email", "message": str(_("Already in use."))}],
+            )
+        candidate.set_password(password)
+        candidate.save()
+        AgentStatusPeriod.objects.create(
+            user=candidate, status=candidate.status, started_at=candidate.status_changed_at,
+        )
+    return candidate
+
+
+def user_update(*, user: User, actor: User, name=None, role=None, language=None) -> User:
+    if role is not None and role != user.role:
+        if not actor.is_admin:
+            raise Forbidden(_("Only admins can change roles."))
+        if user.pk == actor.pk and role != User.Role.ADMIN:
+            raise Forbidden(_("You cannot remove your own admin role."))
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        for field, value in (("name", name), ("role", role), ("language", language)):
+            if value is not None:
+                setattr(user, field, value)
+        user.save()
+    return user
+
+
+def user_deactivate(*, user: User, actor: User) -> User:
+    """Deactivate (never delete: conversations keep their author); frees a plan seat."""
+    if user.pk == actor.pk:
+        raise Forbidden(_("You cannot deactivate yourself."))
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    return user
+
+
+def user_set_status(*, user: User, status: str, reason: str = "") -> User:
+    """Change the agent's status and close the time period of the previous one."""
+    if status not in User.Status.values:
+        raise ValidationFailed(details=[{"field": "status", "message": str(_("Unknown status."))}])
+    if status != User.Status.PAUSED:
+        reason = ""
+    now = timezone.now()
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.status == status and user.status_reason == reason:
+            return user
+        AgentStatusPeriod.objects.filter(user=user, ended_at__isnull=True).update(ended_at=now)
+        AgentStatusPeriod.objects.create(user=user, status=status, reason=reason, started_at=now)
+        user.status, user.status_reason, user.status_changed_at = status, reason, now
+        user.save(update_fields=["status", "status_reason", "status_changed_at"])
+        publish(AGENT_STATUS_UPDATED, {"user_id": user.pk})
+    return user
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+def session_start(*, email: str, password: str, ip: str) -> tuple[User, TenantRefreshToken]:
+    """Check credentials in the current schema and issue a refresh token bound to it."""
+    throttling.check_login_allowed(ip=ip, email=email)
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None or not user.is_active or not user.check_password(password):
+        if user is None:
+            User().set_password(password)  # same work whether or not the email exists
+        throttling.record_login_failure(email=email)
+        raise InvalidCredentials()
+    if connection.schema_name == "public" and not user.is_superuser:
+        throttling.record_login_failure(email=email)
+        raise InvalidCredentials()
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+        refresh = TenantRefreshToken.for_user(user)
+    return user, refresh
+
+
+def session_refresh(*, refresh: str) -> TenantRefreshToken:
+    """Rotate a refresh token: the old one is blacklisted, a new one issued (one per device)."""
+    with transaction.atomic():
+        try:
+            old = TenantRefreshToken(refresh)
+        except TokenError as exc:
+            raise TokenInvalid() from exc
+        user = User.objects.filter(pk=old.get("user_id"), is_active=True).first()
+        if user is None:
+            raise TokenInvalid()
+        # Lock the token's row: of two concurrent refreshes with one token, only one rotates.
+        outstanding = OutstandingToken.objects.select_for_update().filter(jti=old["jti"]).first()
+        if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+            raise TokenInvalid()
+        BlacklistedToken.objects.create(token=outstanding)
+        return TenantRefreshToken.for_user(user)
+
+
+def session_end(*, refresh: str) -> None:
+    try:
+        TenantRefreshToken(refresh).blacklist()
+    except TokenError as exc:
+        raise TokenInvalid() from exc
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+def api_key_create(
+    *, name: str, scopes: list[str], created_by: User, expires_at: dt.datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; the full secret is returned here once and never stored."""
+    unknown = sorted(set(scopes) - set(ApiKey.SCOPES))
+    if unknown:
+        raise ValidationFailed(
+            details=[{"field": "scopes", "message": f"Unknown scopes: {', '.join(unknown)}"}]
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed(
+            details=[{"field": "expires_at", "message": str(_("Must be in the future."))}]
+        )
+    prefix, secret, full_key = api_keys.generate_key()
+    key = ApiKey.objects.create(
+        name=name, prefix=prefix, secret_hash=api_keys.hash_secret(secret),
+        scopes=sorted(set(scopes)), expires_at=expires_at, created_by=created_by,
+    )
+    return key, full_key
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key

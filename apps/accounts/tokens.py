@@ -1,0 +1,47 @@
+"""JWTs bound to the company that issued them.
+
+ninja-jwt knows nothing of tenants: without the `tenant` claim a token of company A would
+authenticate B's user with the same id on B's host. Every token carries the schema it was issued
+in and is refused anywhere else.
+"""
+
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+from ninja_jwt.exceptions import TokenError
+from ninja_jwt.settings import api_settings
+from ninja_jwt.token_blacklist.models import OutstandingToken
+from ninja_jwt.tokens import AccessToken, RefreshToken
+from ninja_jwt.utils import datetime_from_epoch
+
+TENANT_CLAIM = "tenant"
+
+
+class TenantBoundToken:
+    def verify(self):
+        # Checked first: a foreign token must not even reach this schema's blacklist table.
+        if self.payload.get(TENANT_CLAIM) != connection.schema_name:
+            raise TokenError(_("Token is not valid for this company."))
+        super().verify()
+
+
+class TenantAccessToken(TenantBoundToken, AccessToken):
+    pass
+
+
+class TenantRefreshToken(TenantBoundToken, RefreshToken):
+    access_token_class = TenantAccessToken
+
+    @classmethod
+    def for_user(cls, user):
+        """A refresh token for `user` in the current schema, recorded as outstanding."""
+        token = cls()
+        token[api_settings.USER_ID_CLAIM] = user.pk
+        token[TENANT_CLAIM] = connection.schema_name
+        OutstandingToken.objects.create(
+            user=user,
+            jti=token[api_settings.JTI_CLAIM],
+            token=str(token),
+            created_at=token.current_time,
+            expires_at=datetime_from_epoch(token["exp"]),
+        )
+        return token

@@ -1,0 +1,67 @@
+"""Authentication for the APIs: JWTs and API keys on tenant hosts, super-admin JWTs on the platform.
+
+All lookups happen in the schema of the request's host, so credentials of one company are unknown
+on any other host.
+"""
+
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+from ninja.security import HttpBearer
+
+from apps.accounts.api_keys import api_key_from_request, raw_key_from_request
+from apps.accounts.authentication import user_for_access_token
+from apps.accounts.models import ApiKey, User
+from conversa.errors import Forbidden, TokenInvalid
+
+
+class TenantAuth(HttpBearer):
+    """`Authorization: Bearer <access token | API key>` or `X-Api-Key: <key>`."""
+
+    def __call__(self, request):
+        if raw_key_from_request(request):
+            key = api_key_from_request(request)
+            if key is None:
+                raise TokenInvalid(_("The API key is invalid, expired or revoked."))
+            return key
+        return super().__call__(request)
+
+    def authenticate(self, request, token):
+        user = user_for_access_token(token)
+        if user is None:
+            raise TokenInvalid()
+        request.user = user
+        return user
+
+
+class PlatformAuth(HttpBearer):
+    def authenticate(self, request, token):
+        if connection.schema_name != "public":
+            raise TokenInvalid()
+        user = user_for_access_token(token)
+        if user is None or not user.is_superuser:
+            raise TokenInvalid()
+        request.user = user
+        return user
+
+
+def current_user(request) -> User:
+    """The signed-in user; API keys are refused (for actions only people may take)."""
+    if not isinstance(request.auth, User):
+        raise Forbidden(_("This action needs a signed-in user, not an API key."))
+    return request.auth
+
+
+def require(request, *, scope: str, roles: tuple[str, ...] | None = None) -> User | ApiKey:
+    """Allow a user with one of `roles` (any role if None) or an API key holding `scope`."""
+    principal = request.auth
+    if isinstance(principal, ApiKey):
+        if not principal.has_scope(scope):
+            raise Forbidden(_("This API key lacks the scope %(scope)s.") % {"scope": scope})
+        return principal
+    if roles is not None and principal.role not in roles:
+        raise Forbidden()
+    return principal
+
+
+ADMINS = (User.Role.ADMIN,)
+MANAGERS = (User.Role.ADMIN, User.Role.SUPERVISOR)

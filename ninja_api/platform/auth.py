@@ -1,0 +1,23 @@
+"""`/platform/api/v1/auth/…`: super-admin login and refresh (public schema only)."""
+
+from ninja import Router
+
+from apps.accounts import services
+from apps.accounts.throttling import client_ip
+from ninja_api.schemas import LoginIn, RefreshIn, TokenPairOut
+
+router = Router(tags=["platform auth"])
+
+
+@router.post("/login", auth=None, response=TokenPairOut)
+def login(request, payload: LoginIn):
+    _, refresh = services.session_start(
+        email=payload.email, password=payload.password, ip=client_ip(request),
+    )
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+@router.post("/refresh", auth=None, response=TokenPairOut)
+def refresh(request, payload: RefreshIn):
+    token = services.session_refresh(refresh=payload.refresh)
+    return {"access": str(token.access_token), "refresh": str(token)}

@@ -1,0 +1,69 @@
+"""`/api/v1/api-keys`: admins create (secret shown once), list and revoke keys."""
+
+from datetime import datetime
+
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from apps.accounts import services
+from apps.accounts.models import ApiKey
+from ninja_api.auth import ADMINS, current_user, require
+from ninja_api.pagination import PageParams, paginate
+
+router = Router(tags=["api keys"])
+
+
+class ApiKeyOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key: str = Field(description="The full key. Shown once: store it now.")
+
+
+class ApiKeyPage(Schema):
+    items: list[ApiKeyOut]
+    next_cursor: str | None
+
+
+class ApiKeyIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1)
+    expires_at: datetime | None = None
+
+
+def _admin(request):
+    user = current_user(request)
+    require(request, scope="", roles=ADMINS)
+    return user
+
+
+@router.get("", response=ApiKeyPage)
+def list_keys(request, page: Query[PageParams]):
+    _admin(request)
+    items, next_cursor = paginate(
+        ApiKey.objects.all(), cursor=page.cursor, limit=page.limit, ordering=("-id",),
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("", response={201: ApiKeyCreatedOut})
+def create_key(request, payload: ApiKeyIn):
+    user = _admin(request)
+    key, full_key = services.api_key_create(created_by=user, **payload.dict())
+    return 201, {**ApiKeyOut.from_orm(key).dict(), "key": full_key}
+
+
+@router.delete("/{int:key_id}", response={204: None})
+def revoke_key(request, key_id: int):
+    _admin(request)
+    services.api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id))
+    return 204, None

@@ -1,0 +1,74 @@
+"""`/api/v1/users`: the company's users (admins manage; everyone can list teammates)."""
+
+from typing import Literal
+
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema
+from pydantic import EmailStr, Field
+
+from apps.accounts import services
+from apps.accounts.models import User
+from ninja_api.auth import ADMINS, current_user, require
+from ninja_api.pagination import PageParams, paginate
+from ninja_api.schemas import UserOut
+
+router = Router(tags=["users"])
+
+Role = Literal["admin", "supervisor", "agent"]
+
+
+class UserPage(Schema):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class UserIn(Schema):
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=128)
+    name: str = Field("", max_length=150)
+    role: Role = "agent"
+    language: Literal["en", "es", "pt-br"] = "en"
+
+
+class UserPatch(Schema):
+    name: str | None = Field(None, max_length=150)
+    role: Role | None = None
+    language: Literal["en", "es", "pt-br"] | None = None
+
+
+@router.get("", response=UserPage)
+def list_users(request, page: Query[PageParams], active: bool | None = None):
+    require(request, scope="users:read")
+    users = User.objects.all()
+    if active is not None:
+        users = users.filter(is_active=active)
+    items, next_cursor = paginate(users, cursor=page.cursor, limit=page.limit, ordering=("id",))
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("", response={201: UserOut})
+def create_user(request, payload: UserIn):
+    require(request, scope="users:write", roles=ADMINS)
+    return 201, services.user_create(**payload.dict())
+
+
+@router.get("/{int:user_id}", response=UserOut)
+def get_user(request, user_id: int):
+    require(request, scope="users:read")
+    return get_object_or_404(User, pk=user_id)
+
+
+@router.patch("/{int:user_id}", response=UserOut)
+def update_user(request, user_id: int, payload: UserPatch):
+    actor = current_user(request)
+    require(request, scope="users:write", roles=ADMINS)
+    user = get_object_or_404(User, pk=user_id)
+    return services.user_update(user=user, actor=actor, **payload.dict(exclude_unset=True))
+
+
+@router.delete("/{int:user_id}", response=UserOut)
+def deactivate_user(request, user_id: int):
+    actor = current_user(request)
+    require(request, scope="users:write", roles=ADMINS)
+    user = get_object_or_404(User, pk=user_id)
+    return services.user_deactivate(user=user, actor=actor)

@@ -1,0 +1,23 @@
+"""The tenant REST API, `/api/v1/` on every company's host."""
+
+from ninja import NinjaAPI
+
+from ninja_api.auth import TenantAuth
+from ninja_api.errors import install_error_handlers
+from ninja_api.routers import api_keys, auth, users
+
+api = NinjaAPI(
+    title="Conversa API",
+    version="1",
+    description="The API of one company on Conversa. Every error has the body "
+    '`{"error": {"code", "message", "details"}}`.',
+    urls_namespace="api-v1",
+    auth=TenantAuth(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+install_error_handlers(api)
+
+api.add_router("/auth", auth.router)
+api.add_router("/users", users.router)
+api.add_router("/api-keys", api_keys.router)

@@ -1,0 +1,26 @@
+"""ASGI entry point: Django for HTTP, the realtime consumer for websockets."""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+for source_root in (ROOT, ROOT / "platform"):
+    if str(source_root) not in sys.path:
+        sys.path.insert(0, str(source_root))
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conversa.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from conversa.realtime.routing import websocket_urlpatterns  # noqa: E402
+from conversa.realtime.tenancy import TenantFromHostMiddleware  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    "websocket": TenantFromHostMiddleware(URLRouter(websocket_urlpatterns)),
+})

@@ -1,0 +1,135 @@
+"""The `/ws/v1/` consumer: token auth, ping/pong, subscriptions and event frames."""
+
+import asyncio
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django_tenants.utils import schema_context
+
+from conversa.realtime import topics
+from conversa.realtime.groups import company_group, staff_group, supervisors_group, user_group
+
+logger = logging.getLogger("conversa.realtime")
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_SUSPENDED = 4402
+AUTH_TIMEOUT_SECONDS = 10
+
+
+@database_sync_to_async
+def authenticate(schema_name: str, company_id: int, token: str):
+    """Return (user, company_blocked) for an access token, inside the socket's schema."""
+    from apps.accounts.authentication import user_for_access_token
+    from tenants.models import Company
+
+    with schema_context(schema_name):
+        blocked = Company.objects.get(pk=company_id).is_blocked
+        return user_for_access_token(token), blocked
+
+
+class RealtimeConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.schema_name = self.scope["schema_name"]
+        self.company = self.scope["company"]
+        self.user = None
+        self.groups_joined: set[str] = set()
+        self.subscriptions: set[str] = set()
+        self.auth_timer = None
+        # Accept before closing: a refused handshake cannot carry our 44xx close codes.
+        await self.accept()
+        if self.company.is_blocked:
+            await self.close(code=CLOSE_SUSPENDED)
+            return
+        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [None])[0]
+        if token:
+            await self.sign_in(token)
+        else:
+            self.auth_timer = asyncio.get_running_loop().call_later(
+                AUTH_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self.close_unauthenticated()),
+            )
+
+    async def close_unauthenticated(self):
+        if self.user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def sign_in(self, token: str):
+        user, blocked = await authenticate(self.schema_name, self.company.pk, token)
+        if blocked:
+            await self.close(code=CLOSE_SUSPENDED)
+            return
+        if user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if self.auth_timer:
+            self.auth_timer.cancel()
+        self.user = user
+        groups = [
+            company_group(self.schema_name),
+            staff_group(self.schema_name),
+            user_group(self.schema_name, user.pk),
+        ]
+        if user.is_supervisor_or_admin:
+            groups.append(supervisors_group(self.schema_name))
+        for group in groups:
+            await self.join(group)
+        await self.send_json({"type": "ready", "data": {"user_id": user.pk, "role": user.role}})
+
+    async def join(self, group: str):
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.add(group)
+
+    async def leave(self, group: str):
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.discard(group)
+
+    async def disconnect(self, code):
+        if self.auth_timer:
+            self.auth_timer.cancel()
+        for group in list(self.groups_joined):
+            await self.leave(group)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping":
+            await self.send_json({"type": "pong", "data": content.get("data") or {}})
+        elif kind == "auth":
+            if self.user is None:
+                await self.sign_in(str(content.get("token") or ""))
+        elif self.user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        elif kind in ("subscribe", "unsubscribe"):
+            await self.change_subscription(kind, content)
+        else:
+            await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
+
+    async def change_subscription(self, kind: str, content: dict):
+        topic, ref = content.get("topic"), content.get("id")
+        if kind == "unsubscribe":
+            group = topics.group_for(self.schema_name, topic, ref)
+            if group in self.subscriptions:
+                self.subscriptions.discard(group)
+                await self.leave(group)
+            await self.send_json({"type": "unsubscribed", "data": {"topic": topic, "id": ref}})
+            return
+        group = await database_sync_to_async(topics.authorize)(
+            self.schema_name, self.user.pk, topic, ref,
+        )
+        if group is None:
+            await self.send_error("not_found", "No such topic, or you may not see it.")
+            return
+        self.subscriptions.add(group)
+        await self.join(group)
+        await self.send_json({"type": "subscribed", "data": {"topic": topic, "id": ref}})
+
+    async def send_error(self, code: str, message: str):
+        await self.send_json({"type": "error", "data": {"code": code, "message": message}})
+
+    # Channel-layer handlers -------------------------------------------------------------------
+
+    async def realtime_event(self, message):
+        await self.send_json({"type": message["event"], "data": message["data"]})
+
+    async def company_close(self, message):
+        await self.close(code=message["code"])

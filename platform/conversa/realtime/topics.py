@@ -1,0 +1,42 @@
+"""Topics a socket may subscribe to (a conversation, a team-chat room), registered by apps.
+
+Each topic has an authoriser that runs in the socket's schema and says whether the user may see
+that id; the socket then joins `{schema}.{topic}.{id}`.
+"""
+
+from collections.abc import Callable
+
+from django_tenants.utils import schema_context
+
+from conversa.realtime.groups import group_name
+
+Authorizer = Callable[[int, str], bool]
+_topics: dict[str, Authorizer] = {}
+
+
+def register_topic(name: str):
+    def register(authorizer: Authorizer) -> Authorizer:
+        _topics[name] = authorizer
+        return authorizer
+
+    return register
+
+
+def group_for(schema_name: str, topic, ref) -> str | None:
+    if topic not in _topics or not str(ref or "").isalnum():
+        return None
+    return group_name(schema_name, topic, ref)
+
+
+def authorize(schema_name: str, user_id: int, topic, ref) -> str | None:
+    """The group for (topic, ref) if the user may subscribe to it, else None."""
+    group = group_for(schema_name, topic, ref)
+    if group is None:
+        return None
+    from apps.accounts.models import User
+
+    with schema_context(schema_name):
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is None or not _topics[topic](user, str(ref)):
+            return None
+    return group

@@ -1,0 +1,19 @@
+"""Test settings: the real services, fast hashing, tasks inline unless a test starts a worker."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hmac-sha256-signing")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/conversa")
+os.environ.setdefault("HUEY_IMMEDIATE", "true")
+os.environ.setdefault("HUEY_NAME", f"conversa-test-{os.getpid()}")
+os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"conversa-test-{os.getpid()}")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+
+from conversa.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,64 @@
+"""Huey tasks that run inside one company's schema.
+
+Every tenant task takes the schema name as its first argument, checked when the task is queued and
+again when it runs; `public` is refused, so a model present in both schemas (users) can never be
+written to the wrong one.
+"""
+
+import functools
+
+from django_tenants.utils import get_public_schema_name, schema_context
+from huey.api import TaskWrapper
+from huey.contrib.djhuey import HUEY, close_db
+
+from tenants.models import SCHEMA_NAME_RE
+
+
+class TenantSchemaRequired(ValueError):
+    pass
+
+
+def check_tenant_schema(schema_name) -> str:
+    from django.conf import settings
+
+    if not isinstance(schema_name, str) or not SCHEMA_NAME_RE.match(schema_name):
+        raise TenantSchemaRequired(f"a tenant task needs a schema name first, got {schema_name!r}")
+    if schema_name in (get_public_schema_name(), settings.TENANT_BASE_SCHEMA):
+        raise TenantSchemaRequired(f"a tenant task cannot run in {schema_name!r}")
+    return schema_name
+
+
+class TenantTaskWrapper(TaskWrapper):
+    def s(self, *args, **kwargs):
+        check_tenant_schema(args[0] if args else kwargs.get("schema_name"))
+        return super().s(*args, **kwargs)
+
+    def schedule(self, args=None, kwargs=None, **options):
+        first = args[0] if isinstance(args, tuple | list) and args else (kwargs or {}).get(
+            "schema_name"
+        )
+        check_tenant_schema(first)
+        return super().schedule(args, kwargs, **options)
+
+
+def tenant_task(*, retries=0, retry_delay=0, retry_backoff=0, name=None, **settings):
+    """Decorate `fn(schema_name, ...)` as a Huey task running in that schema."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def run_in_schema(schema_name, *args, **kwargs):
+            from tenants.models import Company
+
+            check_tenant_schema(schema_name)
+            if not Company.objects.filter(schema_name=schema_name).exists():
+                raise TenantSchemaRequired(f"no company has the schema {schema_name!r}")
+            with schema_context(schema_name):
+                return fn(schema_name, *args, **kwargs)
+
+        return TenantTaskWrapper(
+            HUEY, close_db(run_in_schema), name=name or f"{fn.__module__}.{fn.__name__}",
+            default_retries=retries, default_retry_delay=retry_delay,
+            default_retry_backoff=retry_backoff, **settings,
+        )
+
+    return decorator

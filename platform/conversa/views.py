@@ -1,0 +1,17 @@
+"""Small views of the project itself."""
+
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+
+from conversa.errors import error_response
+
+
+def api_not_found(request, *args, **kwargs):
+    return error_response(404, "not_found", _("There is no such endpoint."))
+
+
+def home(request):
+    return JsonResponse({
+        "name": "Conversa",
+        "platform_api": request.build_absolute_uri("/platform/api/v1/docs"),
+    })

@@ -1,0 +1,154 @@
+"""Public-schema models: plans, companies (the tenants), their domains and monthly usage."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+# Channels group names and cache keys embed the schema: keep it to plain ASCII identifiers.
+SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+RESERVED_SLUGS = frozenset({
+    "www", "api", "app", "admin", "console", "platform", "public", "static", "media", "mail",
+    "help", "status", "docs", "hooks", "ws", "template", "tenant-template", "pg", "information-schema",
+})
+
+FEATURES = (
+    "campaigns", "flows", "api_access", "webhooks", "knowledge_base", "team_chat",
+    "reports_export", "white_label",
+)
+LIMITS = (
+    "max_agents", "max_inboxes", "max_contacts", "max_monthly_outbound_messages",
+    "max_storage_mb", "api_requests_per_minute",
+)
+
+
+class Plan(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    monthly_price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    # A null limit means unlimited.
+    max_agents = models.PositiveIntegerField(null=True, blank=True)
+    max_inboxes = models.PositiveIntegerField(null=True, blank=True)
+    max_contacts = models.PositiveIntegerField(null=True, blank=True)
+    max_monthly_outbound_messages = models.PositiveIntegerField(null=True, blank=True)
+    max_storage_mb = models.PositiveIntegerField(null=True, blank=True)
+    api_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    campaigns = models.BooleanField(default=False)
+    flows = models.BooleanField(default=False)
+    api_access = models.BooleanField(default=False)
+    webhooks = models.BooleanField(default=False)
+    knowledge_base = models.BooleanField(default=False)
+    team_chat = models.BooleanField(default=False)
+    reports_export = models.BooleanField(default=False)
+    white_label = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["monthly_price", "code"]
+
+    def __str__(self):
+        return self.name
+
+    def has_feature(self, feature: str) -> bool:
+        if feature not in FEATURES:
+            raise ValueError(f"unknown plan feature {feature!r}")
+        return getattr(self, feature)
+
+    def limit(self, name: str) -> int | None:
+        if name not in LIMITS:
+            raise ValueError(f"unknown plan limit {name!r}")
+        return getattr(self, name)
+
+
+def validate_schema_name(value: str) -> None:
+    if not SCHEMA_NAME_RE.match(value) or value.startswith("pg_"):
+        raise ValidationError(_("Invalid schema name."), code="invalid")
+
+
+class Company(TenantMixin):
+    class Status(models.TextChoices):
+        TRIAL = "trial", _("Trial")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    BLOCKED_STATUSES = (Status.SUSPENDED, Status.CANCELLED)
+
+    schema_name = models.CharField(max_length=41, unique=True, validators=[validate_schema_name])
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=40, unique=True, validators=[RegexValidator(SLUG_RE)],
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="companies")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    trial_ends_at = models.DateTimeField(null=True, blank=True)
+    owner_email = models.EmailField(blank=True)
+    default_language = models.CharField(max_length=10, default="en")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    brand_name = models.CharField(max_length=100, blank=True)
+    primary_color = models.CharField(
+        max_length=7, default="#0f766e", validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$")],
+    )
+    support_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.status in self.BLOCKED_STATUSES
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        # The template is migrated by `migrate_schemas`, so a clone needs no migration run at all.
+        from tenants.schema_template import clone_template
+
+        if check_if_exists and self.schema_exists():
+            return False
+        clone_template(self.schema_name)
+        return True
+
+    def schema_exists(self) -> bool:
+        from django_tenants.utils import schema_exists
+
+        return schema_exists(self.schema_name)
+
+
+class Domain(DomainMixin):
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.domain
+
+
+class MonthlyUsage(models.Model):
+    """Counters of one company in one calendar month, only ever changed by atomic increments."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="usage")
+    month = models.DateField(help_text="First day of the month (UTC).")
+    outbound_messages = models.BigIntegerField(default=0)
+    storage_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "month"], name="usage_one_row_per_month"),
+        ]
+        ordering = ["-month"]
+
+    def __str__(self):
+        return f"{self.company_id} {self.month:%Y-%m}"

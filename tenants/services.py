@@ -1,0 +1,183 @@
+"""Writes of the platform: provisioning companies, plans, suspension."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_tenants.utils import schema_context
+
+from conversa.errors import Conflict, NotFound, ValidationFailed
+from conversa.events import publish
+from tenants.models import FEATURES, LIMITS, RESERVED_SLUGS, SLUG_RE, Company, Domain, Plan
+
+logger = logging.getLogger("conversa.provisioning")
+
+COMPANY_CREATED = "company.created"
+COMPANY_STATUS_CHANGED = "company.status_changed"
+CLOSE_SUSPENDED = 4402
+
+
+def schema_name_for(slug: str) -> str:
+    return slug.replace("-", "_")
+
+
+def tenant_host(slug: str) -> str:
+    return f"{slug}.{settings.BASE_DOMAIN}"
+
+
+def _invalid(field: str, message) -> ValidationFailed:
+    return ValidationFailed(details=[{"field": field, "message": str(message)}])
+
+
+def _validate_slug(slug: str) -> None:
+    if not SLUG_RE.match(slug) or slug.endswith("-") or "--" in slug:
+        raise _invalid("slug", _(
+            "Use 2–40 lowercase letters, digits and single hyphens, starting with a letter."
+        ))
+    if slug in RESERVED_SLUGS:
+        raise _invalid("slug", _("This name is reserved."))
+
+
+def company_create(
+    *, name: str, slug: str, plan_code: str, admin_email: str, admin_password: str,
+    admin_name: str = "", owner_email: str = "", default_language: str = "en",
+    time_zone: str = "UTC", status: str = Company.Status.ACTIVE,
+) -> tuple[Company, "object"]:
+    """Provision a company: its schema (cloned from the template), its domain and first admin.
+
+    All in one transaction (PostgreSQL DDL is transactional): a refused admin leaves no schema.
+    """
+    from apps.accounts.services import user_create
+
+    slug = slug.strip().lower()
+    _validate_slug(slug)
+    plan = Plan.objects.filter(code=plan_code).first()
+    if plan is None:
+        raise _invalid("plan", _("Unknown plan."))
+    started = time.perf_counter()
+    with transaction.atomic():
+        if Company.objects.filter(slug=slug).exists() or Domain.objects.filter(
+            domain=tenant_host(slug)
+        ).exists():
+            raise Conflict(
+                _("A company with this slug already exists."),
+                details=[{"field": "slug", "message": str(_("Already in use."))}],
+            )
+        company = Company(
+            schema_name=schema_name_for(slug), name=name, slug=slug, plan=plan, status=status,
+            owner_email=owner_email or admin_email, default_language=default_language,
+            time_zone=time_zone, brand_name=name,
+        )
+        try:
+            company.full_clean()
+        except ValidationError as exc:
+            raise ValidationFailed(details=[
+                {"field": field, "message": str(message)}
+                for field, messages in exc.message_dict.items() for message in messages
+            ]) from exc
+        company.save()
+        Domain.objects.create(domain=tenant_host(slug), tenant=company, is_primary=True)
+        with schema_context(company.schema_name):
+            admin = user_create(
+                email=admin_email, password=admin_password, name=admin_name, role="admin",
+                language=default_language,
+            )
+        publish(COMPANY_CREATED, {"company_id": company.pk}, schema_name="public")
+    logger.info("provisioned %s in %.0f ms", company.schema_name,
+                (time.perf_counter() - started) * 1000)
+    return company, admin
+
+
+def company_update(*, company: Company, **fields) -> Company:
+    allowed = {"name", "owner_email", "default_language", "time_zone", "brand_name",
+               "primary_color", "support_email", "trial_ends_at"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not updatable here: {sorted(unknown)}")
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company.pk)
+        for field, value in fields.items():
+            setattr(company, field, value)
+        try:
+            company.full_clean()
+        except ValidationError as exc:
+            raise ValidationFailed(details=[
+                {"field": field, "message": str(message)}
+                for field, messages in exc.message_dict.items() for message in messages
+            ]) from exc
+        company.save()
+    return company
+
+
+def company_change_plan(*, company: Company, plan_code: str) -> Company:
+    """Switch plans. Resources already over a lower limit stay; new ones are refused."""
+    plan = Plan.objects.filter(code=plan_code).first()
+    if plan is None:
+        raise _invalid("plan", _("Unknown plan."))
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company.pk)
+        company.plan = plan
+        company.save(update_fields=["plan", "updated_at"])
+    return company
+
+
+def _set_status(company: Company, status: str, reason: str) -> Company:
+    with transaction.atomic():
+        company = Company.objects.select_for_update().select_related("plan").get(pk=company.pk)
+        company.status, company.status_reason = status, reason
+        company.status_changed_at = timezone.now()
+        company.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+        publish(COMPANY_STATUS_CHANGED, {"company_id": company.pk, "status": status},
+                schema_name="public")
+        if company.is_blocked:
+            schema = company.schema_name
+            transaction.on_commit(lambda: _close_sockets(schema))
+    return company
+
+
+def _close_sockets(schema_name: str) -> None:
+    from conversa.realtime.fanout import close_company_sockets
+
+    close_company_sockets(schema_name, code=CLOSE_SUSPENDED)
+
+
+def company_suspend(*, company: Company, reason: str = "") -> Company:
+    """Suspend: the API answers 402, open sockets close with 4402; webhooks keep storing."""
+    return _set_status(company, Company.Status.SUSPENDED, reason)
+
+
+def company_activate(*, company: Company, reason: str = "") -> Company:
+    return _set_status(company, Company.Status.ACTIVE, reason)
+
+
+def company_get(company_id: int) -> Company:
+    company = Company.objects.select_related("plan").filter(pk=company_id).first()
+    if company is None:
+        raise NotFound()
+    return company
+
+
+def plan_update(*, plan: Plan, **fields) -> Plan:
+    allowed = {"name", "monthly_price", *FEATURES, *LIMITS}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not updatable here: {sorted(unknown)}")
+    with transaction.atomic():
+        plan = Plan.objects.select_for_update().get(pk=plan.pk)
+        for field, value in fields.items():
+            setattr(plan, field, value)
+        plan.save()
+    return plan
+
+
+def plan_create(*, code: str, name: str, **fields) -> Plan:
+    if Plan.objects.filter(code=code).exists():
+        raise Conflict(details=[{"field": "code", "message": str(_("Already in use."))}])
+    plan = Plan(code=code, name=name)
+    with transaction.atomic():
+        plan.save()
+        return plan_update(plan=plan, **fields) if fields else plan

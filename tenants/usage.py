@@ -1,0 +1,36 @@
+"""Monthly usage counters, changed only by atomic upserts so concurrent workers never lose counts."""
+
+import datetime as dt
+
+from django.db import connection
+from django.utils import timezone
+
+from tenants.models import MonthlyUsage
+
+COUNTERS = ("outbound_messages", "storage_bytes")
+
+
+def month_start(moment: dt.datetime | None = None) -> dt.date:
+    moment = moment or timezone.now()
+    return moment.astimezone(dt.UTC).date().replace(day=1)
+
+
+def usage_increment(*, company_id: int, counter: str, amount: int = 1, at=None) -> int:
+    """Add `amount` to this month's `counter` of the company and return the new value."""
+    if counter not in COUNTERS:
+        raise ValueError(f"unknown usage counter {counter!r}")
+    table = MonthlyUsage._meta.db_table
+    initial = [amount if name == counter else 0 for name in COUNTERS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO public.{table} (company_id, month, {', '.join(COUNTERS)})"
+            f" VALUES (%s, %s, %s, %s) ON CONFLICT (company_id, month)"
+            f" DO UPDATE SET {counter} = {table}.{counter} + EXCLUDED.{counter} RETURNING {counter}",
+            [company_id, month_start(at), *initial],
+        )
+        return cursor.fetchone()[0]
+
+
+def usage_for_month(*, company_id: int, at=None) -> dict:
+    row = MonthlyUsage.objects.filter(company_id=company_id, month=month_start(at)).first()
+    return {name: getattr(row, name) if row else 0 for name in COUNTERS}
