@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiKey
 from conversa import ratelimit
-from conversa.redis import get_redis
+from conversa.redis import get_redis, redis_key
 from tenants.limits import ensure_feature
 
 KEY_MARK = "cv_live_"
@@ -88,5 +88,5 @@ def record_use(key: ApiKey) -> None:
     from apps.accounts.tasks import api_key_touch
 
     schema = connection.schema_name
-    if get_redis().set(f"apikey-touch:{schema}:{key.pk}", 1, nx=True, ex=60):
+    if get_redis().set(redis_key("apikey-touch", schema, key.pk), 1, nx=True, ex=60):
         api_key_touch(schema, key.pk, timezone.now().isoformat())

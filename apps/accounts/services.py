@@ -140,7 +140,9 @@ def session_refresh(*, refresh: str) -> TenantRefreshToken:
         if user is None:
             raise TokenInvalid()
         # Lock the token's row: of two concurrent refreshes with one token, only one rotates.
-        outstanding = OutstandingToken.objects.select_for_update().filter(jti=old["jti"]).first()
+        outstanding = (
+            OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=old["jti"]).first()
+        )
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise TokenInvalid()
         BlacklistedToken.objects.create(token=outstanding)

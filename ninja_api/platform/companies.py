@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.db.models import Q
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import EmailStr, Field
 
 from ninja_api.pagination import PageParams, paginate
@@ -110,7 +110,7 @@ def list_companies(request, page: Query[PageParams], status: str | None = None,
 def create_company(request, payload: CompanyIn):
     data = payload.dict()
     company, _ = services.company_create(plan_code=data.pop("plan"), **data)
-    return 201, company
+    return Status(201, company)
 
 
 @router.get("/{int:company_id}", response=CompanyDetailOut)

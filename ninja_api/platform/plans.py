@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from tenants import services
@@ -70,7 +70,7 @@ def list_plans(request):
 @router.post("", response={201: PlanOut})
 def create_plan(request, payload: PlanIn):
     data = payload.dict(exclude_unset=True)
-    return 201, services.plan_create(code=data.pop("code"), name=data.pop("name"), **data)
+    return Status(201, services.plan_create(code=data.pop("code"), name=data.pop("name"), **data))
 
 
 @router.get("/{code}", response=PlanOut)

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from apps.accounts import services
@@ -59,11 +59,11 @@ def list_keys(request, page: Query[PageParams]):
 def create_key(request, payload: ApiKeyIn):
     user = _admin(request)
     key, full_key = services.api_key_create(created_by=user, **payload.dict())
-    return 201, {**ApiKeyOut.from_orm(key).dict(), "key": full_key}
+    return Status(201, {**ApiKeyOut.from_orm(key).dict(), "key": full_key})
 
 
 @router.delete("/{int:key_id}", response={204: None})
 def revoke_key(request, key_id: int):
     _admin(request)
     services.api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id))
-    return 204, None
+    return Status(204, None)

@@ -1,6 +1,6 @@
 """`/api/v1/auth/…`: login, token refresh, logout, the signed-in user and their status."""
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from apps.accounts import services
 from apps.accounts.throttling import client_ip
@@ -28,7 +28,7 @@ def refresh(request, payload: RefreshIn):
 def logout(request, payload: RefreshIn):
     current_user(request)
     services.session_end(refresh=payload.refresh)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response=UserOut)

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import EmailStr, Field
 
 from apps.accounts import services
@@ -49,7 +49,7 @@ def list_users(request, page: Query[PageParams], active: bool | None = None):
 @router.post("", response={201: UserOut})
 def create_user(request, payload: UserIn):
     require(request, scope="users:write", roles=ADMINS)
-    return 201, services.user_create(**payload.dict())
+    return Status(201, services.user_create(**payload.dict()))
 
 
 @router.get("/{int:user_id}", response=UserOut)

@@ -6,7 +6,7 @@ Keys must carry the tenant schema whenever they concern tenant data.
 import time
 
 from conversa.errors import RateLimited
-from conversa.redis import get_redis
+from conversa.redis import get_redis, redis_key
 
 # INCR and set the expiry in one round trip; the key lives exactly as long as its window.
 _INCR = """
@@ -17,7 +17,7 @@ return n
 
 
 def _window_key(key: str, window: int) -> str:
-    return f"rl:{key}:{int(time.time() // window) * window}"
+    return redis_key("rl", key, int(time.time() // window) * window)
 
 
 def seconds_left(window: int) -> int:

@@ -11,3 +11,8 @@ def get_redis() -> redis.Redis:
     return redis.Redis.from_url(
         settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30,
     )
+
+
+def redis_key(*parts) -> str:
+    """A key in our namespace: `{REDIS_KEY_PREFIX}:part:part…`."""
+    return ":".join([settings.REDIS_KEY_PREFIX, *(str(part) for part in parts)])

@@ -2,12 +2,16 @@
 
 import os
 
+os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hmac-sha256-signing")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/conversa")
 os.environ.setdefault("HUEY_IMMEDIATE", "true")
 os.environ.setdefault("HUEY_NAME", f"conversa-test-{os.getpid()}")
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"conversa-test-{os.getpid()}")
+os.environ.setdefault("REDIS_KEY_PREFIX", f"conversa-test-{os.getpid()}")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Every test logs in from 127.0.0.1; the throttle's own test lowers this again.
+os.environ.setdefault("LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", "100000")
 
 from conversa.settings import *  # noqa: E402, F403
 
@@ -17,3 +21,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None  # static files come from the apps (finders) in tests

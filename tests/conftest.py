@@ -1,0 +1,156 @@
+"""Shared fixtures: two companies, API clients bound to a host, and live processes.
+
+Companies created here are committed once per session (cloned from the template schema); each test
+then runs in a transaction that is rolled back, except the `live` tests whose data must be visible
+to a real server and worker, which commit and use unique names instead.
+"""
+
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tenants.models import Company
+from tenants.services import company_create
+from tests.fixtures import live
+from tests.fixtures.factories import PASSWORD
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+class ApiClient:
+    """Django's test client speaking JSON to one host, through the full middleware stack."""
+
+    def __init__(self, host: str, token: str | None = None, headers: dict | None = None):
+        self.host = host
+        self.client = Client(HTTP_HOST=host)
+        self.headers = dict(headers or {})
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+
+    def with_token(self, token: str) -> "ApiClient":
+        return ApiClient(self.host, token=token)
+
+    def request(self, method: str, path: str, json=None, headers=None):
+        response = getattr(self.client, method)(
+            path, data=json, content_type="application/json",
+            headers={**self.headers, **(headers or {})},
+        )
+        connection.set_schema_to_public()
+        return response
+
+    def get(self, path, **kwargs):
+        return self.request("get", path, **kwargs)
+
+    def post(self, path, json=None, **kwargs):
+        return self.request("post", path, json=json or {}, **kwargs)
+
+    def patch(self, path, json=None, **kwargs):
+        return self.request("patch", path, json=json or {}, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("delete", path, **kwargs)
+
+    def login(self, email: str, password: str = PASSWORD) -> dict:
+        response = self.post("/api/v1/auth/login", {"email": email, "password": password})
+        assert response.status_code == 200, response.content
+        return response.json()
+
+
+def provision(slug: str, *, plan: str = "pro") -> Company:
+    company, _ = company_create(
+        name=slug.title(), slug=slug, plan_code=plan, admin_email=f"admin@{slug}.example.com",
+        admin_password=PASSWORD,
+    )
+    return company
+
+
+@pytest.fixture(scope="session")
+def companies(django_db_setup, django_db_blocker):
+    """Companies `alpha` and `bravo` on plan pro, each with an admin (admin@<slug>.example.com)."""
+    with django_db_blocker.unblock():
+        return {slug: provision(slug) for slug in ("alpha", "bravo")}
+
+
+@pytest.fixture
+def alpha(companies):
+    return companies["alpha"]
+
+
+@pytest.fixture
+def bravo(companies):
+    return companies["bravo"]
+
+
+@pytest.fixture
+def make_company(db):
+    """Provision a throw-away company inside the test's transaction (rolled back after)."""
+
+    def make(plan: str = "pro") -> Company:
+        return provision(f"co-{uuid.uuid4().hex[:12]}", plan=plan)
+
+    return make
+
+
+def host_of(company: Company) -> str:
+    return company.get_primary_domain().domain
+
+
+@pytest.fixture
+def api():
+    """`api(company_or_host, token=None)` → an ApiClient for that host."""
+
+    def make(target, token: str | None = None, headers: dict | None = None) -> ApiClient:
+        host = target if isinstance(target, str) else host_of(target)
+        return ApiClient(host, token=token, headers=headers)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def back_to_public():
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def in_schema():
+    return schema_context
+
+
+# --- live processes -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, companies, tmp_path_factory):
+    server = live.start_server(tmp_path_factory.mktemp("logs") / "uvicorn.log")
+    yield server
+    live.stop(server.process)
+
+
+@pytest.fixture
+def live_db(django_db_setup, django_db_blocker):
+    """Database access without a wrapping transaction: what a test writes is committed."""
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def superadmin(db):
+    from apps.accounts.models import User
+
+    with schema_context("public"):
+        return User.objects.create_superuser(f"operator-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
+
+
+@pytest.fixture
+def platform_api(api, superadmin):
+    """An ApiClient on BASE_DOMAIN signed in as a super-admin."""
+    client = api("localhost")
+    response = client.post(
+        "/platform/api/v1/auth/login", {"email": superadmin.email, "password": PASSWORD},
+    )
+    assert response.status_code == 200, response.content
+    return client.with_token(response.json()["access"])
