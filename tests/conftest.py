@@ -69,6 +69,24 @@ def provision(slug: str, *, plan: str = "pro") -> Company:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker):
+    """Always create the test database, also for sessions with only live tests.
+
+    pytest-django creates it only when a collected test is marked `django_db`; a run of live tests
+    alone would otherwise write into the development database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        assert connection.settings_dict["NAME"].startswith("test_")
+    yield
+    with django_db_blocker.unblock():
+        connection.close()
+        teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture(scope="session")
 def companies(django_db_setup, django_db_blocker):
     """Companies `alpha` and `bravo` on plan pro, each with an admin (admin@<slug>.example.com)."""
     with django_db_blocker.unblock():
@@ -124,7 +142,7 @@ def in_schema():
 # --- live processes -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def live_server(django_db_setup, companies, tmp_path_factory):
+def asgi_server(django_db_setup, companies, tmp_path_factory):
     server = live.start_server(tmp_path_factory.mktemp("logs") / "uvicorn.log")
     yield server
     live.stop(server.process)
@@ -154,3 +172,13 @@ def platform_api(api, superadmin):
     )
     assert response.status_code == 200, response.content
     return client.with_token(response.json()["access"])
+
+
+@pytest.fixture
+def make_live_company(live_db):
+    """Provision a committed company (for live processes), unique per call."""
+
+    def make(plan: str = "pro") -> Company:
+        return provision(f"live-{uuid.uuid4().hex[:10]}", plan=plan)
+
+    return make

@@ -132,6 +132,9 @@ CHANNEL_LAYERS = {
     }
 }
 
+# A socket that has not authenticated within this many seconds is closed with 4401.
+REALTIME_AUTH_TIMEOUT_SECONDS = env.float("REALTIME_AUTH_TIMEOUT_SECONDS", default=10)
+
 HUEY = {
     "huey_class": "huey.RedisHuey",
     "name": env.str("HUEY_NAME", default="conversa"),

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django_tenants.utils import schema_context
 
 from conversa.realtime import topics
@@ -15,7 +16,6 @@ logger = logging.getLogger("conversa.realtime")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SUSPENDED = 4402
-AUTH_TIMEOUT_SECONDS = 10
 
 
 @database_sync_to_async
@@ -47,7 +47,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.sign_in(token)
         else:
             self.auth_timer = asyncio.get_running_loop().call_later(
-                AUTH_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self.close_unauthenticated()),
+                settings.REALTIME_AUTH_TIMEOUT_SECONDS,
+                lambda: asyncio.ensure_future(self.close_unauthenticated()),
             )
 
     async def close_unauthenticated(self):

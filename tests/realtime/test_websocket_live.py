@@ -1,0 +1,157 @@
+"""The realtime socket against a real ASGI server and websocket client (acceptance 2)."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+from django.db import connections
+
+from apps.accounts.services import user_set_status
+from tenants.services import company_activate, company_suspend
+from tests.fixtures.factories import make_user
+
+pytestmark = [pytest.mark.live]
+
+
+async def in_thread(fn, *args, **kwargs):
+    """Run ORM code off the event loop, closing the thread's connection afterwards."""
+
+    def call():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(call)
+
+
+def login(asgi_server, company, email) -> str:
+    with asgi_server.client(company.get_primary_domain().domain) as client:
+        response = client.post("/api/v1/auth/login",
+                               json={"email": email, "password": "correct-horse-battery"})
+        assert response.status_code == 200, response.text
+        return response.json()["access"]
+
+
+def connect(asgi_server, company, token: str | None = None):
+    host = f"{company.slug}.localhost"  # no query: this runs inside the event loop
+    query = f"?token={token}" if token else ""
+    return websockets.connect(asgi_server.ws_url(host, f"/ws/v1/{query}"), host="127.0.0.1",
+                              port=asgi_server.port, open_timeout=5)
+
+
+async def next_frame(ws, timeout: float = 3) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def frames_until_quiet(ws, quiet: float = 0.5) -> list[dict]:
+    frames = []
+    try:
+        while True:
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), quiet)))
+    except TimeoutError:
+        return frames
+
+
+async def close_code(ws, timeout: float = 3) -> int:
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else closed.code
+
+
+@pytest.fixture
+def agents(live_db, alpha, bravo):
+    return make_user(alpha), make_user(bravo)
+
+
+def test_each_company_receives_only_its_own_events(asgi_server, alpha, bravo, agents):
+    agent_a, agent_b = agents
+    token_a, token_b = login(asgi_server, alpha, agent_a.email), login(asgi_server, bravo, agent_b.email)
+
+    async def scenario():
+        async with connect(asgi_server, alpha, token_a) as ws_a, connect(asgi_server, bravo, token_b) as ws_b:
+            assert (await next_frame(ws_a))["type"] == "ready"
+            assert (await next_frame(ws_b))["type"] == "ready"
+
+            await in_thread(_set_status, alpha, agent_a.pk, "available")
+            frame = await next_frame(ws_a)
+            assert frame == {"type": "agent_status.updated", "data": frame["data"]}
+            assert frame["data"]["user_id"] == agent_a.pk and frame["data"]["status"] == "available"
+            assert await frames_until_quiet(ws_b) == []
+
+            await in_thread(_set_status, bravo, agent_b.pk, "busy")
+            assert (await next_frame(ws_b))["data"]["status"] == "busy"
+            assert await frames_until_quiet(ws_a) == []
+
+    asyncio.run(scenario())
+
+
+def _set_status(company, user_id, status):
+    from django_tenants.utils import schema_context
+
+    from apps.accounts.models import User
+
+    with schema_context(company.schema_name):
+        user_set_status(user=User.objects.get(pk=user_id), status=status)
+
+
+def test_a_token_of_another_company_is_closed_with_4401(asgi_server, alpha, bravo, agents):
+    token_a = login(asgi_server, alpha, agents[0].email)
+
+    async def scenario():
+        async with connect(asgi_server, bravo, token_a) as ws:
+            return await close_code(ws)
+
+    assert asyncio.run(scenario()) == 4401
+
+
+def test_a_socket_authenticates_with_its_first_message_or_is_closed(asgi_server, alpha, agents):
+    token_a = login(asgi_server, alpha, agents[0].email)
+
+    async def scenario():
+        async with connect(asgi_server, alpha) as ws:
+            await ws.send(json.dumps({"type": "auth", "token": token_a}))
+            assert (await next_frame(ws))["type"] == "ready"
+            await ws.send(json.dumps({"type": "ping", "data": {"n": 7}}))
+            assert await next_frame(ws) == {"type": "pong", "data": {"n": 7}}
+            await ws.send(json.dumps({"type": "subscribe", "topic": "nothing", "id": 1}))
+            assert (await next_frame(ws))["data"]["code"] == "not_found"
+        async with connect(asgi_server, alpha) as silent:
+            # the live server closes unauthenticated sockets after 1 s (10 s by default)
+            return await close_code(silent, timeout=5)
+
+    assert asyncio.run(scenario()) == 4401
+
+
+def test_a_suspended_company_socket_is_closed_with_4402(asgi_server, live_db, make_live_company):
+    company = make_live_company()
+    agent = make_user(company)
+    token = login(asgi_server, company, agent.email)
+
+    async def scenario():
+        async with connect(asgi_server, company, token) as ws:
+            assert (await next_frame(ws))["type"] == "ready"
+            await in_thread(company_suspend, company=company, reason="unpaid")
+            live_code = await close_code(ws)
+        async with connect(asgi_server, company, token) as ws:
+            new_code = await close_code(ws)
+        await in_thread(company_activate, company=company)
+        async with connect(asgi_server, company, token) as ws:
+            assert (await next_frame(ws))["type"] == "ready"
+        return live_code, new_code
+
+    assert asyncio.run(scenario()) == (4402, 4402)
+
+
+def test_an_unknown_host_cannot_open_a_socket(asgi_server):
+    async def scenario():
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(asgi_server.ws_url("ghost.localhost"), host="127.0.0.1",
+                                          port=asgi_server.port, open_timeout=5):
+                pass
+        return refused.value.response.status_code
+
+    assert asyncio.run(scenario()) == 403

@@ -1,0 +1,52 @@
+"""The event bus delivers after commit only, and a broken subscriber breaks nothing else."""
+
+import pytest
+from django.db import transaction
+
+from conversa import events
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def received():
+    seen = []
+
+    def subscriber(event):
+        seen.append(event)
+
+    events.subscribe(subscriber)
+    yield seen
+    events._subscribers.remove(subscriber)
+
+
+def test_events_are_delivered_after_commit_with_the_schema(
+    received, django_capture_on_commit_callbacks, alpha, in_schema,
+):
+    with django_capture_on_commit_callbacks(execute=True), in_schema(alpha.schema_name):
+        events.publish("thing.happened", {"id": 1})
+        assert received == []
+    assert [(e.name, e.schema_name, e.data) for e in received] == [("thing.happened", "alpha", {"id": 1})]
+
+
+def test_nothing_is_delivered_for_a_rolled_back_transaction(received, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                events.publish("never.happened")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+    assert callbacks == [] and received == []
+
+
+def test_a_failing_subscriber_does_not_stop_the_others(received):
+    def broken(event):
+        raise ValueError("boom")
+
+    events._subscribers.insert(0, broken)
+    try:
+        events.dispatch(events.Event(name="x", schema_name="alpha"))
+    finally:
+        events._subscribers.remove(broken)
+    assert [e.name for e in received] == ["x"]
