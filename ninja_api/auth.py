@@ -12,6 +12,7 @@ from apps.accounts.api_keys import api_key_from_request, raw_key_from_request
 from apps.accounts.authentication import user_for_access_token
 from apps.accounts.models import ApiKey, User
 from conversa.errors import Forbidden, TokenInvalid
+from conversa.sentry import tag_user
 
 
 class TenantAuth(HttpBearer):
@@ -22,6 +23,7 @@ class TenantAuth(HttpBearer):
             key = api_key_from_request(request)
             if key is None:
                 raise TokenInvalid(_("The API key is invalid, expired or revoked."))
+            tag_user(f"api-key:{key.pk}")
             return key
         return super().__call__(request)
 
@@ -30,6 +32,7 @@ class TenantAuth(HttpBearer):
         if user is None:
             raise TokenInvalid()
         request.user = user
+        tag_user(user.pk)
         return user
 
 
@@ -41,6 +44,7 @@ class PlatformAuth(HttpBearer):
         if user is None or not user.is_superuser:
             raise TokenInvalid()
         request.user = user
+        tag_user(user.pk)
         return user
 
 

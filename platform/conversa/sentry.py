@@ -6,18 +6,23 @@ from sentry_sdk.integrations.huey import HueyIntegration
 from sentry_sdk.integrations.redis import RedisIntegration
 
 
-def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float) -> None:
+def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float, **options) -> None:
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
         traces_sample_rate=traces_sample_rate,
-        send_default_pii=False,
+        # Personal data stays out: the SDK's default sends no user info, cookies or bodies, and
+        # frame locals (users, contacts, message texts) are turned off here.
+        include_local_variables=False,
         integrations=[DjangoIntegration(), HueyIntegration(), RedisIntegration()],
+        **options,
     )
 
 
-def tag_request(*, schema_name: str, user_id=None) -> None:
-    scope = sentry_sdk.get_isolation_scope()
-    scope.set_tag("tenant", schema_name)
-    if user_id is not None:
-        scope.set_user({"id": str(user_id)})
+def tag_tenant(schema_name: str) -> None:
+    sentry_sdk.get_isolation_scope().set_tag("tenant", schema_name)
+
+
+def tag_user(user_id) -> None:
+    """Identify the user by id only: emails and names are personal data."""
+    sentry_sdk.get_isolation_scope().set_user({"id": str(user_id)})

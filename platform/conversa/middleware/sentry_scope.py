@@ -1,8 +1,8 @@
-"""Tag Sentry events of a request with the tenant schema and the user id (never their email)."""
+"""Tag Sentry events of a request with the tenant schema (the API's auth adds the user id)."""
 
 from django.db import connection
 
-from conversa.sentry import tag_request
+from conversa.sentry import tag_tenant
 
 
 class SentryScopeMiddleware:
@@ -10,9 +10,5 @@ class SentryScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        tag_request(
-            schema_name=connection.schema_name,
-            user_id=user.pk if user is not None and user.is_authenticated else None,
-        )
+        tag_tenant(connection.schema_name)
         return self.get_response(request)
