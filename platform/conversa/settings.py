@@ -46,6 +46,9 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "ninja_jwt.token_blacklist",
     "apps.accounts",
+    "apps.inboxes",
+    "apps.contacts",
+    "apps.conversations",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -170,6 +173,17 @@ LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=1
 LOGIN_ATTEMPTS_PER_IP_PER_MINUTE = env.int("LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", default=10)
 # Honour X-Forwarded-For only behind a proxy that sets it; otherwise clients could pick their IP.
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
+
+# --- messaging ----------------------------------------------------------------------------------
+
+# Fernet keys for provider credentials at rest, newest first: add a new key in front to rotate,
+# run `manage.py rotate_credentials`, then drop the old key. Defaults to one derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Outbound HTTP (provider base URLs, webhooks, flow nodes) may reach private or loopback
+# addresses only when this is on: development and tests, never production.
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+# Public base URL of tenant hosts as providers reach them (webhook URLs shown to admins).
+PUBLIC_SCHEME = env.str("PUBLIC_SCHEME", default="http" if DEBUG else "https")
 
 # --- i18n ---------------------------------------------------------------------------------------
 

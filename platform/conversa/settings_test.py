@@ -10,6 +10,8 @@ os.environ.setdefault("HUEY_NAME", f"conversa-test-{os.getpid()}")
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"conversa-test-{os.getpid()}")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"conversa-test-{os.getpid()}")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# The fake providers listen on 127.0.0.1.
+os.environ.setdefault("OUTBOUND_ALLOW_PRIVATE", "true")
 # Every test logs in from 127.0.0.1; the throttle's own test lowers this again.
 os.environ.setdefault("LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", "100000")
 
