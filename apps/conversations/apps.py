@@ -5,6 +5,3 @@ class ConversationsConfig(AppConfig):
     name = "apps.conversations"
     label = "conversations"
     verbose_name = "Conversations and messages"
-
-    def ready(self):
-        from apps.conversations import events  # noqa: F401  (registers realtime payload builders)

@@ -1,8 +1,9 @@
 """The realtime subscriber of the event bus: re-reads the row and pushes a frame to groups.
 
 Apps register one payload builder per event name. The builder runs after commit inside the
-event's schema and returns the frame data plus the groups allowed to see it, or None when the row
-is gone. Builders live in each app's `events.py`.
+event's schema and returns the frame data plus the groups allowed to see it (or a list of such
+pairs, when different audiences may see different data), or None when the row is gone. Builders
+live in each app's `events.py`.
 """
 
 import logging
@@ -17,7 +18,8 @@ from conversa.realtime.groups import company_group, group_name
 
 logger = logging.getLogger("conversa.realtime")
 
-Builder = Callable[[Event], tuple[dict, Iterable[str]] | None]
+Frame = tuple[dict, Iterable[str]]
+Builder = Callable[[Event], Frame | list[Frame] | None]
 _builders: dict[str, Builder] = {}
 
 
@@ -50,9 +52,9 @@ def push_realtime(event: Event) -> None:
         built = builder(event)
     if built is None:
         return
-    data, audience = built
-    groups = {group_name(event.schema_name, suffix) for suffix in audience}
-    send_to_groups(sorted(groups), {"type": "realtime.event", "event": event.name, "data": data})
+    for data, audience in built if isinstance(built, list) else [built]:
+        groups = {group_name(event.schema_name, suffix) for suffix in audience}
+        send_to_groups(sorted(groups), {"type": "realtime.event", "event": event.name, "data": data})
 
 
 def close_company_sockets(schema_name: str, *, code: int) -> None:
