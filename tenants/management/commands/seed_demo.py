@@ -1,5 +1,7 @@
 """Idempotent demo data: the `demo` company with an admin and two agents, and a super-admin."""
 
+import os
+
 from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
@@ -37,7 +39,8 @@ class Command(BaseCommand):
                 if not User.objects.filter(email=email).exists():
                     user_create(email=email, password=password, name=name, role=role)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write(f"  company:      http://{tenant_host('demo')}:8000/api/v1/docs")
+        port = os.environ.get("PORT", "8000")
+        self.stdout.write(f"  company:      http://{tenant_host('demo')}:{port}/api/v1/docs")
         for email, _name, *role in [ADMIN, *AGENTS]:
             self.stdout.write(f"  {(role[0] if role else 'admin'):<12}  {email} / {password}")
         self.stdout.write(f"  super-admin   {SUPERADMIN[0]} / {password}  (platform API on BASE_DOMAIN)")
