@@ -67,5 +67,13 @@ def require(request, *, scope: str, roles: tuple[str, ...] | None = None) -> Use
     return principal
 
 
+def require_admin(request) -> User:
+    """A signed-in admin (company settings are never changed with an API key)."""
+    user = current_user(request)
+    if not user.is_admin:
+        raise Forbidden(_("Only admins can do this."))
+    return user
+
+
 ADMINS = (User.Role.ADMIN,)
 MANAGERS = (User.Role.ADMIN, User.Role.SUPERVISOR)

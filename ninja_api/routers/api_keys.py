@@ -8,7 +8,7 @@ from pydantic import Field
 
 from apps.accounts import services
 from apps.accounts.models import ApiKey
-from ninja_api.auth import ADMINS, current_user, require
+from ninja_api.auth import require_admin
 from ninja_api.pagination import PageParams, paginate
 
 router = Router(tags=["api keys"])
@@ -40,15 +40,9 @@ class ApiKeyIn(Schema):
     expires_at: datetime | None = None
 
 
-def _admin(request):
-    user = current_user(request)
-    require(request, scope="", roles=ADMINS)
-    return user
-
-
 @router.get("", response=ApiKeyPage)
 def list_keys(request, page: Query[PageParams]):
-    _admin(request)
+    require_admin(request)
     items, next_cursor = paginate(
         ApiKey.objects.all(), cursor=page.cursor, limit=page.limit, ordering=("-id",),
     )
@@ -57,13 +51,13 @@ def list_keys(request, page: Query[PageParams]):
 
 @router.post("", response={201: ApiKeyCreatedOut})
 def create_key(request, payload: ApiKeyIn):
-    user = _admin(request)
+    user = require_admin(request)
     key, full_key = services.api_key_create(created_by=user, **payload.dict())
     return Status(201, {**ApiKeyOut.from_orm(key).dict(), "key": full_key})
 
 
 @router.delete("/{int:key_id}", response={204: None})
 def revoke_key(request, key_id: int):
-    _admin(request)
+    require_admin(request)
     services.api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id))
     return Status(204, None)
