@@ -4,12 +4,13 @@ import asyncio
 import logging
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django_tenants.utils import schema_context
 
-from conversa.realtime import topics
+from conversa.realtime import presence, topics
 from conversa.realtime.groups import company_group, staff_group, supervisors_group, user_group
 
 logger = logging.getLogger("conversa.realtime")
@@ -73,6 +74,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         ]
         if user.is_supervisor_or_admin:
             groups.append(supervisors_group(self.schema_name))
+        # Announced before joining: a socket does not need to hear that its own user came online.
+        await sync_to_async(presence.connected, thread_sensitive=False)(self.schema_name, user.pk)
         for group in groups:
             await self.join(group)
         await self.send_json({"type": "ready", "data": {"user_id": user.pk, "role": user.role}})
@@ -88,6 +91,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.auth_timer:
             self.auth_timer.cancel()
+        if self.user is not None:
+            await sync_to_async(presence.disconnected, thread_sensitive=False)(self.schema_name, self.user.pk)
         for group in list(self.groups_joined):
             await self.leave(group)
 
@@ -102,6 +107,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
         elif kind in ("subscribe", "unsubscribe"):
             await self.change_subscription(kind, content)
+        elif kind == "typing":
+            await self.typing(content)
         else:
             await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
 
@@ -124,12 +131,27 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.join(group)
         await self.send_json({"type": "subscribed", "data": {"topic": topic, "id": ref}})
 
+    async def typing(self, content: dict):
+        """Relay an agent's typing to the others watching that conversation (subscribers only)."""
+        group = topics.group_for(self.schema_name, "conversation", content.get("conversation_id"))
+        if group is None or group not in self.subscriptions:
+            await self.send_error("not_subscribed", "Subscribe to the conversation first.")
+            return
+        event = "typing.stopped" if content.get("state") == "stopped" else "typing.started"
+        await self.channel_layer.group_send(group, {
+            "type": "realtime.event", "event": event, "exclude": self.channel_name,
+            "data": {"conversation_id": int(content["conversation_id"]), "user_id": self.user.pk,
+                     "name": self.user.name},
+        })
+
     async def send_error(self, code: str, message: str):
         await self.send_json({"type": "error", "data": {"code": code, "message": message}})
 
     # Channel-layer handlers -------------------------------------------------------------------
 
     async def realtime_event(self, message):
+        if message.get("exclude") == self.channel_name:
+            return
         await self.send_json({"type": message["event"], "data": message["data"]})
 
     async def company_close(self, message):
