@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 
 from ninja_api.auth import TenantAuth
 from ninja_api.errors import install_error_handlers
-from ninja_api.routers import api_keys, auth, users
+from ninja_api.routers import api_keys, auth, contacts, users
 
 api = NinjaAPI(
     title="Conversa API",
@@ -21,3 +21,5 @@ install_error_handlers(api)
 api.add_router("/auth", auth.router)
 api.add_router("/users", users.router)
 api.add_router("/api-keys", api_keys.router)
+api.add_router("/contacts", contacts.router)
+api.add_router("/contact-fields", contacts.fields_router)

@@ -5,3 +5,6 @@ class ContactsConfig(AppConfig):
     name = "apps.contacts"
     label = "contacts"
     verbose_name = "Contacts"
+
+    def ready(self):
+        from apps.contacts import events  # noqa: F401  (registers realtime payload builders)

@@ -1,0 +1,114 @@
+"""The contacts CRM of one company: its customers and the custom fields it defines for them."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
+
+PHONE_UNIQUE_CONSTRAINT = "contacts_contact_phone_unique_active"
+
+
+def normalize_tag(tag: str) -> str:
+    """Tags compare case-blind and ignore stray spaces: "VIP " and "vip" are one tag."""
+    return " ".join(tag.split()).lower()
+
+
+class ContactManager(models.Manager):
+    """Contacts that are not soft-deleted: what every caller sees unless it asks for history."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class Contact(models.Model):
+    class LeadStatus(models.TextChoices):
+        NEW = "new", _("New")
+        CONTACTED = "contacted", _("Contacted")
+        QUALIFIED = "qualified", _("Qualified")
+        CUSTOMER = "customer", _("Customer")
+        LOST = "lost", _("Lost")
+
+    name = models.CharField(max_length=200, blank=True)
+    # E.164 ("+5511987654321"), written only through `apps.contacts.phones.normalize_phone`.
+    phone = models.CharField(max_length=20)
+    email = models.EmailField(max_length=254, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    language = models.CharField(max_length=10, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    lead_status = models.CharField(max_length=12, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    lead_score = models.IntegerField(default=0)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    # Values checked against CustomFieldDefinition by the services; keys are definition keys.
+    custom_fields = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    opted_out = models.BooleanField(default=False)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    blocked = models.BooleanField(default=False)
+    company_name = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    # The WhatsApp 24-hour service window is computed from this by the conversations app.
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # Deleted ones included. Related lookups (a conversation's contact) use Django's base manager,
+    # which is unfiltered too, so old conversations still reach their deleted contact.
+    all_objects = models.Manager()
+    objects = ContactManager()
+
+    class Meta:
+        ordering = ["-id"]
+        # `objects` (not the first declared manager): get_object_or_404, admin and forms skip deleted.
+        default_manager_name = "objects"
+        constraints = [
+            # A deleted contact keeps its phone but frees it for a new contact.
+            models.UniqueConstraint(
+                fields=["phone"], condition=Q(deleted_at__isnull=True), name=PHONE_UNIQUE_CONSTRAINT,
+            ),
+        ]
+        indexes = [
+            GinIndex(fields=["tags"], name="contacts_contact_tags_gin"),
+            GinIndex(
+                fields=["custom_fields"], opclasses=["jsonb_path_ops"],
+                name="contacts_contact_custom_gin",
+            ),
+            # Trigram indexes serve the searches of `contact_list`. Django compiles `icontains` to
+            # UPPER(col::text) LIKE UPPER(…), hence the UPPER expressions. Their SQL is written out in
+            # migration 0001: OpClass() on an expression renders correctly only with
+            # django.contrib.postgres installed, which this project does not need otherwise.
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="contacts_contact_name_trgm"),
+            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="contacts_contact_email_trgm"),
+            GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="contacts_contact_phone_trgm"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.phone})" if self.name else self.phone
+
+
+class CustomFieldDefinition(models.Model):
+    """A custom contact field the company defines (key, label, type); values live on Contact."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        BOOL = "bool", _("Yes/no")
+        CHOICE = "choice", _("Choice")
+
+    key = models.SlugField(max_length=50, unique=True)
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=Type.choices)
+    # The allowed values of a `choice` field; empty for the other types.
+    choices = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.key} ({self.type})"

@@ -1,0 +1,59 @@
+"""Reads of the contacts app: the filtered, searchable list and single fetches."""
+
+import re
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from apps.contacts.custom_fields import parse_filter
+from apps.contacts.models import Contact, CustomFieldDefinition, normalize_tag
+from conversa.errors import NotFound
+
+# A query made only of these reads as a phone number: "+55 (11) 98765", "98765-4321".
+_PHONE_QUERY = re.compile(r"^[\d\s()+.\-]+$")
+
+
+def contact_list(
+    *, q: str | None = None, tag: str | None = None, lead_status: str | None = None,
+    custom_field: str | None = None, opted_out: bool | None = None, blocked: bool | None = None,
+) -> QuerySet[Contact]:
+    """Contacts (not deleted) matching every given filter; unordered (the caller paginates).
+
+    `q` searches name and email (case-blind, anywhere in the text) and the phone by its digits, so
+    "+55 11 98765" finds "+5511987654321". `custom_field` is "key=value" (422 for an unknown key).
+    """
+    contacts = Contact.objects.all()
+    q = (q or "").strip()
+    if q:
+        search = Q(name__icontains=q) | Q(email__icontains=q)
+        digits = re.sub(r"\D", "", q)
+        if digits and _PHONE_QUERY.match(q):
+            search |= Q(phone__contains=digits)
+        contacts = contacts.filter(search)
+    if tag:
+        # @> (array contains) is what the GIN index on tags serves.
+        contacts = contacts.filter(tags__contains=[normalize_tag(tag)])
+    if lead_status:
+        contacts = contacts.filter(lead_status=lead_status)
+    if custom_field:
+        contacts = contacts.filter(custom_fields__contains=parse_filter(custom_field))
+    if opted_out is not None:
+        contacts = contacts.filter(opted_out=opted_out)
+    if blocked is not None:
+        contacts = contacts.filter(blocked=blocked)
+    return contacts
+
+
+def contact_get(*, contact_id: int) -> Contact:
+    """A contact of the current company that is not deleted, or 404."""
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound(_("Contact not found."))
+    return contact
+
+
+def custom_field_get(*, key: str) -> CustomFieldDefinition:
+    definition = CustomFieldDefinition.objects.filter(key=key).first()
+    if definition is None:
+        raise NotFound(_("Custom field not found."))
+    return definition

@@ -1,0 +1,324 @@
+"""Writes of the contacts app: contacts, their tags and opt-out, and custom field definitions."""
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Func, Value
+from django.db.models.functions import Cast, Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.contacts.custom_fields import KEY_RE, clean_custom_fields
+from apps.contacts.events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_UPDATED
+from apps.contacts.models import PHONE_UNIQUE_CONSTRAINT, Contact, CustomFieldDefinition, normalize_tag
+from apps.contacts.phones import normalize_phone
+from conversa.errors import Conflict, NotFound, ValidationFailed
+from conversa.events import publish
+from tenants.limits import ensure_within_limit, lock_current_company
+
+# What callers may set; the activity times, opt-out time and deletion belong to the services.
+EDITABLE_FIELDS = frozenset({
+    "phone", "name", "email", "avatar_url", "language", "time_zone", "lead_status", "lead_score",
+    "tags", "custom_fields", "notes", "opted_out", "blocked", "company_name", "city", "country",
+})
+TAG_MAX_LENGTH = 50
+MAX_TAGS = 50
+MAX_CHOICES = 100
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(details=[{"field": field, "message": str(message)}])
+
+
+def _phone(raw: str, *, strict: bool = True) -> str:
+    try:
+        return normalize_phone(raw, strict=strict)
+    except ValueError as exc:
+        raise _invalid("phone", str(exc)) from exc
+
+
+def _phone_taken() -> Conflict:
+    return Conflict(
+        _("A contact with this phone number already exists."),
+        details=[{"field": "phone", "message": _("Already in use.")}],
+    )
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    """Normalised, de-duplicated tags in their first-seen order."""
+    cleaned: list[str] = []
+    for raw in tags:
+        tag = normalize_tag(raw) if isinstance(raw, str) else ""
+        if not 1 <= len(tag) <= TAG_MAX_LENGTH:
+            raise _invalid("tags", _("Each tag has 1 to %(max)d characters.") % {"max": TAG_MAX_LENGTH})
+        if tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise _invalid("tags", _("At most %(max)d tags per contact.") % {"max": MAX_TAGS})
+    return cleaned
+
+
+def _check_time_zone(name: str) -> str:
+    if name:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise _invalid("time_zone", _("Unknown time zone.")) from exc
+    return name
+
+
+def _check_country(code: str) -> str:
+    if code and not (len(code) == 2 and code.isascii() and code.isalpha()):
+        raise _invalid("country", _("Use the two-letter ISO code, e.g. BR."))
+    return code.upper()
+
+
+def _apply(contact: Contact, fields: dict[str, Any]) -> set[str]:
+    """Set `fields` on `contact` (not saved), normalised; return the names that changed."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"not editable contact fields: {sorted(unknown)}")
+    changed = set()
+    for name, raw in fields.items():
+        value = raw.strip() if isinstance(raw, str) else raw
+        if name == "phone":
+            value = _phone(raw)
+        elif name == "tags":
+            value = _clean_tags(raw or [])
+        elif name == "custom_fields":
+            value = _merge_custom_fields(contact.custom_fields, raw or {})
+        elif name == "country":
+            value = _check_country(value or "")
+        elif name == "time_zone":
+            value = _check_time_zone(value or "")
+        elif name == "opted_out" and value != contact.opted_out:
+            contact.opted_out_at = timezone.now() if value else None
+        if getattr(contact, name) != value:
+            setattr(contact, name, value)
+            changed.add(name)
+    return changed
+
+
+def _merge_custom_fields(current: dict, updates: dict) -> dict:
+    """`current` with `updates` applied: a None value removes its key."""
+    merged = dict(current)
+    for key, value in clean_custom_fields(updates, allow_none=True).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _full_clean(instance: models.Model) -> None:
+    # Field checks only (lengths, email, URL, choices); uniqueness is the database's job (409s).
+    try:
+        instance.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise ValidationFailed(details=[
+            {"field": field, "message": str(message)}
+            for field, messages in exc.message_dict.items() for message in messages
+        ]) from exc
+
+
+def _save(contact: Contact) -> None:
+    """Save in a savepoint, turning a clash on the phone into 409 (the transaction lives on)."""
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError as exc:
+        if _violates(exc, PHONE_UNIQUE_CONSTRAINT):
+            raise _phone_taken() from exc
+        raise
+
+
+def _violates(exc: IntegrityError, constraint: str) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == constraint
+
+
+def _lock(contact: Contact) -> Contact:
+    locked = Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    if locked is None:
+        raise NotFound(_("Contact not found."))
+    return locked
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+def contact_create(*, phone: str, name: str = "", email: str = "", **fields: Any) -> Contact:
+    """Create a contact within the plan's `max_contacts`; 409 if the phone is another contact's.
+
+    Locks the company row, so concurrent creations cannot overshoot the limit together.
+    """
+    contact = Contact()
+    _apply(contact, {"phone": phone, "name": name, "email": email, **fields})
+    _full_clean(contact)
+    with transaction.atomic():
+        company = lock_current_company()
+        ensure_within_limit(company, "max_contacts", used=Contact.objects.count())
+        _save(contact)
+        publish(CONTACT_CREATED, {"contact_id": contact.pk})
+    return contact
+
+
+def _write(contact: Contact, changes_for: Callable[[Contact], dict[str, Any]]) -> Contact:
+    """Apply the changes computed from the locked, current row; publish only if any."""
+    with transaction.atomic():
+        contact = _lock(contact)
+        changed = _apply(contact, changes_for(contact))
+        if changed:
+            _full_clean(contact)
+            _save(contact)
+            publish(CONTACT_UPDATED, {"contact_id": contact.pk, "changed": sorted(changed)})
+    return contact
+
+
+def contact_update(*, contact: Contact, **fields: Any) -> Contact:
+    """Change the given fields; `custom_fields` merge (a None value removes that key).
+
+    Locks the contact row. 404 if it was deleted meanwhile, 409 if the new phone is taken.
+    """
+    return _write(contact, lambda current: fields)
+
+
+def contact_delete(*, contact: Contact) -> None:
+    """Soft-delete: the row stays for its conversations, its phone is free for a new contact."""
+    with transaction.atomic():
+        contact = _lock(contact)
+        contact.deleted_at = timezone.now()
+        contact.save(update_fields=["deleted_at", "updated_at"])
+        publish(CONTACT_DELETED, {"contact_id": contact.pk})
+
+
+def contact_add_tags(*, contact: Contact, tags: list[str]) -> Contact:
+    """Add `tags` (normalised to lower case) to those the contact has; locks the contact row."""
+    adding = _clean_tags(tags)
+    return _write(contact, lambda current: {"tags": [*current.tags, *adding]})
+
+
+def contact_remove_tags(*, contact: Contact, tags: list[str]) -> Contact:
+    """Remove `tags` (matched case-blind); absent tags are ignored. Locks the contact row."""
+    removing = {normalize_tag(tag) for tag in tags}
+    return _write(contact, lambda current: {"tags": [t for t in current.tags if t not in removing]})
+
+
+def contact_set_opt_out(*, contact: Contact, opted_out: bool) -> Contact:
+    """Opt the contact out of (or back into) campaigns; `opted_out_at` records when."""
+    return _write(contact, lambda current: {"opted_out": opted_out})
+
+
+def contact_get_or_create_for_inbound(*, phone: str, name: str = "") -> tuple[Contact, bool]:
+    """The contact writing in from `phone`, created if new; fills in its name if it has none.
+
+    Never refused for the plan's `max_contacts`: a customer's message is never dropped. Safe under
+    concurrency: of two webhooks for one new number, the second insert fails on the unique phone
+    inside a savepoint and re-reads the first one's contact. `phone` is checked only for a
+    possible length (see `normalize_phone`).
+    """
+    phone = _phone(phone, strict=False)
+    name = " ".join((name or "").split())[:200]
+    with transaction.atomic():
+        contact = Contact.objects.filter(phone=phone).first()
+        if contact is None:
+            try:
+                with transaction.atomic():
+                    contact = Contact.objects.create(phone=phone, name=name)
+            except IntegrityError as exc:
+                if not _violates(exc, PHONE_UNIQUE_CONSTRAINT):
+                    raise
+                # Read committed: this statement sees the row the other transaction committed.
+                contact = Contact.objects.get(phone=phone)
+            else:
+                publish(CONTACT_CREATED, {"contact_id": contact.pk})
+                return contact, True
+        if name and not contact.name:
+            # Conditional update: a name someone typed in meanwhile is never overwritten.
+            if Contact.objects.filter(pk=contact.pk, name="").update(name=name, updated_at=timezone.now()):
+                contact.refresh_from_db()
+                publish(CONTACT_UPDATED, {"contact_id": contact.pk, "changed": ["name"]})
+    return contact, False
+
+
+def contact_record_message(*, contact: Contact, inbound: bool, at: dt.datetime | None = None) -> None:
+    """Record a message to or from the contact at `at`: `last_contact_at`, and `last_inbound_at`
+    (the 24-hour service window) for inbound ones.
+
+    Never moves a time backwards, so late or re-delivered webhooks are harmless; no lock taken.
+    """
+    at = at or timezone.now()
+    moment = Value(at, output_field=models.DateTimeField())
+    # PostgreSQL's GREATEST ignores NULLs, so a first message sets the time.
+    updates = {"last_contact_at": Greatest(F("last_contact_at"), moment)}
+    if inbound:
+        updates["last_inbound_at"] = Greatest(F("last_inbound_at"), moment)
+    Contact.all_objects.filter(pk=contact.pk).update(**updates)
+
+
+# --- custom field definitions ------------------------------------------------------------------
+
+def _clean_choices(field_type: str, choices: list[str] | None) -> list[str]:
+    if field_type != CustomFieldDefinition.Type.CHOICE:
+        if choices:
+            raise _invalid("choices", _("Only choice fields have choices."))
+        return []
+    cleaned = []
+    for choice in choices or []:
+        text = choice.strip() if isinstance(choice, str) else ""
+        if not 1 <= len(text) <= 100:
+            raise _invalid("choices", _("Each choice has 1 to 100 characters."))
+        if text not in cleaned:
+            cleaned.append(text)
+    if not 1 <= len(cleaned) <= MAX_CHOICES:
+        raise _invalid("choices", _("Give 1 to %(max)d choices.") % {"max": MAX_CHOICES})
+    return cleaned
+
+
+def custom_field_create(
+    *, key: str, label: str, type: str, choices: list[str] | None = None,
+) -> CustomFieldDefinition:
+    """Define a custom contact field; 409 if the key exists. `choices` only for `choice` fields."""
+    key = key.strip()
+    if not KEY_RE.match(key):
+        raise _invalid("key", _("Use 1 to 50 lower-case letters, digits and underscores, from a letter."))
+    if type not in CustomFieldDefinition.Type.values:
+        raise _invalid("type", _("Unknown field type."))
+    definition = CustomFieldDefinition(
+        key=key, label=label.strip(), type=type, choices=_clean_choices(type, choices),
+    )
+    _full_clean(definition)
+    try:
+        with transaction.atomic():
+            definition.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            _("A custom field with this key already exists."),
+            details=[{"field": "key", "message": _("Already in use.")}],
+        ) from exc
+    return definition
+
+
+class _WithoutKey(Func):
+    """`jsonb - key`: the object without that key."""
+
+    arg_joiner = " - "
+    template = "(%(expressions)s)"
+    output_field = models.JSONField()
+
+
+def custom_field_delete(*, definition: CustomFieldDefinition) -> None:
+    """Delete the definition and its values on every contact (deleted ones too), in one transaction.
+
+    The values go too, so a later field with the same key and another type starts clean. This bulk
+    clean-up publishes no per-contact events.
+    """
+    with transaction.atomic():
+        key = definition.key
+        CustomFieldDefinition.objects.filter(pk=definition.pk).delete()
+        Contact.all_objects.filter(custom_fields__has_key=key).update(
+            custom_fields=_WithoutKey(F("custom_fields"), Cast(Value(key), models.TextField())),
+        )

@@ -1,0 +1,215 @@
+"""`/api/v1/contacts` and `/api/v1/contact-fields`: the contacts CRM and its custom fields.
+
+Every role reads and writes contacts (API keys need `contacts:read` / `contacts:write`); custom
+field definitions are managed by admins and supervisors.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Query, Router, Schema, Status
+from pydantic import AfterValidator, Field, StringConstraints, validate_email
+
+from apps.contacts import selectors, services
+from apps.contacts.models import CustomFieldDefinition
+from ninja_api.auth import MANAGERS, require
+from ninja_api.pagination import PageParams, paginate
+
+router = Router(tags=["contacts"])
+fields_router = Router(tags=["contacts"])
+
+LeadStatus = Literal["new", "contacted", "qualified", "customer", "lost"]
+FieldType = Literal["text", "number", "date", "bool", "choice"]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+def _blank_or_email(value: str) -> str:
+    return validate_email(value)[1] if value else value
+
+
+# An email, or "" to have none.
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_blank_or_email),
+]
+Score = Annotated[int, Field(ge=0, le=2_147_483_647)]
+Country = Annotated[str, StringConstraints(pattern=r"^([A-Za-z]{2})?$")]
+
+
+class ContactOut(Schema):
+    id: int
+    name: str
+    phone: str
+    email: str
+    avatar_url: str
+    language: str
+    time_zone: str
+    lead_status: str
+    lead_score: int
+    tags: list[str]
+    custom_fields: dict[str, Any]
+    notes: str
+    opted_out: bool
+    opted_out_at: datetime | None
+    blocked: bool
+    company_name: str
+    city: str
+    country: str
+    last_inbound_at: datetime | None
+    last_contact_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+class ContactIn(Schema):
+    phone: str = Field(min_length=1, max_length=32, description="With the country code: +5511987654321.")
+    name: str = Field("", max_length=200)
+    email: Email = ""
+    avatar_url: str = Field("", max_length=500)
+    language: str = Field("", max_length=10)
+    time_zone: str = Field("", max_length=64, description="An IANA name, e.g. America/Sao_Paulo.")
+    lead_status: LeadStatus = "new"
+    lead_score: Score = 0
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    notes: str = Field("", max_length=10_000)
+    opted_out: bool = False
+    blocked: bool = False
+    company_name: str = Field("", max_length=200)
+    city: str = Field("", max_length=100)
+    country: Country = Field("", description="ISO 3166-1 alpha-2, e.g. BR.")
+
+
+class ContactPatch(Schema):
+    """Only the fields sent change. Defaults are None but null is refused: a field is set or left."""
+
+    phone: str = Field(None, min_length=1, max_length=32)
+    name: str = Field(None, max_length=200)
+    email: Email = None
+    avatar_url: str = Field(None, max_length=500)
+    language: str = Field(None, max_length=10)
+    time_zone: str = Field(None, max_length=64)
+    lead_status: LeadStatus = None
+    lead_score: Score = None
+    tags: list[Tag] = Field(None, max_length=50, description="Replaces the contact's tags.")
+    custom_fields: dict[str, Any] = Field(
+        None, description="Merged into the contact's values; a null value removes that key.",
+    )
+    notes: str = Field(None, max_length=10_000)
+    opted_out: bool = None
+    blocked: bool = None
+    company_name: str = Field(None, max_length=200)
+    city: str = Field(None, max_length=100)
+    country: Country = None
+
+
+class ContactFilters(Schema):
+    q: str | None = Field(None, max_length=200, description="Name, email or phone digits.")
+    tag: str | None = Field(None, max_length=50)
+    lead_status: LeadStatus | None = None
+    custom_field: str | None = Field(None, max_length=1100, description="key=value")
+    opted_out: bool | None = None
+    blocked: bool | None = None
+
+
+class TagsIn(Schema):
+    tags: list[Tag] = Field(min_length=1, max_length=50)
+
+
+class CustomFieldOut(Schema):
+    key: str
+    label: str
+    type: str
+    choices: list[str]
+    created_at: datetime
+
+
+class CustomFieldPage(Schema):
+    items: list[CustomFieldOut]
+    next_cursor: str | None
+
+
+class CustomFieldIn(Schema):
+    key: str = Field(min_length=1, max_length=50, description="Lower-case letters, digits, underscores.")
+    label: str = Field(min_length=1, max_length=100)
+    type: FieldType
+    choices: list[str] = Field(default_factory=list, max_length=100, description="For `choice` fields.")
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+@router.get("", response=ContactPage)
+def list_contacts(request, filters: Query[ContactFilters], page: Query[PageParams]):
+    require(request, scope="contacts:read")
+    contacts = selectors.contact_list(**filters.dict())
+    items, next_cursor = paginate(contacts, cursor=page.cursor, limit=page.limit, ordering=("-id",))
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("", response={201: ContactOut})
+def create_contact(request, payload: ContactIn):
+    require(request, scope="contacts:write")
+    return Status(201, services.contact_create(**payload.dict()))
+
+
+@router.get("/{int:contact_id}", response=ContactOut)
+def get_contact(request, contact_id: int):
+    require(request, scope="contacts:read")
+    return selectors.contact_get(contact_id=contact_id)
+
+
+@router.patch("/{int:contact_id}", response=ContactOut)
+def update_contact(request, contact_id: int, payload: ContactPatch):
+    require(request, scope="contacts:write")
+    contact = selectors.contact_get(contact_id=contact_id)
+    return services.contact_update(contact=contact, **payload.dict(exclude_unset=True))
+
+
+@router.delete("/{int:contact_id}", response={204: None})
+def delete_contact(request, contact_id: int):
+    require(request, scope="contacts:write")
+    services.contact_delete(contact=selectors.contact_get(contact_id=contact_id))
+    return Status(204, None)
+
+
+@router.post("/{int:contact_id}/tags", response=ContactOut)
+def add_tags(request, contact_id: int, payload: TagsIn):
+    require(request, scope="contacts:write")
+    contact = selectors.contact_get(contact_id=contact_id)
+    return services.contact_add_tags(contact=contact, tags=payload.tags)
+
+
+# `path:` so that a tag holding a "/" can be removed too (sent percent-encoded).
+@router.delete("/{int:contact_id}/tags/{path:tag}", response=ContactOut)
+def remove_tag(request, contact_id: int, tag: str):
+    require(request, scope="contacts:write")
+    contact = selectors.contact_get(contact_id=contact_id)
+    return services.contact_remove_tags(contact=contact, tags=[tag])
+
+
+# --- custom field definitions ------------------------------------------------------------------
+
+@fields_router.get("", response=CustomFieldPage)
+def list_fields(request, page: Query[PageParams]):
+    require(request, scope="contacts:read")
+    items, next_cursor = paginate(
+        CustomFieldDefinition.objects.all(), cursor=page.cursor, limit=page.limit, ordering=("id",),
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@fields_router.post("", response={201: CustomFieldOut})
+def create_field(request, payload: CustomFieldIn):
+    require(request, scope="contacts:write", roles=MANAGERS)
+    return Status(201, services.custom_field_create(**payload.dict()))
+
+
+@fields_router.delete("/{key}", response={204: None})
+def delete_field(request, key: str):
+    require(request, scope="contacts:write", roles=MANAGERS)
+    services.custom_field_delete(definition=selectors.custom_field_get(key=key))
+    return Status(204, None)
