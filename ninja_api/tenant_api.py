@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 
 from ninja_api.auth import TenantAuth
 from ninja_api.errors import install_error_handlers
-from ninja_api.routers import api_keys, auth, contacts, users
+from ninja_api.routers import api_keys, auth, contacts, conversations, inboxes, quick_replies, users
 
 api = NinjaAPI(
     title="Conversa API",
@@ -23,3 +23,6 @@ api.add_router("/users", users.router)
 api.add_router("/api-keys", api_keys.router)
 api.add_router("/contacts", contacts.router)
 api.add_router("/contact-fields", contacts.fields_router)
+api.add_router("/inboxes", inboxes.router)
+api.add_router("/conversations", conversations.router)
+api.add_router("/quick-replies", quick_replies.router)

@@ -88,9 +88,13 @@ def django_db_setup(django_test_environment, django_db_blocker):
 
 @pytest.fixture(scope="session")
 def companies(django_db_setup, django_db_blocker):
-    """Companies `alpha` and `bravo` on plan pro, each with an admin (admin@<slug>.example.com)."""
+    """Companies `alpha` and `bravo`, each with an admin (admin@<slug>.example.com).
+
+    On the unlimited plan: every test adds users and contacts to them, and plan limits have their
+    own tests on throw-away companies.
+    """
     with django_db_blocker.unblock():
-        return {slug: provision(slug) for slug in ("alpha", "bravo")}
+        return {slug: provision(slug, plan="enterprise") for slug in ("alpha", "bravo")}
 
 
 @pytest.fixture

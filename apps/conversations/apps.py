@@ -5,3 +5,6 @@ class ConversationsConfig(AppConfig):
     name = "apps.conversations"
     label = "conversations"
     verbose_name = "Conversations and messages"
+
+    def ready(self):
+        from apps.conversations import events, realtime  # noqa: F401  (register frames and topics)

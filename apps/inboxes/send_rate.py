@@ -1,39 +1,34 @@
 """The per-inbox send rate limit, shared by every worker process through Redis (SPEC §4).
 
-A sliding log: a sorted set of the grant times of one inbox. A caller may send when fewer than
-`per_second` grants fall in the last `WINDOW` seconds. The window is a little longer than a second
-so that jitter between our grant and the request's arrival at the provider cannot put
-`per_second + 1` arrivals into one real second there.
+Grants are paced, not counted: one every `WINDOW / per_second` seconds (GCRA with a burst of one).
+A counted window would let a whole second's budget out at once, and the scatter of that burst on
+its way to the provider can put more than `per_second` arrivals into one real second there. Paced
+grants leave `SAFETY` seconds of slack in every second for jitter between grant and arrival.
 """
 
 import random
 import time
-import uuid
 
 from conversa.redis import get_redis, redis_key
 
-SAFETY = 0.05
+SAFETY = 0.08
 WINDOW = 1.0 + SAFETY
 
 # Runs atomically in Redis. Time comes from the Redis server (TIME), not from the callers, so workers
 # on several machines with drifting clocks share one timeline. Times are integer microseconds, which
-# a Lua number (a double) holds exactly. Floats go back to the client as strings because Redis
-# truncates Lua numbers to integers.
+# a Lua number (a double) holds exactly. The wait goes back as a string because Redis truncates Lua
+# numbers to integers.
 _RESERVE = """
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+local interval = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-    redis.call('ZADD', KEYS[1], now, ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-    return '0'
+local next_grant = tonumber(redis.call('GET', KEYS[1]) or '0')
+if next_grant > now then
+    return tostring(next_grant - now)
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tostring(tonumber(oldest[2]) + window - now)
+redis.call('SET', KEYS[1], tostring(now + interval), 'PX', math.ceil(interval / 1000) + 1000)
+return '0'
 """
-_WINDOW_US = round(WINDOW * 1_000_000)
 # The shortest wait we report, so callers never spin on a zero.
 _MIN_WAIT = 0.001
 
@@ -49,9 +44,8 @@ def reserve_send_slot(*, schema_name: str, inbox_id: int, per_second: int) -> fl
     """
     if per_second < 1:
         raise ValueError("per_second must be at least 1")
-    member = uuid.uuid4().hex  # grants in the same microsecond must stay distinct members
-    wait_us = float(get_redis().eval(_RESERVE, 1, _key(schema_name, inbox_id), per_second, _WINDOW_US,
-                                     member))
+    interval_us = round(WINDOW * 1_000_000 / per_second)
+    wait_us = float(get_redis().eval(_RESERVE, 1, _key(schema_name, inbox_id), interval_us))
     return 0.0 if wait_us <= 0 else max(wait_us / 1_000_000, _MIN_WAIT)
 
 
@@ -63,7 +57,7 @@ def wait_for_send_slot(*, schema_name: str, inbox_id: int, per_second: int, time
         if wait == 0.0:
             return True
         remaining = deadline - time.monotonic()
-        # The wait is exact unless others take the freed slot first, so a longer one cannot succeed.
+        # The wait is exact unless others take the next slot first, so a longer one cannot succeed.
         if wait > remaining:
             return False
         # A little jitter so the waiting workers do not all ask again in the same instant.

@@ -26,3 +26,5 @@ WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None  # static files come from the apps (finders) in tests
 # One test database per run: concurrent runs on one machine (or one CI host) never clobber each other.
 DATABASES["default"]["TEST"] = {"NAME": f"test_conversa_{os.getpid()}"}  # noqa: F405
+# Live tests make hundreds of HTTP calls; their request lines only bury real failures.
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # noqa: F405

@@ -49,6 +49,9 @@ def tenant_task(*, retries=0, retry_delay=0, retry_backoff=0, name=None, **setti
         def run_in_schema(schema_name, *args, **kwargs):
             from tenants.models import Company
 
+            # Sentry's Huey integration adds trace headers when the enqueuing process has Sentry on;
+            # a worker without it must not pass them to the task.
+            kwargs.pop("sentry_headers", None)
             check_tenant_schema(schema_name)
             if not Company.objects.filter(schema_name=schema_name).exists():
                 raise TenantSchemaRequired(f"no company has the schema {schema_name!r}")

@@ -2,10 +2,14 @@
 
 from django.urls import path, re_path
 
+from apps.inboxes import views as hooks
 from conversa.views import api_not_found
 from ninja_api.tenant_api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("hooks/whatsapp/<int:inbox_id>", hooks.whatsapp_webhook, name="hook-whatsapp"),
+    path("hooks/twilio/<int:inbox_id>", hooks.twilio_webhook, name="hook-twilio"),
+    path("hooks/sandbox/<int:inbox_id>", hooks.sandbox_webhook, name="hook-sandbox"),
     re_path(r"^api/", api_not_found),
 ]

@@ -1,18 +1,57 @@
 """Idempotent demo data: the `demo` company with an admin and two agents, and a super-admin."""
 
+import datetime as dt
 import os
 
 from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from apps.accounts.services import user_create
+from apps.conversations.inbound import message_receive
+from apps.conversations.models import Conversation
+from apps.conversations.outbound import message_send
+from apps.conversations.services import conversation_assign, conversation_close
+from apps.inboxes.models import Inbox
+from apps.inboxes.providers.base import InboundMessage
+from apps.inboxes.services import inbox_create, template_create
 from tenants.models import Company
 from tenants.services import company_create, tenant_host
 
 DEMO_PASSWORD = "conversa-demo"
 SUPERADMIN = ("operator@example.com", "Platform operator")
 ADMIN = ("admin@example.com", "Daniela Admin")
+SANDBOX_INBOX = "Sandbox WhatsApp"
+# (customer, phone, their messages, assigned agent, the agent's reply, closed afterwards)
+SAMPLE_CONVERSATIONS = [
+    (
+        "María López",
+        "+5491155550101",
+        ["Hola, ¿hacen envíos a Córdoba?", "Es para un regalo 🎁"],
+        "ana@example.com",
+        "¡Hola María! Sí, enviamos a todo el país en 48 h.",
+        True,
+    ),
+    (
+        "João Pereira",
+        "+5511955550102",
+        ["Bom dia! Meu pedido #4821 ainda não chegou."],
+        "ana@example.com",
+        "Bom dia, João! Vou verificar agora mesmo.",
+        False,
+    ),
+    ("Emily Carter", "+14155550103", ["Hi, can I change my delivery address?"], None, None, False),
+    (
+        "Carlos Ruiz",
+        "+525555500104",
+        ["¿Tienen la talla M en azul?", "¿Y en negro?"],
+        "bruno@example.com",
+        None,
+        False,
+    ),
+]
 AGENTS = [
     ("ana@example.com", "Ana Agent", "agent"),
     ("bruno@example.com", "Bruno Agent", "agent"),
@@ -31,19 +70,82 @@ class Command(BaseCommand):
         company = Company.objects.filter(slug="demo").first()
         if company is None:
             company, _ = company_create(
-                name="Demo Company", slug="demo", plan_code="pro", admin_email=ADMIN[0],
-                admin_password=password, admin_name=ADMIN[1],
+                name="Demo Company",
+                slug="demo",
+                plan_code="pro",
+                admin_email=ADMIN[0],
+                admin_password=password,
+                admin_name=ADMIN[1],
             )
         with schema_context(company.schema_name):
             for email, name, role in AGENTS:
                 if not User.objects.filter(email=email).exists():
                     user_create(email=email, password=password, name=name, role=role)
+            inbox = self.ensure_conversations()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         port = os.environ.get("PORT", "8000")
         self.stdout.write(f"  company:      http://{tenant_host('demo')}:{port}/api/v1/docs")
         for email, _name, *role in [ADMIN, *AGENTS]:
             self.stdout.write(f"  {(role[0] if role else 'admin'):<12}  {email} / {password}")
         self.stdout.write(f"  super-admin   {SUPERADMIN[0]} / {password}  (platform API on BASE_DOMAIN)")
+        self.stdout.write(
+            f"  sandbox:      POST http://{tenant_host('demo')}:{port}/hooks/sandbox/{inbox.pk}"
+            f"  X-Sandbox-Token: {inbox.sandbox_token}"
+        )
+
+    @transaction.atomic
+    def ensure_conversations(self) -> Inbox:
+        """A sandbox inbox with a few conversations in three languages, created once."""
+        inbox = Inbox.objects.filter(provider=Inbox.Provider.SANDBOX, name=SANDBOX_INBOX).first()
+        if inbox is not None:
+            return inbox
+        inbox = inbox_create(name=SANDBOX_INBOX, provider=Inbox.Provider.SANDBOX, credentials={})
+        template_create(
+            inbox=inbox,
+            name="order_update",
+            language="en",
+            category="utility",
+            body="Hi {{1}}, your order {{2}} is on its way.",
+        )
+        template_create(
+            inbox=inbox,
+            name="order_update",
+            language="es",
+            category="utility",
+            body="Hola {{1}}, tu pedido {{2}} está en camino.",
+        )
+        agents = {user.email: user for user in User.objects.filter(role=User.Role.AGENT)}
+        now = timezone.now()
+        for minutes_ago, (name, phone, lines, assignee, reply, close) in zip(
+            (95, 40, 12, 3),
+            SAMPLE_CONVERSATIONS,
+            strict=True,
+        ):
+            message = None
+            for offset, text in enumerate(lines):
+                message = message_receive(
+                    inbox=inbox,
+                    inbound=InboundMessage(
+                        provider_message_id=f"demo-{phone}-{offset}",
+                        from_phone=phone,
+                        profile_name=name,
+                        kind="text",
+                        text=text,
+                        timestamp=now - dt.timedelta(minutes=minutes_ago - offset),
+                    ),
+                )
+            conversation = Conversation.objects.get(pk=message.conversation_id)
+            if assignee:
+                conversation = conversation_assign(
+                    conversation=conversation, assignee=agents[assignee], actor=None
+                )
+            if reply:
+                message_send(conversation=conversation, author=agents.get(assignee), text=reply)
+            if close:
+                conversation_close(
+                    conversation=conversation, actor=None, reason="resolved", outcome="information"
+                )
+        return inbox
 
     def ensure_superadmin(self, password: str) -> None:
         with schema_context("public"):

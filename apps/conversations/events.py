@@ -1,0 +1,109 @@
+"""Events of conversations and messages, and the realtime frames built from fresh rows.
+
+Who may see a conversation decides who gets its frames: supervisors and admins always; agents
+only while it is unassigned or assigned to them.
+"""
+
+from apps.conversations.models import Conversation, Message
+from conversa.realtime.fanout import realtime_payload
+
+CONVERSATION_CREATED = "conversation.created"
+CONVERSATION_UPDATED = "conversation.updated"
+CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+MESSAGE_CREATED = "message.created"
+MESSAGE_UPDATED = "message.updated"
+
+CONVERSATION_EVENTS = (
+    CONVERSATION_CREATED,
+    CONVERSATION_UPDATED,
+    CONVERSATION_STATUS_CHANGED,
+    CONVERSATION_ASSIGNED,
+)
+
+
+def conversation_audience(conversation: Conversation) -> list[str]:
+    """Group suffixes of everyone allowed to see `conversation` right now."""
+    if conversation.assignee_id is None:
+        return ["staff"]
+    return ["supervisors", f"user.{conversation.assignee_id}"]
+
+
+def conversation_data(conversation: Conversation) -> dict:
+    contact = conversation.contact
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "priority": conversation.priority,
+        "labels": list(conversation.labels),
+        "subject": conversation.subject,
+        "inbox_id": conversation.inbox_id,
+        "assignee_id": conversation.assignee_id,
+        "unread_count": conversation.unread_count,
+        "contact": {"id": contact.pk, "name": contact.name, "phone": contact.phone},
+        "last_message_at": _iso(conversation.last_message_at),
+        "created_at": _iso(conversation.created_at),
+        "updated_at": _iso(conversation.updated_at),
+    }
+
+
+def message_data(message: Message) -> dict:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "direction": message.direction,
+        "sender_type": message.sender_type,
+        "sender_user_id": message.sender_user_id,
+        "kind": message.kind,
+        "text": message.text,
+        "template_name": message.template_name,
+        "reply_to_id": message.reply_to_id,
+        "status": message.status,
+        "error_code": message.error_code,
+        "created_at": _iso(message.created_at),
+        "sent_at": _iso(message.sent_at),
+        "delivered_at": _iso(message.delivered_at),
+        "read_at": _iso(message.read_at),
+    }
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _conversation_frame(event):
+    conversation = (
+        Conversation.objects.select_related("contact").filter(pk=event.data["conversation_id"]).first()
+    )
+    if conversation is None:
+        return None
+    audience = conversation_audience(conversation)
+    frames = [(conversation_data(conversation), audience)]
+    if "previous_assignee_id" in event.data:
+        # Whoever saw it before a (re)assignment learns only that it moved away, to drop it.
+        previous = event.data["previous_assignee_id"]
+        before = [f"user.{previous}"] if previous else ["staff"]
+        left = sorted(set(before) - set(audience))
+        if left:
+            moved = {
+                "id": conversation.pk,
+                "assignee_id": conversation.assignee_id,
+                "status": conversation.status,
+            }
+            frames.append((moved, left))
+    return frames
+
+
+for _name in CONVERSATION_EVENTS:
+    realtime_payload(_name)(_conversation_frame)
+
+
+def _message_frame(event):
+    message = Message.objects.select_related("conversation").filter(pk=event.data["message_id"]).first()
+    if message is None or message.deleted_at is not None:
+        return None
+    return message_data(message), conversation_audience(message.conversation)
+
+
+realtime_payload(MESSAGE_CREATED)(_message_frame)
+realtime_payload(MESSAGE_UPDATED)(_message_frame)

@@ -1,0 +1,163 @@
+"""What customers send: messages into conversations, and delivery statuses onto our messages."""
+
+import datetime as dt
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.contacts.models import Contact
+from apps.contacts.services import contact_get_or_create_for_inbound, contact_record_message
+from apps.conversations import events
+from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
+from apps.inboxes.models import Inbox
+from apps.inboxes.providers.base import FAILED, InboundMessage, StatusUpdate
+from conversa.events import publish
+
+
+def _conversation_for_inbound(
+    *, contact: Contact, inbox: Inbox, at: dt.datetime
+) -> tuple[Conversation, bool]:
+    """The contact's conversation in progress, a recently closed one reopened, or a new one.
+
+    The caller holds the contact's row lock, so two messages of one customer cannot race here.
+    """
+    active = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(contact=contact, inbox=inbox, status__in=Conversation.ACTIVE_STATUSES)
+        .first()
+    )
+    if active is not None:
+        return active, False
+    window = dt.timedelta(hours=inbox.reopen_window_hours)
+    recent = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(contact=contact, inbox=inbox, status=Conversation.Status.CLOSED, closed_at__gte=at - window)
+        .order_by("-closed_at")
+        .first()
+    )
+    if recent is not None:
+        recent.status = Conversation.Status.OPEN if recent.assignee_id else Conversation.Status.QUEUED
+        recent.closed_at = None
+        recent.save(update_fields=["status", "closed_at", "updated_at"])
+        TimelineEvent.objects.create(conversation=recent, kind="reopened_by_contact")
+        publish(
+            events.CONVERSATION_STATUS_CHANGED,
+            {"conversation_id": recent.pk, "from": "closed", "to": recent.status},
+        )
+        return recent, False
+    conversation = Conversation.objects.create(
+        contact=contact, inbox=inbox, status=Conversation.Status.QUEUED, last_message_at=at
+    )
+    return conversation, True
+
+
+def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
+    """Store a customer's message once (provider ids are unique per inbox) in its conversation.
+
+    Returns None for a duplicate delivery. Publishes message.created and the conversation's event.
+    """
+    with transaction.atomic():
+        if Message.objects.filter(inbox=inbox, provider_message_id=inbound.provider_message_id).exists():
+            return None
+        contact, _ = contact_get_or_create_for_inbound(phone=inbound.from_phone, name=inbound.profile_name)
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        at = min(inbound.timestamp, timezone.now())
+        conversation, created = _conversation_for_inbound(contact=contact, inbox=inbox, at=at)
+        reply_to = None
+        if inbound.reply_to_provider_id:
+            reply_to = Message.objects.filter(
+                inbox=inbox,
+                provider_message_id=inbound.reply_to_provider_id,
+            ).first()
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    conversation=conversation,
+                    inbox=inbox,
+                    direction=Message.Direction.INBOUND,
+                    sender_type=Message.Sender.CONTACT,
+                    kind=inbound.kind,
+                    text=inbound.text,
+                    media_ref=inbound.media_ref,
+                    media_mime=inbound.media_mime,
+                    reply_to=reply_to,
+                    provider_message_id=inbound.provider_message_id,
+                    status=Message.Status.RECEIVED,
+                )
+        except IntegrityError:
+            return None  # the same provider message, stored by a concurrent delivery
+        Conversation.objects.filter(pk=conversation.pk).update(
+            unread_count=F("unread_count") + 1,
+            last_message_at=at,
+            last_inbound_at=at,
+            updated_at=timezone.now(),
+        )
+        contact_record_message(contact=contact, inbound=True, at=at)
+        publish(
+            events.CONVERSATION_CREATED if created else events.CONVERSATION_UPDATED,
+            {"conversation_id": conversation.pk},
+        )
+        publish(events.MESSAGE_CREATED, {"message_id": message.pk})
+    return message
+
+
+def _find_outbound(inbox: Inbox, update: StatusUpdate, send_key: str) -> Message | None:
+    messages = Message.objects.select_for_update().filter(inbox=inbox, direction=Message.Direction.OUTBOUND)
+    if update.provider_message_id:
+        found = messages.filter(provider_message_id=update.provider_message_id).first()
+        if found is not None:
+            return found
+    if send_key:
+        try:
+            return messages.filter(send_key=uuid.UUID(send_key)).first()
+        except ValueError:
+            return None
+    return None
+
+
+def _rank(message: Message) -> int:
+    if message.status == Message.Status.FAILED and message.error_code == DELIVERY_UNKNOWN:
+        return -1  # we never learnt whether it went out: any news from the provider wins
+    return Message.STATUS_RANK.get(message.status, 99)
+
+
+def message_apply_status(*, inbox: Inbox, update: StatusUpdate, send_key: str = "") -> Message | None:
+    """Apply a provider status; statuses never move a message backwards, whatever their order.
+
+    `send_key` (our idempotency key, echoed by the provider) finds a message whose send response
+    was lost, e.g. when a worker died mid-send, and records the provider id it was given.
+    """
+    with transaction.atomic():
+        message = _find_outbound(inbox, update, send_key)
+        if message is None:
+            return None
+        changed = []
+        if update.provider_message_id and not message.provider_message_id:
+            message.provider_message_id = update.provider_message_id
+            changed.append("provider_message_id")
+        stamp = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
+        field = stamp[update.status]
+        if getattr(message, field) is None:
+            setattr(message, field, update.timestamp)
+            changed.append(field)
+        if update.status == FAILED:
+            if message.status not in (Message.Status.DELIVERED, Message.Status.READ, Message.Status.FAILED):
+                message.status = Message.Status.FAILED
+                message.error_code, message.error_message = update.error_code, update.error_message[:500]
+                changed += ["status", "error_code", "error_message"]
+        elif Message.STATUS_RANK.get(update.status, -1) > _rank(message):
+            message.status = update.status
+            message.claimed_until = None
+            changed += ["status", "claimed_until"]
+            # A later status implies the earlier ones happened (they may arrive after it, or never).
+            for earlier in ("sent", "delivered"):
+                if Message.STATUS_RANK[earlier] < Message.STATUS_RANK[update.status]:
+                    if getattr(message, stamp[earlier]) is None:
+                        setattr(message, stamp[earlier], update.timestamp)
+                        changed.append(stamp[earlier])
+        if changed:
+            message.save(update_fields=sorted(set(changed)))
+            publish(events.MESSAGE_UPDATED, {"message_id": message.pk})
+    return message

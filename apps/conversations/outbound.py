@@ -1,0 +1,344 @@
+"""What agents send: validation when a reply is written, and its delivery by a worker.
+
+Delivery is exactly-once per message: a worker claims the message (pending → sending) under a
+row lock before calling the provider, so two workers or a repeated task cannot send it twice. A
+worker that dies mid-send leaves the message `sending`; it is never re-sent blindly (the provider
+may have it) but marked `failed`/`delivery_unknown` once its lease expires, and a later status
+webhook carrying our send key settles it.
+"""
+
+import datetime as dt
+import logging
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.models import User
+from apps.conversations import events
+from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
+from apps.inboxes.models import Inbox, MessageTemplate
+from apps.inboxes.providers.base import ProviderError
+from apps.inboxes.selectors import provider_for
+from apps.inboxes.send_rate import wait_for_send_slot
+from conversa.errors import DomainError, ValidationFailed
+from conversa.events import publish
+from tenants.limits import PlanLimitReached
+from tenants.models import Company
+from tenants.usage import usage_for_month, usage_increment
+
+logger = logging.getLogger("conversa.outbound")
+
+SERVICE_WINDOW = dt.timedelta(hours=24)
+MAX_TEXT_LENGTH = 4096
+SEND_LEASE = dt.timedelta(seconds=90)
+MAX_ATTEMPTS = 8
+
+
+class OutsideServiceWindow(DomainError):
+    status = 422
+    code = "outside_service_window"
+    default_message = _(
+        "More than 24 hours have passed since the customer's last message: only an approved "
+        "template can be sent."
+    )
+
+
+class CannotSend(DomainError):
+    status = 422
+    code = "cannot_send"
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff: 2, 4, 8 … seconds, capped at 5 minutes."""
+    return min(2.0**attempt, 300.0)
+
+
+def within_service_window(conversation: Conversation, now: dt.datetime | None = None) -> bool:
+    last = conversation.contact.last_inbound_at
+    return last is not None and (now or timezone.now()) - last <= SERVICE_WINDOW
+
+
+def _current_company() -> Company:
+    return Company.objects.select_related("plan").get(schema_name=connection.schema_name)
+
+
+def _ensure_outbound_quota() -> None:
+    company = _current_company()
+    limit = company.plan.max_monthly_outbound_messages
+    if limit is None:
+        return
+    used = usage_for_month(company_id=company.pk)["outbound_messages"]
+    if used >= limit:
+        raise PlanLimitReached(
+            _("This month's outbound messages are used up (%(limit)s).") % {"limit": limit},
+            details={"limit": limit, "used": used, "resource": "max_monthly_outbound_messages"},
+        )
+
+
+def _template_for(inbox: Inbox, template: dict) -> tuple[MessageTemplate, list[str]]:
+    name, language = template.get("name", ""), template.get("language") or ""
+    variables = [str(value) for value in template.get("variables") or []]
+    found = MessageTemplate.objects.filter(inbox=inbox, name=name, status=MessageTemplate.Status.APPROVED)
+    if language:
+        found = found.filter(language=language)
+    approved = found.first()
+    if approved is None:
+        raise ValidationFailed(
+            details=[{"field": "template.name", "message": str(_("No approved template."))}]
+        )
+    if len(variables) != approved.variable_count:
+        raise ValidationFailed(
+            details=[
+                {
+                    "field": "template.variables",
+                    "message": f"expected {approved.variable_count} variables, got {len(variables)}",
+                }
+            ]
+        )
+    return approved, variables
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    author: User | None,
+    text: str | None = None,
+    template: dict | None = None,
+    reply_to_id: int | None = None,
+) -> Message:
+    """Queue an outbound message; a worker delivers it after commit.
+
+    Free-form text needs the 24-hour service window; templates do not. Refuses (and writes nothing)
+    on bad input, an archived conversation, a blocked contact or a used-up monthly quota.
+    """
+    if (text is None) == (template is None):
+        raise ValidationFailed(
+            details=[{"field": "text", "message": str(_("Send either text or a template."))}]
+        )
+    if text is not None and not 1 <= len(text.strip() and text) <= MAX_TEXT_LENGTH:
+        raise ValidationFailed(
+            details=[
+                {
+                    "field": "text",
+                    "message": str(_("Text must be 1 to 4096 characters.")),
+                }
+            ]
+        )
+    conversation = Conversation.objects.select_related("contact", "inbox").get(pk=conversation.pk)
+    if conversation.status == Conversation.Status.ARCHIVED:
+        raise CannotSend(_("Archived conversations cannot receive messages."))
+    if conversation.contact.blocked:
+        raise CannotSend(_("This contact is blocked."))
+    if text is not None and not within_service_window(conversation):
+        raise OutsideServiceWindow()
+    approved, variables = _template_for(conversation.inbox, template) if template is not None else (None, [])
+    reply_to = None
+    if reply_to_id is not None:
+        reply_to = Message.objects.filter(pk=reply_to_id, conversation=conversation).first()
+        if reply_to is None:
+            raise ValidationFailed(
+                details=[{"field": "reply_to", "message": str(_("No such message here."))}]
+            )
+    _ensure_outbound_quota()
+
+    schema = connection.schema_name
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
+        message = Message.objects.create(
+            conversation=locked,
+            inbox_id=locked.inbox_id,
+            direction=Message.Direction.OUTBOUND,
+            sender_type=Message.Sender.AGENT if author else Message.Sender.SYSTEM,
+            sender_user=author,
+            kind=Message.Kind.TEMPLATE if approved else Message.Kind.TEXT,
+            text=approved.render(variables) if approved else text,
+            template_name=approved.name if approved else "",
+            template_language=approved.language if approved else "",
+            template_variables=variables,
+            reply_to=reply_to,
+            status=Message.Status.PENDING,
+        )
+        previous_status = locked.status
+        if locked.status in (
+            Conversation.Status.QUEUED,
+            Conversation.Status.PENDING,
+            Conversation.Status.CLOSED,
+        ):
+            locked.status = Conversation.Status.OPEN
+            locked.closed_at = None
+            TimelineEvent.objects.create(
+                conversation=locked,
+                actor=author,
+                kind="status_changed",
+                data={"from": previous_status, "to": locked.status},
+            )
+            publish(
+                events.CONVERSATION_STATUS_CHANGED,
+                {"conversation_id": locked.pk, "from": previous_status, "to": locked.status},
+            )
+        if author is not None and locked.first_response_at is None:
+            locked.first_response_at = now
+        locked.last_message_at = now
+        locked.save()
+        publish(events.MESSAGE_CREATED, {"message_id": message.pk})
+        publish(events.CONVERSATION_UPDATED, {"conversation_id": locked.pk})
+        transaction.on_commit(lambda: _enqueue_delivery(schema, message.pk))
+    return message
+
+
+def _enqueue_delivery(schema_name: str, message_id: int, delay: float | None = None) -> None:
+    from apps.conversations.tasks import message_deliver
+
+    if delay:
+        message_deliver.schedule(args=(schema_name, message_id), delay=delay)
+    else:
+        message_deliver(schema_name, message_id)
+
+
+def _claim(message_id: int) -> Message | None:
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("conversation__contact", "inbox", "reply_to")
+            .filter(pk=message_id, status=Message.Status.PENDING, direction=Message.Direction.OUTBOUND)
+            .first()
+        )
+        if message is None:
+            return None
+        message.status = Message.Status.SENDING
+        message.attempts += 1
+        message.claimed_until = timezone.now() + SEND_LEASE
+        message.save(update_fields=["status", "attempts", "claimed_until"])
+    return message
+
+
+def _send(message: Message):
+    provider = provider_for(message.inbox, send_key=str(message.send_key))
+    to = message.conversation.contact.phone
+    key = str(message.send_key)
+    if message.kind == Message.Kind.TEMPLATE:
+        return provider.send_template(
+            to=to,
+            name=message.template_name,
+            language=message.template_language,
+            variables=list(message.template_variables),
+            send_key=key,
+        )
+    reply_to = message.reply_to.provider_message_id if message.reply_to else ""
+    return provider.send_text(to=to, text=message.text, send_key=key, reply_to=reply_to)
+
+
+def _release_for_retry(message: Message, delay: float, error: ProviderError | None) -> None:
+    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        status=Message.Status.PENDING,
+        claimed_until=timezone.now() + dt.timedelta(seconds=delay),
+        error_code=error.code if error else "",
+        error_message=str(error)[:500] if error else "",
+    )
+
+
+def _fail(message: Message, code: str, text: str) -> None:
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            status=Message.Status.FAILED,
+            error_code=code[:50],
+            error_message=text[:500],
+            failed_at=timezone.now(),
+            claimed_until=None,
+        )
+        if updated:
+            publish(events.MESSAGE_UPDATED, {"message_id": message.pk})
+
+
+def _mark_sent(message: Message, provider_message_id: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        current = Message.objects.select_for_update().get(pk=message.pk)
+        if not current.provider_message_id:
+            current.provider_message_id = provider_message_id
+        current.sent_at = current.sent_at or now
+        if current.status in (Message.Status.SENDING, Message.Status.PENDING):
+            current.status = Message.Status.SENT
+        current.claimed_until = None
+        current.error_code = current.error_code if current.status == Message.Status.FAILED else ""
+        current.save()
+        company = _current_company()
+        usage_increment(company_id=company.pk, counter="outbound_messages")
+        publish(events.MESSAGE_UPDATED, {"message_id": current.pk})
+
+
+def message_deliver(*, message_id: int) -> str:
+    """Send one pending outbound message through its inbox's provider, at the inbox's rate.
+
+    Returns what happened: "skipped" (not pending: already sent, sending or cancelled), "sent",
+    "retry" (scheduled again after a retryable error) or "failed".
+    """
+    schema = connection.schema_name
+    message = _claim(message_id)
+    if message is None:
+        return "skipped"
+    inbox = message.inbox
+    if not wait_for_send_slot(
+        schema_name=schema, inbox_id=inbox.pk, per_second=inbox.rate_limit_per_second, timeout=30
+    ):
+        _release_for_retry(message, 1.0, None)
+        _enqueue_delivery(schema, message.pk, delay=1.0)
+        return "retry"
+    try:
+        result = _send(message)
+    except ProviderError as exc:
+        if exc.retryable and message.attempts < MAX_ATTEMPTS:
+            delay = exc.retry_after or backoff_seconds(message.attempts)
+            logger.info(
+                "message %s: retryable provider error (%s), retry in %.1fs", message.pk, exc.status, delay
+            )
+            _release_for_retry(message, delay, exc)
+            _enqueue_delivery(schema, message.pk, delay=delay)
+            return "retry"
+        _fail(message, exc.code or f"http_{exc.status}", str(exc))
+        return "failed"
+    _mark_sent(message, result.provider_message_id)
+    return "sent"
+
+
+def deliveries_recover(*, now: dt.datetime | None = None) -> dict:
+    """Settle deliveries a dead worker left behind (run periodically per company).
+
+    Expired `sending` leases become failed/delivery_unknown (never re-sent: the provider may have
+    the message). Pending messages whose task was lost (and whose retry time has passed) are queued
+    again; claiming is exclusive, so a duplicate task cannot send twice.
+    """
+    now = now or timezone.now()
+    stale = list(
+        Message.objects.filter(status=Message.Status.SENDING, claimed_until__lt=now).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in stale:
+        with transaction.atomic():
+            updated = Message.objects.filter(
+                pk=pk, status=Message.Status.SENDING, claimed_until__lt=now
+            ).update(
+                status=Message.Status.FAILED,
+                error_code=DELIVERY_UNKNOWN,
+                error_message="The send was interrupted; the provider may or may not have the message.",
+                failed_at=now,
+                claimed_until=None,
+            )
+            if updated:
+                publish(events.MESSAGE_UPDATED, {"message_id": pk})
+    lost = list(
+        Message.objects.filter(
+            status=Message.Status.PENDING,
+            direction=Message.Direction.OUTBOUND,
+            created_at__lt=now - dt.timedelta(seconds=60),
+        )
+        .exclude(claimed_until__gt=now - dt.timedelta(seconds=60))
+        .values_list("pk", flat=True)
+    )
+    schema = connection.schema_name
+    for pk in lost:
+        _enqueue_delivery(schema, pk)
+    return {"interrupted": len(stale), "requeued": len(lost)}

@@ -1,0 +1,282 @@
+"""Agents' actions on conversations: assignment, status, priority, labels, notes, read marks.
+
+Every action locks the conversation row, writes a timeline event and publishes its event after
+commit. Refused requests raise before anything is written.
+"""
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.models import User
+from apps.conversations import events
+from apps.conversations.models import (
+    Conversation,
+    Note,
+    QuickReply,
+    ReadMark,
+    ScheduledMessage,
+    TimelineEvent,
+)
+from conversa.errors import Conflict, DomainError, ValidationFailed
+from conversa.events import publish
+
+MAX_LABELS = 20
+
+
+class InvalidTransition(DomainError):
+    status = 422
+    code = "invalid_transition"
+    default_message = _("This status change is not allowed.")
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    return (
+        Conversation.objects.select_for_update(of=("self",)).select_related("contact").get(pk=conversation.pk)
+    )
+
+
+def _timeline(conversation: Conversation, actor: User | None, kind: str, **data) -> None:
+    TimelineEvent.objects.create(conversation=conversation, actor=actor, kind=kind, data=data)
+
+
+def _move(conversation: Conversation, status: str, *, actor: User | None) -> None:
+    """Change the status in place if allowed (caller holds the lock and saves)."""
+    if status == conversation.status:
+        return
+    if not conversation.can_move_to(status):
+        allowed = ", ".join(conversation.TRANSITIONS[conversation.status]) or "none"
+        raise InvalidTransition(
+            _("Cannot move from %(from)s to %(to)s. Allowed: %(allowed)s.")
+            % {"from": conversation.status, "to": status, "allowed": allowed},
+            details=[{"field": "status", "message": f"allowed: {allowed}"}],
+        )
+    previous = conversation.status
+    conversation.status = status
+    now = timezone.now()
+    if status == Conversation.Status.CLOSED:
+        conversation.closed_at = now
+    elif previous == Conversation.Status.CLOSED:
+        conversation.closed_at = None
+        conversation.close_reason = ""
+    _timeline(conversation, actor, "status_changed", **{"from": previous, "to": status})
+    publish(
+        events.CONVERSATION_STATUS_CHANGED,
+        {"conversation_id": conversation.pk, "from": previous, "to": status},
+    )
+
+
+def conversation_set_status(*, conversation: Conversation, status: str, actor: User | None) -> Conversation:
+    if status not in Conversation.Status.values:
+        raise ValidationFailed(details=[{"field": "status", "message": str(_("Unknown status."))}])
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        _move(conversation, status, actor=actor)
+        conversation.save()
+    return conversation
+
+
+def conversation_assign(
+    *, conversation: Conversation, assignee: User, actor: User | None, reason: str = ""
+) -> Conversation:
+    """Assign to an active agent; a waiting conversation becomes open."""
+    if not assignee.is_active:
+        raise ValidationFailed(details=[{"field": "assignee_id", "message": str(_("Inactive user."))}])
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        if conversation.status in (Conversation.Status.CLOSED, Conversation.Status.ARCHIVED):
+            raise InvalidTransition(_("Reopen the conversation before assigning it."))
+        previous = conversation.assignee_id
+        if previous == assignee.pk:
+            return conversation
+        conversation.assignee = assignee
+        conversation.assigned_at = timezone.now()
+        if conversation.status != Conversation.Status.OPEN:
+            _move(conversation, Conversation.Status.OPEN, actor=actor)
+        conversation.save()
+        kind = "transferred" if previous else "assigned"
+        _timeline(
+            conversation, actor, kind, assignee_id=assignee.pk, previous_assignee_id=previous, reason=reason
+        )
+        publish(
+            events.CONVERSATION_ASSIGNED,
+            {
+                "conversation_id": conversation.pk,
+                "previous_assignee_id": previous,
+            },
+        )
+    return conversation
+
+
+def conversation_unassign(*, conversation: Conversation, actor: User | None) -> Conversation:
+    """Give the conversation back to the queue."""
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        previous = conversation.assignee_id
+        if previous is None:
+            return conversation
+        conversation.assignee = None
+        conversation.assigned_at = None
+        if conversation.status in (Conversation.Status.OPEN, Conversation.Status.PENDING):
+            # Back in the queue: not a user-chosen transition, so it bypasses the table.
+            conversation.status = Conversation.Status.QUEUED
+        conversation.save()
+        _timeline(conversation, actor, "unassigned", previous_assignee_id=previous)
+        publish(
+            events.CONVERSATION_ASSIGNED,
+            {
+                "conversation_id": conversation.pk,
+                "previous_assignee_id": previous,
+            },
+        )
+    return conversation
+
+
+def conversation_set_priority(
+    *, conversation: Conversation, priority: str, actor: User | None
+) -> Conversation:
+    if priority not in Conversation.Priority.values:
+        raise ValidationFailed(details=[{"field": "priority", "message": str(_("Unknown priority."))}])
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        if conversation.priority != priority:
+            _timeline(
+                conversation, actor, "priority_changed", **{"from": conversation.priority, "to": priority}
+            )
+            conversation.priority = priority
+            conversation.save()
+            publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+    return conversation
+
+
+def conversation_set_labels(
+    *, conversation: Conversation, add: list[str] = (), remove: list[str] = (), actor: User | None
+) -> Conversation:
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        labels = [label for label in conversation.labels if label not in set(remove)]
+        labels += [label for label in dict.fromkeys(add) if label not in labels]
+        if len(labels) > MAX_LABELS:
+            raise ValidationFailed(details=[{"field": "labels", "message": f"at most {MAX_LABELS}"}])
+        if labels != conversation.labels:
+            _timeline(conversation, actor, "labels_changed", added=list(add), removed=list(remove))
+            conversation.labels = labels
+            conversation.save()
+            publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+    return conversation
+
+
+def conversation_close(
+    *, conversation: Conversation, actor: User | None, reason: str = "", outcome: str = "", outcome_value=None
+) -> Conversation:
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        _move(conversation, Conversation.Status.CLOSED, actor=actor)
+        conversation.close_reason, conversation.outcome = reason, outcome
+        conversation.outcome_value = outcome_value
+        conversation.snoozed_until = None
+        conversation.save()
+    return conversation
+
+
+def conversation_reopen(*, conversation: Conversation, actor: User | None) -> Conversation:
+    """Reopen a closed conversation; refused if the contact already has another one in progress."""
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        if conversation.status != Conversation.Status.CLOSED:
+            raise InvalidTransition(_("Only closed conversations can be reopened."))
+        active = Conversation.objects.filter(
+            contact_id=conversation.contact_id,
+            inbox_id=conversation.inbox_id,
+            status__in=Conversation.ACTIVE_STATUSES,
+        ).exclude(pk=conversation.pk)
+        if active.exists():
+            raise Conflict(_("The contact already has a conversation in progress in this inbox."))
+        _move(conversation, Conversation.Status.OPEN, actor=actor)
+        conversation.save()
+    return conversation
+
+
+def conversation_snooze(
+    *, conversation: Conversation, until: dt.datetime | None, actor: User | None
+) -> Conversation:
+    if until is not None and until <= timezone.now():
+        raise ValidationFailed(details=[{"field": "until", "message": str(_("Must be in the future."))}])
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        conversation.snoozed_until = until
+        if until is not None and conversation.status == Conversation.Status.OPEN:
+            _move(conversation, Conversation.Status.PENDING, actor=actor)
+        conversation.save()
+        _timeline(conversation, actor, "snoozed", until=until.isoformat() if until else None)
+        publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+    return conversation
+
+
+def conversation_mark_read(*, conversation: Conversation, user: User) -> Conversation:
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        ReadMark.objects.update_or_create(conversation=conversation, user=user, defaults={"read_at": now})
+        if conversation.unread_count and (conversation.assignee_id in (None, user.pk)):
+            conversation.unread_count = 0
+            conversation.save(update_fields=["unread_count", "updated_at"])
+            publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+    return conversation
+
+
+def note_add(*, conversation: Conversation, author: User, text: str) -> Note:
+    text = text.strip()
+    if not 1 <= len(text) <= 4096:
+        raise ValidationFailed(details=[{"field": "text", "message": str(_("1 to 4096 characters."))}])
+    with transaction.atomic():
+        note = Note.objects.create(conversation=conversation, author=author, text=text)
+        _timeline(conversation, author, "note_added", note_id=note.pk)
+        publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+    return note
+
+
+def quick_reply_create(*, shortcut: str, content: str, owner: User | None) -> QuickReply:
+    if QuickReply.objects.filter(shortcut=shortcut, owner=owner).exists():
+        raise Conflict(details=[{"field": "shortcut", "message": str(_("Already in use."))}])
+    return QuickReply.objects.create(shortcut=shortcut, content=content, owner=owner)
+
+
+def quick_reply_delete(*, quick_reply: QuickReply) -> None:
+    quick_reply.delete()
+
+
+def scheduled_message_create(
+    *, conversation: Conversation, author: User, text: str, send_at: dt.datetime
+) -> ScheduledMessage:
+    text = text.strip()
+    if not 1 <= len(text) <= 4096:
+        raise ValidationFailed(details=[{"field": "text", "message": str(_("1 to 4096 characters."))}])
+    if send_at <= timezone.now():
+        raise ValidationFailed(details=[{"field": "send_at", "message": str(_("Must be in the future."))}])
+    if send_at > timezone.now() + dt.timedelta(days=366):
+        raise ValidationFailed(details=[{"field": "send_at", "message": str(_("At most a year ahead."))}])
+    with transaction.atomic():
+        scheduled = ScheduledMessage.objects.create(
+            conversation=conversation,
+            author=author,
+            text=text,
+            send_at=send_at,
+        )
+        _timeline(
+            conversation, author, "message_scheduled", scheduled_id=scheduled.pk, send_at=send_at.isoformat()
+        )
+    return scheduled
+
+
+def scheduled_message_cancel(*, scheduled: ScheduledMessage, actor: User) -> ScheduledMessage:
+    with transaction.atomic():
+        scheduled = ScheduledMessage.objects.select_for_update().get(pk=scheduled.pk)
+        if scheduled.status != ScheduledMessage.Status.SCHEDULED:
+            raise Conflict(_("Only scheduled messages can be cancelled."))
+        scheduled.status = ScheduledMessage.Status.CANCELLED
+        scheduled.save(update_fields=["status"])
+        _timeline(scheduled.conversation, actor, "schedule_cancelled", scheduled_id=scheduled.pk)
+    return scheduled

@@ -1,0 +1,52 @@
+"""Reads about inboxes: provider clients and the webhook URLs providers call."""
+
+from functools import lru_cache
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+from apps.inboxes.models import Inbox
+from apps.inboxes.providers import get_provider
+from apps.inboxes.providers.base import Provider
+
+WEBHOOK_PATHS = {
+    Inbox.Provider.WHATSAPP_CLOUD: "whatsapp",
+    Inbox.Provider.TWILIO: "twilio",
+    Inbox.Provider.SANDBOX: "sandbox",
+}
+
+
+def tenant_base_url() -> str:
+    from tenants.models import Domain
+
+    domain = Domain.objects.filter(tenant__schema_name=connection.schema_name, is_primary=True).first()
+    host = domain.domain if domain else settings.BASE_DOMAIN
+    return f"{settings.PUBLIC_SCHEME}://{host}"
+
+
+def webhook_url(inbox: Inbox) -> str:
+    return f"{tenant_base_url()}/hooks/{WEBHOOK_PATHS[inbox.provider]}/{inbox.pk}"
+
+
+def provider_credentials(inbox: Inbox, *, send_key: str = "") -> dict:
+    credentials = inbox.credentials
+    if inbox.provider == Inbox.Provider.SANDBOX:
+        credentials["sandbox_token"] = inbox.sandbox_token
+    if inbox.provider == Inbox.Provider.TWILIO and send_key:
+        # Twilio echoes nothing of ours in status callbacks but the URL it calls.
+        credentials["webhook_url"] = f"{webhook_url(inbox)}?send_key={send_key}"
+    return credentials
+
+
+@lru_cache(maxsize=1)
+def shared_http() -> httpx.Client:
+    """One pooled HTTP client per process: keep-alive to the providers, closed at exit."""
+    return httpx.Client(
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    )
+
+
+def provider_for(inbox: Inbox, *, send_key: str = "") -> Provider:
+    return get_provider(inbox.provider, provider_credentials(inbox, send_key=send_key), http=shared_http())

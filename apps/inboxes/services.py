@@ -1,0 +1,139 @@
+"""Writes of the inboxes app: inboxes, their credentials and templates, received webhooks."""
+
+import logging
+import secrets
+
+from django.db import connection, transaction
+from django.utils.translation import gettext_lazy as _
+
+from apps.inboxes.models import Inbox, MessageTemplate, WebhookEvent
+from conversa.errors import Conflict, ValidationFailed
+from conversa.netguard import UnsafeOutboundURL, check_outbound_url
+from tenants.limits import ensure_within_limit, lock_current_company
+
+REQUIRED_CREDENTIALS = {
+    Inbox.Provider.WHATSAPP_CLOUD: ("phone_number_id", "business_account_id", "access_token", "app_secret"),
+    Inbox.Provider.TWILIO: ("account_sid", "auth_token", "from_number"),
+    Inbox.Provider.SANDBOX: (),
+}
+OPTIONAL_CREDENTIALS = {
+    Inbox.Provider.WHATSAPP_CLOUD: ("verify_token", "graph_base_url", "api_version"),
+    Inbox.Provider.TWILIO: ("api_base_url",),
+    Inbox.Provider.SANDBOX: (),
+}
+BASE_URL_FIELDS = ("graph_base_url", "api_base_url")
+
+logger = logging.getLogger("conversa.webhooks")
+
+
+def _invalid(field: str, message) -> ValidationFailed:
+    return ValidationFailed(details=[{"field": field, "message": str(message)}])
+
+
+def clean_credentials(provider: str, credentials: dict) -> dict:
+    """Keep the fields the provider needs, check them, and give Meta inboxes a verify token."""
+    if provider not in REQUIRED_CREDENTIALS:
+        raise _invalid("provider", _("Unknown provider."))
+    allowed = REQUIRED_CREDENTIALS[provider] + OPTIONAL_CREDENTIALS[provider]
+    unknown = sorted(set(credentials) - set(allowed))
+    if unknown:
+        raise _invalid(f"credentials.{unknown[0]}", _("Unknown field for this provider."))
+    for field in REQUIRED_CREDENTIALS[provider]:
+        if not str(credentials.get(field) or "").strip():
+            raise _invalid(f"credentials.{field}", _("This field is required."))
+    cleaned = {key: str(value).strip() for key, value in credentials.items() if value not in (None, "")}
+    for field in BASE_URL_FIELDS:
+        if field in cleaned:
+            try:
+                check_outbound_url(cleaned[field])
+            except UnsafeOutboundURL as exc:
+                raise _invalid(f"credentials.{field}", exc) from exc
+    if provider == Inbox.Provider.WHATSAPP_CLOUD:
+        cleaned.setdefault("verify_token", secrets.token_urlsafe(18))
+    return cleaned
+
+
+def inbox_create(
+    *, name: str, provider: str, credentials: dict, rate_limit_per_second: int | None = None, **settings
+) -> Inbox:
+    """Connect a number within the plan's `max_inboxes`; credentials are stored encrypted."""
+    cleaned = clean_credentials(provider, credentials or {})
+    with transaction.atomic():
+        company = lock_current_company()
+        ensure_within_limit(company, "max_inboxes", used=Inbox.objects.filter(is_active=True).count())
+        inbox = Inbox(name=name, provider=provider, **settings)
+        if rate_limit_per_second:
+            inbox.rate_limit_per_second = rate_limit_per_second
+        inbox.set_credentials(cleaned)
+        inbox.save()
+    return inbox
+
+
+def inbox_update(*, inbox: Inbox, credentials: dict | None = None, **fields) -> Inbox:
+    allowed = {
+        "name",
+        "rate_limit_per_second",
+        "daily_limit",
+        "reopen_window_hours",
+        "greeting_message",
+        "away_message",
+        "is_active",
+    }
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not updatable here: {sorted(unknown)}")
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().get(pk=inbox.pk)
+        if fields.get("is_active") and not inbox.is_active:
+            company = lock_current_company()
+            ensure_within_limit(company, "max_inboxes", used=Inbox.objects.filter(is_active=True).count())
+        for field, value in fields.items():
+            setattr(inbox, field, value)
+        if credentials is not None:
+            inbox.set_credentials(clean_credentials(inbox.provider, {**inbox.credentials, **credentials}))
+        inbox.save()
+    return inbox
+
+
+def template_create(
+    *,
+    inbox: Inbox,
+    name: str,
+    language: str,
+    body: str,
+    category: str,
+    status: str = MessageTemplate.Status.APPROVED,
+) -> MessageTemplate:
+    if MessageTemplate.objects.filter(inbox=inbox, name=name, language=language).exists():
+        raise Conflict(details=[{"field": "name", "message": str(_("This template already exists."))}])
+    return MessageTemplate.objects.create(
+        inbox=inbox, name=name, language=language, body=body, category=category, status=status
+    )
+
+
+def template_delete(*, template: MessageTemplate) -> None:
+    template.delete()
+
+
+def webhook_receive(*, inbox: Inbox, body: bytes, content_type: str, send_key: str = "") -> WebhookEvent:
+    """Persist a verified webhook, then (after commit) hand it to a worker.
+
+    The row is the source of truth: if the queue or a worker is down, the periodic sweep finds it.
+    """
+    from apps.inboxes.tasks import webhook_event_process
+
+    schema = connection.schema_name
+    with transaction.atomic():
+        event = WebhookEvent.objects.create(
+            inbox=inbox, body=body, content_type=content_type[:100], send_key=send_key[:64]
+        )
+        transaction.on_commit(lambda: _enqueue(webhook_event_process, schema, event.pk))
+    return event
+
+
+def _enqueue(task, schema: str, event_id: int) -> None:
+    try:
+        task(schema, event_id)
+    except Exception:
+        # The event is stored: the sweep will queue it again. The provider must still get its 200.
+        logger.exception("could not queue webhook event %s", event_id)

@@ -1,0 +1,378 @@
+"""`/api/v1/conversations`: the inbox, messages, notes, actions and scheduled messages."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from apps.accounts.models import User
+from apps.conversations import outbound, selectors, services
+from apps.conversations.models import Conversation, Note, ScheduledMessage, TimelineEvent
+from conversa.errors import ValidationFailed
+from ninja_api.auth import MANAGERS, current_user, require
+from ninja_api.pagination import PageParams, paginate
+
+router = Router(tags=["conversations"])
+
+READ, WRITE = "conversations:read", "conversations:write"
+
+
+class ContactBrief(Schema):
+    id: int
+    name: str
+    phone: str
+
+
+class ConversationOut(Schema):
+    id: int
+    status: str
+    priority: str
+    labels: list[str]
+    subject: str
+    inbox_id: int
+    assignee_id: int | None
+    contact: ContactBrief
+    unread_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    assigned_at: dt.datetime | None
+    first_response_at: dt.datetime | None
+    last_message_at: dt.datetime | None
+    last_inbound_at: dt.datetime | None
+    snoozed_until: dt.datetime | None
+    closed_at: dt.datetime | None
+    close_reason: str
+    outcome: str
+    outcome_value: Decimal | None
+    within_service_window: bool
+
+    @staticmethod
+    def resolve_within_service_window(conversation):
+        return outbound.within_service_window(conversation)
+
+
+class ConversationPage(Schema):
+    items: list[ConversationOut]
+    next_cursor: str | None
+
+
+class MessageOut(Schema):
+    id: int
+    conversation_id: int
+    direction: str
+    sender_type: str
+    sender_user_id: int | None
+    kind: str
+    text: str
+    template_name: str
+    template_variables: list[str]
+    media_mime: str
+    reply_to_id: int | None
+    provider_message_id: str
+    status: str
+    error_code: str
+    error_message: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+    read_at: dt.datetime | None
+
+
+class MessagePage(Schema):
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class TemplateIn(Schema):
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field("", max_length=15)
+    variables: list[str] = Field(default_factory=list, max_length=20)
+
+
+class MessageIn(Schema):
+    text: str | None = Field(None, max_length=100_000)
+    template: TemplateIn | None = None
+    reply_to: int | None = None
+    media_id: int | None = None
+
+
+class NoteIn(Schema):
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class NoteOut(Schema):
+    id: int
+    author_id: int | None
+    text: str
+    created_at: dt.datetime
+
+
+class TimelineOut(Schema):
+    id: int
+    actor_id: int | None
+    kind: str
+    data: dict
+    created_at: dt.datetime
+
+
+class AssignIn(Schema):
+    assignee_id: int
+
+
+class TransferIn(Schema):
+    assignee_id: int
+    reason: str = Field("", max_length=500)
+
+
+class StatusIn(Schema):
+    status: str
+
+
+class PriorityIn(Schema):
+    priority: Literal["low", "normal", "high", "urgent"]
+
+
+class LabelsIn(Schema):
+    add: list[str] = Field(default_factory=list, max_length=20)
+    remove: list[str] = Field(default_factory=list, max_length=20)
+
+
+class CloseIn(Schema):
+    reason: str = Field("", max_length=200)
+    outcome: str = Field("", max_length=50)
+    outcome_value: Decimal | None = Field(None, max_digits=12, decimal_places=2)
+
+
+class SnoozeIn(Schema):
+    until: dt.datetime | None
+
+
+class ScheduledIn(Schema):
+    text: str = Field(min_length=1, max_length=4096)
+    send_at: dt.datetime
+
+
+class ScheduledOut(Schema):
+    id: int
+    text: str
+    send_at: dt.datetime
+    status: str
+    message_id: int | None
+    error: str
+
+
+def _conversation(request, conversation_id: int, scope: str) -> Conversation:
+    principal = require(request, scope=scope)
+    return selectors.conversation_get_for(principal, conversation_id)
+
+
+def _actor(request) -> User | None:
+    return request.auth if isinstance(request.auth, User) else None
+
+
+def _assignee(assignee_id: int) -> User:
+    return get_object_or_404(User, pk=assignee_id, is_active=True)
+
+
+@router.get("", response=ConversationPage)
+def list_conversations(
+    request,
+    page: Query[PageParams],
+    status: str | None = None,
+    assignee: str | None = None,
+    inbox: int | None = None,
+    label: str | None = None,
+    priority: str | None = None,
+    unread: bool | None = None,
+    q: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+):
+    principal = require(request, scope=READ)
+    conversations = selectors.conversation_list(
+        principal,
+        status=status,
+        assignee=assignee,
+        inbox=inbox,
+        label=label,
+        priority=priority,
+        unread=unread,
+        q=q,
+        since=since,
+        until=until,
+    )
+    items, next_cursor = paginate(
+        conversations, cursor=page.cursor, limit=page.limit, ordering=("-last_message_at", "-id")
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{int:conversation_id}", response=ConversationOut)
+def get_conversation(request, conversation_id: int):
+    return _conversation(request, conversation_id, READ)
+
+
+@router.get("/{int:conversation_id}/messages", response=MessagePage)
+def list_messages(request, conversation_id: int, page: Query[PageParams]):
+    conversation = _conversation(request, conversation_id, READ)
+    items, next_cursor = paginate(
+        selectors.messages_of(conversation),
+        cursor=page.cursor,
+        limit=page.limit,
+        ordering=("-created_at", "-id"),
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("/{int:conversation_id}/messages", response={201: MessageOut})
+def send_message(request, conversation_id: int, payload: MessageIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    if payload.media_id is not None:
+        # Refused loudly rather than ignored: media messages come with the media pipeline.
+        raise ValidationFailed(
+            details=[{"field": "media_id", "message": "Media messages are not available yet."}]
+        )
+    message = outbound.message_send(
+        conversation=conversation,
+        author=_actor(request),
+        text=payload.text,
+        template=payload.template.dict() if payload.template else None,
+        reply_to_id=payload.reply_to,
+    )
+    return Status(201, message)
+
+
+@router.get("/{int:conversation_id}/notes", response=list[NoteOut])
+def list_notes(request, conversation_id: int):
+    conversation = _conversation(request, conversation_id, READ)
+    return list(Note.objects.filter(conversation=conversation))
+
+
+@router.post("/{int:conversation_id}/notes", response={201: NoteOut})
+def add_note(request, conversation_id: int, payload: NoteIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return Status(
+        201, services.note_add(conversation=conversation, author=current_user(request), text=payload.text)
+    )
+
+
+@router.get("/{int:conversation_id}/timeline", response=list[TimelineOut])
+def timeline(request, conversation_id: int):
+    conversation = _conversation(request, conversation_id, READ)
+    return list(TimelineEvent.objects.filter(conversation=conversation))
+
+
+@router.post("/{int:conversation_id}/assign", response=ConversationOut)
+def assign(request, conversation_id: int, payload: AssignIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    actor = _actor(request)
+    # Agents take conversations for themselves; handing them to others is for supervisors.
+    if actor is not None and actor.role == User.Role.AGENT and payload.assignee_id != actor.pk:
+        require(request, scope=WRITE, roles=MANAGERS)
+    return services.conversation_assign(
+        conversation=conversation, assignee=_assignee(payload.assignee_id), actor=actor
+    )
+
+
+@router.post("/{int:conversation_id}/transfer", response=ConversationOut)
+def transfer(request, conversation_id: int, payload: TransferIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return services.conversation_assign(
+        conversation=conversation,
+        assignee=_assignee(payload.assignee_id),
+        actor=_actor(request),
+        reason=payload.reason,
+    )
+
+
+@router.post("/{int:conversation_id}/unassign", response=ConversationOut)
+def unassign(request, conversation_id: int):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return services.conversation_unassign(conversation=conversation, actor=_actor(request))
+
+
+@router.post("/{int:conversation_id}/status", response=ConversationOut)
+def set_status(request, conversation_id: int, payload: StatusIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return services.conversation_set_status(
+        conversation=conversation, status=payload.status, actor=_actor(request)
+    )
+
+
+@router.post("/{int:conversation_id}/priority", response=ConversationOut)
+def set_priority(request, conversation_id: int, payload: PriorityIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return services.conversation_set_priority(
+        conversation=conversation, priority=payload.priority, actor=_actor(request)
+    )
+
+
+@router.post("/{int:conversation_id}/labels", response=ConversationOut)
+def set_labels(request, conversation_id: int, payload: LabelsIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    for label in payload.add:
+        if not 1 <= len(label) <= 50:
+            raise ValidationFailed(details=[{"field": "add", "message": "Labels are 1 to 50 characters."}])
+    return services.conversation_set_labels(
+        conversation=conversation, add=payload.add, remove=payload.remove, actor=_actor(request)
+    )
+
+
+@router.post("/{int:conversation_id}/read", response=ConversationOut)
+def mark_read(request, conversation_id: int):
+    conversation = _conversation(request, conversation_id, READ)
+    return services.conversation_mark_read(conversation=conversation, user=current_user(request))
+
+
+@router.post("/{int:conversation_id}/snooze", response=ConversationOut)
+def snooze(request, conversation_id: int, payload: SnoozeIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return services.conversation_snooze(conversation=conversation, until=payload.until, actor=_actor(request))
+
+
+@router.post("/{int:conversation_id}/close", response=ConversationOut)
+def close(request, conversation_id: int, payload: CloseIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return services.conversation_close(
+        conversation=conversation,
+        actor=_actor(request),
+        reason=payload.reason,
+        outcome=payload.outcome,
+        outcome_value=payload.outcome_value,
+    )
+
+
+@router.post("/{int:conversation_id}/reopen", response=ConversationOut)
+def reopen(request, conversation_id: int):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return services.conversation_reopen(conversation=conversation, actor=_actor(request))
+
+
+@router.get("/{int:conversation_id}/scheduled-messages", response=list[ScheduledOut])
+def list_scheduled(request, conversation_id: int):
+    conversation = _conversation(request, conversation_id, READ)
+    return list(ScheduledMessage.objects.filter(conversation=conversation))
+
+
+@router.post("/{int:conversation_id}/scheduled-messages", response={201: ScheduledOut})
+def schedule(request, conversation_id: int, payload: ScheduledIn):
+    conversation = _conversation(request, conversation_id, WRITE)
+    return Status(
+        201,
+        services.scheduled_message_create(
+            conversation=conversation,
+            author=current_user(request),
+            text=payload.text,
+            send_at=payload.send_at,
+        ),
+    )
+
+
+@router.delete("/{int:conversation_id}/scheduled-messages/{int:scheduled_id}", response=ScheduledOut)
+def cancel_scheduled(request, conversation_id: int, scheduled_id: int):
+    conversation = _conversation(request, conversation_id, WRITE)
+    scheduled = get_object_or_404(ScheduledMessage, pk=scheduled_id, conversation=conversation)
+    return services.scheduled_message_cancel(scheduled=scheduled, actor=current_user(request))

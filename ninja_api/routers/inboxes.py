@@ -1,0 +1,183 @@
+"""`/api/v1/inboxes`: connected numbers, their templates and the sandbox outbox."""
+
+import datetime as dt
+from typing import Literal
+
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from apps.accounts.models import User
+from apps.conversations.models import Message
+from apps.inboxes import services
+from apps.inboxes.models import Inbox, MessageTemplate
+from apps.inboxes.selectors import webhook_url
+from conversa.errors import NotFound
+from ninja_api.auth import require, require_admin
+from ninja_api.pagination import PageParams, paginate
+
+router = Router(tags=["inboxes"])
+
+READ, WRITE = "conversations:read", "conversations:write"
+
+
+class InboxOut(Schema):
+    id: int
+    name: str
+    provider: str
+    rate_limit_per_second: int
+    daily_limit: int | None
+    reopen_window_hours: int
+    greeting_message: str
+    away_message: str
+    health: str
+    last_error: str
+    is_active: bool
+    created_at: dt.datetime
+
+
+class InboxAdminOut(InboxOut):
+    """What admins see: how to connect the provider. Other credentials are never returned."""
+
+    webhook_url: str
+    verify_token: str | None
+    sandbox_token: str | None
+
+    @staticmethod
+    def resolve_webhook_url(inbox):
+        return webhook_url(inbox)
+
+    @staticmethod
+    def resolve_verify_token(inbox):
+        return (
+            inbox.credentials.get("verify_token") if inbox.provider == Inbox.Provider.WHATSAPP_CLOUD else None
+        )
+
+    @staticmethod
+    def resolve_sandbox_token(inbox):
+        return inbox.sandbox_token if inbox.provider == Inbox.Provider.SANDBOX else None
+
+
+class InboxIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    provider: Literal["whatsapp_cloud", "twilio", "sandbox"]
+    credentials: dict = Field(default_factory=dict)
+    rate_limit_per_second: int | None = Field(None, ge=1, le=1000)
+    daily_limit: int | None = Field(None, ge=1)
+    reopen_window_hours: int = Field(24, ge=0, le=24 * 30)
+
+
+class InboxPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    credentials: dict | None = None
+    rate_limit_per_second: int | None = Field(None, ge=1, le=1000)
+    daily_limit: int | None = Field(None, ge=1)
+    reopen_window_hours: int | None = Field(None, ge=0, le=24 * 30)
+    greeting_message: str | None = Field(None, max_length=4096)
+    away_message: str | None = Field(None, max_length=4096)
+    is_active: bool | None = None
+
+
+class TemplateIn(Schema):
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field("en", min_length=2, max_length=15)
+    body: str = Field(min_length=1, max_length=1024)
+    category: Literal["marketing", "utility", "authentication"] = "utility"
+    status: Literal["approved", "pending", "rejected"] = "approved"
+
+
+class TemplateOut(Schema):
+    id: int
+    name: str
+    language: str
+    body: str
+    category: str
+    status: str
+    variable_count: int
+
+
+class OutboxItem(Schema):
+    id: int
+    conversation_id: int
+    to: str
+    kind: str
+    text: str
+    status: str
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_to(message):
+        return message.conversation.contact.phone
+
+
+class OutboxPage(Schema):
+    items: list[OutboxItem]
+    next_cursor: str | None
+
+
+def _is_admin(request) -> bool:
+    return isinstance(request.auth, User) and request.auth.is_admin
+
+
+def _inbox(request, inbox_id: int, scope: str) -> Inbox:
+    require(request, scope=scope)
+    return get_object_or_404(Inbox, pk=inbox_id)
+
+
+@router.get("", response=list[InboxOut])
+def list_inboxes(request):
+    require(request, scope=READ)
+    return list(Inbox.objects.all())
+
+
+@router.post("", response={201: InboxAdminOut})
+def create_inbox(request, payload: InboxIn):
+    require_admin(request)
+    return Status(201, services.inbox_create(**payload.dict()))
+
+
+@router.get("/{int:inbox_id}", response={200: InboxAdminOut | InboxOut})
+def get_inbox(request, inbox_id: int):
+    inbox = _inbox(request, inbox_id, READ)
+    return InboxAdminOut.from_orm(inbox) if _is_admin(request) else InboxOut.from_orm(inbox)
+
+
+@router.patch("/{int:inbox_id}", response=InboxAdminOut)
+def update_inbox(request, inbox_id: int, payload: InboxPatch):
+    require_admin(request)
+    inbox = _inbox(request, inbox_id, WRITE)
+    return services.inbox_update(inbox=inbox, **payload.dict(exclude_unset=True))
+
+
+@router.get("/{int:inbox_id}/templates", response=list[TemplateOut])
+def list_templates(request, inbox_id: int):
+    inbox = _inbox(request, inbox_id, READ)
+    return list(inbox.templates.all())
+
+
+@router.post("/{int:inbox_id}/templates", response={201: TemplateOut})
+def create_template(request, inbox_id: int, payload: TemplateIn):
+    require_admin(request)
+    inbox = _inbox(request, inbox_id, WRITE)
+    return Status(201, services.template_create(inbox=inbox, **payload.dict()))
+
+
+@router.delete("/{int:inbox_id}/templates/{int:template_id}", response={204: None})
+def delete_template(request, inbox_id: int, template_id: int):
+    require_admin(request)
+    inbox = _inbox(request, inbox_id, WRITE)
+    services.template_delete(template=get_object_or_404(MessageTemplate, pk=template_id, inbox=inbox))
+    return Status(204, None)
+
+
+@router.get("/{int:inbox_id}/sandbox/outbox", response=OutboxPage)
+def sandbox_outbox(request, inbox_id: int, page: Query[PageParams]):
+    """What the company sent to its sandbox customers, newest first."""
+    inbox = _inbox(request, inbox_id, READ)
+    if inbox.provider != Inbox.Provider.SANDBOX:
+        raise NotFound()
+    messages = Message.objects.filter(inbox=inbox, direction=Message.Direction.OUTBOUND).select_related(
+        "conversation__contact",
+    )
+    items, next_cursor = paginate(messages, cursor=page.cursor, limit=page.limit, ordering=("-id",))
+    return {"items": items, "next_cursor": next_cursor}
