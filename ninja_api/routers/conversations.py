@@ -177,33 +177,22 @@ def _assignee(assignee_id: int) -> User:
     return get_object_or_404(User, pk=assignee_id, is_active=True)
 
 
+class ConversationFilters(Schema):
+    status: str | None = Field(None, description="One status or several, comma-separated.")
+    assignee: str | None = Field(None, description="`me`, `none` or a user id.")
+    inbox: int | None = None
+    label: str | None = None
+    priority: str | None = None
+    unread: bool | None = None
+    q: str | None = Field(None, description="Contact name, phone or subject.")
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
 @router.get("", response=ConversationPage)
-def list_conversations(
-    request,
-    page: Query[PageParams],
-    status: str | None = None,
-    assignee: str | None = None,
-    inbox: int | None = None,
-    label: str | None = None,
-    priority: str | None = None,
-    unread: bool | None = None,
-    q: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-):
+def list_conversations(request, page: Query[PageParams], filters: Query[ConversationFilters]):
     principal = require(request, scope=READ)
-    conversations = selectors.conversation_list(
-        principal,
-        status=status,
-        assignee=assignee,
-        inbox=inbox,
-        label=label,
-        priority=priority,
-        unread=unread,
-        q=q,
-        since=since,
-        until=until,
-    )
+    conversations = selectors.conversation_list(principal, **filters.dict())
     items, next_cursor = paginate(
         conversations, cursor=page.cursor, limit=page.limit, ordering=("-last_message_at", "-id")
     )
