@@ -49,6 +49,7 @@ TENANT_APPS = [
     "apps.inboxes",
     "apps.contacts",
     "apps.conversations",
+    "apps.media",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -185,6 +186,22 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 # Public base URL of tenant hosts as providers reach them (webhook URLs shown to admins).
 PUBLIC_SCHEME = env.str("PUBLIC_SCHEME", default="http" if DEBUG else "https")
+
+# --- media ----------------------------------------------------------------------------------------
+
+# clamd: a Unix socket if set, else TCP host and port.
+CLAMD_SOCKET = env.str("CLAMD_SOCKET", default="")
+CLAMD_HOST = env.str("CLAMD_HOST", default="127.0.0.1")
+CLAMD_PORT = env.int("CLAMD_PORT", default=3310)
+CLAMD_TIMEOUT_SECONDS = env.float("CLAMD_TIMEOUT_SECONDS", default=30)
+MEDIA_MAX_BYTES = {
+    "image": env.int("MEDIA_MAX_IMAGE_BYTES", default=16 * 1024 * 1024),
+    "video": env.int("MEDIA_MAX_VIDEO_BYTES", default=16 * 1024 * 1024),
+    "audio": env.int("MEDIA_MAX_AUDIO_BYTES", default=16 * 1024 * 1024),
+    "document": env.int("MEDIA_MAX_DOCUMENT_BYTES", default=100 * 1024 * 1024),
+}
+# Signed download URLs stay valid this long.
+MEDIA_URL_TTL_SECONDS = env.int("MEDIA_URL_TTL_SECONDS", default=300)
 
 # --- i18n ---------------------------------------------------------------------------------------
 
