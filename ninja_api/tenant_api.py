@@ -4,7 +4,17 @@ from ninja import NinjaAPI
 
 from ninja_api.auth import TenantAuth
 from ninja_api.errors import install_error_handlers
-from ninja_api.routers import api_keys, auth, contacts, conversations, inboxes, quick_replies, users
+from ninja_api.routers import (
+    api_keys,
+    audit_logs,
+    auth,
+    contacts,
+    conversations,
+    inboxes,
+    notifications,
+    quick_replies,
+    users,
+)
 
 api = NinjaAPI(
     title="Conversa API",
@@ -26,3 +36,5 @@ api.add_router("/contact-fields", contacts.fields_router)
 api.add_router("/inboxes", inboxes.router)
 api.add_router("/conversations", conversations.router)
 api.add_router("/quick-replies", quick_replies.router)
+api.add_router("/notifications", notifications.router)
+api.add_router("/audit-logs", audit_logs.router)

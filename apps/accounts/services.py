@@ -14,6 +14,7 @@ from apps.accounts import api_keys, throttling
 from apps.accounts.events import AGENT_STATUS_UPDATED
 from apps.accounts.models import AgentStatusPeriod, ApiKey, User
 from apps.accounts.tokens import TenantRefreshToken
+from apps.audit.services import audit_record
 from conversa.errors import Conflict, Forbidden, TokenInvalid, ValidationFailed
 from conversa.events import publish
 from tenants.limits import ensure_within_limit, lock_current_company
@@ -72,6 +73,9 @@ def user_update(*, user: User, actor: User, name=None, role=None, language=None)
             raise Forbidden(_("You cannot remove your own admin role."))
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
+        if role is not None and role != user.role:
+                audit_record(action="user.role_changed", entity_type="user", entity_id=user.pk, actor=actor,
+                         changes={"role": [user.role, role]})
         for field, value in (("name", name), ("role", role), ("language", language)):
             if value is not None:
                 setattr(user, field, value)
@@ -87,6 +91,7 @@ def user_deactivate(*, user: User, actor: User) -> User:
         user = User.objects.select_for_update().get(pk=user.pk)
         user.is_active = False
         user.save(update_fields=["is_active"])
+        audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, actor=actor)
     return user
 
 
@@ -111,21 +116,35 @@ def user_set_status(*, user: User, status: str, reason: str = "") -> User:
 
 # --- sessions ---------------------------------------------------------------------------------
 
-def session_start(*, email: str, password: str, ip: str) -> tuple[User, TenantRefreshToken]:
-    """Check credentials in the current schema and issue a refresh token bound to it."""
+def _audit_login(*, user: User | None, email: str, ok: bool, request) -> None:
+    if connection.schema_name == "public":
+        return  # the platform keeps its own log
+    audit_record(action="login" if ok else "login_failed", entity_type="user",
+                 entity_id=user.pk if user else "", actor=user if ok else None,
+                 changes={} if ok else {"email_hash": throttling.email_digest(email)}, request=request,
+                 success=ok)
+
+
+def session_start(*, email: str, password: str, ip: str, request=None) -> tuple[User, TenantRefreshToken]:
+    """Check credentials in the current schema and issue a refresh token bound to it.
+
+    Every attempt is audited (failed ones by a hash of the email: it may be a stranger's typo).
+    """
     throttling.check_login_allowed(ip=ip, email=email)
     user = User.objects.filter(email__iexact=email.strip()).first()
-    if user is None or not user.is_active or not user.check_password(password):
-        if user is None:
-            User().set_password(password)  # same work whether or not the email exists
+    valid = user is not None and user.is_active and user.check_password(password)
+    if user is None:
+        User().set_password(password)  # same work whether or not the email exists
+    if valid and connection.schema_name == "public" and not user.is_superuser:
+        valid = False
+    if not valid:
         throttling.record_login_failure(email=email)
-        raise InvalidCredentials()
-    if connection.schema_name == "public" and not user.is_superuser:
-        throttling.record_login_failure(email=email)
+        _audit_login(user=user, email=email, ok=False, request=request)
         raise InvalidCredentials()
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
         refresh = TenantRefreshToken.for_user(user)
+        _audit_login(user=user, email=email, ok=True, request=request)
     return user, refresh
 
 
@@ -172,15 +191,20 @@ def api_key_create(
             details=[{"field": "expires_at", "message": str(_("Must be in the future."))}]
         )
     prefix, secret, full_key = api_keys.generate_key()
-    key = ApiKey.objects.create(
-        name=name, prefix=prefix, secret_hash=api_keys.hash_secret(secret),
-        scopes=sorted(set(scopes)), expires_at=expires_at, created_by=created_by,
-    )
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            name=name, prefix=prefix, secret_hash=api_keys.hash_secret(secret),
+            scopes=sorted(set(scopes)), expires_at=expires_at, created_by=created_by,
+        )
+        audit_record(action="api_key.created", entity_type="api_key", entity_id=key.pk, actor=created_by,
+                     changes={"name": name, "scopes": key.scopes, "prefix": prefix})
     return key, full_key
 
 
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+def api_key_revoke(*, key: ApiKey, actor: User | None = None) -> ApiKey:
+    with transaction.atomic():
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+            audit_record(action="api_key.revoked", entity_type="api_key", entity_id=key.pk, actor=actor)
     return key

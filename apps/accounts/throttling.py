@@ -21,10 +21,13 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def email_digest(email: str) -> str:
+    """Stands for an email where the address itself must not be kept (keys, logs, breadcrumbs)."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
 def _account_key(email: str) -> str:
-    # Hashed: keys show up in Redis monitoring and error breadcrumbs, emails must not.
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return f"{connection.schema_name}:login-fail:{digest}"
+    return f"{connection.schema_name}:login-fail:{email_digest(email)}"
 
 
 def check_login_allowed(*, ip: str, email: str) -> None:

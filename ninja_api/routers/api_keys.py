@@ -58,6 +58,6 @@ def create_key(request, payload: ApiKeyIn):
 
 @router.delete("/{int:key_id}", response={204: None})
 def revoke_key(request, key_id: int):
-    require_admin(request)
-    services.api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id))
+    admin = require_admin(request)
+    services.api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id), actor=admin)
     return Status(204, None)

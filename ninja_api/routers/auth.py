@@ -13,7 +13,7 @@ router = Router(tags=["auth"])
 @router.post("/login", auth=None, response=LoginOut)
 def login(request, payload: LoginIn):
     user, refresh = services.session_start(
-        email=payload.email, password=payload.password, ip=client_ip(request),
+        email=payload.email, password=payload.password, ip=client_ip(request), request=request,
     )
     return {"access": str(refresh.access_token), "refresh": str(refresh), "user": user}
 

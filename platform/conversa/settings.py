@@ -50,6 +50,8 @@ TENANT_APPS = [
     "apps.contacts",
     "apps.conversations",
     "apps.media",
+    "apps.audit",
+    "apps.notifications",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

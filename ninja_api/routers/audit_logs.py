@@ -1,0 +1,45 @@
+"""`/api/v1/audit-logs`: the company's audit trail, for admins."""
+
+import datetime as dt
+
+from ninja import Query, Router, Schema
+
+from apps.audit.models import AuditLog
+from ninja_api.auth import require_admin
+from ninja_api.pagination import PageParams, paginate
+
+router = Router(tags=["audit"])
+
+
+class AuditLogOut(Schema):
+    id: int
+    actor_id: int | None
+    api_key_id: int | None
+    action: str
+    entity_type: str
+    entity_id: str
+    changes: dict
+    ip: str | None
+    user_agent: str
+    success: bool
+    created_at: dt.datetime
+
+
+class AuditLogPage(Schema):
+    items: list[AuditLogOut]
+    next_cursor: str | None
+
+
+@router.get("", response=AuditLogPage)
+def list_audit_logs(request, page: Query[PageParams], action: str | None = None,
+                    entity_type: str | None = None, entity_id: str | None = None):
+    require_admin(request)
+    logs = AuditLog.objects.all()
+    if action:
+        logs = logs.filter(action=action)
+    if entity_type:
+        logs = logs.filter(entity_type=entity_type)
+    if entity_id:
+        logs = logs.filter(entity_id=entity_id)
+    items, next_cursor = paginate(logs, cursor=page.cursor, limit=page.limit, ordering=("-id",))
+    return {"items": items, "next_cursor": next_cursor}
