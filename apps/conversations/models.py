@@ -140,6 +140,9 @@ class Message(models.Model):
     template_name = models.CharField(max_length=512, blank=True)
     template_language = models.CharField(max_length=15, blank=True)
     template_variables = models.JSONField(default=list, blank=True)
+    media = models.ForeignKey(
+        "media.MediaFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     media_ref = models.CharField(max_length=1000, blank=True)
     media_mime = models.CharField(max_length=100, blank=True)
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -19,7 +19,7 @@ from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
 from apps.inboxes.models import Inbox, MessageTemplate
 from apps.inboxes.providers.base import ProviderError
-from apps.inboxes.selectors import provider_for
+from apps.inboxes.selectors import provider_for, tenant_base_url
 from apps.inboxes.send_rate import wait_for_send_slot
 from conversa.errors import DomainError, ValidationFailed
 from conversa.events import publish
@@ -33,6 +33,7 @@ SERVICE_WINDOW = dt.timedelta(hours=24)
 MAX_TEXT_LENGTH = 4096
 SEND_LEASE = dt.timedelta(seconds=90)
 MAX_ATTEMPTS = 8
+MEDIA_LINK_TTL = 6 * 3600
 
 
 class OutsideServiceWindow(DomainError):
@@ -99,6 +100,20 @@ def _template_for(inbox: Inbox, template: dict) -> tuple[MessageTemplate, list[s
     return approved, variables
 
 
+def _media_for(media_id: int):
+    from apps.media.models import MediaFile
+
+    media = MediaFile.objects.filter(pk=media_id).first()
+    if media is None:
+        raise ValidationFailed(details=[{"field": "media_id", "message": str(_("No such file."))}])
+    if media.status in (MediaFile.Status.INFECTED, MediaFile.Status.REJECTED):
+        raise CannotSend(
+            _("This file was %(status)s and cannot be sent.") % {"status": media.status},
+            details=[{"field": "media_id", "message": media.status}],
+        )
+    return media
+
+
 def message_send(
     *,
     conversation: Conversation,
@@ -106,31 +121,30 @@ def message_send(
     text: str | None = None,
     template: dict | None = None,
     reply_to_id: int | None = None,
+    media_id: int | None = None,
 ) -> Message:
-    """Queue an outbound message; a worker delivers it after commit.
+    """Queue an outbound message; a worker delivers it after commit (with media: once the file is clean).
 
-    Free-form text needs the 24-hour service window; templates do not. Refuses (and writes nothing)
-    on bad input, an archived conversation, a blocked contact or a used-up monthly quota.
+    Free-form text or media need the 24-hour service window; templates do not. Refuses (and writes
+    nothing) on bad input, an archived conversation, a blocked contact or a used-up monthly quota.
     """
-    if (text is None) == (template is None):
+    if template is not None and (text is not None or media_id is not None):
+        raise ValidationFailed(details=[{"field": "template", "message": str(_("A template goes alone."))}])
+    if text is None and template is None and media_id is None:
         raise ValidationFailed(
-            details=[{"field": "text", "message": str(_("Send either text or a template."))}]
+            details=[{"field": "text", "message": str(_("Send text, media or a template."))}]
         )
     if text is not None and not 1 <= len(text.strip() and text) <= MAX_TEXT_LENGTH:
         raise ValidationFailed(
-            details=[
-                {
-                    "field": "text",
-                    "message": str(_("Text must be 1 to 4096 characters.")),
-                }
-            ]
+            details=[{"field": "text", "message": str(_("Text must be 1 to 4096 characters."))}]
         )
+    media = _media_for(media_id) if media_id is not None else None
     conversation = Conversation.objects.select_related("contact", "inbox").get(pk=conversation.pk)
     if conversation.status == Conversation.Status.ARCHIVED:
         raise CannotSend(_("Archived conversations cannot receive messages."))
     if conversation.contact.blocked:
         raise CannotSend(_("This contact is blocked."))
-    if text is not None and not within_service_window(conversation):
+    if template is None and not within_service_window(conversation):
         raise OutsideServiceWindow()
     approved, variables = _template_for(conversation.inbox, template) if template is not None else (None, [])
     reply_to = None
@@ -152,8 +166,9 @@ def message_send(
             direction=Message.Direction.OUTBOUND,
             sender_type=Message.Sender.AGENT if author else Message.Sender.SYSTEM,
             sender_user=author,
-            kind=Message.Kind.TEMPLATE if approved else Message.Kind.TEXT,
-            text=approved.render(variables) if approved else text,
+            kind=Message.Kind.TEMPLATE if approved else (media.kind if media else Message.Kind.TEXT),
+            text=approved.render(variables) if approved else (text or ""),
+            media=media,
             template_name=approved.name if approved else "",
             template_language=approved.language if approved else "",
             template_variables=variables,
@@ -201,7 +216,7 @@ def _claim(message_id: int) -> Message | None:
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("conversation__contact", "inbox", "reply_to")
+            .select_related("conversation__contact", "inbox", "reply_to", "media")
             .filter(pk=message_id, status=Message.Status.PENDING, direction=Message.Direction.OUTBOUND)
             .first()
         )
@@ -225,6 +240,19 @@ def _send(message: Message):
             language=message.template_language,
             variables=list(message.template_variables),
             send_key=key,
+        )
+    if message.media_id:
+        from apps.media.storage import signed_path
+
+        # The provider fetches the file itself: a link of ours that lives long enough for its retries.
+        url = tenant_base_url() + signed_path(message.media.key, "original", ttl=MEDIA_LINK_TTL)
+        return provider.send_media(
+            to=to,
+            kind=message.kind,
+            url=url,
+            send_key=key,
+            caption=message.text,
+            filename=message.media.filename,
         )
     reply_to = message.reply_to.provider_message_id if message.reply_to else ""
     return provider.send_text(to=to, text=message.text, send_key=key, reply_to=reply_to)
@@ -269,13 +297,45 @@ def _mark_sent(message: Message, provider_message_id: str) -> None:
         publish(events.MESSAGE_UPDATED, {"message_id": current.pk})
 
 
+def _media_not_ready(message_id: int) -> str | None:
+    """A message whose file is still in quarantine waits (the scan queues it again once clean); one
+    whose file turned out infected or rejected fails without reaching the provider."""
+    from apps.media.models import MediaFile
+
+    message = (
+        Message.objects.select_related("media").filter(pk=message_id, status=Message.Status.PENDING).first()
+    )
+    if message is None or message.media is None or message.media.is_clean:
+        return None
+    if message.media.status == MediaFile.Status.SCANNING:
+        return "waiting_for_media"
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message_id, status=Message.Status.PENDING).update(
+            status=Message.Status.FAILED,
+            error_code=f"media_{message.media.status}",
+            error_message="The attached file was not safe to send.",
+            failed_at=timezone.now(),
+        )
+        if updated:
+            publish(events.MESSAGE_UPDATED, {"message_id": message_id})
+    return "failed"
+
+
+def queue_delivery_after_commit(message_id: int) -> None:
+    schema = connection.schema_name
+    transaction.on_commit(lambda: _enqueue_delivery(schema, message_id))
+
+
 def message_deliver(*, message_id: int) -> str:
     """Send one pending outbound message through its inbox's provider, at the inbox's rate.
 
     Returns what happened: "skipped" (not pending: already sent, sending or cancelled), "sent",
-    "retry" (scheduled again after a retryable error) or "failed".
+    "retry" (scheduled again after a retryable error), "waiting_for_media" or "failed".
     """
     schema = connection.schema_name
+    waiting = _media_not_ready(message_id)
+    if waiting:
+        return waiting
     message = _claim(message_id)
     if message is None:
         return "skipped"

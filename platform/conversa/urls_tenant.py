@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 
 from apps.inboxes import views as hooks
+from apps.media.views import signed_download
 from conversa.views import api_not_found
 from ninja_api.tenant_api import api
 
@@ -11,5 +12,6 @@ urlpatterns = [
     path("hooks/whatsapp/<int:inbox_id>", hooks.whatsapp_webhook, name="hook-whatsapp"),
     path("hooks/twilio/<int:inbox_id>", hooks.twilio_webhook, name="hook-twilio"),
     path("hooks/sandbox/<int:inbox_id>", hooks.sandbox_webhook, name="hook-sandbox"),
+    path("media/<uuid:key>/<str:variant>", signed_download, name="media-signed"),
     re_path(r"^api/", api_not_found),
 ]
