@@ -5,6 +5,7 @@ only while it is unassigned or assigned to them.
 """
 
 from apps.conversations.models import Conversation, Message
+from apps.media.events import media_data
 from conversa.realtime.fanout import realtime_payload
 
 CONVERSATION_CREATED = "conversation.created"
@@ -58,6 +59,7 @@ def message_data(message: Message) -> dict:
         "text": message.text,
         "template_name": message.template_name,
         "reply_to_id": message.reply_to_id,
+        "media": media_data(message.media) if message.media_id else None,
         "status": message.status,
         "error_code": message.error_code,
         "created_at": _iso(message.created_at),

@@ -3,7 +3,7 @@
 import datetime as dt
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -82,6 +82,7 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
                     text=inbound.text,
                     media_ref=inbound.media_ref,
                     media_mime=inbound.media_mime,
+                    media_filename=inbound.media_filename[:200],
                     reply_to=reply_to,
                     provider_message_id=inbound.provider_message_id,
                     status=Message.Status.RECEIVED,
@@ -100,7 +101,40 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
             {"conversation_id": conversation.pk},
         )
         publish(events.MESSAGE_CREATED, {"message_id": message.pk})
+        if inbound.media_ref:
+            schema = connection.schema_name
+            transaction.on_commit(lambda: _fetch_media(schema, message.pk))
     return message
+
+
+def _fetch_media(schema_name: str, message_id: int) -> None:
+    from apps.conversations.tasks import message_media_fetch
+
+    message_media_fetch(schema_name, message_id)
+
+
+def message_attach_inbound_media(*, message_id: int) -> str:
+    """Fetch the file of an inbound message and put it in quarantine (scan queued after commit).
+
+    Provider errors propagate so the task retries; the message keeps its provider reference.
+    """
+    from apps.inboxes.selectors import provider_for
+    from apps.media.services import media_receive_inbound
+
+    message = Message.objects.select_related("inbox").filter(pk=message_id).first()
+    if message is None or message.media_id or not message.media_ref:
+        return "skipped"
+    data, mime = provider_for(message.inbox).download_media(message.media_ref)
+    with transaction.atomic():
+        media = media_receive_inbound(
+            data=data,
+            declared_type=mime or message.media_mime,
+            filename=message.media_filename or f"{message.kind}",
+        )
+        updated = Message.objects.filter(pk=message.pk, media__isnull=True).update(media=media)
+        if updated:
+            publish(events.MESSAGE_UPDATED, {"message_id": message.pk})
+    return media.status
 
 
 def _find_outbound(inbox: Inbox, update: StatusUpdate, send_key: str) -> Message | None:

@@ -145,6 +145,7 @@ class Message(models.Model):
     )
     media_ref = models.CharField(max_length=1000, blank=True)
     media_mime = models.CharField(max_length=100, blank=True)
+    media_filename = models.CharField(max_length=200, blank=True)
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     provider_message_id = models.CharField(max_length=128, blank=True)
     # Our idempotency key for the send, echoed back by providers in status callbacks.

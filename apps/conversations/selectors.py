@@ -72,4 +72,4 @@ def conversation_list(
 
 
 def messages_of(conversation: Conversation) -> QuerySet[Message]:
-    return conversation.messages.filter(deleted_at__isnull=True).select_related("reply_to")
+    return conversation.messages.filter(deleted_at__isnull=True).select_related("reply_to", "media")

@@ -20,6 +20,14 @@ def message_deliver(schema_name: str, message_id: int) -> str:
     return outbound.message_deliver(message_id=message_id)
 
 
+@tenant_task(retries=5, retry_delay=10, retry_backoff=2)
+def message_media_fetch(schema_name: str, message_id: int) -> str:
+    """Download a customer's file from the provider into quarantine; retried while the provider fails."""
+    from apps.conversations.inbound import message_attach_inbound_media
+
+    return message_attach_inbound_media(message_id=message_id)
+
+
 @every_minute
 @tenant_task()
 def deliveries_recover(schema_name: str) -> dict:

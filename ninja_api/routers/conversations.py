@@ -11,6 +11,7 @@ from pydantic import Field
 from apps.accounts.models import User
 from apps.conversations import outbound, selectors, services
 from apps.conversations.models import Conversation, Note, ScheduledMessage, TimelineEvent
+from apps.media.events import media_data
 from conversa.errors import ValidationFailed
 from ninja_api.auth import MANAGERS, current_user, require
 from ninja_api.pagination import PageParams, paginate
@@ -71,6 +72,7 @@ class MessageOut(Schema):
     template_variables: list[str]
     media_mime: str
     reply_to_id: int | None
+    media: dict | None
     provider_message_id: str
     status: str
     error_code: str
@@ -79,6 +81,11 @@ class MessageOut(Schema):
     sent_at: dt.datetime | None
     delivered_at: dt.datetime | None
     read_at: dt.datetime | None
+
+
+    @staticmethod
+    def resolve_media(message):
+        return media_data(message.media) if message.media_id else None
 
 
 class MessagePage(Schema):
@@ -219,17 +226,13 @@ def list_messages(request, conversation_id: int, page: Query[PageParams]):
 @router.post("/{int:conversation_id}/messages", response={201: MessageOut})
 def send_message(request, conversation_id: int, payload: MessageIn):
     conversation = _conversation(request, conversation_id, WRITE)
-    if payload.media_id is not None:
-        # Refused loudly rather than ignored: media messages come with the media pipeline.
-        raise ValidationFailed(
-            details=[{"field": "media_id", "message": "Media messages are not available yet."}]
-        )
     message = outbound.message_send(
         conversation=conversation,
         author=_actor(request),
         text=payload.text,
         template=payload.template.dict() if payload.template else None,
         reply_to_id=payload.reply_to,
+        media_id=payload.media_id,
     )
     return Status(201, message)
 

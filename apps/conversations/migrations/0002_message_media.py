@@ -17,4 +17,9 @@ class Migration(migrations.Migration):
             name='media',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='media.mediafile'),
         ),
+        migrations.AddField(
+            model_name='message',
+            name='media_filename',
+            field=models.CharField(blank=True, max_length=200),
+        ),
     ]
