@@ -55,6 +55,7 @@ trap 'stop_children' EXIT
 # clamd in the foreground and is stopped with the other processes.
 if command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ]; then
     if [ -x deploy/clamd-dev.sh ]; then
+        export CLAMD_SOCKET="$PWD/var/clamav/clamd.sock"  # the web server and the worker scan with it
         deploy/clamd-dev.sh &
         children+=($!)
     else

@@ -28,3 +28,6 @@ STATIC_ROOT = None  # static files come from the apps (finders) in tests
 DATABASES["default"]["TEST"] = {"NAME": f"test_conversa_{os.getpid()}"}  # noqa: F405
 # Live tests make hundreds of HTTP calls; their request lines only bury real failures.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # noqa: F405
+# clamd: the one tests/fixtures/clamd.py starts for the session (it exports its socket), never a
+# developer's clamd from .env; without that fixture scanning fails as "unavailable".
+CLAMD_SOCKET = os.environ.get("CONVERSA_TEST_CLAMD_SOCKET") or "/nonexistent/conversa-test-clamd.sock"
