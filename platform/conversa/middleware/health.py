@@ -23,9 +23,18 @@ def _check_database():
         cursor.execute("SELECT 1")
 
 
+def _clamd() -> dict:
+    from apps.media.scanner import ping
+
+    ok, latency = ping()
+    return {"status": "ok" if ok else "error", "latency_ms": round(latency, 1)}
+
+
 def readiness() -> tuple[bool, dict]:
-    checks = {"database": _timed(_check_database), "redis": _timed(get_redis().ping)}
-    return all(check["status"] == "ok" for check in checks.values()), checks
+    """Ready when the database and Redis answer. clamd is reported but not required: without it the
+    web keeps serving and uploads wait in quarantine until it is back."""
+    checks = {"database": _timed(_check_database), "redis": _timed(get_redis().ping), "clamd": _clamd()}
+    return all(checks[name]["status"] == "ok" for name in ("database", "redis")), checks
 
 
 class HealthCheckMiddleware:
