@@ -349,6 +349,10 @@ def message_deliver(*, message_id: int) -> str:
     try:
         result = _send(message)
     except ProviderError as exc:
+        if exc.maybe_delivered:
+            # Never resent blindly: a status webhook carrying our send key settles it either way.
+            _fail(message, DELIVERY_UNKNOWN, str(exc))
+            return "failed"
         if exc.retryable and message.attempts < MAX_ATTEMPTS:
             delay = exc.retry_after or backoff_seconds(message.attempts)
             logger.info(

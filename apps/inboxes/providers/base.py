@@ -46,6 +46,7 @@ class ProviderError(Exception):
                  retry_after: float | None = None):
         super().__init__(message)
         self.retryable = retryable
+        self.maybe_delivered = False
         self.code = code
         self.status = status
         self.retry_after = retry_after
@@ -140,6 +141,8 @@ class Provider(ABC):
 # --- helpers for provider implementations ----------------------------------------------------------
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Transport errors raised once the request has gone out (while waiting for or reading the answer).
+AFTER_SEND_ERRORS = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError)
 _shared_client: tuple[int, httpx.Client] | None = None
 _shared_client_lock = threading.Lock()
 
@@ -261,8 +264,12 @@ class HttpProvider(Provider):
         except httpx.TransportError as exc:
             # Timeouts and refused connections included. The message names the failure, never the
             # request, whose headers carry credentials.
-            raise ProviderError(f"{self.name}: network error ({exc.__class__.__name__}: {exc})",
-                                retryable=True, code="network_error") from exc
+            error = ProviderError(f"{self.name}: network error ({exc.__class__.__name__}: {exc})",
+                                  retryable=True, code="network_error")
+            # Failing while reading the answer, the request itself went out: the provider may have
+            # acted on it (a send resent now could reach the customer twice).
+            error.maybe_delivered = isinstance(exc, AFTER_SEND_ERRORS)
+            raise error from exc
 
     def get_following_redirects(self, url: str, *, max_redirects: int = 5, **kwargs) -> httpx.Response:
         """GET `url`, following redirects by hand so that every hop passes the guard.
