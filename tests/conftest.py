@@ -186,3 +186,22 @@ def make_live_company(live_db):
         return provision(f"live-{uuid.uuid4().hex[:10]}", plan=plan)
 
     return make
+
+
+@pytest.fixture
+def queue_to_redis():
+    """Send this process's tasks to the Redis queue (the live workers'), not inline as usual."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = False
+    HUEY.flush()
+    yield HUEY
+    HUEY.immediate = True
+
+
+@pytest.fixture
+def worker(tmp_path, queue_to_redis):
+    """A real Huey consumer (4 threads) for this test."""
+    process = live.start_worker(tmp_path / "worker.log", workers=4)
+    yield process
+    live.stop(process)

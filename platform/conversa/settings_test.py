@@ -1,6 +1,7 @@
 """Test settings: the real services, fast hashing, tasks inline unless a test starts a worker."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hmac-sha256-signing")
@@ -10,6 +11,8 @@ os.environ.setdefault("HUEY_NAME", f"conversa-test-{os.getpid()}")
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"conversa-test-{os.getpid()}")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"conversa-test-{os.getpid()}")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Uploaded files of this run (shared with the live server and workers it starts), never the repo's var/.
+os.environ.setdefault("MEDIA_ROOT", os.path.join(tempfile.gettempdir(), f"conversa-test-media-{os.getpid()}"))
 # The fake providers listen on 127.0.0.1.
 os.environ.setdefault("OUTBOUND_ALLOW_PRIVATE", "true")
 # Every test logs in from 127.0.0.1; the throttle's own test lowers this again.

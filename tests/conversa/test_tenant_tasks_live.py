@@ -11,26 +11,9 @@ from huey.exceptions import TaskException
 from apps.accounts.models import ApiKey
 from apps.accounts.tasks import api_key_touch
 from conversa.tasks import TenantSchemaRequired
-from tests.fixtures import live
 from tests.fixtures.factories import make_api_key
 
 pytestmark = [pytest.mark.live]
-
-
-@pytest.fixture
-def queued_to_redis():
-    """Send tasks to the Redis queue (the consumer's), not inline as the other tests do."""
-    HUEY.immediate = False
-    HUEY.flush()
-    yield HUEY
-    HUEY.immediate = True
-
-
-@pytest.fixture
-def worker(tmp_path, queued_to_redis):
-    process = live.start_worker(tmp_path / "huey.log")
-    yield process
-    live.stop(process)
 
 
 def keys_with_the_same_id(*companies) -> dict:
@@ -86,7 +69,7 @@ def test_many_tasks_of_several_companies_each_land_in_their_own_schema(live_db, 
 
 
 @pytest.mark.parametrize("schema", [None, "", "public", "tenant_template", "Robert'); DROP", 42])
-def test_queueing_without_a_tenant_schema_fails_loudly(schema, queued_to_redis):
+def test_queueing_without_a_tenant_schema_fails_loudly(schema, queue_to_redis):
     with pytest.raises(TenantSchemaRequired):
         api_key_touch(schema, 1, timezone.now().isoformat())
     with pytest.raises(TenantSchemaRequired):

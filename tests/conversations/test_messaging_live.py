@@ -1,29 +1,28 @@
 """Messaging end to end: a real server, Huey workers, websocket clients and the fake providers."""
 
-import asyncio
-import json
 import signal
 import time
 
 import pytest
-import websockets
 from django_tenants.utils import schema_context
-from huey.contrib.djhuey import HUEY
 
 from apps.conversations.models import Message
 from tests.fakes import webhooks
 from tests.fakes.provider_server import FakeProviderServer
 from tests.fixtures import live
-from tests.fixtures.factories import PASSWORD, make_user
+from tests.fixtures.factories import make_user
+from tests.fixtures.live_tenant import (
+    PHONE_NUMBER_ID,
+    TOKEN,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    VERIFY_TOKEN,
+    Tenant,
+    socket_frames,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.live]
-
-PHONE_NUMBER_ID = "109876543210"
-TOKEN = "meta-access-token"
-APP_SECRET = "meta-app-secret"
-VERIFY_TOKEN = "verify-me-please"
-TWILIO_SID = "AC" + "1" * 32
-TWILIO_TOKEN = "twilio-auth-token"
 
 
 @pytest.fixture(scope="module")
@@ -35,113 +34,8 @@ def fake():
 
 
 @pytest.fixture
-def queue_to_redis():
-    HUEY.immediate = False
-    HUEY.flush()
-    yield
-    HUEY.immediate = True
-
-
-@pytest.fixture
-def worker(tmp_path, queue_to_redis):
-    process = live.start_worker(tmp_path / "worker.log", workers=4)
-    yield process
-    live.stop(process)
-
-
-class Tenant:
-    """A committed company with an admin signed in to the live server."""
-
-    def __init__(self, server, company):
-        self.server, self.company = server, company
-        self.host = f"{company.slug}.localhost"
-        self.http = server.client(self.host)
-        self.admin_token = self.login(f"admin@{company.slug}.example.com")
-
-    def login(self, email: str) -> str:
-        response = self.http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        return response.json()["access"]
-
-    def api(self, method: str, path: str, token: str | None = None, **kwargs):
-        headers = {"Authorization": f"Bearer {token or self.admin_token}"}
-        return self.http.request(method, f"/api/v1{path}", headers=headers, **kwargs)
-
-    def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.server.port}{path}"
-
-    def meta_inbox(self, fake, rate: int = 80) -> dict:
-        response = self.api(
-            "post",
-            "/inboxes",
-            json={
-                "name": "WhatsApp",
-                "provider": "whatsapp_cloud",
-                "rate_limit_per_second": rate,
-                "credentials": {
-                    "phone_number_id": PHONE_NUMBER_ID,
-                    "business_account_id": "waba-1",
-                    "access_token": TOKEN,
-                    "app_secret": APP_SECRET,
-                    "verify_token": VERIFY_TOKEN,
-                    "graph_base_url": fake.url,
-                },
-            },
-        )
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def post_meta(self, inbox_id: int, body: bytes, signature: str | None = None):
-        return self.http.post(
-            f"/hooks/whatsapp/{inbox_id}",
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Hub-Signature-256": signature or webhooks.meta_signature(body, APP_SECRET),
-            },
-        )
-
-    def messages(self, conversation_id: int) -> list[dict]:
-        return self.api("get", f"/conversations/{conversation_id}/messages?limit=100").json()["items"]
-
-    def conversations(self, token: str | None = None) -> list[dict]:
-        return self.api("get", "/conversations?limit=100", token=token).json()["items"]
-
-
-@pytest.fixture
 def tenant(asgi_server, make_live_company):
     return Tenant(asgi_server, make_live_company())
-
-
-def wait_until(predicate, timeout: float = 10.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
-
-
-def socket_frames(tenant: Tenant, token: str, action, *, want: str, timeout: float = 5.0) -> list[dict]:
-    """Open a socket as `token`, run `action()` in a thread, collect frames until one of type `want`."""
-
-    async def run():
-        url = tenant.server.ws_url(tenant.host, f"/ws/v1/?token={token}")
-        async with websockets.connect(url, host="127.0.0.1", port=tenant.server.port) as ws:
-            assert json.loads(await ws.recv())["type"] == "ready"
-            await asyncio.to_thread(action)
-            frames = []
-            try:
-                while True:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-                    frames.append(frame)
-                    if frame["type"] == want:
-                        return frames
-            except TimeoutError:
-                return frames
-
-    return asyncio.run(run())
 
 
 # --- acceptance 1: inbound webhooks ---------------------------------------------------------------
