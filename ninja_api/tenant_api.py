@@ -11,6 +11,7 @@ from ninja_api.routers import (
     contacts,
     conversations,
     inboxes,
+    media,
     notifications,
     quick_replies,
     users,
@@ -38,3 +39,4 @@ api.add_router("/conversations", conversations.router)
 api.add_router("/quick-replies", quick_replies.router)
 api.add_router("/notifications", notifications.router)
 api.add_router("/audit-logs", audit_logs.router)
+api.add_router("/media", media.router)

@@ -22,7 +22,7 @@ def process_event(event_id: int) -> str:
 
     with transaction.atomic():
         event = (
-            WebhookEvent.objects.select_for_update(skip_locked=True)
+            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("inbox")
             .filter(pk=event_id, status=WebhookEvent.Status.PENDING)
             .first()

@@ -98,6 +98,31 @@ class ProcessedImage:
     thumbnail_mime: str
 
 
+def check_image_header(fileobj: BinaryIO, *, mime: str) -> tuple[int, int]:
+    """The image's size from its header alone; ImageTooLarge for a decompression bomb.
+
+    Cheap enough for the upload request, so a bomb is refused before clamd (which would unpack it
+    for seconds) or anyone else touches it. Leaves the file at position 0.
+    """
+    fmt = FORMATS.get(mime)
+    if fmt is None:
+        raise ImageRejected(details={"mime": mime})
+    fileobj.seek(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(fileobj, formats=[fmt]) as source:
+                _check_pixels(source.size)
+                size = source.size
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageTooLarge(details={"max_pixels": MAX_PIXELS}) from None
+        except DECODE_ERRORS as exc:
+            raise ImageRejected(details={"mime": mime, "reason": "unreadable"}) from exc
+        finally:
+            fileobj.seek(0)
+    return size
+
+
 def process_image(fileobj: BinaryIO | bytes, *, mime: str) -> ProcessedImage:
     """Re-encode an image whose type was sniffed as ``mime`` (one of ``FORMATS``).
 

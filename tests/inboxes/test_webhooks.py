@@ -628,12 +628,6 @@ def in_thread(target) -> threading.Thread:
     return thread
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apps/inboxes/tasks.py process_event locks select_for_update(skip_locked=True).select_related("
-    "'inbox') without of=('self',), so the inbox row stays FOR UPDATE while an event is processed; the next "
-    "webhook's INSERT (FK -> KEY SHARE on the inbox) waits for it, and other events of the inbox are skipped",
-)
 def test_a_webhook_is_answered_at_once_while_another_event_of_its_inbox_is_processing(api, make_live_company):
     """Committed data and real concurrent connections: processing one event (here slowed down by a
     contact row someone else holds) must not make the provider's next delivery wait, nor delay it."""

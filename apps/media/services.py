@@ -1,0 +1,243 @@
+"""Writes of the media app: accepting a file into quarantine, and settling it after the scan."""
+
+import datetime as dt
+import hashlib
+import io
+import logging
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.audit.services import audit_record
+from apps.media import storage
+from apps.media.events import MEDIA_SCANNED
+from apps.media.images import ImageRejected, check_image_header, process_image
+from apps.media.models import MediaFile
+from apps.media.sniffing import check_size, safe_filename, sniff_file
+from apps.notifications.services import notify_admins
+from conversa.errors import DomainError
+from conversa.events import publish
+from tenants.limits import PlanLimitReached, lock_current_company
+from tenants.usage import usage_increment
+
+logger = logging.getLogger("conversa.media")
+
+MIB = 1024 * 1024
+LIVE_STATUSES = (MediaFile.Status.SCANNING, MediaFile.Status.CLEAN)
+
+
+def storage_used_bytes() -> int:
+    return MediaFile.objects.filter(status__in=LIVE_STATUSES).aggregate(total=Sum("size"))["total"] or 0
+
+
+def _sha256(fileobj) -> str:
+    digest = hashlib.sha256()
+    fileobj.seek(0)
+    for chunk in iter(lambda: fileobj.read(1024 * 1024), b""):
+        digest.update(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest()
+
+
+def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uploaded_by=None) -> MediaFile:
+    """Store the bytes under the company's prefix as `scanning` and queue the scan after commit."""
+    media = MediaFile(
+        kind=sniffed.kind,
+        mime_type=sniffed.mime,
+        size=size,
+        filename=safe_filename(filename),
+        sha256=_sha256(fileobj),
+        source=source,
+        uploaded_by=uploaded_by,
+    )
+    media.storage_name = storage.save(storage.storage_name(media.key), fileobj)
+    media.save()
+    usage_increment(company_id=_company_id(), counter="storage_bytes", amount=size)
+    schema = connection.schema_name
+    transaction.on_commit(lambda: enqueue_scan(schema, media.pk))
+    return media
+
+
+def _company_id() -> int:
+    from tenants.models import Company
+
+    return Company.objects.values_list("pk", flat=True).get(schema_name=connection.schema_name)
+
+
+def enqueue_scan(schema_name: str, media_id: int, delay: float | None = None) -> None:
+    from apps.media.tasks import media_scan
+
+    if delay:
+        media_scan.schedule(args=(schema_name, media_id), delay=delay)
+    else:
+        media_scan(schema_name, media_id)
+
+
+def media_upload(*, fileobj, size: int, filename: str, declared_type: str | None, uploaded_by) -> MediaFile:
+    """Accept an upload into quarantine: sniffed (415), within its kind's size (413) and the plan's
+    storage quota (403). Nothing is stored when any check fails."""
+    sniffed = sniff_file(fileobj, filename=filename, declared_type=declared_type)
+    check_size(sniffed.kind, size)
+    if sniffed.kind == MediaFile.Kind.IMAGE:
+        check_image_header(fileobj, mime=sniffed.mime)
+    with transaction.atomic():
+        company = lock_current_company()
+        limit_mb = company.plan.max_storage_mb
+        if limit_mb is not None:
+            used = storage_used_bytes()
+            if used + size > limit_mb * MIB:
+                raise PlanLimitReached(
+                    _("This file would exceed your plan's storage (%(limit)s MB).") % {"limit": limit_mb},
+                    details={"limit": limit_mb * MIB, "used": used, "resource": "max_storage_mb"},
+                )
+        return _quarantine(
+            fileobj=fileobj,
+            size=size,
+            sniffed=sniffed,
+            filename=filename,
+            source=MediaFile.Source.UPLOAD,
+            uploaded_by=uploaded_by,
+        )
+
+
+def media_receive_inbound(*, data: bytes, declared_type: str, filename: str) -> MediaFile:
+    """Quarantine a file a customer sent. Never refused for quota (customers' messages are never lost);
+    a type we do not accept is kept as a `rejected` record without bytes."""
+    fileobj = io.BytesIO(data)
+    try:
+        sniffed = sniff_file(fileobj, filename=filename or "file", declared_type=None)
+        check_size(sniffed.kind, len(data))
+    except DomainError as exc:
+        kind = (declared_type or "application/octet-stream").split("/", 1)[0]
+        return MediaFile.objects.create(
+            kind=kind if kind in MediaFile.Kind.values else MediaFile.Kind.DOCUMENT,
+            mime_type=declared_type[:100],
+            size=len(data),
+            filename=safe_filename(filename or "file"),
+            sha256=hashlib.sha256(data).hexdigest(),
+            source=MediaFile.Source.INBOUND,
+            status=MediaFile.Status.REJECTED,
+            reject_reason=exc.message[:300],
+        )
+    with transaction.atomic():
+        return _quarantine(
+            fileobj=fileobj,
+            size=len(data),
+            sniffed=sniffed,
+            filename=filename or "file",
+            source=MediaFile.Source.INBOUND,
+        )
+
+
+# --- after the scan -----------------------------------------------------------------------------------
+
+SCAN_LEASE = dt.timedelta(minutes=2)
+
+
+def scan_backoff(attempt: int) -> float:
+    """While clamd is unreachable: 2, 4, 8 … seconds, at most a minute apart."""
+    return min(2.0**attempt, 60.0)
+
+
+def claim_for_scan(media_id: int) -> MediaFile | None:
+    """Take the file for one scan; None if it is settled or another worker holds it."""
+    now = timezone.now()
+    claimed = (
+        MediaFile.objects.filter(pk=media_id, status=MediaFile.Status.SCANNING)
+        .exclude(next_scan_at__gt=now)
+        .update(next_scan_at=now + SCAN_LEASE)
+    )
+    return MediaFile.objects.get(pk=media_id) if claimed else None
+
+
+def scan_postponed(*, media: MediaFile, reason: str) -> float:
+    """clamd could not be asked: the file stays in quarantine and is tried again later."""
+    media.scan_attempts += 1
+    delay = scan_backoff(media.scan_attempts)
+    media.next_scan_at = timezone.now() + dt.timedelta(seconds=delay)
+    media.save(update_fields=["scan_attempts", "next_scan_at"])
+    logger.warning("media %s not scanned (%s); retry in %.0f s", media.pk, reason, delay)
+    return delay
+
+
+def _settle(media: MediaFile, **fields) -> MediaFile:
+    for field, value in fields.items():
+        setattr(media, field, value)
+    media.scanned_at = timezone.now()
+    media.next_scan_at = None
+    media.save()
+    publish(MEDIA_SCANNED, {"media_id": media.pk})
+    return media
+
+
+def media_mark_infected(*, media: MediaFile, signature: str) -> MediaFile:
+    """Delete the bytes, keep the record and the signature name; audit and notify."""
+    storage.delete(media.storage_name)
+    with transaction.atomic():
+        media = _settle(media, status=MediaFile.Status.INFECTED, signature=signature[:200], storage_name="")
+        audit_record(
+            action="media.infected",
+            entity_type="media",
+            entity_id=media.pk,
+            actor=media.uploaded_by,
+            changes={"signature": media.signature, "sha256": media.sha256},
+        )
+        notify_admins(
+            kind="file_infected",
+            title=str(_("An infected file was removed")),
+            body=f"{media.filename}: {media.signature}",
+            data={"media_id": media.pk},
+            also=[media.uploaded_by],
+        )
+        _release_waiting_messages(media)
+    return media
+
+
+def media_mark_rejected(*, media: MediaFile, reason: str) -> MediaFile:
+    storage.delete(media.storage_name)
+    storage.delete(media.thumbnail_name)
+    with transaction.atomic():
+        media = _settle(
+            media,
+            status=MediaFile.Status.REJECTED,
+            reject_reason=reason[:300],
+            storage_name="",
+            thumbnail_name="",
+        )
+        _release_waiting_messages(media)
+    return media
+
+
+def media_mark_clean(*, media: MediaFile) -> MediaFile:
+    """Clean: images are re-encoded (EXIF gone, orientation applied, big ones compressed) and get a
+    thumbnail; then messages waiting for this file are sent."""
+    if media.kind == MediaFile.Kind.IMAGE:
+        try:
+            with storage.open_file(media.storage_name) as original:
+                image = process_image(original, mime=media.mime_type)
+        except ImageRejected as exc:
+            return media_mark_rejected(media=media, reason=exc.message)
+        old_name = media.storage_name
+        media.storage_name = storage.save(storage.storage_name(media.key, "image"), image.data)
+        media.thumbnail_name = storage.save(storage.storage_name(media.key, "thumbnail"), image.thumbnail)
+        storage.delete(old_name)
+        media.mime_type, media.size = image.mime, len(image.data)
+        media.width, media.height = image.width, image.height
+        media.thumbnail_mime = image.thumbnail_mime
+    with transaction.atomic():
+        media = _settle(media, status=MediaFile.Status.CLEAN)
+        _release_waiting_messages(media)
+    return media
+
+
+def _release_waiting_messages(media: MediaFile) -> None:
+    """Messages waiting for this file go to delivery: sent if clean, failed otherwise."""
+    from apps.conversations.models import Message
+    from apps.conversations.outbound import queue_delivery_after_commit
+
+    for message_id in Message.objects.filter(media=media, status=Message.Status.PENDING).values_list(
+        "pk", flat=True
+    ):
+        queue_delivery_after_commit(message_id)
