@@ -32,7 +32,9 @@ def fake():
 
 @pytest.fixture
 def tenant(clamd_settings, asgi_server, make_live_company):
-    return Tenant(asgi_server, make_live_company())
+    tenant = Tenant(asgi_server, make_live_company())
+    yield tenant
+    tenant.http.close()
 
 
 def media_of(tenant: Tenant, media_id: int) -> dict:

@@ -63,6 +63,7 @@ def pdf_with_flate_stream(content: bytes) -> bytes:
 
 @contextmanager
 def no_resource_warnings():
+    gc.collect()  # garbage other tests left behind is theirs, not this block's
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
