@@ -115,12 +115,14 @@ class Company(TenantMixin):
         return self.status in self.BLOCKED_STATUSES
 
     def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
-        # The template is migrated by `migrate_schemas`, so a clone needs no migration run at all.
+        # The template is migrated by `migrate_schemas`, so neither path runs any migration here.
+        from tenants import schema_pool
         from tenants.schema_template import clone_template
 
         if check_if_exists and self.schema_exists():
             return False
-        clone_template(self.schema_name)
+        if not schema_pool.take(self.schema_name):
+            clone_template(self.schema_name)
         return True
 
     def schema_exists(self) -> bool:
@@ -152,3 +154,17 @@ class MonthlyUsage(models.Model):
 
     def __str__(self):
         return f"{self.company_id} {self.month:%Y-%m}"
+
+
+class SchemaPoolEntry(models.Model):
+    """A schema cloned from the template ahead of time, waiting to become a company's."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    template_version = models.CharField(max_length=32, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.schema_name

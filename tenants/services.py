@@ -87,9 +87,20 @@ def company_create(
                 language=default_language,
             )
         publish(COMPANY_CREATED, {"company_id": company.pk}, schema_name="public")
+        transaction.on_commit(_refill_schema_pool)
     logger.info("provisioned %s in %.0f ms", company.schema_name,
                 (time.perf_counter() - started) * 1000)
     return company, admin
+
+
+def _refill_schema_pool() -> None:
+    from tenants.tasks import schema_pool_refill
+
+    try:
+        schema_pool_refill()
+    except Exception:
+        # The pool is an optimisation: the next provisioning clones, the periodic refill catches up.
+        logger.exception("could not queue the schema pool refill")
 
 
 def company_update(*, company: Company, **fields) -> Company:

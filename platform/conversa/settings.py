@@ -61,6 +61,8 @@ PUBLIC_SCHEMA_NAME = "public"
 # New companies are cloned from this schema, which `migrate_schemas` keeps current.
 TENANT_BASE_SCHEMA = env.str("TENANT_TEMPLATE_SCHEMA", default="tenant_template")
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Schemas cloned ahead of time so that a new company is a rename (see tenants/schema_pool.py).
+TENANT_SCHEMA_POOL_SIZE = env.int("TENANT_SCHEMA_POOL_SIZE", default=3)
 PUBLIC_SCHEMA_URLCONF = "conversa.urls_public"
 ROOT_URLCONF = "conversa.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False

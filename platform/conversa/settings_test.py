@@ -34,3 +34,5 @@ LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # noqa: F405
 # clamd: the one tests/fixtures/clamd.py starts for the session (it exports its socket), never a
 # developer's clamd from .env; without that fixture scanning fails as "unavailable".
 CLAMD_SOCKET = os.environ.get("CONVERSA_TEST_CLAMD_SOCKET") or "/nonexistent/conversa-test-clamd.sock"
+# No schemas cloned ahead in tests (each clone costs a fraction of a second); the pool's own tests set it.
+TENANT_SCHEMA_POOL_SIZE = 0

@@ -1,0 +1,73 @@
+"""A few company schemas cloned ahead of time, so provisioning a company is a rename.
+
+Cloning the template gets slower as the database holds more schemas (django-tenants' clone function
+queries the whole catalog: ~0.2 s with a few companies, ~2 s with 200). A ready schema is taken
+with `ALTER SCHEMA … RENAME` in milliseconds, inside the provisioning transaction; a Huey task
+refills the pool off the request path. Pool schemas remember the template's migration state and
+are never handed out once the template has moved on.
+"""
+
+import hashlib
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from tenants.models import SchemaPoolEntry
+from tenants.schema_template import clone_template, template_schema_name
+
+logger = logging.getLogger("conversa.provisioning")
+
+POOL_PREFIX = "pool_"
+
+
+def template_version() -> str:
+    """A digest of the migrations applied to the template schema."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT app, name FROM "{template_schema_name()}".django_migrations ORDER BY app, name'
+        )
+        rows = cursor.fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:32]
+
+
+def take(schema_name: str) -> bool:
+    """Rename a ready pool schema to `schema_name` (inside the caller's transaction); False if none."""
+    entry = (
+        SchemaPoolEntry.objects.select_for_update(skip_locked=True)
+        .filter(template_version=template_version())
+        .order_by("created_at")
+        .first()
+    )
+    if entry is None:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER SCHEMA "{entry.schema_name}" RENAME TO "{schema_name}"')
+    entry.delete()
+    return True
+
+
+def fill(size: int | None = None) -> int:
+    """Clone schemas until the pool holds `size` current ones; returns how many were added."""
+    size = settings.TENANT_SCHEMA_POOL_SIZE if size is None else size
+    version = template_version()
+    added = 0
+    while SchemaPoolEntry.objects.filter(template_version=version).count() < size:
+        name = f"{POOL_PREFIX}{uuid.uuid4().hex[:16]}"
+        with transaction.atomic():
+            clone_template(name)
+            SchemaPoolEntry.objects.create(schema_name=name, template_version=version)
+        added += 1
+    return added
+
+
+def drop_stale() -> int:
+    """Drop pool schemas cloned from an older template (run after migrations)."""
+    version = template_version()
+    stale = list(SchemaPoolEntry.objects.exclude(template_version=version))
+    for entry in stale:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{entry.schema_name}" CASCADE')
+            entry.delete()
+    return len(stale)
