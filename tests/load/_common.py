@@ -185,3 +185,335 @@ def percentile(values: list[float], pct: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+# --- live benchmarks: a real ASGI server and Huey consumers ------------------------------------
+
+def live_environment(**overrides: str) -> str:
+    """The environment of a live benchmark (this process and the servers and workers it starts).
+
+    Like `configure_environment` (call that first), with names unique to this run for the Huey queue,
+    channel layer and Redis keys, so a concurrent run or a development server never shares them;
+    tasks go through Redis to the worker. Returns the run's tag.
+    """
+    tag = f"conversa-bench-{os.getpid()}-{run_tag()}"
+    os.environ.update({
+        "REDIS_KEY_PREFIX": tag,
+        "CHANNEL_LAYER_PREFIX": tag,
+        "HUEY_NAME": tag,
+        "HUEY_IMMEDIATE": "false",
+        "OUTBOUND_ALLOW_PRIVATE": "true",
+        # Benchmarks sign in many times from 127.0.0.1.
+        "LOGIN_ATTEMPTS_PER_IP_PER_MINUTE": "1000000",
+        # No schema cloned ahead of time by the worker in the middle of a measurement.
+        "TENANT_SCHEMA_POOL_SIZE": "0",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
+    })
+    os.environ.update(overrides)
+    return tag
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its live descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for each in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (whoever used them: Postgres, Redis…)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+# uvicorn re-raises SIGTERM after its graceful shutdown, which would kill `python -m cProfile`
+# before it writes anything: this launcher's own handler (which uvicorn restores) writes the stats.
+_PROFILED_UVICORN = """
+import cProfile, signal, sys
+out, sys.argv = sys.argv[1], ["uvicorn", *sys.argv[2:]]
+profiler = cProfile.Profile()
+def stop(signum, frame):
+    profiler.disable()
+    profiler.dump_stats(out)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+from uvicorn.main import main
+profiler.enable()
+main()
+"""
+
+
+class LiveStack:
+    """uvicorn and Huey consumers as subprocesses, each in its own process group.
+
+    Every group is terminated when the stack closes: on normal exit, on an exception, on Ctrl-C and
+    on SIGTERM (which `install_signal_handlers` turns into KeyboardInterrupt).
+    """
+
+    def __init__(self) -> None:
+        import atexit
+        import tempfile
+
+        self.log_dir = Path(tempfile.mkdtemp(prefix="conversa-bench-logs-"))
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.port = 0
+        atexit.register(self.stop)
+
+    def _spawn(self, label: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = open(self.log_dir / f"{label}.log", "wb")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append((label, process))
+        return process
+
+    def start_server(self, *, workers: int = 1, env: dict | None = None,
+                     profile_to: Path | None = None, label: str = "uvicorn") -> int:
+        """uvicorn on a free port (returned; the first one is also `self.port`); with `profile_to`,
+        one process under cProfile (stats written at exit)."""
+        import httpx
+
+        port = free_port()
+        self.port = self.port or port
+        launcher = ["-c", _PROFILED_UVICORN, str(profile_to)] if profile_to else ["-m", "uvicorn"]
+        process = self._spawn(label, [
+            sys.executable, *launcher, "conversa.asgi:application", "--app-dir", "platform",
+            "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off", "--no-access-log",
+            "--log-level", "warning", "--workers", str(workers),
+        ], env)
+        deadline = time.monotonic() + 60
+        healthy = 0
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"uvicorn exited:\n{self.log_tail(label)}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    healthy += 1
+                    if healthy >= 3 * workers:  # give every worker process a moment to come up
+                        return port
+                    continue
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"uvicorn did not become healthy in 60 s:\n{self.log_tail(label)}")
+
+    def start_worker(self, *, threads: int, index: int = 0, env: dict | None = None) -> subprocess.Popen:
+        argv = [sys.executable, str(ROOT / "manage.py"), "run_huey", "--workers", str(threads),
+                "--worker-type", "thread", "--delay", "0.01", "--max-delay", "0.1"]
+        if index:
+            argv.append("--no-periodic")  # one scheduler is enough
+        return self._spawn(f"huey-{index}", argv, env)
+
+    def pids(self, prefix: str) -> list[int]:
+        return [process.pid for label, process in self.processes if label.startswith(prefix)]
+
+    def cpu(self, prefix: str) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids(prefix))
+
+    def check_alive(self) -> None:
+        for label, process in self.processes:
+            if process.poll() is not None:
+                raise SystemExit(f"{label} exited ({process.returncode}):\n{self.log_tail(label)}")
+
+    def log_tail(self, label: str, chars: int = 3000) -> str:
+        path = self.log_dir / f"{label}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    def stop(self, prefix: str = "") -> None:
+        import signal
+
+        chosen = [(label, p) for label, p in self.processes if label.startswith(prefix)]
+        for _label, process in chosen:
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for _label, process in chosen:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait()
+        self.processes = [(label, p) for label, p in self.processes if (label, p) not in chosen]
+
+    def close(self, *, keep_logs: bool = False) -> None:
+        import shutil
+
+        self.stop()
+        if not keep_logs:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM (and SIGHUP) behave like Ctrl-C, so `finally` blocks stop the subprocesses."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+
+
+def bench_company(prefix: str, *, plan_code: str = "enterprise"):
+    """A new company (admin@{slug}.example.com / PASSWORD) for a live benchmark; returns it."""
+    from tenants.services import company_create
+
+    slug = f"{prefix}{run_tag()}"
+    company, _admin = company_create(name=f"Bench {slug}", slug=slug, plan_code=plan_code,
+                                     admin_email=f"admin@{slug}.example.com", admin_password=PASSWORD)
+    return company
+
+
+def meta_inbox(company, *, phone_number_id: str, app_secret: str):
+    """A WhatsApp Cloud inbox of `company` (its Graph URL is never called: inbound only)."""
+    from django_tenants.utils import schema_context
+
+    from apps.inboxes.services import inbox_create
+
+    with schema_context(company.schema_name):
+        return inbox_create(name="Bench WhatsApp", provider="whatsapp_cloud", credentials={
+            "phone_number_id": phone_number_id, "business_account_id": "bench-waba",
+            "access_token": "bench-access-token", "app_secret": app_secret,
+            "graph_base_url": "http://127.0.0.1:9",
+        })
+
+
+def access_token(company, user) -> str:
+    """An access token for `user`, minted in-process as the login endpoint would."""
+    from django_tenants.utils import schema_context
+
+    from apps.accounts.tokens import TenantRefreshToken
+
+    with schema_context(company.schema_name):
+        return str(TenantRefreshToken.for_user(user).access_token)
+
+
+def flush_redis(tag: str) -> None:
+    """Remove this run's Redis keys (Huey queue, channel layer, counters), all named after `tag`."""
+    from conversa.redis import get_redis
+
+    redis = get_redis()
+    keys = list(redis.scan_iter(match=f"*{tag}*", count=1000))
+    for start in range(0, len(keys), 500):
+        redis.delete(*keys[start:start + 500])
+
+
+def summary(values: list[float]) -> str:
+    """`p50 … p95 … p99 … max …` of millisecond values."""
+    if not values:
+        return "no samples"
+    return (f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
+            f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms")
+
+
+def check_machine_idle(seconds: float = 2.0, limit: float = 0.15) -> None:
+    """Warn when something else keeps the CPUs busy: live figures would then say little."""
+    cores = os.cpu_count() or 1
+    before = machine_busy_seconds()
+    time.sleep(seconds)
+    busy = (machine_busy_seconds() - before) / seconds / cores
+    if busy > limit:
+        say(f"!! the machine is already {busy:.0%} busy before the run (other processes): "
+            "the figures below are not representative")
+
+
+def database_counters(server: str, db: str) -> dict[str, int]:
+    """PostgreSQL's own counters for the database: sessions opened, transactions committed…"""
+    with _admin_connection(server) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT sessions, xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched "
+            "FROM pg_stat_database WHERE datname = %s", [db],
+        ).fetchone()
+    return dict(zip(("sessions", "commits", "rollbacks", "inserted", "updated", "fetched"), row, strict=True))
+
+
+def _stat_fields(pid: str) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def service_cpu_seconds() -> dict[str, float]:
+    """CPU used so far by PostgreSQL and Redis on this machine, whoever their clients are.
+
+    PostgreSQL starts a process per connection: those that ended are counted through the
+    postmaster's children's time (cutime/cstime, kept by the kernel once it reaps them).
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"postgres": 0.0, "redis": 0.0}
+    comms: dict[str, str] = {}
+    parents: dict[str, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comms[entry.name] = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        fields = _stat_fields(entry.name)
+        if fields is None:
+            continue
+        parents[entry.name] = fields[1]
+        name = comms[entry.name]
+        service = "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis") else None
+        if service is None:
+            continue
+        totals[service] += (int(fields[11]) + int(fields[12])) / ticks
+        if service == "postgres" and not comms.get(fields[1], "").startswith("postgres"):
+            totals[service] += (int(fields[13]) + int(fields[14])) / ticks  # the postmaster's reaped children
+    return totals
+
+
+def print_profile(path: Path, top: int, *, title: str) -> None:
+    """The top entries of a cProfile stats file, by own time and then by cumulative time."""
+    import io
+    import pstats
+
+    if not path.exists():
+        say(f"(no profile written at {path})")
+        return
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(str(path), stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        text = out.getvalue()
+        say(f"\n{title}, top {top} by {order}:")
+        say(text[text.find("   ncalls"):].rstrip() if "   ncalls" in text else text.rstrip())
