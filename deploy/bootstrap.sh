@@ -3,7 +3,8 @@
 #
 #   1. .venv/ with the project and its dev extras (pip runs only when pyproject.toml changed)
 #   2. system packages the code and the test suite need (installed when root with apt-get)
-#   3. PostgreSQL and Redis reachable, the database created (deploy/services.sh)
+#   3. translations compiled (msgfmt)
+#   4. PostgreSQL and Redis reachable, the database created (deploy/services.sh)
 #
 # Options: --venv-only (step 1 only), --no-services (steps 1 and 2).
 set -euo pipefail
@@ -11,8 +12,8 @@ cd "$(dirname "$0")/.."
 . deploy/_common.sh
 
 # Debian package names. libmagic1: python-magic; clamav + clamav-daemon: the test suite starts its own
-# clamd; chromium: headless browser tests.
-SYSTEM_PACKAGES=${CONVERSA_SYSTEM_PACKAGES:-"libmagic1 clamav clamav-daemon chromium"}
+# clamd; chromium: headless browser tests; gettext: msgfmt compiles the translations.
+SYSTEM_PACKAGES=${CONVERSA_SYSTEM_PACKAGES:-"libmagic1 clamav clamav-daemon chromium gettext"}
 
 VENV=.venv
 STAMP=$VENV/.installed
@@ -81,7 +82,19 @@ ensure_system_packages() {
     warn "Missing system packages: ${missing[*]} — install them with: sudo apt-get install --no-install-recommends ${missing[*]}"
 }
 
+# locale/*/LC_MESSAGES/django.po → .mo (compiled files are build output, not committed).
+compile_translations() {
+    command -v msgfmt >/dev/null 2>&1 || { warn "msgfmt not found (package gettext): the UI stays in English"; return 0; }
+    local po mo
+    for po in locale/*/LC_MESSAGES/*.po; do
+        [ -e "$po" ] || continue
+        mo=${po%.po}.mo
+        [ "$mo" -nt "$po" ] || msgfmt --check-format -o "$mo" "$po" || die "msgfmt failed on $po"
+    done
+}
+
 ensure_venv
 [ "$want_system" -eq 1 ] && ensure_system_packages
+compile_translations
 [ "$want_services" -eq 1 ] && deploy/services.sh
 exit 0

@@ -125,10 +125,11 @@ def _audit_login(*, user: User | None, email: str, ok: bool, request) -> None:
                  success=ok)
 
 
-def session_start(*, email: str, password: str, ip: str, request=None) -> tuple[User, TenantRefreshToken]:
-    """Check credentials in the current schema and issue a refresh token bound to it.
+def credentials_check(*, email: str, password: str, ip: str, request=None) -> User:
+    """The active user of the current schema with these credentials, or InvalidCredentials.
 
-    Every attempt is audited (failed ones by a hash of the email: it may be a stranger's typo).
+    Throttled per IP and per account; every attempt is audited (failed ones by a hash of the
+    email: it may be a stranger's typo). Used by the API's login and the agents' UI alike.
     """
     throttling.check_login_allowed(ip=ip, email=email)
     user = User.objects.filter(email__iexact=email.strip()).first()
@@ -143,9 +144,14 @@ def session_start(*, email: str, password: str, ip: str, request=None) -> tuple[
         raise InvalidCredentials()
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-        refresh = TenantRefreshToken.for_user(user)
         _audit_login(user=user, email=email, ok=True, request=request)
-    return user, refresh
+    return user
+
+
+def session_start(*, email: str, password: str, ip: str, request=None) -> tuple[User, TenantRefreshToken]:
+    """Check credentials in the current schema and issue a refresh token bound to it."""
+    user = credentials_check(email=email, password=password, ip=ip, request=request)
+    return user, TenantRefreshToken.for_user(user)
 
 
 def session_refresh(*, refresh: str) -> TenantRefreshToken:

@@ -45,3 +45,11 @@ class TenantRefreshToken(TenantBoundToken, RefreshToken):
             expires_at=datetime_from_epoch(token["exp"]),
         )
         return token
+
+
+def access_token_for(user) -> TenantAccessToken:
+    """A short-lived access token for `user` in the current schema (the web UI's websocket)."""
+    token = TenantAccessToken()
+    token[api_settings.USER_ID_CLAIM] = user.pk
+    token[TENANT_CLAIM] = connection.schema_name
+    return token

@@ -37,6 +37,7 @@ SHARED_APPS = [
     "ninja",
     "ninja_jwt",
     "ninja_jwt.token_blacklist",
+    "django_htmx",
     # The user model lives in both: super-admins in `public`, each company's users in its schema.
     "apps.accounts",
 ]
@@ -52,6 +53,7 @@ TENANT_APPS = [
     "apps.media",
     "apps.audit",
     "apps.notifications",
+    "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -82,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "apps.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -96,6 +100,9 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "apps.web.context_processors.branding",
+                "apps.web.context_processors.ui_strings",
             ],
         },
     },
@@ -111,6 +118,22 @@ DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 # Persistent connections are unsafe under ASGI (threads of sync_to_async may never close them).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A pool of open connections per process: a new server connection (a backend process start plus
+# its catalog cache warm-up) per request and per task cost more CPU than the work itself. Django
+# hands a connection back at the end of each request/task; django-tenants re-issues the tenant's
+# search_path on the first cursor after every checkout, so no checkout carries a previous schema.
+DB_POOL = env.bool("DB_POOL", default=True)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool refuses persistent connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        # Per process: a uvicorn worker runs sync code on one thread, a Huey consumer on its threads.
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=16),
+        "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10),
+    }
+# One SET search_path per checkout and tenant switch, not one per cursor (the backend forgets it on
+# close, rollback and every set_tenant/schema_context).
+TENANT_LIMIT_SET_CALLS = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -260,6 +283,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+# Each company's sessions live in its own schema and the cookie stays on its own host (no
+# SESSION_COOKIE_DOMAIN): a cookie of one company means nothing on another's host.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
+SESSION_COOKIE_SAMESITE = "Lax"
+LOGIN_URL = "web:login"
 X_FRAME_OPTIONS = "DENY"
 
 # --- observability ------------------------------------------------------------------------------

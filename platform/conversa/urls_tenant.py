@@ -1,6 +1,7 @@
 """URLs of a company's host."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from apps.inboxes import views as hooks
 from apps.media.views import signed_download
@@ -9,6 +10,8 @@ from ninja_api.tenant_api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("app/", include("apps.web.urls")),
+    path("", RedirectView.as_view(url="/app/", permanent=False)),
     path("hooks/whatsapp/<int:inbox_id>", hooks.whatsapp_webhook, name="hook-whatsapp"),
     path("hooks/twilio/<int:inbox_id>", hooks.twilio_webhook, name="hook-twilio"),
     path("hooks/sandbox/<int:inbox_id>", hooks.sandbox_webhook, name="hook-sandbox"),

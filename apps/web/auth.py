@@ -1,0 +1,63 @@
+"""Who may open the agents' UI: signed-in users of this company's host (sessions live in its schema)."""
+
+from functools import wraps
+
+from django.db import connection
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from conversa.errors import NotFound
+
+
+def _to_login(request):
+    url = f"{reverse('web:login')}?next={request.get_full_path()}"
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def agent_required(view):
+    """Any signed-in, active user of this company; the console's host never serves the UI."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if connection.schema_name == "public":
+            raise Http404
+        if not request.user.is_authenticated or not request.user.is_active:
+            return _to_login(request)
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            # Selectors say "not found" for what this user may not see: a page answers 404 alike.
+            raise Http404 from exc
+
+    return wrapper
+
+
+def admin_required(view):
+    """Company settings: admins only; others get a 404 rather than learning the page exists."""
+
+    @agent_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_admin:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def manager_required(view):
+    """Supervisors and admins (quick replies of the whole team, reports)."""
+
+    @agent_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_supervisor_or_admin:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,112 @@
+"""Small presentation helpers of the agents' UI."""
+
+import datetime as dt
+import re
+
+from django import template
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+TICKS = {"pending": "🕓", "sending": "🕓", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!"}
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def initials(name: str) -> str:
+    words = [word for word in re.split(r"\s+", str(name or "").strip()) if word]
+    return "".join(word[0] for word in words[:2]).upper() or "?"
+
+
+@register.filter
+def local_day(value: dt.datetime) -> str:
+    return timezone.localtime(value).date().isoformat() if value else ""
+
+
+@register.filter
+def local_time(value: dt.datetime) -> str:
+    return formats.time_format(timezone.localtime(value), "H:i") if value else ""
+
+
+@register.filter
+def day_label(value: dt.datetime) -> str:
+    day = timezone.localtime(value).date()
+    today = timezone.localdate()
+    if day == today:
+        return _("Today")
+    if day == today - dt.timedelta(days=1):
+        return _("Yesterday")
+    return formats.date_format(day, "DATE_FORMAT")
+
+
+@register.filter
+def short_time(value: dt.datetime) -> str:
+    """Today's time, or the date for older activity."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    if local.date() == timezone.localdate():
+        return formats.time_format(local, "H:i")
+    return formats.date_format(local, "SHORT_DATE_FORMAT")
+
+
+@register.filter
+def ticks(status: str) -> str:
+    return TICKS.get(status, "")
+
+
+@register.filter
+def fill_variables(content: str, contact) -> str:
+    """Quick-reply variables the agent would otherwise type by hand."""
+    values = {
+        "contact.name": contact.name or "",
+        "contact.first_name": (contact.name or "").split(" ")[0],
+        "contact.phone": contact.phone,
+        "contact.email": contact.email or "",
+    }
+    return re.sub(r"\{\{\s*([\w.]+)\s*\}\}", lambda m: values.get(m.group(1), m.group(0)), content)
+
+
+def _user_name(user_id) -> str:
+    from apps.accounts.models import User
+
+    user = User.objects.filter(pk=user_id).only("name", "email").first() if user_id else None
+    return (user.name or user.email) if user else _("someone")
+
+
+@register.filter
+def event_text(event) -> str:
+    actor = (event.actor.name or event.actor.email) if event.actor else _("System")
+    data = event.data or {}
+    texts = {
+        "status_changed": lambda: _("%(actor)s changed the status to %(to)s")
+        % {"actor": actor, "to": _status_label(data.get("to"))},
+        "assigned": lambda: _("%(actor)s assigned it to %(user)s")
+        % {"actor": actor, "user": _user_name(data.get("assignee_id"))},
+        "transferred": lambda: _("%(actor)s transferred it to %(user)s")
+        % {"actor": actor, "user": _user_name(data.get("assignee_id"))},
+        "unassigned": lambda: _("%(actor)s unassigned it") % {"actor": actor},
+        "priority_changed": lambda: _("%(actor)s set the priority to %(to)s")
+        % {"actor": actor, "to": _priority_label(data.get("to"))},
+        "labels_changed": lambda: _("%(actor)s changed the labels") % {"actor": actor},
+        "snoozed": lambda: _("%(actor)s snoozed it") % {"actor": actor},
+    }
+    make = texts.get(event.kind)
+    return make() if make else _("%(actor)s: %(what)s") % {"actor": actor, "what": event.kind}
+
+
+def _status_label(value) -> str:
+    from apps.conversations.models import Conversation
+
+    return str(dict(Conversation.Status.choices).get(value, value))
+
+
+def _priority_label(value) -> str:
+    from apps.conversations.models import Conversation
+
+    return str(dict(Conversation.Priority.choices).get(value, value))

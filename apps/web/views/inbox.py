@@ -1,0 +1,85 @@
+"""The team inbox: tabs, filters, live counts and an endlessly scrolling conversation list."""
+
+from django.db.models import F, Func
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.conversations.models import Conversation
+from apps.inboxes.models import Inbox
+from apps.web.auth import agent_required
+from apps.web.inbox_query import (
+    PAGE_SIZE,
+    TABS,
+    InboxFilters,
+    inbox_conversations,
+    status_choices,
+    tab_counts,
+)
+from ninja_api.pagination import paginate
+
+ORDERING = ("-activity", "-id")
+
+
+def list_page(request, filters: InboxFilters, cursor: str | None = None):
+    rows, next_cursor = paginate(
+        inbox_conversations(request.user, filters), cursor=cursor, limit=PAGE_SIZE, ordering=ORDERING
+    )
+    return rows, next_cursor
+
+
+def inbox_context(request, filters: InboxFilters) -> dict:
+    rows, next_cursor = list_page(request, filters)
+    labels = sorted(
+        Conversation.objects.annotate(label=Func(F("labels"), function="unnest"))
+        .values_list("label", flat=True).distinct()[:100]
+    )
+    return {
+        "filters": filters,
+        "tabs": TABS,
+        "counts": tab_counts(request.user),
+        "statuses": status_choices(),
+        "inboxes": Inbox.objects.filter(is_active=True).only("id", "name"),
+        "labels": labels,
+        "rows": rows,
+        "next_cursor": next_cursor,
+    }
+
+
+@agent_required
+@require_GET
+def inbox_view(request):
+    filters = InboxFilters.from_query(request.GET)
+    context = inbox_context(request, filters)
+    if request.htmx and request.htmx.target == "conversation-list":
+        return render(request, "web/partials/conversation_list.html", context)
+    return render(request, "web/inbox.html", context)
+
+
+@agent_required
+@require_GET
+def rows_view(request):
+    """The next page of the list (infinite scroll)."""
+    filters = InboxFilters.from_query(request.GET)
+    rows, next_cursor = list_page(request, filters, request.GET.get("cursor"))
+    return render(request, "web/partials/conversation_rows.html",
+                  {"rows": rows, "next_cursor": next_cursor, "filters": filters})
+
+
+@agent_required
+@require_GET
+def row_view(request, conversation_id: int):
+    """One conversation's row as the current filters show it, or nothing if it no longer belongs."""
+    filters = InboxFilters.from_query(request.GET)
+    row = inbox_conversations(request.user, filters).filter(pk=conversation_id).first()
+    if row is None:
+        return HttpResponse("")
+    return render(request, "web/partials/conversation_row.html", {"c": row, "filters": filters})
+
+
+@agent_required
+@require_GET
+def counts_view(request):
+    response = JsonResponse(tab_counts(request.user))
+    response["Cache-Control"] = "no-store"
+    return response
