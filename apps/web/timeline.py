@@ -62,3 +62,14 @@ def timeline_page(conversation: Conversation, *, before: int | None = None) -> T
     items += [Item("note", n) for n in notes] + [Item("event", e) for e in events]
     items.sort(key=lambda item: (item.created_at, item.kind != "message", item.obj.pk))
     return TimelinePage(items, page[0].pk if has_more and page else None)
+
+
+def timeline_since(conversation: Conversation, after: datetime) -> list[Item]:
+    """Notes and events newer than `after` (messages arrive on their own realtime frames)."""
+    notes = conversation.notes.select_related("author").filter(created_at__gt=after)
+    events = conversation.timeline.select_related("actor").filter(created_at__gt=after).exclude(
+        kind__in=HIDDEN_EVENTS
+    )
+    items = [Item("note", n) for n in notes] + [Item("event", e) for e in events]
+    items.sort(key=lambda item: (item.created_at, item.obj.pk))
+    return items[:PAGE_SIZE]

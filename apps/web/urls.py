@@ -18,6 +18,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/", conversation.conversation_view, name="conversation"),
     path("c/<int:conversation_id>/row/", inbox.row_view, name="row"),
     path("c/<int:conversation_id>/older/", conversation.older_view, name="older"),
+    path("c/<int:conversation_id>/newer/", conversation.newer_view, name="newer"),
     path("c/<int:conversation_id>/item/<str:kind>/<int:item_id>/", conversation.item_view, name="item"),
     path("c/<int:conversation_id>/send/", conversation.send_view, name="send"),
     path("c/<int:conversation_id>/template/", conversation.send_template_view, name="send-template"),

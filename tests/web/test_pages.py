@@ -202,3 +202,24 @@ def test_realtime_token_is_bound_to_the_company(alpha, team):
     token = browser.get("/app/realtime-token/").json()["token"]
     with schema_context(alpha.schema_name):
         assert user_for_access_token(token).pk == team["ana"].pk
+
+
+def test_notes_and_events_since_a_moment_arrive_for_live_updates(alpha, team):
+    import time
+
+    s = team
+    conversation_id = receive(alpha, s["inbox"]).conversation_id
+    browser = signed_in(alpha, s["admin"])
+    before = time.time()
+    browser.post(f"/app/c/{conversation_id}/send/", {"text": "Call them back", "mode": "note"})
+    browser.post(f"/app/c/{conversation_id}/assign/", {"assignee_id": s["ana"].pk})
+    newer = browser.get(f"/app/c/{conversation_id}/newer/?after={before}").content.decode()
+    assert "Call them back" in newer and "assigned it to Ana Agent" in newer
+    assert "Call them back" not in browser.get(
+        f"/app/c/{conversation_id}/newer/?after={time.time() + 1}").content.decode()
+
+
+def test_unknown_pages_are_a_branded_404(alpha, team):
+    browser = signed_in(alpha, team["admin"])
+    response = browser.get("/app/c/999999/")
+    assert response.status_code == 404 and b"Back to the inbox" in response.content

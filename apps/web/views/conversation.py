@@ -18,7 +18,7 @@ from apps.conversations.models import Conversation, Message, QuickReply
 from apps.inboxes.models import MessageTemplate
 from apps.web.auth import agent_required
 from apps.web.inbox_query import InboxFilters
-from apps.web.timeline import Item, timeline_page
+from apps.web.timeline import Item, TimelinePage, timeline_page, timeline_since
 from apps.web.views.inbox import inbox_context
 from conversa.errors import DomainError, Forbidden, ValidationFailed
 
@@ -91,6 +91,20 @@ def older_view(request, conversation_id: int):
     page = timeline_page(conversation, before=int(before) if before.isdigit() else None)
     return render(request, "web/partials/timeline_items.html",
                   {"page": page, "conversation": conversation, "older": True})
+
+
+@agent_required
+@require_GET
+def newer_view(request, conversation_id: int):
+    """Notes and events added since the newest one the page shows (another agent's actions, live)."""
+    conversation = _conversation(request, conversation_id)
+    try:
+        after = dt.datetime.fromtimestamp(float(request.GET.get("after", "")), tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValidationFailed(_("A timestamp is required.")) from None
+    items = timeline_since(conversation, after)
+    return render(request, "web/partials/timeline_items.html",
+                  {"page": TimelinePage(items, None), "conversation": conversation, "bare": True})
 
 
 @agent_required

@@ -133,6 +133,15 @@
     }
   }
 
+  async function refreshNewer(conversationId) {
+    const stamps = [...document.querySelectorAll("#timeline [data-ts]")].map((item) => Number(item.dataset.ts));
+    const after = stamps.length ? Math.max(...stamps) : 0;
+    const html = await fragment(`/app/c/${conversationId}/newer/?after=${after}`);
+    if (!html || openConversationId() !== conversationId) return;
+    const box = toElement(`<ol>${html}</ol>`);
+    [...box.children].forEach((element) => { if (element.id) placeItem(element); });
+  }
+
   function subscribe() {
     const id = openConversationId();
     if (!socket || socket.readyState !== WebSocket.OPEN || !socket.ready) return;
@@ -236,7 +245,7 @@
     if ("assignee_id" in data) assignees.set(id, data.assignee_id);
     refreshRow(id);
     refreshCounts();
-    if (id === openConversationId()) refreshHeader(id);
+    if (id === openConversationId()) { refreshHeader(id); refreshNewer(id); }
   }
 
   function onFrame(frame) {
