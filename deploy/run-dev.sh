@@ -94,6 +94,8 @@ demo="demo.$BASE_DOMAIN:$PORT"
 cat <<EOF
 
 Conversa is running. Ctrl-C stops the web server and the worker.
+  Agents' inbox           http://$demo/app/
+  Play a customer         http://$demo/app/sandbox/
   Demo company API docs   http://$demo/api/v1/docs
   Platform API docs       $host/platform/api/v1/docs
   Websocket               ws://$demo/ws/v1/?token=ACCESS_TOKEN  (access token from POST /api/v1/auth/login)

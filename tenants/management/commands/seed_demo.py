@@ -11,9 +11,9 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import User
 from apps.accounts.services import user_create
 from apps.conversations.inbound import message_receive
-from apps.conversations.models import Conversation
+from apps.conversations.models import Conversation, QuickReply
 from apps.conversations.outbound import message_send
-from apps.conversations.services import conversation_assign, conversation_close
+from apps.conversations.services import conversation_assign, conversation_close, quick_reply_create
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import InboundMessage
 from apps.inboxes.services import inbox_create, template_create
@@ -26,6 +26,8 @@ ADMIN = ("admin@example.com", "Daniela Admin")
 SANDBOX_INBOX = "Sandbox WhatsApp"
 # (customer, phone, their messages, assigned agent, the agent's reply, closed afterwards)
 SAMPLE_CONVERSATIONS = [
+    # Three days old: outside the 24-hour window, so only a template can answer it.
+    ("Sofía Méndez", "+5491155550105", ["¿Me avisan cuando vuelva a haber stock?"], None, None, False),
     (
         "María López",
         "+5491155550101",
@@ -51,6 +53,12 @@ SAMPLE_CONVERSATIONS = [
         None,
         False,
     ),
+]
+QUICK_REPLIES = [
+    ("hello", "Hi {{contact.first_name}}! Thanks for writing to us. How can I help?"),
+    ("hola", "¡Hola {{contact.first_name}}! Gracias por escribirnos. ¿En qué te puedo ayudar?"),
+    ("thanks", "Thank you, {{contact.first_name}}! Anything else I can do for you?"),
+    ("hours", "We answer Monday to Friday, 9:00 to 18:00."),
 ]
 AGENTS = [
     ("ana@example.com", "Ana Agent", "agent"),
@@ -82,9 +90,11 @@ class Command(BaseCommand):
                 if not User.objects.filter(email=email).exists():
                     user_create(email=email, password=password, name=name, role=role)
             inbox = self.ensure_conversations()
+            self.ensure_quick_replies()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         port = os.environ.get("PORT", "8000")
-        self.stdout.write(f"  company:      http://{tenant_host('demo')}:{port}/api/v1/docs")
+        self.stdout.write(f"  agents' UI:   http://{tenant_host('demo')}:{port}/app/")
+        self.stdout.write(f"  company API:  http://{tenant_host('demo')}:{port}/api/v1/docs")
         for email, _name, *role in [ADMIN, *AGENTS]:
             self.stdout.write(f"  {(role[0] if role else 'admin'):<12}  {email} / {password}")
         self.stdout.write(f"  super-admin   {SUPERADMIN[0]} / {password}  (platform API on BASE_DOMAIN)")
@@ -117,7 +127,7 @@ class Command(BaseCommand):
         agents = {user.email: user for user in User.objects.filter(role=User.Role.AGENT)}
         now = timezone.now()
         for minutes_ago, (name, phone, lines, assignee, reply, close) in zip(
-            (95, 40, 12, 3),
+            (3 * 24 * 60, 95, 40, 12, 3),
             SAMPLE_CONVERSATIONS,
             strict=True,
         ):
@@ -146,6 +156,11 @@ class Command(BaseCommand):
                     conversation=conversation, actor=None, reason="resolved", outcome="information"
                 )
         return inbox
+
+    def ensure_quick_replies(self) -> None:
+        for shortcut, content in QUICK_REPLIES:
+            if not QuickReply.objects.filter(shortcut=shortcut, owner__isnull=True).exists():
+                quick_reply_create(shortcut=shortcut, content=content, owner=None)
 
     def ensure_superadmin(self, password: str) -> None:
         with schema_context("public"):
