@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+import apps.web.views.sandbox as sandbox_views
+import apps.web.views.settings as settings_views
 from apps.web.views import conversation, inbox, media, notifications, session
 
 app_name = "web"
@@ -27,4 +29,30 @@ urlpatterns = [
     path("media/<int:media_id>/<str:variant>/", media.media_view, name="media"),
     path("notifications/", notifications.list_view, name="notifications"),
     path("notifications/read/", notifications.read_all_view, name="notifications-read"),
+]
+
+# Admin settings and the sandbox customer page.
+urlpatterns += [
+    path("settings/", settings_views.settings_view, name="settings"),
+    path("settings/users/", settings_views.users_view, name="settings-users"),
+    path("settings/users/<int:user_id>/role/", settings_views.user_role_view, name="settings-user-role"),
+    path("settings/users/<int:user_id>/deactivate/", settings_views.user_deactivate_view,
+         name="settings-user-deactivate"),
+    path("settings/inboxes/", settings_views.inboxes_view, name="settings-inboxes"),
+    path("settings/inboxes/<int:inbox_id>/", settings_views.inbox_view, name="settings-inbox"),
+    path("settings/inboxes/<int:inbox_id>/templates/", settings_views.template_create_view,
+         name="settings-template-create"),
+    path("settings/inboxes/<int:inbox_id>/templates/<int:template_id>/delete/",
+         settings_views.template_delete_view, name="settings-template-delete"),
+    path("settings/quick-replies/", settings_views.quick_replies_view, name="settings-quick-replies"),
+    path("settings/quick-replies/<int:reply_id>/delete/", settings_views.quick_reply_delete_view,
+         name="settings-quick-reply-delete"),
+    path("settings/api-keys/", settings_views.api_keys_view, name="settings-api-keys"),
+    path("settings/api-keys/<int:key_id>/revoke/", settings_views.api_key_revoke_view,
+         name="settings-api-key-revoke"),
+    path("settings/branding/", settings_views.branding_view, name="settings-branding"),
+    path("sandbox/", sandbox_views.sandbox_view, name="sandbox"),
+    path("sandbox/<int:inbox_id>/thread/", sandbox_views.thread_view, name="sandbox-thread"),
+    path("sandbox/<int:inbox_id>/send/", sandbox_views.send_view, name="sandbox-send"),
+    path("sandbox/<int:inbox_id>/receipts/", sandbox_views.receipts_view, name="sandbox-receipts"),
 ]

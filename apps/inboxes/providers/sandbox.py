@@ -3,6 +3,11 @@
 Inbound: `POST /hooks/sandbox/{inbox_id}` with `X-Sandbox-Token` and `{from, name?, text?, media_url?,
 id?}`. Outbound sends succeed at once with a made-up id; the service layer keeps them for the
 inbox's sandbox outbox.
+
+Receipts: the customer's phone acknowledging one of the company's messages is the body
+`{"status": "delivered" | "read", "id": "<provider_message_id>"}` (the id the send returned). It is
+applied like a Meta or Twilio status callback: a later status never moves a message backwards, and a
+"read" implies "delivered". The sandbox customer page (`/app/sandbox/`) sends these.
 """
 
 import datetime as dt
@@ -15,18 +20,22 @@ from posixpath import basename
 from urllib.parse import urlsplit
 
 from apps.inboxes.providers.base import (
+    DELIVERED,
     DOCUMENT,
     IMAGE,
+    READ,
     TEXT,
     InboundMessage,
     Provider,
     SendResult,
+    StatusUpdate,
     WebhookBatch,
     header_value,
     secrets_equal,
 )
 
 PHONE = re.compile(r"^\+\d{8,15}$")
+RECEIPT_STATUSES = (DELIVERED, READ)
 
 
 class SandboxProvider(Provider):
@@ -38,14 +47,16 @@ class SandboxProvider(Provider):
         return secrets_equal(header_value(headers, "X-Sandbox-Token"), self.credentials["sandbox_token"])
 
     def parse_webhook(self, *, body: bytes, content_type: str) -> WebhookBatch:
-        """One inbound message. Raises ValueError, with a message for the person playing the
-        customer, when the body is not what the sandbox accepts."""
+        """One inbound message, or one receipt (a body with "status"). Raises ValueError, with a
+        message for the person playing the customer, when the body is not what the sandbox accepts."""
         try:
             data = json.loads(body)
         except ValueError as exc:
             raise ValueError("The body must be JSON.") from exc
         if not isinstance(data, dict):
             raise ValueError("The body must be a JSON object.")
+        if "status" in data:
+            return _receipt(data)
         phone = data.get("from")
         if not isinstance(phone, str) or not PHONE.match(phone):
             raise ValueError("'from' must be a phone number in E.164 form: '+' and 8 to 15 digits.")
@@ -87,6 +98,17 @@ class SandboxProvider(Provider):
     def send_media(self, *, to: str, kind: str, url: str, send_key: str, caption: str = "",
                    filename: str = "") -> SendResult:
         return _sent()
+
+
+def _receipt(data: dict) -> WebhookBatch:
+    status, message_id = data.get("status"), data.get("id")
+    if status not in RECEIPT_STATUSES:
+        raise ValueError("'status' must be 'delivered' or 'read'.")
+    if not isinstance(message_id, str) or not message_id.strip():
+        raise ValueError("'id' must be the provider message id of a message the company sent.")
+    return WebhookBatch(statuses=[StatusUpdate(
+        provider_message_id=message_id.strip(), status=status, timestamp=dt.datetime.now(dt.UTC),
+    )])
 
 
 def _sent() -> SendResult:

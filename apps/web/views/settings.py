@@ -1,0 +1,352 @@
+"""Company settings for admins: users, inboxes and templates, quick replies, API keys, branding."""
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts import services as accounts
+from apps.accounts.models import ApiKey, User
+from apps.conversations import services as conversations
+from apps.conversations.models import QuickReply
+from apps.inboxes import services as inboxes
+from apps.inboxes.models import Inbox, MessageTemplate
+from apps.inboxes.selectors import webhook_url
+from apps.web.auth import admin_required
+from apps.web.forms import (
+    SECRET_FIELDS,
+    ApiKeyForm,
+    InboxCreateForm,
+    InboxEditForm,
+    QuickReplyForm,
+    TemplateForm,
+    UserCreateForm,
+    UserRoleForm,
+    generated_password,
+)
+from conversa.errors import DomainError
+
+
+def _page(request, template: str, tab: str, context: dict, status: int = 200) -> HttpResponse:
+    return render(request, template, {"section": "settings", "tab": tab, **context}, status=status)
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    """Pages that show a secret once must not be kept by the browser or any proxy."""
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _refused(request, exc: DomainError, fallback: str) -> HttpResponse:
+    """A refused row action: a plain form post goes back with the reason as a flash."""
+    messages.error(request, exc.message)
+    return redirect(fallback)
+
+
+@admin_required
+@require_GET
+def settings_view(request):
+    return redirect("web:settings-users")
+
+
+# --- users ----------------------------------------------------------------------------------------
+
+def _seats(request) -> dict:
+    return {
+        "used": User.objects.filter(is_active=True).count(),
+        "limit": request.tenant.plan.limit("max_agents"),
+    }
+
+
+@admin_required
+def users_view(request):
+    form = UserCreateForm(request.POST or None)
+    status, shown_password, created = 200, "", None
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            password = data["password"] or generated_password()
+            try:
+                created = accounts.user_create(
+                    email=data["email"], password=password, name=data["name"], role=data["role"],
+                )
+            except DomainError as exc:
+                form.show_error(exc)
+                status = exc.status
+            else:
+                shown_password = "" if data["password"] else password
+                form = UserCreateForm()
+        else:
+            status = 422
+    response = _page(request, "web/settings/users.html", "users", {
+        "form": form,
+        "users": User.objects.order_by("-is_active", "name", "email"),
+        "seats": _seats(request),
+        "roles": User.Role.choices,
+        "created": created,
+        "shown_password": shown_password,
+    }, status=status)
+    return _no_store(response) if shown_password else response
+
+
+def _user_row(request, user: User, error: str = "") -> HttpResponse:
+    return render(request, "web/settings/partials/user_row.html",
+                  {"u": user, "roles": User.Role.choices, "row_error": error})
+
+
+@admin_required
+@require_POST
+def user_role_view(request, user_id: int):
+    user = get_object_or_404(User, pk=user_id)
+    form = UserRoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DomainError(_("Choose a role."))
+        user = accounts.user_update(user=user, actor=request.user, role=form.cleaned_data["role"])
+    except DomainError as exc:
+        if request.htmx:
+            return _user_row(request, user, exc.message)
+        return _refused(request, exc, "web:settings-users")
+    if request.htmx:
+        return _user_row(request, user)
+    messages.success(request, _("Role changed."))
+    return redirect("web:settings-users")
+
+
+@admin_required
+@require_POST
+def user_deactivate_view(request, user_id: int):
+    user = get_object_or_404(User, pk=user_id)
+    try:
+        user = accounts.user_deactivate(user=user, actor=request.user)
+    except DomainError as exc:
+        if request.htmx:
+            return _user_row(request, user, exc.message)
+        return _refused(request, exc, "web:settings-users")
+    if request.htmx:
+        return _user_row(request, user)
+    messages.success(request, _("User deactivated."))
+    return redirect("web:settings-users")
+
+
+# --- inboxes --------------------------------------------------------------------------------------
+
+@admin_required
+def inboxes_view(request):
+    form = InboxCreateForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                inbox = inboxes.inbox_create(
+                    name=data["name"], provider=data["provider"],
+                    credentials=form.credentials(data["provider"]),
+                    rate_limit_per_second=data["rate_limit_per_second"],
+                )
+            except DomainError as exc:
+                form.show_error(exc)
+                status = exc.status
+            else:
+                messages.success(request, _("Inbox created."))
+                return redirect("web:settings-inbox", inbox_id=inbox.pk)
+        else:
+            status = 422
+    limit = request.tenant.plan.limit("max_inboxes")
+    return _page(request, "web/settings/inboxes.html", "inboxes", {
+        "form": form,
+        "inboxes": Inbox.objects.all(),
+        "seats": {"used": Inbox.objects.filter(is_active=True).count(), "limit": limit},
+    }, status=status)
+
+
+def connection_info(inbox: Inbox) -> dict:
+    """What an admin needs to connect the provider; secrets only as "set" or "not set"."""
+    credentials = inbox.credentials
+    info = {"webhook_url": webhook_url(inbox), "fields": []}
+    if inbox.provider == Inbox.Provider.SANDBOX:
+        info["sandbox_token"] = inbox.sandbox_token
+    elif inbox.provider == Inbox.Provider.WHATSAPP_CLOUD:
+        info["verify_token"] = credentials.get("verify_token", "")
+    form_fields = InboxEditForm(inbox=inbox).credential_fields()
+    for field in form_fields:
+        key = field.name.split("_", 1)[1]
+        if key == "verify_token":
+            continue  # shown above, in full: Meta's console needs it typed in
+        value = credentials.get(key, "")
+        info["fields"].append({
+            "label": field.label, "secret": key in SECRET_FIELDS, "is_set": bool(value),
+            "value": "" if key in SECRET_FIELDS else value,
+        })
+    return info
+
+
+def _inbox_context(inbox: Inbox, form: InboxEditForm, template_form: TemplateForm) -> dict:
+    return {
+        "inbox": inbox,
+        "form": form,
+        "template_form": template_form,
+        "templates": inbox.templates.all(),
+        "connection": connection_info(inbox),
+    }
+
+
+def _edit_initial(inbox: Inbox) -> dict:
+    return {name: getattr(inbox, name) for name in (
+        "name", "rate_limit_per_second", "reopen_window_hours", "greeting_message", "away_message",
+    )}
+
+
+@admin_required
+def inbox_view(request, inbox_id: int):
+    inbox = get_object_or_404(Inbox, pk=inbox_id)
+    form = InboxEditForm(request.POST or None, inbox=inbox, initial=_edit_initial(inbox))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            credentials = form.credentials(inbox.provider)
+            try:
+                inboxes.inbox_update(
+                    inbox=inbox, credentials=credentials or None,
+                    **{name: data[name] for name in _edit_initial(inbox)},
+                )
+            except DomainError as exc:
+                form.show_error(exc)
+                status = exc.status
+            else:
+                messages.success(request, _("Inbox saved."))
+                return redirect("web:settings-inbox", inbox_id=inbox.pk)
+        else:
+            status = 422
+    return _page(request, "web/settings/inbox.html", "inboxes",
+                 _inbox_context(inbox, form, TemplateForm(prefix="template")), status=status)
+
+
+@admin_required
+@require_POST
+def template_create_view(request, inbox_id: int):
+    inbox = get_object_or_404(Inbox, pk=inbox_id)
+    template_form = TemplateForm(request.POST, prefix="template")
+    status = 422
+    if template_form.is_valid():
+        try:
+            inboxes.template_create(inbox=inbox, **template_form.cleaned_data)
+        except DomainError as exc:
+            template_form.show_error(exc)
+            status = exc.status
+        else:
+            messages.success(request, _("Template added."))
+            return redirect(reverse("web:settings-inbox", args=[inbox.pk]) + "#templates")
+    form = InboxEditForm(inbox=inbox, initial=_edit_initial(inbox))
+    return _page(request, "web/settings/inbox.html", "inboxes",
+                 _inbox_context(inbox, form, template_form), status=status)
+
+
+@admin_required
+@require_POST
+def template_delete_view(request, inbox_id: int, template_id: int):
+    template = get_object_or_404(MessageTemplate, pk=template_id, inbox_id=inbox_id)
+    inboxes.template_delete(template=template)
+    if request.htmx:
+        return HttpResponse("")
+    messages.success(request, _("Template deleted."))
+    return redirect(reverse("web:settings-inbox", args=[inbox_id]) + "#templates")
+
+
+# --- quick replies --------------------------------------------------------------------------------
+
+def _visible_quick_replies(user: User):
+    # Other people's personal replies are theirs alone, admins included.
+    return QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=user))
+
+
+@admin_required
+def quick_replies_view(request):
+    form = QuickReplyForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                conversations.quick_reply_create(
+                    shortcut=data["shortcut"], content=data["content"],
+                    owner=request.user if data["scope"] == "personal" else None,
+                )
+            except DomainError as exc:
+                form.show_error(exc)
+                status = exc.status
+            else:
+                messages.success(request, _("Quick reply created."))
+                return redirect("web:settings-quick-replies")
+        else:
+            status = 422
+    return _page(request, "web/settings/quick_replies.html", "quick_replies", {
+        "form": form,
+        "quick_replies": _visible_quick_replies(request.user),
+    }, status=status)
+
+
+@admin_required
+@require_POST
+def quick_reply_delete_view(request, reply_id: int):
+    reply = get_object_or_404(_visible_quick_replies(request.user), pk=reply_id)
+    conversations.quick_reply_delete(quick_reply=reply)
+    if request.htmx:
+        return HttpResponse("")
+    messages.success(request, _("Quick reply deleted."))
+    return redirect("web:settings-quick-replies")
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+@admin_required
+def api_keys_view(request):
+    form = ApiKeyForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                key, full_key = accounts.api_key_create(
+                    name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+                    created_by=request.user,
+                )
+            except DomainError as exc:
+                form.show_error(exc)
+                status = exc.status
+            else:
+                # Rendered in the answer to the POST, never stored: reloading cannot show it again.
+                return _no_store(_page(request, "web/settings/api_key_created.html", "api_keys",
+                                       {"key": key, "full_key": full_key}, status=201))
+        else:
+            status = 422
+    return _page(request, "web/settings/api_keys.html", "api_keys", {
+        "form": form,
+        "keys": ApiKey.objects.select_related("created_by"),
+        "api_access": request.tenant.plan.has_feature("api_access"),
+    }, status=status)
+
+
+@admin_required
+@require_POST
+def api_key_revoke_view(request, key_id: int):
+    key = accounts.api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id), actor=request.user)
+    if request.htmx:
+        return render(request, "web/settings/partials/api_key_row.html", {"key": key})
+    messages.success(request, _("API key revoked."))
+    return redirect("web:settings-api-keys")
+
+
+# --- branding -------------------------------------------------------------------------------------
+
+@admin_required
+@require_GET
+def branding_view(request):
+    company = request.tenant
+    return _page(request, "web/settings/branding.html", "branding", {
+        "company": company,
+        "white_label": company.plan.white_label,
+    })
