@@ -68,7 +68,8 @@ def twilio_webhook(request, inbox_id: int):
 @csrf_exempt
 @require_http_methods(["POST"])
 def sandbox_webhook(request, inbox_id: int):
-    """Play a customer: `{from, name?, text?, media_url?}` with the inbox's `X-Sandbox-Token`."""
+    """Play a customer: `{from, name?, text?, media_url?}` with the inbox's `X-Sandbox-Token`, or
+    acknowledge a reply with `{status: "delivered"|"read", id}`."""
     inbox = _inbox(inbox_id, Inbox.Provider.SANDBOX)
     if inbox is None:
         return _not_found()
@@ -82,6 +83,9 @@ def sandbox_webhook(request, inbox_id: int):
     except (ValueError, json.JSONDecodeError) as exc:
         # Refuse before storing: a sandbox caller is a person who can fix the request.
         return error_response(422, "validation_error", str(exc), [{"field": "from", "message": str(exc)}])
+    if not batch.messages:  # a delivery/read receipt for one of our replies
+        webhook_receive(inbox=inbox, body=request.body, content_type="application/json")
+        return JsonResponse({"status": "received"}, status=202)
     message_id = batch.messages[0].provider_message_id
     # Store the id we answer with, so the worker's parse finds the same one (and retries dedupe).
     body = json.dumps({**json.loads(request.body), "id": message_id}).encode()

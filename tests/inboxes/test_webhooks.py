@@ -404,6 +404,29 @@ def test_the_sandbox_plays_a_customer_message(api, alpha, sandbox_inbox, django_
 
 
 @pytest.mark.django_db
+def test_the_sandbox_acknowledges_a_reply_through_its_public_hook(
+    api, alpha, sandbox_inbox, django_capture_on_commit_callbacks
+):
+    from apps.conversations.outbound import message_send
+
+    customer = receive(alpha, sandbox_inbox, text="Hi")
+    with schema_context(alpha.schema_name), django_capture_on_commit_callbacks(execute=True):
+        reply = message_send(conversation=customer.conversation, author=None, text="Hello!")
+    with schema_context(alpha.schema_name):
+        reply.refresh_from_db()
+    assert reply.status == "sent"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        receipt = {"status": "read", "id": reply.provider_message_id}
+        response = post_sandbox(api, alpha, sandbox_inbox, receipt)
+
+    assert response.status_code == 202
+    with schema_context(alpha.schema_name):
+        reply.refresh_from_db()
+    assert reply.status == "read"
+
+
+@pytest.mark.django_db
 def test_the_sandbox_stores_a_message_with_a_callers_id_once(
     api, alpha, sandbox_inbox, django_capture_on_commit_callbacks
 ):
