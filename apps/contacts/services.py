@@ -212,18 +212,23 @@ def contact_set_opt_out(*, contact: Contact, opted_out: bool) -> Contact:
     return _write(contact, lambda current: {"opted_out": opted_out})
 
 
-def contact_get_or_create_for_inbound(*, phone: str, name: str = "") -> tuple[Contact, bool]:
+def contact_get_or_create_for_inbound(
+    *, phone: str, name: str = "", lock: bool = False
+) -> tuple[Contact, bool]:
     """The contact writing in from `phone`, created if new; fills in its name if it has none.
 
     Never refused for the plan's `max_contacts`: a customer's message is never dropped. Safe under
     concurrency: of two webhooks for one new number, the second insert fails on the unique phone
     inside a savepoint and re-reads the first one's contact. `phone` is checked only for a
-    possible length (see `normalize_phone`).
+    possible length (see `normalize_phone`). With `lock`, the row stays locked until the caller's
+    transaction ends (taken by the lookup itself, not by a second query).
     """
     phone = _phone(phone, strict=False)
     name = " ".join((name or "").split())[:200]
-    with transaction.atomic():
-        contact = Contact.objects.filter(phone=phone).first()
+    contacts = Contact.objects.select_for_update() if lock else Contact.objects
+    # No savepoint of its own: nothing here is rolled back alone but the insert below.
+    with transaction.atomic(savepoint=False):
+        contact = contacts.filter(phone=phone).first()
         if contact is None:
             try:
                 with transaction.atomic():
@@ -232,7 +237,7 @@ def contact_get_or_create_for_inbound(*, phone: str, name: str = "") -> tuple[Co
                 if not _violates(exc, PHONE_UNIQUE_CONSTRAINT):
                     raise
                 # Read committed: this statement sees the row the other transaction committed.
-                contact = Contact.objects.get(phone=phone)
+                contact = contacts.get(phone=phone)
             else:
                 publish(CONTACT_CREATED, {"contact_id": contact.pk})
                 return contact, True

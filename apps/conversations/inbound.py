@@ -58,11 +58,13 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
 
     Returns None for a duplicate delivery. Publishes message.created and the conversation's event.
     """
-    with transaction.atomic():
+    # Inside the worker's per-event savepoint a second one would only cost round trips.
+    with transaction.atomic(savepoint=False):
         if Message.objects.filter(inbox=inbox, provider_message_id=inbound.provider_message_id).exists():
             return None
-        contact, _ = contact_get_or_create_for_inbound(phone=inbound.from_phone, name=inbound.profile_name)
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contact, _ = contact_get_or_create_for_inbound(
+            phone=inbound.from_phone, name=inbound.profile_name, lock=True
+        )
         at = min(inbound.timestamp, timezone.now())
         conversation, created = _conversation_for_inbound(contact=contact, inbox=inbox, at=at)
         reply_to = None

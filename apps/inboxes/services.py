@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.inboxes.models import Inbox, MessageTemplate, WebhookEvent
 from conversa.errors import Conflict, ValidationFailed
 from conversa.netguard import UnsafeOutboundURL, check_outbound_url
+from conversa.redis import get_redis
 from tenants.limits import ensure_within_limit, lock_current_company
 
 REQUIRED_CREDENTIALS = {
@@ -116,24 +117,36 @@ def template_delete(*, template: MessageTemplate) -> None:
 
 
 def webhook_receive(*, inbox: Inbox, body: bytes, content_type: str, send_key: str = "") -> WebhookEvent:
-    """Persist a verified webhook, then (after commit) hand it to a worker.
+    """Persist a verified webhook, then (after commit) make sure a worker drains it.
 
     The row is the source of truth: if the queue or a worker is down, the periodic sweep finds it.
     """
-    from apps.inboxes.tasks import webhook_event_process
-
     schema = connection.schema_name
-    with transaction.atomic():
-        event = WebhookEvent.objects.create(
-            inbox=inbox, body=body, content_type=content_type[:100], send_key=send_key[:64]
-        )
-        transaction.on_commit(lambda: _enqueue(webhook_event_process, schema, event.pk))
+    event = WebhookEvent.objects.create(
+        inbox=inbox, body=body, content_type=content_type[:100], send_key=send_key[:64]
+    )
+    transaction.on_commit(lambda: _request_drain(schema, event.pk))
     return event
 
 
-def _enqueue(task, schema: str, event_id: int) -> None:
+# How long the flag says "a drain is queued". Should that task be lost (Redis restarted, queue
+# flushed), the first webhook after this queues a new one; the sweep has the events meanwhile.
+DRAIN_FLAG_SECONDS = 60
+
+
+def _request_drain(schema: str, event_id: int) -> None:
+    """Queue a drain of the company's webhooks unless one is queued and has not started yet."""
+    from huey.contrib.djhuey import HUEY
+
+    from apps.inboxes.tasks import drain_flag_key, webhook_events_drain
+
     try:
-        task(schema, event_id)
+        # Run inline (immediate mode), a drain is never left queued: nothing to wait for.
+        already_queued = not HUEY.immediate and not get_redis().set(
+            drain_flag_key(schema), event_id, nx=True, ex=DRAIN_FLAG_SECONDS
+        )
+        if not already_queued:
+            webhook_events_drain(schema)
     except Exception:
         # The event is stored: the sweep will queue it again. The provider must still get its 200.
-        logger.exception("could not queue webhook event %s", event_id)
+        logger.exception("could not queue a drain for webhook event %s", event_id)

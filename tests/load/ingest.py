@@ -3,7 +3,7 @@
     .venv/bin/python tests/load/ingest.py [--messages 2000] [--concurrency 32] [--customers 1000]
         [--server-workers 2] [--huey-processes 1] [--huey-threads 8] [--client httpx|raw]
         [--ws-server-workers N] [--env NAME=VALUE] [--worker-env NAME=VALUE]
-        [--profile] [--profile-server] [--keep] [--keep-logs]
+        [--profile [--sort tottime]] [--profile-server] [--keep] [--keep-logs]
 
 In a throwaway database `conversa_bench_ingest`: one company (plan enterprise) with a WhatsApp Cloud
 inbox, uvicorn (`conversa.asgi`, `--workers N`) and Huey consumers started as subprocesses, and
@@ -25,8 +25,9 @@ httpx's CPU per request. `--ws-server-workers` serves the websocket from a uvico
 `--env`/`--worker-env` pass settings to every process / to the Huey consumers only.
 
 `--profile` then stops the worker, posts `--profile-messages` more webhooks and processes them
-in this process under cProfile (the worker's code path, event fan-out included), and profiles
-the webhook view through Django's test client, with the queries each runs. `--profile-server`
+in this process as the worker's drain does (event fan-out included), half timed plainly and half
+under cProfile, and does the same for the webhook view through Django's test client, with the
+queries each runs (`--sort tottime` for the functions' own time). `--profile-server`
 runs uvicorn as one process under cProfile (its event-loop thread; sync views run elsewhere).
 """
 
@@ -420,7 +421,7 @@ def _profile(args, stack, company, inbox) -> None:
     from django_tenants.utils import schema_context
 
     from apps.inboxes.models import WebhookEvent
-    from apps.inboxes.tasks import process_event
+    from apps.inboxes.tasks import process_next_fresh_event
 
     stack.stop("huey")
     count = args.profile_messages
@@ -431,47 +432,59 @@ def _profile(args, stack, company, inbox) -> None:
             client.post(f"/hooks/whatsapp/{inbox.pk}", content=body,
                         headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature})
     with schema_context(company.schema_name):
-        ids = list(WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING)
-                   .order_by("pk").values_list("pk", flat=True))
-        # First one outside the profile: imports and the first channel-layer connection.
-        process_event(ids[0])
+        pending = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, attempts=0).count()
+        # First one outside the measurements: imports and the first channel-layer connection.
+        process_next_fresh_event()
+        plain = (pending - 1) // 2
+        started = time.perf_counter()
+        for _ in range(plain):
+            process_next_fresh_event()
+        plain_ms = (time.perf_counter() - started) * 1000 / max(plain, 1)
         profiler = cProfile.Profile()
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             profiler.enable()
-            for event_id in ids[1:]:
-                process_event(event_id)
+            while process_next_fresh_event() is not None:
+                pass
             profiler.disable()
             elapsed = time.perf_counter() - started
-    n = len(ids) - 1
+    n = pending - 1 - plain
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
-    say(f"\nworker path (process_event + on-commit fan-out), {n} webhooks in this process: "
-        f"{elapsed * 1000 / n:.2f} ms each under cProfile, "
-        f"{len(queries.captured_queries) / n:.1f} queries each")
+    pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
+    say(f"\nworker path (the drain's process_next_fresh_event + on-commit fan-out), in this process: "
+        f"{plain_ms:.2f} ms each over {plain} webhooks; {elapsed * 1000 / n:.2f} ms each under cProfile "
+        f"over {n}, {len(queries.captured_queries) / n:.1f} queries each")
     _query_shapes(queries.captured_queries, n)
     say(out.getvalue().rstrip())
 
     # The view, through Django's (sync) handler and the full middleware stack.
     client = Client(HTTP_HOST=f"{company.slug}.localhost")
     view_bodies = _webhooks(count, count, first=0, tag="v")
-    client.post(f"/hooks/whatsapp/{inbox.pk}", data=view_bodies[0][0], content_type="application/json",
-                HTTP_X_HUB_SIGNATURE_256=view_bodies[0][1])
+
+    def post(body: bytes, signature: str) -> None:
+        client.post(f"/hooks/whatsapp/{inbox.pk}", data=body, content_type="application/json",
+                    HTTP_X_HUB_SIGNATURE_256=signature)
+
+    post(*view_bodies[0])
+    plain_bodies, profiled_bodies = view_bodies[1:count // 2], view_bodies[count // 2:]
+    started = time.perf_counter()
+    for body, signature in plain_bodies:
+        post(body, signature)
+    plain_ms = (time.perf_counter() - started) * 1000 / max(len(plain_bodies), 1)
     profiler = cProfile.Profile()
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
         profiler.enable()
-        for body, signature in view_bodies[1:]:
-            client.post(f"/hooks/whatsapp/{inbox.pk}", data=body, content_type="application/json",
-                        HTTP_X_HUB_SIGNATURE_256=signature)
+        for body, signature in profiled_bodies:
+            post(body, signature)
         profiler.disable()
         elapsed = time.perf_counter() - started
-    n = len(view_bodies) - 1
+    n = len(profiled_bodies)
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
-    say(f"\nwebhook view through the middleware (Django test client, queue push included), {n} requests: "
-        f"{elapsed * 1000 / n:.2f} ms each under cProfile, "
-        f"{len(queries.captured_queries) / n:.1f} queries each")
+    pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
+    say(f"\nwebhook view through the middleware (Django test client, queue push included): "
+        f"{plain_ms:.2f} ms each over {len(plain_bodies)} requests; {elapsed * 1000 / n:.2f} ms each under "
+        f"cProfile over {n}, {len(queries.captured_queries) / n:.1f} queries each")
     _query_shapes(queries.captured_queries, n)
     say(out.getvalue().rstrip())
 
@@ -527,6 +540,8 @@ def main() -> None:
                         help="run uvicorn as one process under cProfile and print where it spent its time")
     parser.add_argument("--profile-messages", type=int, default=300, help="messages --profile processes")
     parser.add_argument("--top", type=int, default=30, help="entries --profile prints")
+    parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative",
+                        help="order of the --profile listings")
     _common.add_db_arguments(parser, default_db="conversa_bench_ingest")
     args = parser.parse_args()
     if args.profile_server:

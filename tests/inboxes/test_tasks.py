@@ -1,0 +1,119 @@
+"""The webhook drain: a burst of webhooks costs a few tasks, every event is processed once, in order."""
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from apps.conversations.models import Message
+from apps.inboxes.models import WebhookEvent
+from apps.inboxes.services import webhook_receive
+from apps.inboxes.tasks import drain_flag_key, process_next_fresh_event, webhook_events_drain
+from conversa.redis import get_redis
+from tests.fixtures.messaging import make_inbox, new_phone, receive
+
+pytestmark = pytest.mark.django_db
+JSON = "application/json"
+
+
+def sandbox_body(text: str, msg_id: str, phone: str = "+5511987654321") -> bytes:
+    return f'{{"from": "{phone}", "name": "Ana", "text": "{text}", "id": "{msg_id}"}}'.encode()
+
+
+def store(company, inbox, body: bytes) -> WebhookEvent:
+    with schema_context(company.schema_name):
+        return webhook_receive(inbox=inbox, body=body, content_type=JSON)
+
+
+@pytest.fixture
+def drain_flag(alpha):
+    key = drain_flag_key(alpha.schema_name)
+    get_redis().delete(key)
+    yield key
+    get_redis().delete(key)
+
+
+def test_a_burst_of_webhooks_queues_one_drain(
+    alpha, queue_to_redis, drain_flag, django_capture_on_commit_callbacks
+):
+    inbox = make_inbox(alpha)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(5):
+            store(alpha, inbox, sandbox_body(f"burst {i}", f"sbx_burst_{i}"))
+
+    queued = queue_to_redis.pending()
+    assert [task.name for task in queued] == ["apps.inboxes.tasks.webhook_events_drain"]
+    assert queued[0].args == (alpha.schema_name,)
+    assert get_redis().exists(drain_flag)
+
+
+def test_a_drain_processes_every_new_event_in_arrival_order_and_clears_its_flag(
+    alpha, in_schema, drain_flag
+):
+    inbox = make_inbox(alpha)
+    with in_schema(alpha.schema_name):
+        for i in range(3):
+            WebhookEvent.objects.create(
+                inbox=inbox, body=sandbox_body(f"in order {i}", f"sbx_order_{i}"), content_type=JSON
+            )
+    get_redis().set(drain_flag, 1)
+
+    assert webhook_events_drain.call_local(alpha.schema_name) == 3
+
+    assert not get_redis().exists(drain_flag)
+    with in_schema(alpha.schema_name):
+        assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+        texts = list(
+            Message.objects.filter(text__startswith="in order").order_by("pk").values_list("text", flat=True)
+        )
+    assert texts == ["in order 0", "in order 1", "in order 2"]
+
+
+def test_a_drain_leaves_events_that_failed_before_to_the_sweep(alpha, in_schema):
+    inbox = make_inbox(alpha)
+    with in_schema(alpha.schema_name):
+        failed_before = WebhookEvent.objects.create(
+            inbox=inbox, body=sandbox_body("again", "sbx_again"), content_type=JSON, attempts=1
+        )
+
+    assert webhook_events_drain.call_local(alpha.schema_name) == 0
+
+    with in_schema(alpha.schema_name):
+        failed_before.refresh_from_db()
+        assert (failed_before.status, failed_before.attempts) == ("pending", 1)
+
+
+def test_a_broken_event_is_recorded_and_the_drain_goes_on(alpha, in_schema):
+    inbox = make_inbox(alpha)
+    with in_schema(alpha.schema_name):
+        broken = WebhookEvent.objects.create(inbox=inbox, body=b"not json", content_type=JSON)
+        WebhookEvent.objects.create(
+            inbox=inbox, body=sandbox_body("after", "sbx_after"), content_type=JSON
+        )
+
+    assert webhook_events_drain.call_local(alpha.schema_name) == 2
+
+    with in_schema(alpha.schema_name):
+        broken.refresh_from_db()
+        assert (broken.status, broken.attempts) == ("pending", 1) and broken.error
+        assert Message.objects.filter(provider_message_id="sbx_after").exists()
+
+
+def test_a_known_customers_message_costs_a_pinned_number_of_queries(
+    alpha, in_schema, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    inbox = make_inbox(alpha)
+    phone = new_phone()
+    receive(alpha, inbox, phone=phone)  # the contact and an open conversation exist
+    with in_schema(alpha.schema_name):
+        WebhookEvent.objects.create(
+            inbox=inbox, body=sandbox_body("known", "sbx_known", phone=phone), content_type=JSON
+        )
+        connection.cursor().close()  # the schema's SET search_path, outside the count
+
+        # Lock the event; savepoint; duplicate check; lock contact and conversation; savepoint,
+        # insert, release; conversation and contact updates; release; event update. Then, after
+        # commit, the two frames re-read their rows. Tests run inside a transaction: BEGIN/COMMIT
+        # are savepoints here (2 more statements).
+        with django_assert_num_queries(16), django_capture_on_commit_callbacks(execute=True):
+            assert process_next_fresh_event() == "processed"
