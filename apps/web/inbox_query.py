@@ -6,6 +6,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.accounts.models import User
 from apps.conversations.models import Conversation
@@ -17,7 +18,8 @@ ACTIVE = "active"
 
 
 def status_choices():
-    return [(ACTIVE, _("Active")), *Conversation.Status.choices, ("any", _("Any status"))]
+    active = pgettext_lazy("conversations", "Active")
+    return [(ACTIVE, active), *Conversation.Status.choices, ("any", _("Any status"))]
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,18 @@ def inbox_conversations(user: User, filters: InboxFilters) -> QuerySet[Conversat
 
 def tab_counts(user: User) -> dict[str, dict[str, int]]:
     """Active conversations and those with unread messages, per tab, in one query."""
-    active = Q(status__in=Conversation.ACTIVE_STATUSES)
-    unread = active & Q(unread_count__gt=0)
+    unread = Q(unread_count__gt=0)
     mine, unassigned = Q(assignee=user), Q(assignee__isnull=True)
-    row = conversations_visible_to(user).aggregate(
-        mine=Count("pk", filter=active & mine), mine_unread=Count("pk", filter=unread & mine),
-        unassigned=Count("pk", filter=active & unassigned),
-        unassigned_unread=Count("pk", filter=unread & unassigned),
-        all=Count("pk", filter=active), all_unread=Count("pk", filter=unread),
+    # Every count is of active conversations: filtering them in WHERE (rather than in each FILTER)
+    # lets the partial index conv_active_activity_idx answer without reading closed ones.
+    row = (
+        conversations_visible_to(user)
+        .filter(status__in=Conversation.ACTIVE_STATUSES)
+        .aggregate(
+            mine=Count("pk", filter=mine), mine_unread=Count("pk", filter=unread & mine),
+            unassigned=Count("pk", filter=unassigned),
+            unassigned_unread=Count("pk", filter=unread & unassigned),
+            all=Count("pk"), all_unread=Count("pk", filter=unread),
+        )
     )
     return {tab: {"count": row[tab], "unread": row[f"{tab}_unread"]} for tab, _label in TABS}

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from apps.conversations.models import Conversation, Message
+from apps.accounts.models import User
+from apps.conversations.models import Conversation, Message, TimelineEvent
 from apps.conversations.selectors import messages_of
 
 PAGE_SIZE = 50
@@ -57,7 +58,8 @@ def timeline_page(conversation: Conversation, *, before: int | None = None) -> T
         return queryset
 
     notes = between(conversation.notes.select_related("author"))
-    events = between(conversation.timeline.select_related("actor")).exclude(kind__in=HIDDEN_EVENTS)
+    events = list(between(conversation.timeline.select_related("actor")).exclude(kind__in=HIDDEN_EVENTS))
+    _attach_assignees(events)
     items = [Item("message", m) for m in page]
     items += [Item("note", n) for n in notes] + [Item("event", e) for e in events]
     items.sort(key=lambda item: (item.created_at, item.kind != "message", item.obj.pk))
@@ -67,9 +69,21 @@ def timeline_page(conversation: Conversation, *, before: int | None = None) -> T
 def timeline_since(conversation: Conversation, after: datetime) -> list[Item]:
     """Notes and events newer than `after` (messages arrive on their own realtime frames)."""
     notes = conversation.notes.select_related("author").filter(created_at__gt=after)
-    events = conversation.timeline.select_related("actor").filter(created_at__gt=after).exclude(
+    events = list(conversation.timeline.select_related("actor").filter(created_at__gt=after).exclude(
         kind__in=HIDDEN_EVENTS
-    )
+    ))
+    _attach_assignees(events)
     items = [Item("note", n) for n in notes] + [Item("event", e) for e in events]
     items.sort(key=lambda item: (item.created_at, item.obj.pk))
     return items[:PAGE_SIZE]
+
+
+def _attach_assignees(events: list[TimelineEvent]) -> None:
+    """The users that assignment events name, in one query for the page (read by `event_text`)."""
+    ids = {event.data.get("assignee_id") for event in events if isinstance(event.data, dict)}
+    ids = {pk for pk in ids if isinstance(pk, int)}
+    users = User.objects.only("name", "email").in_bulk(ids) if ids else {}
+    for event in events:
+        pk = event.data.get("assignee_id") if isinstance(event.data, dict) else None
+        if pk is None or isinstance(pk, int):  # anything odd is left to event_text's own lookup
+            event.assignee_user = users.get(pk)

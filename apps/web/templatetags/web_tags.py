@@ -72,10 +72,14 @@ def fill_variables(content: str, contact) -> str:
     return re.sub(r"\{\{\s*([\w.]+)\s*\}\}", lambda m: values.get(m.group(1), m.group(0)), content)
 
 
-def _user_name(user_id) -> str:
+def _user_name(event) -> str:
     from apps.accounts.models import User
 
-    user = User.objects.filter(pk=user_id).only("name", "email").first() if user_id else None
+    if hasattr(event, "assignee_user"):  # fetched with the rest of the page by timeline_page
+        user = event.assignee_user
+    else:
+        user_id = (event.data or {}).get("assignee_id")
+        user = User.objects.filter(pk=user_id).only("name", "email").first() if user_id else None
     return (user.name or user.email) if user else _("someone")
 
 
@@ -87,9 +91,9 @@ def event_text(event) -> str:
         "status_changed": lambda: _("%(actor)s changed the status to %(to)s")
         % {"actor": actor, "to": _status_label(data.get("to"))},
         "assigned": lambda: _("%(actor)s assigned it to %(user)s")
-        % {"actor": actor, "user": _user_name(data.get("assignee_id"))},
+        % {"actor": actor, "user": _user_name(event)},
         "transferred": lambda: _("%(actor)s transferred it to %(user)s")
-        % {"actor": actor, "user": _user_name(data.get("assignee_id"))},
+        % {"actor": actor, "user": _user_name(event)},
         "unassigned": lambda: _("%(actor)s unassigned it") % {"actor": actor},
         "priority_changed": lambda: _("%(actor)s set the priority to %(to)s")
         % {"actor": actor, "to": _priority_label(data.get("to"))},

@@ -60,7 +60,7 @@ def conversation_context(request, conversation: Conversation) -> dict:
             inbox_id=conversation.inbox_id, status=MessageTemplate.Status.APPROVED
         ),
         "quick_replies": QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=user)),
-        "agents": User.objects.filter(is_active=True).order_by("name", "email"),
+        "agents": User.objects.filter(is_active=True).only("name", "email").order_by("name", "email"),
         "statuses": [(value, label) for value, label in Conversation.Status.choices
                      if conversation.can_move_to(value)],
         "priorities": Conversation.Priority.choices,

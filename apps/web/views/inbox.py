@@ -30,9 +30,10 @@ def list_page(request, filters: InboxFilters, cursor: str | None = None):
 
 def inbox_context(request, filters: InboxFilters) -> dict:
     rows, next_cursor = list_page(request, filters)
+    # order_by("label"): the model's default ordering would join DISTINCT and repeat labels.
     labels = sorted(
-        Conversation.objects.annotate(label=Func(F("labels"), function="unnest"))
-        .values_list("label", flat=True).distinct()[:100]
+        Conversation.objects.exclude(labels=[]).annotate(label=Func(F("labels"), function="unnest"))
+        .order_by("label").values_list("label", flat=True).distinct()[:100]
     )
     return {
         "filters": filters,
