@@ -57,11 +57,17 @@
       if (current) current.remove();
     } else {
       const row = toElement(html);
-      if (id === openConversationId()) row.classList.add("selected");
+      // The row keeps the agent's pick, which may be ahead of the open pane (its request in flight).
+      const selected = current ? current.classList.contains("selected") : id === openConversationId();
+      if (selected) row.classList.add("selected");
       if (current) current.remove();
-      // Newest activity first: the row goes before the first one with older activity.
+      // Newest activity first, then the highest id, as the server orders them: the row goes before
+      // the first one that comes after it (equal activity alone must not move it up).
       const activity = Number(row.dataset.activity);
-      const after = [...rows.querySelectorAll(".conversation-row")].find((r) => Number(r.dataset.activity) <= activity);
+      const after = [...rows.querySelectorAll(".conversation-row")].find((r) => {
+        const other = Number(r.dataset.activity);
+        return other < activity || (other === activity && Number(r.dataset.id) < id);
+      });
       rows.insertBefore(row, after || rows.querySelector(".load-more"));
       htmx.process(row);
     }
@@ -522,6 +528,14 @@
       if (select) renderTemplateVariables(select);
       subscribe();
     }
+  });
+
+  // A live refresh may place the agent's own message before the composer's answer arrives: that
+  // item is at least as fresh, so the answer must not add it a second time.
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target.id !== "timeline" || !event.detail.serverResponse) return;
+    const element = toElement(event.detail.serverResponse);
+    if (element && element.id && document.getElementById(element.id)) event.detail.shouldSwap = false;
   });
 
   // Older messages arrive above what the agent is reading: keep their place.
