@@ -190,7 +190,8 @@ def api_key_create(
     unknown = sorted(set(scopes) - set(ApiKey.SCOPES))
     if unknown:
         raise ValidationFailed(
-            details=[{"field": "scopes", "message": f"Unknown scopes: {', '.join(unknown)}"}]
+            details=[{"field": "scopes",
+                      "message": str(_("Unknown scopes: %(scopes)s") % {"scopes": ", ".join(unknown)})}]
         )
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed(

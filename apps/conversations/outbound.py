@@ -93,7 +93,8 @@ def _template_for(inbox: Inbox, template: dict) -> tuple[MessageTemplate, list[s
             details=[
                 {
                     "field": "template.variables",
-                    "message": f"expected {approved.variable_count} variables, got {len(variables)}",
+                    "message": str(_("Expected %(expected)d variables, got %(got)d.")
+                                   % {"expected": approved.variable_count, "got": len(variables)}),
                 }
             ]
         )
@@ -108,7 +109,8 @@ def _media_for(media_id: int):
         raise ValidationFailed(details=[{"field": "media_id", "message": str(_("No such file."))}])
     if media.status in (MediaFile.Status.INFECTED, MediaFile.Status.REJECTED):
         raise CannotSend(
-            _("This file was %(status)s and cannot be sent.") % {"status": media.status},
+            _("This file was %(status)s and cannot be sent.")
+            % {"status": media.get_status_display().lower()},
             details=[{"field": "media_id", "message": media.status}],
         )
     return media

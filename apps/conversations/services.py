@@ -42,16 +42,22 @@ def _timeline(conversation: Conversation, actor: User | None, kind: str, **data)
     TimelineEvent.objects.create(conversation=conversation, actor=actor, kind=kind, data=data)
 
 
+def _status_name(value: str) -> str:
+    """A status as the message's reader calls it ("archived", "archivada"); unknown values as given."""
+    labels = dict(Conversation.Status.choices)
+    return str(labels[value]).lower() if value in labels else value
+
+
 def _move(conversation: Conversation, status: str, *, actor: User | None) -> None:
     """Change the status in place if allowed (caller holds the lock and saves)."""
     if status == conversation.status:
         return
     if not conversation.can_move_to(status):
-        allowed = ", ".join(conversation.TRANSITIONS[conversation.status]) or "none"
+        allowed = ", ".join(map(_status_name, conversation.TRANSITIONS[conversation.status])) or _("none")
         raise InvalidTransition(
             _("Cannot move from %(from)s to %(to)s. Allowed: %(allowed)s.")
-            % {"from": conversation.status, "to": status, "allowed": allowed},
-            details=[{"field": "status", "message": f"allowed: {allowed}"}],
+            % {"from": _status_name(conversation.status), "to": _status_name(status), "allowed": allowed},
+            details=[{"field": "status", "message": str(_("Allowed: %(allowed)s.") % {"allowed": allowed})}],
         )
     previous = conversation.status
     conversation.status = status
@@ -159,7 +165,10 @@ def conversation_set_labels(
         labels = [label for label in conversation.labels if label not in set(remove)]
         labels += [label for label in dict.fromkeys(add) if label not in labels]
         if len(labels) > MAX_LABELS:
-            raise ValidationFailed(details=[{"field": "labels", "message": f"at most {MAX_LABELS}"}])
+            raise ValidationFailed(
+                details=[{"field": "labels",
+                          "message": str(_("At most %(max)d labels.") % {"max": MAX_LABELS})}],
+            )
         if labels != conversation.labels:
             _timeline(conversation, actor, "labels_changed", added=list(add), removed=list(remove))
             conversation.labels = labels

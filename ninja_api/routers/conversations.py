@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Literal
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -307,7 +308,9 @@ def set_labels(request, conversation_id: int, payload: LabelsIn):
     conversation = _conversation(request, conversation_id, WRITE)
     for label in payload.add:
         if not 1 <= len(label) <= 50:
-            raise ValidationFailed(details=[{"field": "add", "message": "Labels are 1 to 50 characters."}])
+            raise ValidationFailed(
+                details=[{"field": "add", "message": str(_("Labels are 1 to 50 characters."))}]
+            )
     return services.conversation_set_labels(
         conversation=conversation, add=payload.add, remove=payload.remove, actor=_actor(request)
     )

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.db import connection
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
 from apps.accounts.models import User
@@ -72,7 +73,7 @@ def upload(request):
         raise request.media_upload_error
     if uploaded is None:
         raise ValidationFailed(
-            details=[{"field": "file", "message": "A multipart field `file` is required."}]
+            details=[{"field": "file", "message": str(_("A multipart field `file` is required."))}]
         )
     media = services.media_upload(
         fileobj=uploaded,
@@ -96,6 +97,6 @@ def download(request, media_id: int, variant: str = "original"):
     media = get_object_or_404(MediaFile, pk=media_id)
     if media.status == MediaFile.Status.SCANNING:
         raise Conflict(
-            "The file is still being scanned.", details=[{"field": "status", "message": "scanning"}]
+            _("The file is still being scanned."), details=[{"field": "status", "message": "scanning"}]
         )
     return file_response(media, variant)

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from posixpath import basename
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+
 from apps.inboxes.providers.base import (
     DELIVERED,
     DOCUMENT,
@@ -52,22 +54,22 @@ class SandboxProvider(Provider):
         try:
             data = json.loads(body)
         except ValueError as exc:
-            raise ValueError("The body must be JSON.") from exc
+            raise ValueError(_("The body must be JSON.")) from exc
         if not isinstance(data, dict):
-            raise ValueError("The body must be a JSON object.")
+            raise ValueError(_("The body must be a JSON object."))
         if "status" in data:
             return _receipt(data)
         phone = data.get("from")
         if not isinstance(phone, str) or not PHONE.match(phone):
-            raise ValueError("'from' must be a phone number in E.164 form: '+' and 8 to 15 digits.")
+            raise ValueError(_("'from' must be a phone number in E.164 form: '+' and 8 to 15 digits."))
         for key in ("name", "text", "media_url", "id"):
             if data.get(key) is not None and not isinstance(data[key], str):
-                raise ValueError(f"'{key}' must be a string.")
+                raise ValueError(_("'%(key)s' must be a string.") % {"key": key})
         text, media_url = data.get("text") or "", data.get("media_url") or ""
         if not text and not media_url:
-            raise ValueError("A sandbox message needs 'text' or 'media_url'.")
+            raise ValueError(_("A sandbox message needs 'text' or 'media_url'."))
         if media_url and urlsplit(media_url).scheme not in ("http", "https"):
-            raise ValueError("'media_url' must be an http or https URL.")
+            raise ValueError(_("'media_url' must be an http or https URL."))
 
         kind, mime, filename = TEXT, "", ""
         if media_url:
@@ -103,9 +105,9 @@ class SandboxProvider(Provider):
 def _receipt(data: dict) -> WebhookBatch:
     status, message_id = data.get("status"), data.get("id")
     if status not in RECEIPT_STATUSES:
-        raise ValueError("'status' must be 'delivered' or 'read'.")
+        raise ValueError(_("'status' must be 'delivered' or 'read'."))
     if not isinstance(message_id, str) or not message_id.strip():
-        raise ValueError("'id' must be the provider message id of a message the company sent.")
+        raise ValueError(_("'id' must be the provider message id of a message the company sent."))
     return WebhookBatch(statuses=[StatusUpdate(
         provider_message_id=message_id.strip(), status=status, timestamp=dt.datetime.now(dt.UTC),
     )])

@@ -99,6 +99,9 @@ def event_text(event) -> str:
         % {"actor": actor, "to": _priority_label(data.get("to"))},
         "labels_changed": lambda: _("%(actor)s changed the labels") % {"actor": actor},
         "snoozed": lambda: _("%(actor)s snoozed it") % {"actor": actor},
+        "reopened_by_contact": lambda: _("The customer wrote again: the conversation reopened"),
+        "message_scheduled": lambda: _("%(actor)s scheduled a message") % {"actor": actor},
+        "schedule_cancelled": lambda: _("%(actor)s cancelled a scheduled message") % {"actor": actor},
     }
     make = texts.get(event.kind)
     return make() if make else _("%(actor)s: %(what)s") % {"actor": actor, "what": event.kind}
