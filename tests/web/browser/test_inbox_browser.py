@@ -299,6 +299,14 @@ def test_j_and_k_move_the_selection_and_enter_sends_while_shift_enter_adds_a_lin
     expect(agent.locator(".conversation-row.selected .name")).to_have_text("Iris Dois")
     expect(agent.locator("#conversation h2")).to_have_text("Iris Dois")
     expect(agent.locator("#timeline li.message.inbound .text")).to_have_text(["Olá, aqui é Iris Dois"])
+    # keys pressed quickly end on the highlighted row's conversation, never an earlier, slower answer
+    for key in "kjjkk":
+        agent.keyboard.press(key)
+    expect(agent.locator(".conversation-row.selected .name")).to_have_text("Joao Tres")
+    expect(agent.locator("#conversation h2")).to_have_text("Joao Tres")
+    time.sleep(0.5)  # what was still in flight has landed by now
+    assert agent.locator("#conversation h2").inner_text() == "Joao Tres"
+    assert agent.locator(".conversation-row.selected .name").all_inner_texts() == ["Joao Tres"]
 
     composer = agent.locator("#composer-text")
     composer.click()
