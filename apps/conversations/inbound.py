@@ -3,7 +3,7 @@
 import datetime as dt
 import uuid
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -47,8 +47,10 @@ def _conversation_for_inbound(
             {"conversation_id": recent.pk, "from": "closed", "to": recent.status},
         )
         return recent, False
+    # Created with the first message already counted: no update needed after the insert.
     conversation = Conversation.objects.create(
-        contact=contact, inbox=inbox, status=Conversation.Status.QUEUED, last_message_at=at
+        contact=contact, inbox=inbox, status=Conversation.Status.QUEUED, last_message_at=at,
+        last_inbound_at=at, unread_count=1,
     )
     return conversation, True
 
@@ -57,14 +59,16 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
     """Store a customer's message once (provider ids are unique per inbox) in its conversation.
 
     Returns None for a duplicate delivery. Publishes message.created and the conversation's event.
+    Duplicates are looked for under the contact's row lock: a concurrent delivery of the same
+    message (same phone) has committed by then, so the insert needs no savepoint of its own.
     """
     # Inside the worker's per-event savepoint a second one would only cost round trips.
     with transaction.atomic(savepoint=False):
-        if Message.objects.filter(inbox=inbox, provider_message_id=inbound.provider_message_id).exists():
-            return None
         contact, _ = contact_get_or_create_for_inbound(
             phone=inbound.from_phone, name=inbound.profile_name, lock=True
         )
+        if Message.objects.filter(inbox=inbox, provider_message_id=inbound.provider_message_id).exists():
+            return None
         at = min(inbound.timestamp, timezone.now())
         conversation, created = _conversation_for_inbound(contact=contact, inbox=inbox, at=at)
         reply_to = None
@@ -73,30 +77,27 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
                 inbox=inbox,
                 provider_message_id=inbound.reply_to_provider_id,
             ).first()
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(
-                    conversation=conversation,
-                    inbox=inbox,
-                    direction=Message.Direction.INBOUND,
-                    sender_type=Message.Sender.CONTACT,
-                    kind=inbound.kind,
-                    text=inbound.text,
-                    media_ref=inbound.media_ref,
-                    media_mime=inbound.media_mime,
-                    media_filename=inbound.media_filename[:200],
-                    reply_to=reply_to,
-                    provider_message_id=inbound.provider_message_id,
-                    status=Message.Status.RECEIVED,
-                )
-        except IntegrityError:
-            return None  # the same provider message, stored by a concurrent delivery
-        Conversation.objects.filter(pk=conversation.pk).update(
-            unread_count=F("unread_count") + 1,
-            last_message_at=at,
-            last_inbound_at=at,
-            updated_at=timezone.now(),
+        message = Message.objects.create(
+            conversation=conversation,
+            inbox=inbox,
+            direction=Message.Direction.INBOUND,
+            sender_type=Message.Sender.CONTACT,
+            kind=inbound.kind,
+            text=inbound.text,
+            media_ref=inbound.media_ref,
+            media_mime=inbound.media_mime,
+            media_filename=inbound.media_filename[:200],
+            reply_to=reply_to,
+            provider_message_id=inbound.provider_message_id,
+            status=Message.Status.RECEIVED,
         )
+        if not created:
+            Conversation.objects.filter(pk=conversation.pk).update(
+                unread_count=F("unread_count") + 1,
+                last_message_at=at,
+                last_inbound_at=at,
+                updated_at=timezone.now(),
+            )
         contact_record_message(contact=contact, inbound=True, at=at)
         publish(
             events.CONVERSATION_CREATED if created else events.CONVERSATION_UPDATED,

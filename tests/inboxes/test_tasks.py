@@ -111,9 +111,9 @@ def test_a_known_customers_message_costs_a_pinned_number_of_queries(
         )
         connection.cursor().close()  # the schema's SET search_path, outside the count
 
-        # Lock the event; savepoint; duplicate check; lock contact and conversation; savepoint,
-        # insert, release; conversation and contact updates; release; event update. Then, after
-        # commit, the two frames re-read their rows. Tests run inside a transaction: BEGIN/COMMIT
-        # are savepoints here (2 more statements).
-        with django_assert_num_queries(16), django_capture_on_commit_callbacks(execute=True):
+        # Lock the event; savepoint; lock the contact; duplicate check; lock the conversation;
+        # insert; conversation and contact updates; release; event update. Then, after commit,
+        # the two frames re-read their rows. Tests run inside a transaction: BEGIN and COMMIT are
+        # a savepoint and its release here.
+        with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=True):
             assert process_next_fresh_event() == "processed"
