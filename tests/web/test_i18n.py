@@ -312,3 +312,15 @@ def test_no_english_on_the_screens(screens, language):
     assert not english, f"English strings on the {language} screens:\n" + "\n".join(
         f"  {name}: {found}" for name, found in english.items()
     )
+
+
+@pytest.mark.django_db
+def test_the_conversation_page_keeps_the_inbox_status_filter(screens):
+    """The full conversation page shows the list's filter with its own choices ("Activas" first), not
+    the statuses the open conversation may move to."""
+    browser = signed_in(screens["alpha"], screens["admin"])
+    browser.post("/app/profile/", {"name": "Alice Admin", "language": "es"})
+    html = browser.get(f"/app/c/{screens['active']}/").content.decode()
+    status_filter = re.search(r'<select id="filter-status".*?</select>', html, re.S).group(0)
+    assert re.search(r'<option value="active"\s+selected>Activas</option>', status_filter)
+    assert 'value="any"' in status_filter

@@ -61,8 +61,9 @@ def conversation_context(request, conversation: Conversation) -> dict:
         ),
         "quick_replies": QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=user)),
         "agents": User.objects.filter(is_active=True).only("name", "email").order_by("name", "email"),
-        "statuses": [(value, label) for value, label in Conversation.Status.choices
-                     if conversation.can_move_to(value)],
+        # Not "statuses": the full page also has the inbox filter's choices under that name.
+        "status_moves": [(value, label) for value, label in Conversation.Status.choices
+                         if conversation.can_move_to(value)],
         "priorities": Conversation.Priority.choices,
         "previous": conversation.contact.conversations.exclude(pk=conversation.pk)
         .select_related("inbox").order_by("-created_at")[:10],
