@@ -145,6 +145,7 @@ def _status(tenant, inbox, wamid, status, phone):
     assert tenant.post_meta(inbox["id"], body).status_code == 200
 
 
+@pytest.mark.timeout(240)
 def test_a_reply_is_sent_once_through_a_500_and_a_worker_restart(tenant, fake, tmp_path, queue_to_redis):
     fake.reset()
     worker = live.start_worker(tmp_path / "first.log")
@@ -163,7 +164,10 @@ def test_a_reply_is_sent_once_through_a_500_and_a_worker_restart(tenant, fake, t
         live.stop(worker)
     restarted = live.start_worker(tmp_path / "second.log")
     try:
-        assert fake.wait_for_accepted(1, timeout=15)
+        # Usually the scheduled retry (2 s); on a loaded machine the kill can land after the old
+        # worker took the task from the queue, and then the minutely recovery requeues it once its
+        # retry time is a minute past.
+        assert fake.wait_for_accepted(1, timeout=150)
         message = wait_until(
             lambda: [
                 m
@@ -271,12 +275,17 @@ def test_two_workers_never_exceed_the_inbox_rate_and_send_everything_once(
         for n in range(400):
             message_send(conversation=conversation, author=None, text=f"bulk {n}")
     workers = [live.start_worker(tmp_path / f"w{n}.log", workers=4) for n in range(2)]
+
+    # Only this inbox's sends: a late retry of an earlier test's message must not count here.
+    def ours(record) -> bool:
+        return record.json.get("text", {}).get("body", "").startswith("bulk ")
+
     try:
-        assert fake.wait_for_accepted(400, timeout=90)
+        assert fake.wait_for_accepted(400, timeout=90, where=ours)
         time.sleep(1)
-        bodies = [r.json["text"]["body"] for r in fake.accepted]
+        bodies = [r.json["text"]["body"] for r in fake.accepted if ours(r)]
         assert len(bodies) == 400 and len(set(bodies)) == 400
-        assert fake.max_in_window(1.0) <= 20
+        assert fake.max_in_window(1.0, where=ours) <= 20
     finally:
         for process in workers:
             live.stop(process)

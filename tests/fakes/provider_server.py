@@ -291,13 +291,18 @@ class FakeProviderServer:
         with self._lock:
             return len(self._accepted)
 
-    def wait_for_accepted(self, n: int, timeout: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: len(self._accepted) >= n, timeout=timeout)
+    def wait_for_accepted(self, n: int, timeout: float, where=None) -> bool:
+        """Wait until `n` accepted sends (those `where(record)` is true for, if given) arrived."""
+        def enough():
+            return sum(1 for record in self._accepted if where is None or where(record)) >= n
 
-    def max_in_window(self, seconds: float = 1.0) -> int:
-        """The most accepted sends whose arrival times fall in any window [t, t + seconds)."""
-        times = sorted(record.time for record in self.accepted)
+        with self._changed:
+            return self._changed.wait_for(enough, timeout=timeout)
+
+    def max_in_window(self, seconds: float = 1.0, where=None) -> int:
+        """The most accepted sends (matching `where`) whose arrival times fall in any window
+        [t, t + seconds)."""
+        times = sorted(record.time for record in self.accepted if where is None or where(record))
         best, end = 0, 0
         for start, t in enumerate(times):
             while end < len(times) and times[end] < t + seconds:
