@@ -153,13 +153,17 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Redis pub/sub: a group message is published once, not written once per server process
+        # and popped by every socket (see conversa/realtime/layers.py). The sorted-set layer,
+        # "channels_redis.core.RedisChannelLayer", works with the same consumer and settings.
+        "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="conversa.realtime.layers.RealtimeChannelLayer"),
         "CONFIG": {
             # redis-py 8 defaults socket_timeout to 5 s, which silently drops idle websockets.
             "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
             "prefix": env.str("CHANNEL_LAYER_PREFIX", default="conversa"),
+            # Frames waiting for one socket; past it the oldest are dropped.
             "capacity": 1000,
-            "expiry": 30,
+            "expiry": 30,  # the sorted-set layer only: seconds a message waits in Redis
         },
     }
 }

@@ -23,6 +23,7 @@ Latency = receipt − the message's `created_at` (the row's creation, as the fra
 every (message, socket) pair; also from the producer's send time. Target p99 < 100 ms. The 200
 client sockets run in this process and share the machine's cores with the server: their CPU is
 reported. `--profile-server` runs uvicorn as one process under cProfile and prints its hot spots.
+uvicorn's own options go through the environment, e.g. `--env UVICORN_WS=wsproto`.
 """
 
 import argparse
@@ -176,6 +177,7 @@ async def _connect_all(agents: list[Agent], parallel: int) -> list[asyncio.Task]
 def _parse(agents: list[Agent]) -> dict:
     from_created, from_sent, spread = [], [], {}
     per_message: dict[int, list[float]] = {}
+    created_at: dict[int, float] = {}
     for agent in agents:
         for received, raw in agent.frames:
             data = json.loads(raw)["data"]
@@ -187,10 +189,13 @@ def _parse(agents: list[Agent]) -> dict:
             from_created.append((received - created) * 1000)
             from_sent.append((received - float(sent)) * 1000)
             per_message.setdefault(int(index), []).append(received)
+            created_at[int(index)] = created
+    first = []
     for index, times in per_message.items():
         spread[index] = (max(times) - min(times)) * 1000
+        first.append((min(times) - created_at[index]) * 1000)
     return {"from_created": from_created, "from_sent": from_sent, "spread": list(spread.values()),
-            "messages_seen": len(per_message)}
+            "first": first, "messages_seen": len(per_message)}
 
 
 async def _run(args, stack, company, inbox, tokens: list[str]) -> dict:
@@ -262,6 +267,8 @@ def _report(args, result: dict) -> None:
             f"{'' if complete else ', frames missing'})")
         say(f"  from the producer's send time (before message_receive / the webhook POST): "
             f"{_common.summary(result['from_sent'])}")
+        say(f"  to the first socket receiving each message (commit, frame building, publishing, relay): "
+            f"{_common.summary(result['first'])}")
         say(f"  fan-out spread, first to last of the sockets receiving one message: "
             f"{_common.summary(result['spread'])}")
     wall, cpu = result["wall"], dict(result["cpu"], clients=result["own"])

@@ -10,6 +10,7 @@ from django.db import connections
 from apps.accounts.services import user_set_status
 from tenants.services import company_activate, company_suspend
 from tests.fixtures.factories import make_user
+from tests.fixtures.messaging import make_inbox, receive
 
 pytestmark = [pytest.mark.live]
 
@@ -155,3 +156,32 @@ def test_an_unknown_host_cannot_open_a_socket(asgi_server):
         return refused.value.response.status_code
 
     assert asyncio.run(scenario()) == 403
+
+
+def test_typing_reaches_the_conversations_other_subscribers_but_not_the_typist(
+    asgi_server, live_db, make_live_company,
+):
+    company = make_live_company()
+    ana, bruno, carla = (make_user(company, name=name) for name in ("Ana", "Bruno", "Carla"))
+    conversation_id = receive(company, make_inbox(company)).conversation_id
+    tokens = [login(asgi_server, company, user.email) for user in (ana, bruno, carla)]
+
+    async def scenario():
+        async with connect(asgi_server, company, tokens[0]) as ws_ana, \
+                connect(asgi_server, company, tokens[1]) as ws_bruno, \
+                connect(asgi_server, company, tokens[2]) as ws_carla:
+            for ws in (ws_ana, ws_bruno, ws_carla):
+                assert (await next_frame(ws))["type"] == "ready"
+            subscribe = {"type": "subscribe", "topic": "conversation", "id": conversation_id}
+            for ws in (ws_ana, ws_bruno):
+                await ws.send(json.dumps(subscribe))
+            for ws in (ws_ana, ws_bruno, ws_carla):
+                await frames_until_quiet(ws)  # ready, subscribed and the others' presence
+
+            await ws_ana.send(json.dumps({"type": "typing", "conversation_id": conversation_id}))
+            return [await frames_until_quiet(ws) for ws in (ws_ana, ws_bruno, ws_carla)]
+
+    to_ana, to_bruno, to_carla = asyncio.run(scenario())
+    assert to_bruno == [{"type": "typing.started",
+                         "data": {"conversation_id": conversation_id, "user_id": ana.pk, "name": "Ana"}}]
+    assert to_ana == [] and to_carla == []

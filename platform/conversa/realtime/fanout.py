@@ -7,6 +7,7 @@ live in each app's `events.py`.
 """
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -79,6 +80,18 @@ def send_to_groups(groups: Iterable[str], message: dict) -> None:
     _sender.run(send_all())
 
 
+def event_message(event_name: str, data: dict, *, exclude: str | None = None) -> dict:
+    """The channel-layer message of one frame, serialised here once rather than once per socket.
+
+    `exclude` names a channel (the sender's) that must not receive it.
+    """
+    frame = json.dumps({"type": event_name, "data": data}, separators=(",", ":"))
+    message = {"type": "realtime.event", "text": frame}
+    if exclude:
+        message["exclude"] = exclude
+    return message
+
+
 @subscribe
 def push_realtime(event: Event) -> None:
     builder = _builders.get(event.name)
@@ -95,7 +108,7 @@ def push_realtime(event: Event) -> None:
         return
     for data, audience in built if isinstance(built, list) else [built]:
         groups = {group_name(event.schema_name, suffix) for suffix in audience}
-        send_to_groups(sorted(groups), {"type": "realtime.event", "event": event.name, "data": data})
+        send_to_groups(sorted(groups), event_message(event.name, data))
 
 
 def close_company_sockets(schema_name: str, *, code: int) -> None:

@@ -4,7 +4,7 @@
 Presence is separate from the agent status a person chooses (available, busy…).
 """
 
-from conversa.realtime.fanout import send_to_groups
+from conversa.realtime.fanout import event_message, send_to_groups
 from conversa.realtime.groups import staff_group
 from conversa.redis import get_redis, redis_key
 
@@ -17,10 +17,8 @@ def _key(schema_name: str) -> str:
 
 
 def _announce(schema_name: str, user_id: int, online: bool) -> None:
-    send_to_groups([staff_group(schema_name)], {
-        "type": "realtime.event", "event": "presence.updated",
-        "data": {"user_id": user_id, "online": online},
-    })
+    send_to_groups([staff_group(schema_name)],
+                   event_message("presence.updated", {"user_id": user_id, "online": online}))
 
 
 def connected(schema_name: str, user_id: int) -> None:

@@ -1,0 +1,53 @@
+"""The channel layer: channels-redis pub/sub, with a bounded queue of frames per socket.
+
+`RedisChannelLayer` writes one copy of a group message per server process into a Redis sorted set
+and every socket's `receive()` then takes a lock and spawns tasks to pop it: with 200 sockets that
+machinery cost more CPU than writing the frames. The pub/sub layer publishes a group message
+once; each server process holds one subscription per group and hands the message to its
+sockets' in-process queues.
+
+Differences from `RedisChannelLayer` that matter here:
+- a frame is delivered only to sockets connected when it is published (nothing waits in Redis
+  for a process that is gone, so there is no `expiry`), which is what a live feed needs;
+- group membership lives in the server process with its sockets, so it never expires (the
+  sorted-set layer silently dropped sockets open longer than `group_expiry`, one day);
+- upstream the per-socket queue is unbounded; here it keeps at most `capacity` frames and drops
+  the oldest, as the sorted-set layer's receive buffer did, so a socket that stops reading cannot
+  grow the server's memory without end.
+"""
+
+import asyncio
+
+from channels_redis.core import BoundedQueue
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+from channels_redis.utils import _wrap_close
+
+
+class _BoundedLoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args, capacity: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.capacity = capacity
+
+    async def _subscribe_to_channel(self, channel):
+        self.channels[channel] = BoundedQueue(self.capacity)
+        await self._get_shard(channel).subscribe(channel)
+
+
+class RealtimeChannelLayer(RedisPubSubChannelLayer):
+    """`RedisPubSubChannelLayer` whose socket queues hold at most `capacity` messages."""
+
+    def __init__(self, *args, capacity: int = 100, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.capacity = capacity
+
+    def _get_layer(self):
+        # As upstream (channels-redis 4.3), with the bounded per-loop layer.
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = _BoundedLoopLayer(*self._args, **self._kwargs, channel_layer=self,
+                                      capacity=self.capacity)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer
