@@ -11,6 +11,10 @@ Differences from `RedisChannelLayer` that matter here:
   for a process that is gone, so there is no `expiry`), which is what a live feed needs;
 - group membership lives in the server process with its sockets, so it never expires (the
   sorted-set layer silently dropped sockets open longer than `group_expiry`, one day);
+- while a server process's subscription connection is down (a Redis restart, a network blip),
+  frames published meanwhile never reach its sockets; redis-py subscribes again when it
+  reconnects (checked by hand against a restarted redis-server), and the sorted-set layer would
+  have kept them in Redis for up to `expiry` seconds;
 - upstream the per-socket queue is unbounded; here it keeps at most `capacity` frames and drops
   the oldest, as the sorted-set layer's receive buffer did, so a socket that stops reading cannot
   grow the server's memory without end.
