@@ -185,3 +185,39 @@ def test_typing_reaches_the_conversations_other_subscribers_but_not_the_typist(
     assert to_bruno == [{"type": "typing.started",
                          "data": {"conversation_id": conversation_id, "user_id": ana.pk, "name": "Ana"}}]
     assert to_ana == [] and to_carla == []
+
+
+def test_a_conversations_viewers_see_each_other_and_nobody_else_hears_of_it(
+    asgi_server, live_db, make_live_company,
+):
+    company = make_live_company()
+    ana, bruno, carla = (make_user(company, name=name) for name in ("Ana", "Bruno", "Carla"))
+    conversation_id = receive(company, make_inbox(company)).conversation_id
+    tokens = [login(asgi_server, company, user.email) for user in (ana, bruno, carla)]
+    subscribe = {"type": "subscribe", "topic": "conversation", "id": conversation_id}
+
+    def viewer_frames(frames):
+        return [f["data"]["viewers"] for f in frames
+                if f["type"] == "presence.updated" and "viewers" in f["data"]]
+
+    async def scenario():
+        async with connect(asgi_server, company, tokens[0]) as ws_ana, \
+                connect(asgi_server, company, tokens[1]) as ws_bruno, \
+                connect(asgi_server, company, tokens[2]) as ws_carla:
+            for ws in (ws_ana, ws_bruno, ws_carla):
+                assert (await next_frame(ws))["type"] == "ready"
+            await ws_bruno.send(json.dumps(subscribe))
+            await frames_until_quiet(ws_bruno)
+            await ws_ana.send(json.dumps(subscribe))
+            bruno_sees_ana = viewer_frames(await frames_until_quiet(ws_bruno))
+            await ws_ana.send(json.dumps({**subscribe, "type": "unsubscribe"}))
+            bruno_sees_ana_leave = viewer_frames(await frames_until_quiet(ws_bruno))
+            carla_heard = viewer_frames(await frames_until_quiet(ws_carla))
+            return bruno_sees_ana, bruno_sees_ana_leave, carla_heard
+
+    joined, left, carla_heard = asyncio.run(scenario())
+    both = sorted([{"user_id": ana.pk, "name": "Ana"}, {"user_id": bruno.pk, "name": "Bruno"}],
+                  key=lambda viewer: viewer["user_id"])
+    assert joined == [both]
+    assert left == [[{"user_id": bruno.pk, "name": "Bruno"}]]
+    assert carla_heard == []

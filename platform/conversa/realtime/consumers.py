@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django_tenants.utils import schema_context
 
-from conversa.realtime import presence, topics
+from conversa.realtime import presence, topics, viewers
 from conversa.realtime.fanout import event_message
 from conversa.realtime.groups import company_group, staff_group, supervisors_group, user_group
 
@@ -39,6 +39,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.user = None
         self.groups_joined: set[str] = set()
         self.subscriptions: set[str] = set()
+        self.viewing: dict[str, int] = {}  # conversation group → conversation id
         self.auth_timer = None
         # Accept before closing: a refused handshake cannot carry our 44xx close codes.
         await self.accept()
@@ -95,6 +96,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self.auth_timer.cancel()
         if self.user is not None:
             await sync_to_async(presence.disconnected, thread_sensitive=False)(self.schema_name, self.user.pk)
+        for group in list(self.viewing):
+            await self.stop_viewing(group)
         for group in list(self.groups_joined):
             await self.leave(group)
 
@@ -120,6 +123,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             group = topics.group_for(self.schema_name, topic, ref)
             if group in self.subscriptions:
                 self.subscriptions.discard(group)
+                await self.stop_viewing(group)
                 await self.leave(group)
             await self.send_json({"type": "unsubscribed", "data": {"topic": topic, "id": ref}})
             return
@@ -132,6 +136,18 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.subscriptions.add(group)
         await self.join(group)
         await self.send_json({"type": "subscribed", "data": {"topic": topic, "id": ref}})
+        if topic == "conversation" and str(ref).isdigit() and group not in self.viewing:
+            self.viewing[group] = int(ref)
+            await sync_to_async(viewers.opened, thread_sensitive=False)(
+                self.schema_name, group, int(ref), self.user.pk, self.user.name or self.user.email,
+            )
+
+    async def stop_viewing(self, group: str):
+        conversation_id = self.viewing.pop(group, None)
+        if conversation_id is not None:
+            await sync_to_async(viewers.closed, thread_sensitive=False)(
+                self.schema_name, group, conversation_id, self.user.pk,
+            )
 
     async def typing(self, content: dict):
         """Relay an agent's typing to the others watching that conversation (subscribers only)."""

@@ -14,6 +14,7 @@
   let token = null;
   let retry = 0;
   let subscribed = null;
+  let viewersText = { id: null, text: "" }; // survives the header's live refreshes
 
   // --- fragments --------------------------------------------------------------------------------
 
@@ -137,6 +138,8 @@
       else if (!now && next) { document.querySelector("#conversation .conversation-header").after(next); htmx.process(next); }
       else if (now && !next) now.remove();
     }
+    const viewersElement = document.getElementById("viewers");
+    if (viewersElement && viewersText.id === conversationId) viewersElement.textContent = viewersText.text;
   }
 
   async function refreshNewer(conversationId) {
@@ -230,6 +233,14 @@
       if (data.assignee_id === config.userId && data.id !== openConversationId()) {
         notifyDesktop(strings.newMessage, "", `/app/c/${data.id}/`);
       }
+    },
+    "presence.updated"(data) {
+      if (!data.viewers || data.conversation_id !== openConversationId()) return;
+      const element = document.getElementById("viewers");
+      if (!element) return;
+      const others = data.viewers.filter((viewer) => viewer.user_id !== config.userId).map((viewer) => viewer.name);
+      viewersText = { id: data.conversation_id, text: others.length ? format(strings.viewing, { names: others.join(", ") }) : "" };
+      element.textContent = viewersText.text;
     },
     "typing.started"(data) { showTyping(data, true); },
     "typing.stopped"(data) { showTyping(data, false); },
