@@ -223,3 +223,16 @@ def test_unknown_pages_are_a_branded_404(alpha, team):
     browser = signed_in(alpha, team["admin"])
     response = browser.get("/app/c/999999/")
     assert response.status_code == 404 and b"Back to the inbox" in response.content
+
+
+def test_signing_in_makes_an_offline_agent_available_but_keeps_a_chosen_status(alpha, team):
+    from apps.accounts.models import User
+    from apps.accounts.services import user_set_status
+
+    signed_in(alpha, team["ana"])
+    with schema_context(alpha.schema_name):
+        assert User.objects.get(pk=team["ana"].pk).status == "available"
+        user_set_status(user=team["bruno"], status="busy")
+    signed_in(alpha, team["bruno"])
+    with schema_context(alpha.schema_name):
+        assert User.objects.get(pk=team["bruno"].pk).status == "busy"

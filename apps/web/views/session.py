@@ -49,6 +49,9 @@ def login_view(request):
             error, status = _("Wrong email or password."), 401
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            if user.status == User.Status.OFFLINE:
+                # Signing in to the inbox is starting work; a chosen busy/paused status is kept.
+                accounts.user_set_status(user=user, status=User.Status.AVAILABLE)
             return redirect(_next_url(request))
     elif request.method == "POST":
         status = 422
