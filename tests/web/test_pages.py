@@ -236,3 +236,14 @@ def test_signing_in_makes_an_offline_agent_available_but_keeps_a_chosen_status(a
     signed_in(alpha, team["bruno"])
     with schema_context(alpha.schema_name):
         assert User.objects.get(pk=team["bruno"].pk).status == "busy"
+
+
+def test_the_bell_shows_unread_notifications_on_every_page(alpha, team):
+    from apps.notifications.services import notify
+
+    with schema_context(alpha.schema_name):
+        notify(users=[team["ana"]], kind="assigned", title="Carla is yours")
+    page = signed_in(alpha, team["ana"]).get("/app/").content.decode()
+    assert re.search(r'id="notifications-badge"\s*>1<', page)
+    other = signed_in(alpha, team["bruno"]).get("/app/").content.decode()
+    assert re.search(r'id="notifications-badge"\s+hidden', other)

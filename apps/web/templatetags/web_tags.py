@@ -12,6 +12,13 @@ register = template.Library()
 TICKS = {"pending": "🕓", "sending": "🕓", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!"}
 
 
+@register.simple_tag
+def unread_notifications(user) -> int:
+    from apps.notifications.models import Notification
+
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
