@@ -97,6 +97,8 @@ class Company(TenantMixin):
         max_length=7, default="#0f766e", validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$")],
     )
     support_email = models.EmailField(blank=True)
+    # Storage name of the re-encoded logo (`tenants/{schema}/branding/…`), served at /brand/logo.
+    logo = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,10 +134,32 @@ class Company(TenantMixin):
 
 
 class Domain(DomainMixin):
+    """A host that serves a company: its own `{slug}.{BASE_DOMAIN}` or a custom domain.
+
+    A custom domain is served only once verified (a TXT record with its token, see tenants.domains).
+    """
+
+    class Kind(models.TextChoices):
+        SUBDOMAIN = "subdomain", _("Platform subdomain")
+        CUSTOM = "custom", _("Custom domain")
+
+    # Custom unless said otherwise: a row created without thought is never served unverified.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CUSTOM)
+    verification_token = models.CharField(max_length=64, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return self.domain
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def challenge_name(self) -> str:
+        """The TXT record that proves control of the domain."""
+        return f"_conversa-challenge.{self.domain}"
 
 
 class MonthlyUsage(models.Model):

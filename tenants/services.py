@@ -80,7 +80,8 @@ def company_create(
                 for field, messages in exc.message_dict.items() for message in messages
             ]) from exc
         company.save()
-        Domain.objects.create(domain=tenant_host(slug), tenant=company, is_primary=True)
+        Domain.objects.create(domain=tenant_host(slug), tenant=company, is_primary=True,
+                              kind=Domain.Kind.SUBDOMAIN, verified_at=timezone.now())
         with schema_context(company.schema_name):
             admin = user_create(
                 email=admin_email, password=admin_password, name=admin_name, role="admin",
