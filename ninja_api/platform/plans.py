@@ -2,11 +2,13 @@
 
 from decimal import Decimal
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import Field
 
 from tenants import services
+from tenants.audit import platform_audit_record
 from tenants.models import Plan
 
 router = Router(tags=["plans"])
@@ -70,7 +72,11 @@ def list_plans(request):
 @router.post("", response={201: PlanOut})
 def create_plan(request, payload: PlanIn):
     data = payload.dict(exclude_unset=True)
-    return Status(201, services.plan_create(code=data.pop("code"), name=data.pop("name"), **data))
+    with transaction.atomic():
+        plan = services.plan_create(code=data.pop("code"), name=data.pop("name"), **data)
+        platform_audit_record(action="plan.created", request=request, source="api",
+                              details={"plan": plan.code})
+    return Status(201, plan)
 
 
 @router.get("/{code}", response=PlanOut)
@@ -81,4 +87,9 @@ def get_plan(request, code: str):
 @router.patch("/{code}", response=PlanOut)
 def update_plan(request, code: str, payload: PlanFields):
     plan = get_object_or_404(Plan, code=code)
-    return services.plan_update(plan=plan, **payload.dict(exclude_unset=True))
+    fields = payload.dict(exclude_unset=True)
+    with transaction.atomic():
+        plan = services.plan_update(plan=plan, **fields)
+        platform_audit_record(action="plan.updated", request=request, source="api",
+                              details={"plan": plan.code, "changes": sorted(fields)})
+    return plan

@@ -1,6 +1,6 @@
-"""URLs of BASE_DOMAIN: the platform API (and, later, the console)."""
+"""URLs of BASE_DOMAIN: the platform API and the super-admin console (never on tenant hosts)."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from conversa.views import api_not_found, home
 from ninja_api.platform_api import api
@@ -8,5 +8,6 @@ from ninja_api.platform_api import api
 urlpatterns = [
     path("", home, name="home"),
     path("platform/api/v1/", api.urls),
+    path("console/", include("tenants.console.urls")),
     re_path(r"^(platform/)?api/", api_not_found),
 ]
