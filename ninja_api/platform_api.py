@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 
 from ninja_api.auth import PlatformAuth
 from ninja_api.errors import install_error_handlers
-from ninja_api.platform import auth, companies, plans
+from ninja_api.platform import auth, companies, domains, plans
 
 api = NinjaAPI(
     title="Conversa platform API",
@@ -18,4 +18,5 @@ install_error_handlers(api)
 
 api.add_router("/auth", auth.router)
 api.add_router("/companies", companies.router)
+api.add_router("/companies", domains.router)
 api.add_router("/plans", plans.router)

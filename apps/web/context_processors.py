@@ -3,18 +3,22 @@
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from tenants.branding import logo_path
+
 DEFAULT_COLOR = "#2563eb"
 
 
 def branding(request):
     company = getattr(request, "tenant", None)
     if company is None or connection.schema_name == "public":
-        return {"brand": {"name": "Conversa", "color": DEFAULT_COLOR, "powered_by": False}}
+        return {"brand": {"name": "Conversa", "color": DEFAULT_COLOR, "powered_by": False, "logo_url": ""}}
     return {
         "brand": {
             "name": company.brand_name or company.name,
             "color": company.primary_color or DEFAULT_COLOR,
             "support_email": company.support_email,
+            # Served by tenants.views.brand_logo on this same host; "" without a logo.
+            "logo_url": logo_path(company),
             # Without the white-label feature the product's own name stays visible.
             "powered_by": not company.plan.white_label,
         }

@@ -18,7 +18,15 @@ JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
 
 BASE_DOMAIN = env.str("BASE_DOMAIN", default="localhost")
 # Tenant hosts are `{slug}.{BASE_DOMAIN}`; the tenant middleware answers 404 for unknown ones.
-ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env.list("EXTRA_ALLOWED_HOSTS", default=[])]
+EXTRA_ALLOWED_HOSTS = env.list("EXTRA_ALLOWED_HOSTS", default=[])
+# Companies' custom domains change at run time: conversa.middleware.hosts.HostValidationMiddleware
+# (first after the health checks) accepts BASE_DOMAIN, its subdomains, EXTRA_ALLOWED_HOSTS and those
+# domains, and refuses every other Host with 400; the tenant middleware serves verified ones only.
+ALLOWED_HOSTS = ["*"]
+# Seconds a process keeps its list of custom domains at most (a change reloads it at once).
+CUSTOM_HOSTS_MAX_AGE_SECONDS = env.float("CUSTOM_HOSTS_MAX_AGE_SECONDS", default=60)
+# The TXT lookup that verifies a custom domain gives up after this long.
+DOMAIN_DNS_TIMEOUT_SECONDS = env.float("DOMAIN_DNS_TIMEOUT_SECONDS", default=5)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- applications -------------------------------------------------------------------------------
@@ -73,6 +81,7 @@ AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
     "conversa.middleware.health.HealthCheckMiddleware",
+    "conversa.middleware.hosts.HostValidationMiddleware",
     "conversa.middleware.api_errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -7,6 +7,7 @@ from apps.inboxes import views as hooks
 from apps.media.views import signed_download
 from conversa.views import api_not_found
 from ninja_api.tenant_api import api
+from tenants.views import brand_logo
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -16,5 +17,6 @@ urlpatterns = [
     path("hooks/twilio/<int:inbox_id>", hooks.twilio_webhook, name="hook-twilio"),
     path("hooks/sandbox/<int:inbox_id>", hooks.sandbox_webhook, name="hook-sandbox"),
     path("media/<uuid:key>/<str:variant>", signed_download, name="media-signed"),
+    path("brand/logo", brand_logo, name="brand-logo"),
     re_path(r"^api/", api_not_found),
 ]

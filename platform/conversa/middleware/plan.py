@@ -22,7 +22,8 @@ FEATURE_ROUTES = (
     ("/api/v1/reports/export", "reports_export"),
 )
 # Provider webhooks stay open for a suspended company: customers' messages are never dropped.
-OPEN_WHEN_SUSPENDED = ("/hooks/", "/static/")
+# Its logo too: the suspended page shows it.
+OPEN_WHEN_SUSPENDED = ("/hooks/", "/static/", "/brand/")
 
 
 def feature_for_path(path: str) -> str | None:

@@ -17,15 +17,14 @@ def host_from_scope(scope) -> str:
 
 @database_sync_to_async
 def company_for_host(host: str):
-    from tenants.models import Domain
+    """The company a socket's host serves, by the same rule as HTTP (verified domains only)."""
+    from conversa.middleware.tenant import served_domain
 
+    if not host:
+        return None
     with schema_context(get_public_schema_name()):
-        domain = (
-            Domain.objects.select_related("tenant", "tenant__plan").filter(domain=host).first()
-        )
-        if domain is None or domain.tenant.schema_name == get_public_schema_name():
-            return None
-        return domain.tenant
+        domain = served_domain(host)
+        return domain.tenant if domain else None
 
 
 class TenantFromHostMiddleware:
