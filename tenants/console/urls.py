@@ -23,3 +23,18 @@ urlpatterns = [
     path("plans/<slug:code>/", views.plan_edit_view, name="plan-edit"),
     path("audit/", views.audit_view, name="audit"),
 ]
+
+# Custom domains and branding of a company (tenants/console/domains.py).
+from tenants.console import domains  # noqa: E402
+
+urlpatterns += [
+    path("companies/<int:company_id>/domains/add/", domains.domain_add_view, name="domain-add"),
+    path("companies/<int:company_id>/domains/<int:domain_id>/verify/", domains.domain_verify_view,
+         name="domain-verify"),
+    path("companies/<int:company_id>/domains/<int:domain_id>/make-primary/",
+         domains.domain_make_primary_view, name="domain-make-primary"),
+    path("companies/<int:company_id>/domains/<int:domain_id>/remove/", domains.domain_remove_view,
+         name="domain-remove"),
+    path("companies/<int:company_id>/branding/", domains.branding_view, name="company-branding"),
+    path("companies/<int:company_id>/logo", domains.logo_view, name="company-logo"),
+]
