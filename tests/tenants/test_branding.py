@@ -76,6 +76,11 @@ def test_json_branding_changes_name_colour_and_email(platform_api, acme):
     assert (body["brand_name"], body["primary_color"], body["support_email"]) == (
         "Acme Help", "#123abc", "help@acme.example.com")
     assert body["logo_url"] == ""
+    from tenants.models import PlatformAuditEntry
+
+    entry = PlatformAuditEntry.objects.get(company=acme, action="company.branding_changed")
+    assert entry.source == "api" and entry.details["changes"] == ["brand_name", "primary_color",
+                                                                   "support_email"]
     login = get(host_of(acme), "/app/login/")
     assert b"Acme Help" in login.content and b"#123abc" in login.content
 

@@ -290,3 +290,21 @@ def test_a_host_in_another_case_or_with_a_trailing_dot_is_the_same_company(alpha
         assert response.status_code == 200, host
         with schema_context("public"):
             assert alpha.name.encode() in response.content
+
+
+def test_every_domain_action_of_the_platform_api_is_in_the_platform_audit_log(
+    platform_api, acme, fake_dns, superadmin,
+):
+    from tenants.models import PlatformAuditEntry
+
+    body = add(platform_api, acme).json()
+    fake_dns.publish(body["txt_record"]["name"], body["txt_record"]["value"])
+    platform_api.post(domains_url(acme, f"/{body['id']}/verify"))
+    platform_api.post(domains_url(acme, f"/{body['id']}/make-primary"))
+    platform_api.delete(domains_url(acme, f"/{body['id']}"))
+
+    entries = PlatformAuditEntry.objects.filter(company=acme).order_by("created_at", "id")
+    assert [entry.action for entry in entries] == [
+        "domain.added", "domain.verified", "domain.made_primary", "domain.removed"]
+    assert {(entry.source, entry.actor_email, entry.details["domain"]) for entry in entries} == {
+        ("api", superadmin.email, DOMAIN)}
