@@ -62,7 +62,8 @@ def _bounded(data: bytes, mime: str) -> bytes:
     fmt = images.FORMATS[mime]
     with Image.open(io.BytesIO(data), formats=[fmt]) as source:
         source.seek(0)
-        image = source.convert("RGBA" if images._has_alpha(source) and fmt != "JPEG" else "RGB")
+        alpha = fmt != "JPEG" and (source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info)
+        image = source.convert("RGBA" if alpha else "RGB")
     image.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE), Image.Resampling.LANCZOS)
     image.info = {}
     buffer = io.BytesIO()

@@ -19,7 +19,12 @@ def txt_records(name: str) -> list[str]:
     Each record's character-strings are joined, as a TXT value longer than 255 bytes is split into
     several. Raises DnsLookupFailed when no answer could be had.
     """
-    resolver = dns.resolver.Resolver()
+    if settings.DOMAIN_DNS_NAMESERVERS:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = list(settings.DOMAIN_DNS_NAMESERVERS)
+        resolver.port = settings.DOMAIN_DNS_PORT
+    else:
+        resolver = dns.resolver.Resolver()  # the machine's /etc/resolv.conf
     resolver.lifetime = settings.DOMAIN_DNS_TIMEOUT_SECONDS
     try:
         answer = resolver.resolve(name, "TXT", search=False)

@@ -27,6 +27,9 @@ ALLOWED_HOSTS = ["*"]
 CUSTOM_HOSTS_MAX_AGE_SECONDS = env.float("CUSTOM_HOSTS_MAX_AGE_SECONDS", default=60)
 # The TXT lookup that verifies a custom domain gives up after this long.
 DOMAIN_DNS_TIMEOUT_SECONDS = env.float("DOMAIN_DNS_TIMEOUT_SECONDS", default=5)
+# Resolvers asked for that lookup (IP addresses); empty: the machine's own (/etc/resolv.conf).
+DOMAIN_DNS_NAMESERVERS = env.list("DOMAIN_DNS_NAMESERVERS", default=[])
+DOMAIN_DNS_PORT = env.int("DOMAIN_DNS_PORT", default=53)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- applications -------------------------------------------------------------------------------
