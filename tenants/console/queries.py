@@ -76,5 +76,6 @@ def bar_chart(values: list[tuple[str, int, str]], *, width: int = 600, height: i
             "x": round(index * slot + slot * 0.15, 1), "width": round(slot * 0.7, 1),
             "y": round(plot - bar_height, 1), "height": bar_height,
             "label": label, "label_x": round(index * slot + slot / 2, 1), "shown": shown,
+            "value_y": round(max(plot - bar_height - 3, 10), 1), "value": value,
         })
-    return {"width": width, "height": height, "label_y": height - 5, "bars": bars}
+    return {"width": width, "height": height, "label_y": height - 5, "base_y": plot, "bars": bars}

@@ -81,6 +81,9 @@ def test_a_company_created_in_the_console_signs_its_admin_in_within_2_s(chromium
     page.goto("/console/?q=" + slug)
     expect(page.locator(f'tr[data-slug="{slug}"]')).to_contain_text("Pro")
     screenshot(page, "console-companies")
+    page.locator(f'tr[data-slug="{slug}"] a').click()
+    expect(page.locator("svg.bar-chart rect")).to_have_count(24)  # two charts of 12 months
+    screenshot(page, "console-company")
     page.goto("/console/audit/")
     expect(page.locator("tr[data-action='company.created']").first).to_contain_text(slug)
     admin.close()
