@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tenants.models import Company, CompanyCounts
@@ -37,7 +37,8 @@ def company_counts_refresh_all() -> int:
     refreshed = 0
     for company in Company.objects.exclude(schema_name="public").only("pk", "schema_name"):
         try:
-            company_counts_refresh(company=company)
+            with transaction.atomic():  # a failed count must not abort the others' transaction
+                company_counts_refresh(company=company)
             refreshed += 1
         except Exception:
             # A schema that is missing or mid-migration must not stop the other companies' counts.

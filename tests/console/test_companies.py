@@ -195,3 +195,17 @@ def test_counts_come_from_each_companys_own_schema(make_company):
     with schema_context("public"):
         assert company_counts_refresh(company=one).agents == 3
         assert company_counts_refresh(company=two).agents == 1
+
+
+def test_the_periodic_refresh_counts_every_company_and_skips_a_broken_one(alpha, bravo):
+    from tenants.models import CompanyCounts
+    from tenants.tasks import company_counts_refresh_periodically
+
+    Company.objects.bulk_create([Company(schema_name="no_schema_here", slug="no-schema-here",
+                                         name="Broken", plan_id=alpha.plan_id)])
+
+    refreshed = company_counts_refresh_periodically.call_local()
+
+    assert refreshed == Company.objects.exclude(schema_name="public").count() - 1
+    assert CompanyCounts.objects.get(company=alpha).agents >= 1
+    assert not CompanyCounts.objects.filter(company__slug="no-schema-here").exists()
