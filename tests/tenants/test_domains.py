@@ -168,7 +168,12 @@ def test_a_company_without_white_label_cannot_add_a_domain(platform_api, make_co
     assert not Domain.objects.filter(domain=DOMAIN).exists()
 
 
-def test_a_verified_domain_stops_serving_when_the_plan_loses_white_label(platform_api, acme, fake_dns):
+def test_a_verified_domain_stops_serving_when_the_plan_loses_white_label_except_webhooks(
+    platform_api, acme, fake_dns,
+):
+    from tests.fixtures.messaging import make_inbox
+
+    inbox = make_inbox(acme)
     body = add(platform_api, acme).json()
     fake_dns.publish(body["txt_record"]["name"], body["txt_record"]["value"])
     platform_api.post(domains_url(acme, f"/{body['id']}/verify"))
@@ -178,6 +183,12 @@ def test_a_verified_domain_stops_serving_when_the_plan_loses_white_label(platfor
 
     assert page(DOMAIN).status_code == 404
     assert page(host_of(acme)).status_code == 200
+    # a provider given a webhook URL on the custom domain still delivers customers' messages
+    hook = Client(HTTP_HOST=DOMAIN).post(
+        f"/hooks/sandbox/{inbox.pk}", {"from": "+5511999990000", "text": "olá"},
+        content_type="application/json", headers={"X-Sandbox-Token": inbox.sandbox_token},
+    )
+    assert hook.status_code == 202, hook.content
 
 
 @pytest.mark.parametrize("name", [

@@ -1,6 +1,9 @@
 """Tenant resolution from the Host: BASE_DOMAIN is the platform (public schema), others a company."""
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpResponseNotFound
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
@@ -12,11 +15,16 @@ def platform_tenant():
     return Company(schema_name=get_public_schema_name(), name="Conversa", slug="platform")
 
 
-def served_domain(hostname: str):
+# Provider webhooks keep reaching a custom domain after the plan loses `white_label`: the URLs
+# providers were given may name it, and customers' messages are never dropped.
+OPEN_WITHOUT_WHITE_LABEL = ("/hooks/",)
+
+
+def served_domain(hostname: str, *, path: str = ""):
     """The Domain row serving `hostname` (with its company and plan), or None.
 
     Read from the database on every call: an unverified domain, one removed a moment ago, or a
-    custom domain of a company whose plan lost `white_label` is not served.
+    custom domain of a company whose plan lost `white_label` (except for its webhooks) is not served.
     """
     from tenants.models import Domain
 
@@ -27,17 +35,38 @@ def served_domain(hostname: str):
     )
     if domain is None or domain.tenant.schema_name == get_public_schema_name():
         return None
-    if domain.kind == Domain.Kind.CUSTOM and not domain.tenant.plan.white_label:
+    if domain.kind == Domain.Kind.CUSTOM and not domain.tenant.plan.white_label \
+            and not path.startswith(OPEN_WITHOUT_WHITE_LABEL):
         return None
     return domain
 
 
 class TenantFromHostMiddleware(TenantMainMiddleware):
+    def process_request(self, request):
+        # django-tenants' own, with the path passed on (the instance is shared between requests).
+        connection.set_schema_to_public()
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return HttpResponseNotFound()
+        tenant = self.tenant_for(hostname, path=request.path_info)
+        if tenant is None:
+            return self.no_tenant_found(request, hostname)
+        tenant.domain_url = hostname
+        request.tenant = tenant
+        connection.set_tenant(request.tenant)
+        self.setup_url_routing(request)
+
     def get_tenant(self, domain_model, hostname):
+        tenant = self.tenant_for(hostname)
+        if tenant is None:
+            raise domain_model.DoesNotExist(hostname)
+        return tenant
+
+    @staticmethod
+    def tenant_for(hostname: str, *, path: str = ""):
         hostname = hostname.lower().rstrip(".")
         if hostname == settings.BASE_DOMAIN:
             return platform_tenant()
-        domain = served_domain(hostname)
-        if domain is None:
-            raise domain_model.DoesNotExist(hostname)
-        return domain.tenant
+        domain = served_domain(hostname, path=path)
+        return domain.tenant if domain else None
