@@ -7,6 +7,7 @@ from typing import Literal
 from django.conf import settings
 from django.db import transaction
 from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import EmailStr, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -165,8 +166,7 @@ def _branding_input(request) -> tuple[dict, object]:
         try:
             request._load_post_and_files()
         except MultiPartParserError:
-            raise DomainError(details=[{"field": "__all__", "message": "malformed multipart body"}]) \
-                from None
+            raise DomainError(_("The multipart body is malformed.")) from None
         finally:
             request.method = method
         data = {key: value for key, value in request.POST.items()}
@@ -176,7 +176,7 @@ def _branding_input(request) -> tuple[dict, object]:
     try:
         data = json.loads(request.body or b"{}")
     except ValueError:
-        raise DomainError(details=[{"field": "__all__", "message": "malformed JSON"}]) from None
+        raise DomainError(_("The JSON body is malformed.")) from None
     if not isinstance(data, dict):
-        raise ValidationFailed(details=[{"field": "__all__", "message": "an object is expected"}])
+        raise ValidationFailed(_("A JSON object is expected."))
     return data, None

@@ -220,3 +220,23 @@ def test_without_white_label_the_pages_say_powered_by_conversa(make_company):
     company_suspend(company=company, reason="unpaid")
     suspended = get(host_of(company), "/app/login/")
     assert suspended.status_code == 402 and b"Powered by Conversa" in suspended.content
+
+
+def test_a_malformed_branding_body_gets_the_error_body(platform_api, acme):
+    url = f"/platform/api/v1/companies/{acme.pk}/branding"
+    broken = platform_api.client.generic("PATCH", url, b"{not json", content_type="application/json",
+                                         headers=platform_api.headers)
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "bad_request"
+    listed = platform_api.client.generic("PATCH", url, b"[1, 2]", content_type="application/json",
+                                         headers=platform_api.headers)
+    assert listed.status_code == 422 and listed.json()["error"]["code"] == "validation_error"
+
+
+def test_multipart_remove_logo_drops_it(platform_api, acme):
+    patch_branding(platform_api, acme, {}, {"logo": ("logo.png", png(), "image/png")})
+    assert Company.objects.get(pk=acme.pk).logo
+
+    response = patch_branding(platform_api, acme, {"remove_logo": "true"}, {})
+
+    assert response.status_code == 200 and response.json()["logo_url"] == ""
+    assert Company.objects.get(pk=acme.pk).logo == ""
