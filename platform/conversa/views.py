@@ -14,4 +14,5 @@ def home(request):
     return JsonResponse({
         "name": "Conversa",
         "platform_api": request.build_absolute_uri("/platform/api/v1/docs"),
+        "console": request.build_absolute_uri("/console/"),
     })

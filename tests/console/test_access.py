@@ -103,3 +103,7 @@ def test_totp_enrolment_then_sign_in_needs_the_code(console, superadmin):
     other.login(superadmin.email)
     assert other.post("/console/login/", {"otp": code}).status_code == 401  # no replay
     assert PlatformAuditEntry.objects.filter(action="console.totp_enabled").count() == 1
+
+
+def test_the_platform_home_points_to_the_console(console_client):
+    assert console_client.get("/").json()["console"] == "http://localhost/console/"
