@@ -96,13 +96,14 @@ cat <<EOF
 Conversa is running. Ctrl-C stops the web server and the worker.
   Agents' inbox           http://$demo/app/
   Play a customer         http://$demo/app/sandbox/
+  Super-admin console     $host/console/
   Demo company API docs   http://$demo/api/v1/docs
   Platform API docs       $host/platform/api/v1/docs
   Websocket               ws://$demo/ws/v1/?token=ACCESS_TOKEN  (access token from POST /api/v1/auth/login)
   Health                  $host/health/ready
   Logins (password conversa-demo):
     on demo.$BASE_DOMAIN      admin@example.com (admin), ana@example.com and bruno@example.com (agents)
-    on $BASE_DOMAIN           operator@example.com (super-admin: platform API)
+    on $BASE_DOMAIN           operator@example.com (super-admin: console and platform API)
 
 EOF
 
