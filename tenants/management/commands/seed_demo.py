@@ -97,7 +97,9 @@ class Command(BaseCommand):
         self.stdout.write(f"  company API:  http://{tenant_host('demo')}:{port}/api/v1/docs")
         for email, _name, *role in [ADMIN, *AGENTS]:
             self.stdout.write(f"  {(role[0] if role else 'admin'):<12}  {email} / {password}")
-        self.stdout.write(f"  super-admin   {SUPERADMIN[0]} / {password}  (console and platform API on BASE_DOMAIN)")
+        self.stdout.write(
+            f"  super-admin   {SUPERADMIN[0]} / {password}  (console and platform API on BASE_DOMAIN)"
+        )
         self.stdout.write(
             f"  sandbox:      POST http://{tenant_host('demo')}:{port}/hooks/sandbox/{inbox.pk}"
             f"  X-Sandbox-Token: {inbox.sandbox_token}"
