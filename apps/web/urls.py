@@ -19,6 +19,7 @@ urlpatterns = [
     path("counts/", inbox.counts_view, name="counts"),
     path("c/<int:conversation_id>/", conversation.conversation_view, name="conversation"),
     path("c/<int:conversation_id>/row/", inbox.row_view, name="row"),
+    path("c/<int:conversation_id>/head/", conversation.head_view, name="head"),
     path("c/<int:conversation_id>/older/", conversation.older_view, name="older"),
     path("c/<int:conversation_id>/newer/", conversation.newer_view, name="newer"),
     path("c/<int:conversation_id>/item/<str:kind>/<int:item_id>/", conversation.item_view, name="item"),

@@ -247,3 +247,22 @@ def test_the_bell_shows_unread_notifications_on_every_page(alpha, team):
     assert re.search(r'id="notifications-badge"\s*>1<', page)
     other = signed_in(alpha, team["bruno"]).get("/app/").content.decode()
     assert re.search(r'id="notifications-badge"\s+hidden', other)
+
+
+def test_the_header_alone_follows_changes_and_stays_private(alpha, team):
+    s = team
+    message = receive(alpha, s["inbox"], text="Hello?")
+    conversation_id = message.conversation_id
+    admin = signed_in(alpha, s["admin"])
+    admin.post(f"/app/c/{conversation_id}/assign/", {"assignee_id": s["bruno"].pk})
+    admin.post(f"/app/c/{conversation_id}/add_label/", {"label": "vip"})
+    receive(alpha, s["inbox"], text="Still there?", phone=message.conversation.contact.phone)
+
+    head = signed_in(alpha, s["bruno"]).get(f"/app/c/{conversation_id}/head/")
+    html = head.content.decode()
+    assert head.status_code == 200 and 'id="conversation-head"' in html
+    assert "vip" in html and "Open" in html
+    assert 'id="timeline"' not in html  # the timeline is not rendered again
+    with schema_context(alpha.schema_name):
+        assert Conversation.objects.get(pk=conversation_id).unread_count == 0
+    assert signed_in(alpha, s["ana"]).get(f"/app/c/{conversation_id}/head/").status_code == 404

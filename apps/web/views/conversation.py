@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -35,39 +36,38 @@ def _error_text(exc: DomainError) -> str:
 
 def _flash_error(exc: DomainError, target: str = "#flash") -> HttpResponse:
     """A refused action shows its reason where the user looks, and changes nothing."""
-    response = HttpResponse(f'<p class="flash error" role="alert">{_escape(_error_text(exc))}</p>')
+    response = HttpResponse(f'<p class="flash error" role="alert">{escape(_error_text(exc))}</p>')
     response["HX-Retarget"] = target
     response["HX-Reswap"] = "innerHTML"
     return response
 
 
-def _escape(text: str) -> str:
-    from django.utils.html import escape
-
-    return escape(text)
-
-
-def conversation_context(request, conversation: Conversation) -> dict:
+def head_context(request, conversation: Conversation) -> dict:
+    """What the conversation's header (who, status, actions, labels) shows."""
     user = request.user
-    page = timeline_page(conversation)
-    window_open = outbound.within_service_window(conversation)
     return {
         "conversation": conversation,
         "contact": conversation.contact,
-        "page": page,
-        "window_open": window_open,
-        "templates": MessageTemplate.objects.filter(
-            inbox_id=conversation.inbox_id, status=MessageTemplate.Status.APPROVED
-        ),
-        "quick_replies": QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=user)),
         "agents": User.objects.filter(is_active=True).only("name", "email").order_by("name", "email"),
         # Not "statuses": the full page also has the inbox filter's choices under that name.
         "status_moves": [(value, label) for value, label in Conversation.Status.choices
                          if conversation.can_move_to(value)],
         "priorities": Conversation.Priority.choices,
+        "may_reassign": user.is_supervisor_or_admin or conversation.assignee_id == user.pk,
+    }
+
+
+def conversation_context(request, conversation: Conversation) -> dict:
+    return {
+        **head_context(request, conversation),
+        "page": timeline_page(conversation),
+        "window_open": outbound.within_service_window(conversation),
+        "templates": MessageTemplate.objects.filter(
+            inbox_id=conversation.inbox_id, status=MessageTemplate.Status.APPROVED
+        ),
+        "quick_replies": QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=request.user)),
         "previous": conversation.contact.conversations.exclude(pk=conversation.pk)
         .select_related("inbox").order_by("-created_at")[:10],
-        "may_reassign": user.is_supervisor_or_admin or conversation.assignee_id == user.pk,
     }
 
 
@@ -82,6 +82,16 @@ def conversation_view(request, conversation_id: int):
         return render(request, "web/partials/conversation_pane.html", context)
     filters = InboxFilters.from_query(request.GET)
     return render(request, "web/inbox.html", {**inbox_context(request, filters), **context})
+
+
+@agent_required
+@require_GET
+def head_view(request, conversation_id: int):
+    """The header alone, for live updates: a change by someone else should not re-render the
+    timeline. Viewing it counts as reading, as opening the conversation does."""
+    conversation = _conversation(request, conversation_id)
+    services.conversation_mark_read(conversation=conversation, user=request.user)
+    return render(request, "web/partials/conversation_head.html", head_context(request, conversation))
 
 
 @agent_required

@@ -128,16 +128,12 @@
   }
 
   async function refreshHeader(conversationId) {
-    const html = await fragment(`/app/c/${conversationId}/`, "conversation-pane");
-    if (!html || openConversationId() !== conversationId) return;
-    const fresh = toElement(`<div>${html}</div>`);
-    for (const selector of [".conversation-header", ".labels-bar"]) {
-      const now = document.querySelector(`#conversation ${selector}`);
-      const next = fresh.querySelector(selector);
-      if (now && next) { now.replaceWith(next); htmx.process(next); }
-      else if (!now && next) { document.querySelector("#conversation .conversation-header").after(next); htmx.process(next); }
-      else if (now && !next) now.remove();
-    }
+    const html = await fragment(`/app/c/${conversationId}/head/`);
+    const now = document.getElementById("conversation-head");
+    if (!html || !now || openConversationId() !== conversationId) return;
+    const next = toElement(html);
+    now.replaceWith(next);
+    htmx.process(next);
     const viewersElement = document.getElementById("viewers");
     if (viewersElement && viewersText.id === conversationId) viewersElement.textContent = viewersText.text;
   }
