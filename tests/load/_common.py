@@ -376,7 +376,9 @@ class LiveStack:
         import shutil
 
         self.stop()
-        if not keep_logs:
+        if keep_logs:
+            say(f"server and worker logs kept in {self.log_dir}")
+        else:
             shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
@@ -426,13 +428,22 @@ def access_token(company, user) -> str:
 
 
 def flush_redis(tag: str) -> None:
-    """Remove this run's Redis keys (Huey queue, channel layer, counters), all named after `tag`."""
+    """Remove this run's Redis keys (Huey queue, channel layer, counters), all named after `tag`.
+
+    Called on the way out, also after a failure: with Redis down it says so rather than hiding
+    the run's own error (and nothing of ours is left to clean then either).
+    """
     from conversa.redis import get_redis
 
-    redis = get_redis()
-    keys = list(redis.scan_iter(match=f"*{tag}*", count=1000))
-    for start in range(0, len(keys), 500):
-        redis.delete(*keys[start:start + 500])
+    # Huey keeps only the letters and digits of its name in its keys.
+    patterns = {f"*{tag}*", f"*{re.sub(r'[^a-z0-9]', '', tag.lower())}*"}
+    try:
+        redis = get_redis()
+        keys = list({key for pattern in patterns for key in redis.scan_iter(match=pattern, count=1000)})
+        for start in range(0, len(keys), 500):
+            redis.delete(*keys[start:start + 500])
+    except Exception as exc:
+        say(f"could not clean Redis keys of {tag}: {exc}")
 
 
 def summary(values: list[float]) -> str:

@@ -580,13 +580,8 @@ def main() -> None:
         failed = False
     finally:
         if stack is not None:
-            if failed or args.keep_logs:
-                say(f"server and worker logs kept in {stack.log_dir}")
             stack.close(keep_logs=failed or args.keep_logs)
-        try:
-            _common.flush_redis(tag)
-        except Exception as exc:  # Redis down: nothing of ours is left to clean either
-            say(f"could not clean Redis keys of {tag}: {exc}")
+        _common.flush_redis(tag)
         if not args.keep:
             _common.drop_database(args.server, args.db)
 

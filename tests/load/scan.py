@@ -381,17 +381,12 @@ def main() -> None:
             raise SystemExit("some uploads failed (above)")
     finally:
         if stack is not None:
-            if failed:
-                say(f"server and worker logs kept in {stack.log_dir}")
             stack.close(keep_logs=failed)
         if clamd is not None:
             clamd.stop()
         shutil.rmtree(work_dir, ignore_errors=True)
         if tag is not None:
-            try:
-                _common.flush_redis(tag)
-            except Exception as exc:  # Redis down: nothing of ours is left to clean either
-                say(f"could not clean Redis keys of {tag}: {exc}")
+            _common.flush_redis(tag)
         if database_ready and not args.keep:
             _common.drop_database(args.server, args.db)
 
