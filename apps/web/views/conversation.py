@@ -131,7 +131,7 @@ def item_view(request, conversation_id: int, kind: str, item_id: int):
         item = Item("note", obj) if obj else None
     if item is None:
         return HttpResponse("")
-    return render(request, "web/partials/timeline_item.html", {"item": item, "conversation": conversation})
+    return _rendered_item(request, conversation, item)
 
 
 def _rendered_item(request, conversation, item: Item) -> HttpResponse:

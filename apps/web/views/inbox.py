@@ -22,10 +22,10 @@ ORDERING = ("-activity", "-id")
 
 
 def list_page(request, filters: InboxFilters, cursor: str | None = None):
-    rows, next_cursor = paginate(
+    """One page of the list: (rows, cursor of the next page or None)."""
+    return paginate(
         inbox_conversations(request.user, filters), cursor=cursor, limit=PAGE_SIZE, ordering=ORDERING
     )
-    return rows, next_cursor
 
 
 def inbox_context(request, filters: InboxFilters) -> dict:
