@@ -211,8 +211,7 @@
       }
     },
     "message.created"(data) {
-      refreshRow(data.conversation_id);
-      refreshCounts();
+      // Its row and the counts follow the conversation event every new message comes with.
       if (data.conversation_id === openConversationId()) refreshItem(data.conversation_id, "m", data.id);
       if (data.direction === "inbound" && assignees.get(data.conversation_id) === config.userId) {
         notifyDesktop(strings.newMessage, data.text || "", `/app/c/${data.conversation_id}/`);
