@@ -1,7 +1,7 @@
 """Events of the contacts app and the realtime frames built from them."""
 
 from apps.contacts.models import Contact
-from conversa.realtime.fanout import realtime_payload
+from conversa.realtime.fanout import realtime_payload, realtime_payloads
 
 CONTACT_CREATED = "contact.created"
 CONTACT_UPDATED = "contact.updated"
@@ -23,16 +23,18 @@ def contact_data(contact: Contact) -> dict:
     }
 
 
-def contact_frame(event):
-    contact = Contact.objects.filter(pk=event.data["contact_id"]).first()
-    if contact is None:  # deleted since: its own event tells the clients
-        return None
-    # Every role works with contacts (SPEC §3), so the whole staff sees the change.
-    return contact_data(contact), ["staff"]
+def contact_frames(events):
+    found = Contact.objects.in_bulk({event.data["contact_id"] for event in events})
+    # A contact deleted since has its own event to tell the clients. Every role works with
+    # contacts (SPEC §3), so the whole staff sees the change.
+    return [
+        (contact_data(contact), ["staff"]) if (contact := found.get(event.data["contact_id"])) else None
+        for event in events
+    ]
 
 
-realtime_payload(CONTACT_CREATED)(contact_frame)
-realtime_payload(CONTACT_UPDATED)(contact_frame)
+realtime_payloads(CONTACT_CREATED)(contact_frames)
+realtime_payloads(CONTACT_UPDATED)(contact_frames)
 
 
 @realtime_payload(CONTACT_DELETED)

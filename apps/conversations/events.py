@@ -6,7 +6,7 @@ only while it is unassigned or assigned to them.
 
 from apps.conversations.models import Conversation, Message
 from apps.media.events import media_data
-from conversa.realtime.fanout import realtime_payload
+from conversa.realtime.fanout import realtime_payloads
 
 CONVERSATION_CREATED = "conversation.created"
 CONVERSATION_UPDATED = "conversation.updated"
@@ -73,10 +73,13 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def _conversation_frame(event):
-    conversation = (
-        Conversation.objects.select_related("contact").filter(pk=event.data["conversation_id"]).first()
-    )
+def _conversation_frames(events):
+    ids = {event.data["conversation_id"] for event in events}
+    found = Conversation.objects.select_related("contact").in_bulk(ids)
+    return [_conversation_frame(event, found.get(event.data["conversation_id"])) for event in events]
+
+
+def _conversation_frame(event, conversation):
     if conversation is None:
         return None
     audience = conversation_audience(conversation)
@@ -97,15 +100,21 @@ def _conversation_frame(event):
 
 
 for _name in CONVERSATION_EVENTS:
-    realtime_payload(_name)(_conversation_frame)
+    realtime_payloads(_name)(_conversation_frames)
 
 
-def _message_frame(event):
-    message = Message.objects.select_related("conversation").filter(pk=event.data["message_id"]).first()
-    if message is None or message.deleted_at is not None:
-        return None
-    return message_data(message), conversation_audience(message.conversation)
+def _message_frames(events):
+    ids = {event.data["message_id"] for event in events}
+    found = Message.objects.select_related("conversation", "media").in_bulk(ids)
+    frames = []
+    for event in events:
+        message = found.get(event.data["message_id"])
+        if message is None or message.deleted_at is not None:
+            frames.append(None)
+        else:
+            frames.append((message_data(message), conversation_audience(message.conversation)))
+    return frames
 
 
-realtime_payload(MESSAGE_CREATED)(_message_frame)
-realtime_payload(MESSAGE_UPDATED)(_message_frame)
+realtime_payloads(MESSAGE_CREATED)(_message_frames)
+realtime_payloads(MESSAGE_UPDATED)(_message_frames)

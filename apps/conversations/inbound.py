@@ -16,7 +16,7 @@ from apps.inboxes.providers.base import FAILED, InboundMessage, StatusUpdate
 from conversa.events import publish
 
 
-def _conversation_for_inbound(
+def conversation_for_inbound(
     *, contact: Contact, inbox: Inbox, at: dt.datetime
 ) -> tuple[Conversation, bool]:
     """The contact's conversation in progress, a recently closed one reopened, or a new one.
@@ -70,7 +70,7 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
         if Message.objects.filter(inbox=inbox, provider_message_id=inbound.provider_message_id).exists():
             return None
         at = min(inbound.timestamp, timezone.now())
-        conversation, created = _conversation_for_inbound(contact=contact, inbox=inbox, at=at)
+        conversation, created = conversation_for_inbound(contact=contact, inbox=inbox, at=at)
         reply_to = None
         if inbound.reply_to_provider_id:
             reply_to = Message.objects.filter(
@@ -105,15 +105,16 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
         )
         publish(events.MESSAGE_CREATED, {"message_id": message.pk})
         if inbound.media_ref:
-            schema = connection.schema_name
-            transaction.on_commit(lambda: _fetch_media(schema, message.pk))
+            fetch_media_after_commit(message.pk)
     return message
 
 
-def _fetch_media(schema_name: str, message_id: int) -> None:
+def fetch_media_after_commit(message_id: int) -> None:
+    """Queue the download of an inbound message's file once the message is committed."""
     from apps.conversations.tasks import message_media_fetch
 
-    message_media_fetch(schema_name, message_id)
+    schema = connection.schema_name
+    transaction.on_commit(lambda: message_media_fetch(schema, message_id))
 
 
 def message_attach_inbound_media(*, message_id: int) -> str:

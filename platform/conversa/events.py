@@ -4,10 +4,16 @@
 
 Payloads are ids and plain values. Nothing is delivered for a transaction that rolls back, and a
 failing subscriber never breaks the write that published the event or the other subscribers.
+
+Code that commits many events in a row (the webhook drain) wraps its work in `delivered_together()`:
+the events are then handed over as one list when the block ends, so a subscriber such as the
+realtime fan-out reads their rows in one query per kind and pushes their frames in one round trip.
 """
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -23,7 +29,10 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+BatchSubscriber = Callable[[list[Event]], None]
 _subscribers: list[Subscriber] = []
+_batch_subscribers: list[BatchSubscriber] = []
+_held = threading.local()
 
 
 def subscribe(subscriber: Subscriber) -> Subscriber:
@@ -33,15 +42,55 @@ def subscribe(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
+def subscribe_batch(subscriber: BatchSubscriber) -> BatchSubscriber:
+    """Register a subscriber that takes the events as a list, in the order they were committed."""
+    if subscriber not in _batch_subscribers:
+        _batch_subscribers.append(subscriber)
+    return subscriber
+
+
 def publish(name: str, data: dict | None = None, *, schema_name: str | None = None) -> None:
     """Deliver `name` to every subscriber once the current transaction commits."""
     event = Event(name=name, schema_name=schema_name or connection.schema_name, data=data or {})
     transaction.on_commit(lambda: dispatch(event))
 
 
+@contextmanager
+def delivered_together() -> Iterator[None]:
+    """Hold the events committed inside the block and deliver them as one batch at its end.
+
+    Commit hooks still decide what is delivered (a rolled-back savepoint's events never are); only
+    the moment moves, to the end of the block. Nested blocks deliver with the outermost one.
+    """
+    if getattr(_held, "events", None) is not None:
+        yield
+        return
+    _held.events = []
+    try:
+        yield
+    finally:
+        events, _held.events = _held.events, None
+        if events:
+            dispatch_many(events)
+
+
 def dispatch(event: Event) -> None:
+    held = getattr(_held, "events", None)
+    if held is not None:
+        held.append(event)
+    else:
+        dispatch_many([event])
+
+
+def dispatch_many(events: list[Event]) -> None:
     for subscriber in list(_subscribers):
+        for event in events:
+            try:
+                subscriber(event)
+            except Exception:
+                logger.exception("event subscriber %r failed for %s", subscriber, event.name)
+    for batch_subscriber in list(_batch_subscribers):
         try:
-            subscriber(event)
+            batch_subscriber(events)
         except Exception:
-            logger.exception("event subscriber %r failed for %s", subscriber, event.name)
+            logger.exception("event subscriber %r failed for %d events", batch_subscriber, len(events))

@@ -316,12 +316,12 @@ def test_realtime_frames_are_built_from_the_current_row_for_the_staff(alpha, in_
                          data={"contact_id": contact.pk})
     with in_schema(alpha.schema_name):
         contact_update(contact=contact, name="Ana Maria")
-        data, audience = contact_events.contact_frame(event)
+        [(data, audience)] = contact_events.contact_frames([event])
         assert audience == ["staff"]
         assert {k: data[k] for k in ("id", "name", "phone", "tags")} == {
             "id": contact.pk, "name": "Ana Maria", "phone": contact.phone, "tags": ["vip"],
         }
         contact_delete(contact=contact)
-        assert contact_events.contact_frame(event) is None
+        assert contact_events.contact_frames([event]) == [None]
         deleted, audience = contact_events.contact_deleted_frame(event)
         assert deleted["id"] == contact.pk and audience == ["staff"]

@@ -7,7 +7,8 @@ from django_tenants.utils import schema_context
 from apps.conversations.models import Message
 from apps.inboxes.models import WebhookEvent
 from apps.inboxes.services import webhook_receive
-from apps.inboxes.tasks import drain_flag_key, process_next_fresh_event, webhook_events_drain
+from apps.inboxes.tasks import drain_flag_key, process_fresh_events, webhook_events_drain
+from conversa.events import delivered_together
 from conversa.redis import get_redis
 from tests.fixtures.messaging import make_inbox, new_phone, receive
 
@@ -99,21 +100,65 @@ def test_a_broken_event_is_recorded_and_the_drain_goes_on(alpha, in_schema):
         assert Message.objects.filter(provider_message_id="sbx_after").exists()
 
 
-def test_a_known_customers_message_costs_a_pinned_number_of_queries(
-    alpha, in_schema, django_assert_num_queries, django_capture_on_commit_callbacks
+def test_a_burst_costs_the_same_queries_for_10_or_100_webhooks(
+    alpha, in_schema, django_assert_max_num_queries, django_capture_on_commit_callbacks
 ):
     inbox = make_inbox(alpha)
-    phone = new_phone()
-    receive(alpha, inbox, phone=phone)  # the contact and an open conversation exist
-    with in_schema(alpha.schema_name):
-        WebhookEvent.objects.create(
-            inbox=inbox, body=sandbox_body("known", "sbx_known", phone=phone), content_type=JSON
-        )
-        connection.cursor().close()  # the schema's SET search_path, outside the count
+    known = [new_phone() for _ in range(100)]
+    for phone in known:
+        receive(alpha, inbox, phone=phone)  # contacts with a conversation in progress
 
-        # Lock the event; savepoint; lock the contact; duplicate check; lock the conversation;
-        # insert; conversation and contact updates; release; event update. Then, after commit,
-        # the two frames re-read their rows. Tests run inside a transaction: BEGIN and COMMIT are
-        # a savepoint and its release here.
-        with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=True):
-            assert process_next_fresh_event() == "processed"
+    def burst(size: int, run: str) -> None:
+        with in_schema(alpha.schema_name):
+            WebhookEvent.objects.bulk_create([
+                WebhookEvent(
+                    inbox=inbox, body=sandbox_body(run, f"sbx_{run}_{i}", phone=phone), content_type=JSON
+                )
+                for i, phone in enumerate(known[:size])
+            ])
+
+    # Lock the events; savepoint; dedupe; lock the contacts; lock the conversations; insert the
+    # messages; update conversations and contacts; mark the events; release. After commit the
+    # frames read their conversations and messages. In a test's transaction BEGIN and COMMIT are a
+    # savepoint and its release, and commit hooks run when the capture ends: the delivery is held
+    # around it as around the commit in `process_fresh_events`.
+    for size in (10, 100):
+        burst(size, f"run{size}")
+        with in_schema(alpha.schema_name):
+            connection.cursor().close()  # the schema's SET search_path, outside the count
+            with django_assert_max_num_queries(14), delivered_together():
+                with django_capture_on_commit_callbacks(execute=True):
+                    assert process_fresh_events() == size
+            assert Message.objects.filter(text=f"run{size}").count() == size
+
+
+def test_when_storing_together_fails_every_event_is_applied_alone(alpha, in_schema, monkeypatch):
+    """E.g. another transaction inserted a new customer's phone first: the batch insert clashes,
+    its savepoint is rolled back and each event goes through the one-by-one path."""
+    import apps.conversations.inbound_bulk as inbound_bulk
+
+    def clash(received):
+        from django.db import IntegrityError
+
+        from apps.contacts.models import Contact
+
+        Contact.objects.create(phone=new_phone(), name="rolled back with the savepoint")
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(inbound_bulk, "messages_receive", clash)
+    inbox = make_inbox(alpha)
+    phones = [new_phone() for _ in range(3)]
+    with in_schema(alpha.schema_name):
+        for i, phone in enumerate(phones):
+            body = sandbox_body(f"alone {i}", f"sbx_alone_{i}", phone=phone)
+            WebhookEvent.objects.create(inbox=inbox, body=body, content_type=JSON)
+
+    assert webhook_events_drain.call_local(alpha.schema_name) == 3
+
+    with in_schema(alpha.schema_name):
+        from apps.contacts.models import Contact
+
+        assert set(WebhookEvent.objects.values_list("status", "attempts")) == {("processed", 1)}
+        assert sorted(Message.objects.filter(text__startswith="alone").values_list("text", flat=True)) == [
+            "alone 0", "alone 1", "alone 2"]
+        assert not Contact.objects.filter(name="rolled back with the savepoint").exists()

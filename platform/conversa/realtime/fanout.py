@@ -1,9 +1,10 @@
-"""The realtime subscriber of the event bus: re-reads the row and pushes a frame to groups.
+"""The realtime subscriber of the event bus: re-reads the rows and pushes frames to groups.
 
 Apps register one payload builder per event name. The builder runs after commit inside the
 event's schema and returns the frame data plus the groups allowed to see it (or a list of such
 pairs, when different audiences may see different data), or None when the row is gone. Builders
-live in each app's `events.py`.
+live in each app's `events.py`. Events that come in bulk (a webhook drain commits hundreds) get a
+builder of lists, `realtime_payloads`, which reads all their rows in one query.
 """
 
 import asyncio
@@ -17,20 +18,33 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from conversa.events import Event, subscribe
+from conversa.events import Event, subscribe_batch
 from conversa.realtime.groups import company_group, group_name
 
 logger = logging.getLogger("conversa.realtime")
 
 Frame = tuple[dict, Iterable[str]]
-Builder = Callable[[Event], Frame | list[Frame] | None]
-_builders: dict[str, Builder] = {}
+Built = Frame | list[Frame] | None
+Builder = Callable[[Event], Built]
+BatchBuilder = Callable[[list[Event]], list[Built]]
+_builders: dict[str, BatchBuilder] = {}
 
 
 def realtime_payload(event_name: str):
-    """Register the function building the frame of `event_name`."""
+    """Register the function building the frame of one `event_name` event."""
 
     def register(builder: Builder) -> Builder:
+        _builders[event_name] = lambda events: [builder(event) for event in events]
+        return builder
+
+    return register
+
+
+def realtime_payloads(event_name: str):
+    """Register a function building the frames of many `event_name` events at once: it returns
+    one result per event, in their order."""
+
+    def register(builder: BatchBuilder) -> BatchBuilder:
         _builders[event_name] = builder
         return builder
 
@@ -70,11 +84,18 @@ _sender = _SenderLoop()
 
 
 def send_to_groups(groups: Iterable[str], message: dict) -> None:
+    send_messages([(group, message) for group in groups])
+
+
+def send_messages(messages: list[tuple[str, dict]]) -> None:
+    """Send (group, message) pairs in this order, pipelined where the layer can."""
     layer = get_channel_layer()
-    groups = list(groups)
 
     async def send_all():
-        for group in groups:
+        if hasattr(layer, "group_send_many"):
+            await layer.group_send_many(messages)
+            return
+        for group, message in messages:
             await layer.group_send(group, message)
 
     _sender.run(send_all())
@@ -92,23 +113,40 @@ def event_message(event_name: str, data: dict, *, exclude: str | None = None) ->
     return message
 
 
-@subscribe
-def push_realtime(event: Event) -> None:
-    builder = _builders.get(event.name)
-    if builder is None:
-        return
-    if connection.schema_name == event.schema_name:
+@subscribe_batch
+def push_realtime(events: list[Event]) -> None:
+    """Build every event's frames, one builder call per schema and event name, then send them in
+    the events' order. A failing builder loses its own frames only."""
+    batches: dict[tuple[str, str], list[int]] = {}
+    for index, event in enumerate(events):
+        if event.name in _builders:
+            batches.setdefault((event.schema_name, event.name), []).append(index)
+    built: list[Built] = [None] * len(events)
+    for (schema_name, name), indexes in batches.items():
+        try:
+            results = _build(schema_name, _builders[name], [events[index] for index in indexes])
+        except Exception:
+            logger.exception("realtime frames of %d %s events failed", len(indexes), name)
+            continue
+        for index, result in zip(indexes, results, strict=True):
+            built[index] = result
+    messages = []
+    for event, result in zip(events, built, strict=True):
+        for data, audience in result if isinstance(result, list) else [result] if result else []:
+            message = event_message(event.name, data)
+            groups = sorted({group_name(event.schema_name, suffix) for suffix in audience})
+            messages.extend((group, message) for group in groups)
+    if messages:
+        send_messages(messages)
+
+
+def _build(schema_name: str, builder: BatchBuilder, events: list[Event]) -> list[Built]:
+    if connection.schema_name == schema_name:
         # Entering the same schema again would still cost a SET search_path before the query and
         # another after it (django-tenants forgets the path on every switch).
-        built = builder(event)
-    else:
-        with schema_context(event.schema_name):
-            built = builder(event)
-    if built is None:
-        return
-    for data, audience in built if isinstance(built, list) else [built]:
-        groups = {group_name(event.schema_name, suffix) for suffix in audience}
-        send_to_groups(sorted(groups), event_message(event.name, data))
+        return builder(events)
+    with schema_context(schema_name):
+        return builder(events)
 
 
 def close_company_sockets(schema_name: str, *, code: int) -> None:
