@@ -25,10 +25,11 @@ httpx's CPU per request. `--ws-server-workers` serves the websocket from a uvico
 `--env`/`--worker-env` pass settings to every process / to the Huey consumers only.
 
 `--profile` then stops the worker, posts `--profile-messages` more webhooks and processes them
-in this process as the worker's drain does (event fan-out included), half timed plainly and half
-under cProfile, and does the same for the webhook view through Django's test client, with the
-queries each runs (`--sort tottime` for the functions' own time). `--profile-server`
-runs uvicorn as one process under cProfile (its event-loop thread; sync views run elsewhere).
+in this process as the worker's drain does, in batches of `--profile-batch` (event fan-out
+included), half timed plainly and half under cProfile, and does the same for the webhook view
+through Django's test client, with the queries each runs (`--sort tottime` for the functions' own
+time). `--profile-server` runs uvicorn as one process under cProfile (its event-loop thread; sync
+views run elsewhere).
 """
 
 import argparse
@@ -421,7 +422,7 @@ def _profile(args, stack, company, inbox) -> None:
     from django_tenants.utils import schema_context
 
     from apps.inboxes.models import WebhookEvent
-    from apps.inboxes.tasks import process_next_fresh_event
+    from apps.inboxes.tasks import BATCH_SIZE, process_fresh_events
 
     stack.stop("huey")
     count = args.profile_messages
@@ -433,27 +434,30 @@ def _profile(args, stack, company, inbox) -> None:
                         headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature})
     with schema_context(company.schema_name):
         pending = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, attempts=0).count()
-        # First one outside the measurements: imports and the first channel-layer connection.
-        process_next_fresh_event()
-        plain = (pending - 1) // 2
+        # First batch outside the measurements: imports and the first channel-layer connection.
+        first = process_fresh_events(args.profile_batch)
+        plain = (pending - first) // 2
         started = time.perf_counter()
-        for _ in range(plain):
-            process_next_fresh_event()
-        plain_ms = (time.perf_counter() - started) * 1000 / max(plain, 1)
+        done = 0
+        while done < plain:
+            done += process_fresh_events(min(args.profile_batch, plain - done))
+        plain_ms = (time.perf_counter() - started) * 1000 / max(done, 1)
         profiler = cProfile.Profile()
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             profiler.enable()
-            while process_next_fresh_event() is not None:
-                pass
+            n = 0
+            while taken := process_fresh_events(args.profile_batch):
+                n += taken
             profiler.disable()
             elapsed = time.perf_counter() - started
-    n = pending - 1 - plain
+    n = max(n, 1)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
-    say(f"\nworker path (the drain's process_next_fresh_event + on-commit fan-out), in this process: "
-        f"{plain_ms:.2f} ms each over {plain} webhooks; {elapsed * 1000 / n:.2f} ms each under cProfile "
-        f"over {n}, {len(queries.captured_queries) / n:.1f} queries each")
+    say(f"\nworker path (the drain's process_fresh_events, batches of {args.profile_batch} (the drain's: "
+        f"{BATCH_SIZE}), + the fan-out after commit), in this process: {plain_ms:.2f} ms per webhook over "
+        f"{done}; {elapsed * 1000 / n:.2f} ms each under cProfile over {n}, "
+        f"{len(queries.captured_queries) / n:.2f} queries each")
     _query_shapes(queries.captured_queries, n)
     say(out.getvalue().rstrip())
 
@@ -539,6 +543,7 @@ def main() -> None:
     parser.add_argument("--profile-server", action="store_true",
                         help="run uvicorn as one process under cProfile and print where it spent its time")
     parser.add_argument("--profile-messages", type=int, default=300, help="messages --profile processes")
+    parser.add_argument("--profile-batch", type=int, default=50, help="events per batch under --profile")
     parser.add_argument("--top", type=int, default=30, help="entries --profile prints")
     parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative",
                         help="order of the --profile listings")

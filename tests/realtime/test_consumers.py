@@ -4,7 +4,7 @@ import asyncio
 import json
 
 from conversa.realtime.consumers import RealtimeConsumer
-from conversa.realtime.fanout import event_message
+from conversa.realtime.fanout import event_message, frame_messages
 
 
 def consumer_sending_to(sent: list) -> RealtimeConsumer:
@@ -31,6 +31,18 @@ def test_a_layer_frame_is_written_as_serialised_without_a_hop_to_the_database_th
     asyncio.run(consumer.dispatch(message))
 
     assert sent == [{"type": "websocket.send", "text": message["text"]}]
+
+
+def test_frames_sent_together_are_written_one_by_one_in_their_order():
+    sent = []
+    consumer = consumer_sending_to(sent)
+    texts = [event_message("message.created", {"id": n})["text"] for n in range(250)]
+
+    for message in frame_messages(texts):
+        asyncio.run(consumer.dispatch(message))
+
+    assert len(frame_messages(texts)) == 3
+    assert [json.loads(m["text"])["data"]["id"] for m in sent] == list(range(250))
 
 
 def test_a_frame_excluding_this_socket_is_not_written():

@@ -107,3 +107,31 @@ def test_an_event_message_carries_its_frame_serialised_once(exclude):
     assert message["type"] == "realtime.event"
     assert message["text"] == '{"type":"typing.started","data":{"conversation_id":5,"name":"Ana"}}'
     assert message.get("exclude") == exclude
+
+
+def test_messages_sent_together_reach_each_group_in_their_order_and_no_other():
+    prefix = f"conversa-test-layer-{uuid.uuid4().hex[:8]}"
+    layer = new_layer(prefix)
+
+    async def scenario():
+        staff, agent = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add(staff_group("alpha"), staff)
+        await layer.group_add(user_group("alpha", 7), agent)
+        await asyncio.sleep(SUBSCRIBED)
+        sender = new_layer(prefix)
+        await sender.group_send_many([
+            (staff_group("alpha"), event_message("message.created", {"id": 1})),
+            (user_group("alpha", 7), event_message("message.created", {"id": 2})),
+            (staff_group("alpha"), event_message("message.created", {"id": 3})),
+            (staff_group("bravo"), event_message("message.created", {"id": 4})),
+        ])
+        await sender.flush()
+        received = await pending(layer, staff), await pending(layer, agent)
+        await layer.flush()
+        return received
+
+    staff, agent = asyncio.run(scenario())
+    assert [m["text"] for m in staff] == [
+        '{"type":"message.created","data":{"id":1}}', '{"type":"message.created","data":{"id":3}}'
+    ]
+    assert [m["text"] for m in agent] == ['{"type":"message.created","data":{"id":2}}']

@@ -172,6 +172,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         # (database_sync_to_async).
         if message["type"] == "realtime.event":
             await self.realtime_event(message)
+        elif message["type"] == "realtime.events":
+            for text in message["texts"]:
+                await self.base_send({"type": "websocket.send", "text": text})
         else:
             await super().dispatch(message)
 
