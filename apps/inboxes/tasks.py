@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.inboxes.models import WebhookEvent
-from apps.inboxes.providers.base import WebhookBatch
+from apps.inboxes.providers.base import Provider, WebhookBatch
 from apps.inboxes.selectors import provider_for
 from conversa.events import delivered_together
 from conversa.periodic import every_minute
@@ -34,8 +34,9 @@ def _locked_pending():
     )
 
 
-def _parse(event: WebhookEvent) -> WebhookBatch:
-    return provider_for(event.inbox).parse_webhook(body=bytes(event.body), content_type=event.content_type)
+def _parse(event: WebhookEvent, provider: Provider | None = None) -> WebhookBatch:
+    provider = provider or provider_for(event.inbox)
+    return provider.parse_webhook(body=bytes(event.body), content_type=event.content_type)
 
 
 def _apply(event: WebhookEvent, batch: WebhookBatch | None = None) -> str:
@@ -90,9 +91,12 @@ def process_fresh_events(limit: int = BATCH_SIZE) -> int:
     with delivered_together(), transaction.atomic():
         events = list(_locked_pending().filter(attempts=0).order_by("received_at")[:limit])
         together, alone = [], []
+        providers = {}  # decrypting an inbox's credentials once per batch, not once per event
         for event in events:
             try:
-                batch = _parse(event)
+                if event.inbox_id not in providers:
+                    providers[event.inbox_id] = provider_for(event.inbox)
+                batch = _parse(event, providers[event.inbox_id])
             except Exception:
                 alone.append((event, None))  # `_apply` records why
                 continue
@@ -112,7 +116,7 @@ def _apply_together(parsed: list[tuple[WebhookEvent, WebhookBatch]]) -> bool:
 
     try:
         with transaction.atomic():
-            messages_receive([(event.inbox, message) for event, batch in parsed for message in batch.messages])
+            messages_receive([(event.inbox, inbound) for event, batch in parsed for inbound in batch.messages])
             WebhookEvent.objects.filter(pk__in=[event.pk for event, _ in parsed]).update(
                 status=WebhookEvent.Status.PROCESSED,
                 processed_at=timezone.now(),

@@ -201,6 +201,44 @@ async def _post_all(poster, bodies: list[tuple[bytes, str]], concurrency: int,
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+async def _post_at_rate(poster, bodies: list[tuple[bytes, str]], rate: float,
+                        sent: list[float], durations: list[float], statuses: dict) -> None:
+    """Open loop: webhook i leaves at start + i / rate whatever became of the earlier ones, as
+    providers send them, on as many keep-alive connections as are busy at once. Response times
+    count from the scheduled moment, so a late send (no free connection, a busy client) is the
+    server's delay too rather than a sample left out."""
+    import httpx
+
+    idle: list = []
+    start = time.time() + 0.05
+
+    async def one(index: int) -> None:
+        session = idle.pop() if idle else await poster.session()
+        body, signature = bodies[index]
+        scheduled = start + index / rate
+        sent[index] = scheduled
+        try:
+            status = await session.post(body, signature)
+        except (httpx.TransportError, OSError, asyncio.IncompleteReadError) as exc:
+            key = f"transport error ({exc.__class__.__name__})"
+            statuses[key] = statuses.get(key, 0) + 1
+            await session.close()
+            return
+        durations[index] = (time.time() - scheduled) * 1000
+        statuses[status] = statuses.get(status, 0) + 1
+        idle.append(session)
+
+    tasks = []
+    for index in range(len(bodies)):
+        delay = start + index / rate - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index)))
+    await asyncio.gather(*tasks)
+    for session in idle:
+        await session.close()
+
+
 async def _count_rows(url: str, table: str, timeline: list[tuple[float, int]], stop: asyncio.Event) -> None:
     import psycopg
 
@@ -289,6 +327,7 @@ async def _run(args, stack, company, inbox, ws_port: int) -> dict:
         cpu = {name: cpu_after[name] - before for name, before in cpu_before.items()}
         busy, own = _common.machine_busy_seconds() - busy_before, time.process_time() - own_before
         db_after = await asyncio.to_thread(_common.database_counters, args.server, args.db)
+        paced = await _run_paced(args, poster, socket) if args.rate_messages else None
         await asyncio.sleep(0.3)
         stop_counting.set()
         await counter
@@ -301,8 +340,24 @@ async def _run(args, stack, company, inbox, ws_port: int) -> dict:
         database=database, events=events, errors=errors, sent=sent, durations=durations, statuses=statuses,
         received=socket.received, keys=keys, complete=complete, posted_at=posted_at, done_at=done_at,
         timeline=timeline, baseline=baseline, cpu=cpu, busy=busy, own=own, wall=done_at - wall_before,
-        frames=socket.frames, probe=probe_durations,
+        frames=socket.frames, probe=probe_durations, paced=paced,
     )
+
+
+async def _run_paced(args, poster, socket) -> dict:
+    """`--rate-messages` webhooks offered at `--rate` per second (open loop, new customers' and
+    known ones' alike), once the closed-loop backlog is gone."""
+    await asyncio.sleep(1)
+    bodies = _webhooks(args.rate_messages, args.customers, first=args.messages, tag="r")
+    keys = [f"r{i}" for i in range(args.messages, args.messages + args.rate_messages)]
+    sent, durations, statuses = [0.0] * len(bodies), [0.0] * len(bodies), {}
+    await _post_at_rate(poster, bodies, args.rate, sent, durations, statuses)
+    posted_at = time.time()
+    complete = await socket.wait_for(keys, stall=args.stall)
+    received = {i: socket.received[key] for i, key in enumerate(keys) if key in socket.received}
+    return dict(sent=sent, durations=[d for d in durations if d], statuses=statuses, complete=complete,
+                posted_at=posted_at, received=list(received.values()),
+                latency=[(at - sent[i]) * 1000 for i, at in received.items()])
 
 
 def _last_error(log: str) -> str:
@@ -385,6 +440,8 @@ def _report(args, result: dict) -> None:
     say(f"webhook response time: p50 {_common.percentile(durations, 50):.1f} ms, p95 {p95:.1f} ms, "
         f"p99 {_common.percentile(durations, 99):.1f} ms, max {max(durations):.1f} ms over {n} requests "
         f"(target p95 < 50 ms: {'PASS' if p95 < 50 else 'FAIL'})")
+    if result["paced"]:
+        _report_paced(args, result["paced"])
     if result["probe"]:
         say(f"webhook response time unloaded (one at a time, {len(result['probe'])} requests): "
             f"{_common.summary(result['probe'])}")
@@ -407,6 +464,24 @@ def _report(args, result: dict) -> None:
         + " (pg_stat_database; sessions = new connections, each a server process start)")
     say(f"websocket frames received in all: {result['frames']} (message.created plus contact and "
         "conversation events)")
+
+
+def _report_paced(args, paced: dict) -> None:
+    n, offered = args.rate_messages, args.rate
+    elapsed = paced["posted_at"] - paced["sent"][0]
+    say(f"at a steady {offered:.0f} webhooks/s offered (open loop, {n} webhooks over {elapsed:.1f} s): "
+        f"responses {dict(sorted(paced['statuses'].items(), key=str))}")
+    if not paced["complete"]:
+        say(f"!! only {len(paced['received'])} of {n} paced messages reached the websocket")
+    durations = paced["durations"]
+    p95 = _common.percentile(durations, 95) if durations else float("inf")
+    say(f"  webhook response time: {_common.summary(durations)} (from each webhook's scheduled moment; "
+        f"target p95 < 50 ms: {'PASS' if p95 < 50 and paced['complete'] else 'FAIL'})")
+    if paced["received"]:
+        span = max(paced["received"]) - paced["sent"][0]
+        say(f"  kept up: {len(paced['received'])} messages pushed in {span:.2f} s = "
+            f"{len(paced['received']) / span:.0f} messages/s; webhook sent → frame received: "
+            f"{_common.summary(paced['latency'])}")
 
 
 def _profile(args, stack, company, inbox) -> None:
@@ -521,6 +596,10 @@ def main() -> None:
     parser.add_argument("--client", choices=("httpx", "raw"), default="httpx",
                         help="load generator: httpx.AsyncClient, or hand-written HTTP/1.1 (far less CPU)")
     parser.add_argument("--customers", type=int, default=1000, help="distinct customer phones")
+    parser.add_argument("--rate", type=float, default=300,
+                        help="webhooks per second offered in the paced (open-loop) phase")
+    parser.add_argument("--rate-messages", type=int, default=3000,
+                        help="webhooks in the paced phase, after the closed-loop run (0: skip it)")
     parser.add_argument("--warmup", type=int, default=64, help="untimed messages first")
     parser.add_argument("--probe", type=int, default=100,
                         help="webhooks sent one at a time before the run, for unloaded response times")
