@@ -116,7 +116,8 @@ def _apply_together(parsed: list[tuple[WebhookEvent, WebhookBatch]]) -> bool:
 
     try:
         with transaction.atomic():
-            messages_receive([(event.inbox, inbound) for event, batch in parsed for inbound in batch.messages])
+            received = [(event.inbox, inbound) for event, batch in parsed for inbound in batch.messages]
+            messages_receive(received)
             WebhookEvent.objects.filter(pk__in=[event.pk for event, _ in parsed]).update(
                 status=WebhookEvent.Status.PROCESSED,
                 processed_at=timezone.now(),
