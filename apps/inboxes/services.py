@@ -122,31 +122,42 @@ def webhook_receive(*, inbox: Inbox, body: bytes, content_type: str, send_key: s
     The row is the source of truth: if the queue or a worker is down, the periodic sweep finds it.
     """
     schema = connection.schema_name
-    event = WebhookEvent.objects.create(
-        inbox=inbox, body=body, content_type=content_type[:100], send_key=send_key[:64]
-    )
+    fields = webhook_event_fields(content_type, send_key)
+    event = WebhookEvent.objects.create(inbox=inbox, body=body, **fields)
     transaction.on_commit(lambda: _request_drain(schema, event.pk))
     return event
+
+
+def webhook_event_fields(content_type: str, send_key: str) -> dict[str, str]:
+    """The request's content type and send key as stored, cut to their columns: a provider's
+    oversized value must not cost the event (also used by apps.inboxes.fast_webhooks)."""
+    return {"content_type": content_type[:100], "send_key": send_key[:64]}
 
 
 # How long the flag says "a drain is queued". Should that task be lost (Redis restarted, queue
 # flushed), the first webhook after this queues a new one; the sweep has the events meanwhile.
 DRAIN_FLAG_SECONDS = 60
+DRAIN_REQUEST_FAILED = "could not queue a drain for webhook event %s"
+
+
+def drain_flag_set(client, schema: str, event_id: int):
+    """Raise the company's "a drain is queued" flag unless it is up: true when the caller must queue
+    the drain. `client` is a redis or a redis.asyncio client (await the result of the latter)."""
+    from apps.inboxes.tasks import drain_flag_key
+
+    return client.set(drain_flag_key(schema), event_id, nx=True, ex=DRAIN_FLAG_SECONDS)
 
 
 def _request_drain(schema: str, event_id: int) -> None:
     """Queue a drain of the company's webhooks unless one is queued and has not started yet."""
     from huey.contrib.djhuey import HUEY
 
-    from apps.inboxes.tasks import drain_flag_key, webhook_events_drain
+    from apps.inboxes.tasks import webhook_events_drain
 
     try:
         # Run inline (immediate mode), a drain is never left queued: nothing to wait for.
-        already_queued = not HUEY.immediate and not get_redis().set(
-            drain_flag_key(schema), event_id, nx=True, ex=DRAIN_FLAG_SECONDS
-        )
-        if not already_queued:
+        if HUEY.immediate or drain_flag_set(get_redis(), schema, event_id):
             webhook_events_drain(schema)
     except Exception:
         # The event is stored: the sweep will queue it again. The provider must still get its 200.
-        logger.exception("could not queue a drain for webhook event %s", event_id)
+        logger.exception(DRAIN_REQUEST_FAILED, event_id)

@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, the realtime consumer for websockets."""
+"""ASGI entry point: Django for HTTP (provider webhooks first tried by a fast path), the realtime
+consumer for websockets."""
 
 import os
 import sys
@@ -16,11 +17,13 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from apps.inboxes.fast_webhooks import WebhookFastPath  # noqa: E402
 from conversa.realtime.routing import websocket_urlpatterns  # noqa: E402
 from conversa.realtime.tenancy import TenantFromHostMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    "http": WebhookFastPath(django_asgi_app) if settings.WEBHOOK_FAST_PATH else django_asgi_app,
     "websocket": TenantFromHostMiddleware(URLRouter(websocket_urlpatterns)),
 })

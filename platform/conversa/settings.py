@@ -229,6 +229,9 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 # Public base URL of tenant hosts as providers reach them (webhook URLs shown to admins).
 PUBLIC_SCHEME = env.str("PUBLIC_SCHEME", default="http" if DEBUG else "https")
+# Meta and Twilio webhooks are stored by a plain-ASGI path (apps/inboxes/fast_webhooks.py) when it
+# is certain Django would store them; off, every webhook goes through Django.
+WEBHOOK_FAST_PATH = env.bool("WEBHOOK_FAST_PATH", default=True)
 
 # --- media ----------------------------------------------------------------------------------------
 
