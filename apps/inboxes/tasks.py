@@ -6,6 +6,7 @@ import logging
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from redis.exceptions import LockError
 
 from apps.inboxes.models import WebhookEvent
 from apps.inboxes.providers.base import Provider, WebhookBatch
@@ -135,6 +136,15 @@ def drain_flag_key(schema_name: str) -> str:
     return redis_key("webhook-drain", schema_name)
 
 
+def drain_lock_key(schema_name: str) -> str:
+    return redis_key("webhook-drain-running", schema_name)
+
+
+# A drain holds the company's lock while it works; should its worker die, the lock frees itself
+# after this and the next drain (or the sweep) takes the events over.
+DRAIN_LOCK_SECONDS = 60
+
+
 @tenant_task(retries=3, retry_delay=2)
 def webhook_event_process(schema_name: str, event_id: int) -> str:
     return process_event(event_id)
@@ -144,17 +154,44 @@ def webhook_event_process(schema_name: str, event_id: int) -> str:
 def webhook_events_drain(schema_name: str) -> int:
     """Process the company's new webhook events until none is left; returns how many.
 
-    Queued by `webhook_receive` only while no drain is queued (a Redis flag), so a burst of
-    webhooks costs a few tasks, not one each. The flag is cleared before the first read: an event
-    committed later either is seen here or queues a new drain.
+    One drain per company works at a time (a Redis lock), so batches are stored in the order they
+    arrived and a burst takes one worker thread, not all of them. While one is queued or working,
+    the flag set by `webhook_receive` stays up, so a burst of webhooks queues no other task.
+
+    The working drain drops the flag and the lock, then looks for new events again: an event
+    committed before that look is seen by it, and one committed after finds the flag down and
+    queues a drain, which gets the lock (or the drain holding it makes that look after it).
     """
-    get_redis().delete(drain_flag_key(schema_name))
+    redis = get_redis()
+    lock = redis.lock(drain_lock_key(schema_name), timeout=DRAIN_LOCK_SECONDS)
     done = 0
-    while done < DRAIN_LIMIT and (taken := process_fresh_events()):
-        done += taken
-    if done >= DRAIN_LIMIT:
-        webhook_events_drain(schema_name)
+    while lock.acquire(blocking=False):
+        try:
+            while done < DRAIN_LIMIT and (taken := process_fresh_events()):
+                done += taken
+        finally:
+            redis.delete(drain_flag_key(schema_name))
+            _release(lock)
+        if done >= DRAIN_LIMIT:
+            webhook_events_drain(schema_name)  # the rest in a fresh task
+            break
+        if not _fresh_event_free():
+            break
     return done
+
+
+def _fresh_event_free() -> bool:
+    """Whether a new event awaits that no transaction holds (the sweep may be retrying one)."""
+    with transaction.atomic():
+        return _locked_pending().filter(attempts=0).values_list("pk", flat=True).first() is not None
+
+
+def _release(lock) -> None:
+    try:
+        lock.release()
+    except LockError:
+        # Held past DRAIN_LOCK_SECONDS and taken over: the events are locked row by row anyway.
+        logger.warning("a webhook drain held its lock past %s s", DRAIN_LOCK_SECONDS)
 
 
 def pending_events(*, older_than: dt.timedelta) -> list[int]:

@@ -7,7 +7,12 @@ from django_tenants.utils import schema_context
 from apps.conversations.models import Message
 from apps.inboxes.models import WebhookEvent
 from apps.inboxes.services import webhook_receive
-from apps.inboxes.tasks import drain_flag_key, process_fresh_events, webhook_events_drain
+from apps.inboxes.tasks import (
+    drain_flag_key,
+    drain_lock_key,
+    process_fresh_events,
+    webhook_events_drain,
+)
 from conversa.events import delivered_together
 from conversa.redis import get_redis
 from tests.fixtures.messaging import make_inbox, new_phone, receive
@@ -162,3 +167,76 @@ def test_when_storing_together_fails_every_event_is_applied_alone(alpha, in_sche
         assert sorted(Message.objects.filter(text__startswith="alone").values_list("text", flat=True)) == [
             "alone 0", "alone 1", "alone 2"]
         assert not Contact.objects.filter(name="rolled back with the savepoint").exists()
+
+
+@pytest.fixture
+def drain_lock(alpha):
+    key = drain_lock_key(alpha.schema_name)
+    get_redis().delete(key)
+    yield get_redis().lock(key, timeout=10)
+    get_redis().delete(key)
+
+
+def test_while_a_drain_runs_another_one_for_the_company_leaves_at_once(alpha, in_schema, drain_lock):
+    inbox = make_inbox(alpha)
+    with in_schema(alpha.schema_name):
+        event = WebhookEvent.objects.create(
+            inbox=inbox, body=sandbox_body("wait", "sbx_wait"), content_type=JSON
+        )
+    assert drain_lock.acquire(blocking=False)  # the running drain
+
+    assert webhook_events_drain.call_local(alpha.schema_name) == 0
+
+    with in_schema(alpha.schema_name):
+        event.refresh_from_db()
+        assert (event.status, event.attempts) == ("pending", 0)
+    drain_lock.release()
+    assert webhook_events_drain.call_local(alpha.schema_name) == 1
+
+
+def test_an_event_committed_as_the_drain_lets_go_of_its_lock_is_still_taken(
+    alpha, in_schema, drain_lock, monkeypatch
+):
+    """A drain queued for it may have found the lock still taken and left: the holder looks again
+    after releasing it."""
+    import apps.inboxes.tasks as tasks
+
+    inbox = make_inbox(alpha)
+    release = tasks._release
+    late = []
+
+    def release_then_an_event_arrives(lock):
+        release(lock)
+        if not late:
+            late.append(WebhookEvent.objects.create(
+                inbox=inbox, body=sandbox_body("late", "sbx_late"), content_type=JSON))
+
+    monkeypatch.setattr(tasks, "_release", release_then_an_event_arrives)
+    with in_schema(alpha.schema_name):
+        WebhookEvent.objects.create(inbox=inbox, body=sandbox_body("first", "sbx_first"), content_type=JSON)
+        assert webhook_events_drain.call_local(alpha.schema_name) == 2
+        assert Message.objects.filter(provider_message_id="sbx_late").exists()
+        assert drain_lock.acquire(blocking=False)  # and it let go of the lock
+
+
+def test_while_a_drain_works_its_flag_stays_up_so_new_webhooks_queue_no_task(
+    alpha, in_schema, drain_flag, monkeypatch
+):
+    import apps.inboxes.tasks as tasks
+
+    inbox = make_inbox(alpha)
+    process = tasks.process_fresh_events
+    flag_while_working = []
+
+    def observed(*args, **kwargs):
+        flag_while_working.append(bool(get_redis().exists(drain_flag)))
+        return process(*args, **kwargs)
+
+    monkeypatch.setattr(tasks, "process_fresh_events", observed)
+    with in_schema(alpha.schema_name):
+        WebhookEvent.objects.create(inbox=inbox, body=sandbox_body("flag", "sbx_flag"), content_type=JSON)
+    get_redis().set(drain_flag, 1)  # set by the webhook that queued this drain
+
+    assert webhook_events_drain.call_local(alpha.schema_name) == 1
+
+    assert flag_while_working == [True, True] and not get_redis().exists(drain_flag)

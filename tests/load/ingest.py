@@ -213,17 +213,22 @@ async def _post_at_rate(poster, bodies: list[tuple[bytes, str]], rate: float,
     start = time.time() + 0.05
 
     async def one(index: int) -> None:
-        session = idle.pop() if idle else await poster.session()
         body, signature = bodies[index]
         scheduled = start + index / rate
         sent[index] = scheduled
-        try:
-            status = await session.post(body, signature)
-        except (httpx.TransportError, OSError, asyncio.IncompleteReadError) as exc:
-            key = f"transport error ({exc.__class__.__name__})"
-            statuses[key] = statuses.get(key, 0) + 1
-            await session.close()
-            return
+        for attempt in range(3):
+            session = idle.pop() if idle else await poster.session()
+            try:
+                status = await session.post(body, signature)
+                break
+            except (httpx.TransportError, OSError, asyncio.IncompleteReadError) as exc:
+                # As in _post_all: a keep-alive connection the server closed after its idle
+                # timeout; retried as providers do, the time included.
+                key = f"transport error ({exc.__class__.__name__}), retried"
+                statuses[key] = statuses.get(key, 0) + 1
+                await session.close()
+                if attempt == 2:
+                    return
         durations[index] = (time.time() - scheduled) * 1000
         statuses[status] = statuses.get(status, 0) + 1
         idle.append(session)
@@ -327,7 +332,7 @@ async def _run(args, stack, company, inbox, ws_port: int) -> dict:
         cpu = {name: cpu_after[name] - before for name, before in cpu_before.items()}
         busy, own = _common.machine_busy_seconds() - busy_before, time.process_time() - own_before
         db_after = await asyncio.to_thread(_common.database_counters, args.server, args.db)
-        paced = await _run_paced(args, poster, socket) if args.rate_messages else None
+        paced = await _run_paced(args, poster, socket, company.schema_name) if args.rate_messages else None
         await asyncio.sleep(0.3)
         stop_counting.set()
         await counter
@@ -344,7 +349,7 @@ async def _run(args, stack, company, inbox, ws_port: int) -> dict:
     )
 
 
-async def _run_paced(args, poster, socket) -> dict:
+async def _run_paced(args, poster, socket, schema: str) -> dict:
     """`--rate-messages` webhooks offered at `--rate` per second (open loop, new customers' and
     known ones' alike), once the closed-loop backlog is gone."""
     await asyncio.sleep(1)
@@ -355,9 +360,32 @@ async def _run_paced(args, poster, socket) -> dict:
     posted_at = time.time()
     complete = await socket.wait_for(keys, stall=args.stall)
     received = {i: socket.received[key] for i, key in enumerate(keys) if key in socket.received}
+    missing = [key for key in keys if key not in socket.received]
     return dict(sent=sent, durations=[d for d in durations if d], statuses=statuses, complete=complete,
                 posted_at=posted_at, received=list(received.values()),
-                latency=[(at - sent[i]) * 1000 for i, at in received.items()])
+                latency=[(at - sent[i]) * 1000 for i, at in received.items()],
+                missing=await asyncio.to_thread(_whereabouts, schema, missing[:20]) if missing else [])
+
+
+def _whereabouts(schema: str, keys: list[str]) -> list[str]:
+    """Where each webhook whose frame never came got to: its stored event, its message."""
+    import psycopg
+
+    found = []
+    with psycopg.connect(_db_url(), autocommit=True) as conn:
+        for key in keys:
+            tag, number = key[0], key[1:]
+            events = conn.execute(
+                f'SELECT status, attempts, error FROM "{schema}".inboxes_webhookevent '
+                "WHERE position(%s::bytea in body) > 0",
+                [f'"wamid.bench.{tag}.{number}"'.encode()],
+            ).fetchall()
+            messages = conn.execute(
+                f'SELECT count(*) FROM "{schema}".conversations_message WHERE text = %s',
+                [f"{TEXT_PREFIX} {key}"],
+            ).fetchone()[0]
+            found.append(f"{key}: events {events or 'none'}, messages {messages}")
+    return found
 
 
 def _last_error(log: str) -> str:
@@ -472,7 +500,8 @@ def _report_paced(args, paced: dict) -> None:
     say(f"at a steady {offered:.0f} webhooks/s offered (open loop, {n} webhooks over {elapsed:.1f} s): "
         f"responses {dict(sorted(paced['statuses'].items(), key=str))}")
     if not paced["complete"]:
-        say(f"!! only {len(paced['received'])} of {n} paced messages reached the websocket")
+        say(f"!! only {len(paced['received'])} of {n} paced messages reached the websocket; "
+            f"the first missing: {'; '.join(paced['missing'])}")
     durations = paced["durations"]
     p95 = _common.percentile(durations, 95) if durations else float("inf")
     say(f"  webhook response time: {_common.summary(durations)} (from each webhook's scheduled moment; "
