@@ -134,22 +134,23 @@ def webhook_event_fields(content_type: str, send_key: str) -> dict[str, str]:
     return {"content_type": content_type[:100], "send_key": send_key[:64]}
 
 
-# How long the flag says "a drain is queued". Should that task be lost (Redis restarted, queue
-# flushed), the first webhook after this queues a new one; the sweep has the events meanwhile.
+# How long the flag says "a drain is queued or working". Should that task be lost (Redis restarted,
+# queue flushed), the first webhook after this queues a new one; the sweep has the events meanwhile.
 DRAIN_FLAG_SECONDS = 60
 DRAIN_REQUEST_FAILED = "could not queue a drain for webhook event %s"
 
 
 def drain_flag_set(client, schema: str, event_id: int):
-    """Raise the company's "a drain is queued" flag unless it is up: true when the caller must queue
-    the drain. `client` is a redis or a redis.asyncio client (await the result of the latter)."""
+    """Raise the company's "a drain is queued or working" flag unless it is up: true when the caller
+    must queue the drain. `client` is a redis or a redis.asyncio client (await the result of the latter)."""
     from apps.inboxes.tasks import drain_flag_key
 
     return client.set(drain_flag_key(schema), event_id, nx=True, ex=DRAIN_FLAG_SECONDS)
 
 
 def _request_drain(schema: str, event_id: int) -> None:
-    """Queue a drain of the company's webhooks unless one is queued and has not started yet."""
+    """Queue a drain of the company's webhooks unless one is queued or working (see
+    tasks.webhook_events_drain)."""
     from huey.contrib.djhuey import HUEY
 
     from apps.inboxes.tasks import webhook_events_drain

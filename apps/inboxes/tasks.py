@@ -3,7 +3,7 @@
 import datetime as dt
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import LockError
@@ -25,6 +25,9 @@ DRAIN_LIMIT = 2000
 # Events a drain takes per transaction. Their customers' messages are stored together in a few
 # statements; a bigger batch saves little more and holds its contacts' locks longer.
 BATCH_SIZE = 100
+# How long a batch waits for a row someone else holds (an agent's save, an import) before its
+# event is set aside for the sweep's retry: the company's other messages must not wait longer.
+ROW_LOCK_WAIT_MS = 2000
 
 
 def _locked_pending():
@@ -90,6 +93,8 @@ def process_fresh_events(limit: int = BATCH_SIZE) -> int:
     the commit.
     """
     with delivered_together(), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{ROW_LOCK_WAIT_MS}ms"])
         events = list(_locked_pending().filter(attempts=0).order_by("received_at")[:limit])
         together, alone = [], []
         providers = {}  # decrypting an inbox's credentials once per batch, not once per event
