@@ -83,7 +83,10 @@ class Contact(models.Model):
             # django.contrib.postgres installed, which this project does not need otherwise.
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="contacts_contact_name_trgm"),
             GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="contacts_contact_email_trgm"),
-            GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="contacts_contact_phone_trgm"),
+            # On UPPER(phone), as search asks for it (icontains), and not on the column itself: the
+            # planner would pick it for `phone IN (…)` too, where it reads every phone's shared
+            # trigrams (130 ms for 100 phones against the unique index's 1 ms).
+            GinIndex(OpClass(Upper("phone"), name="gin_trgm_ops"), name="contacts_contact_phone_up_trgm"),
         ]
 
     def __str__(self):

@@ -28,7 +28,7 @@ def contact_list(
         search = Q(name__icontains=q) | Q(email__icontains=q)
         digits = re.sub(r"\D", "", q)
         if digits and _PHONE_QUERY.match(q):
-            search |= Q(phone__contains=digits)
+            search |= Q(phone__icontains=digits)  # the trigram index is on UPPER(phone)
         contacts = contacts.filter(search)
     if tag:
         # @> (array contains) is what the GIN index on tags serves.

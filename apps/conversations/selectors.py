@@ -66,7 +66,7 @@ def conversation_list(
         conversations = conversations.filter(last_message_at__lt=until)
     if q:
         conversations = conversations.filter(
-            Q(contact__name__icontains=q) | Q(contact__phone__contains=q) | Q(subject__icontains=q)
+            Q(contact__name__icontains=q) | Q(contact__phone__icontains=q) | Q(subject__icontains=q)
         )
     return conversations
 

@@ -272,7 +272,7 @@ def test_every_new_company_gets_the_contact_indexes(make_company, in_schema):
         names = {row[0] for row in cursor.fetchall()}
     assert names >= {
         "contacts_contact_phone_unique_active", "contacts_contact_tags_gin", "contacts_contact_custom_gin",
-        "contacts_contact_name_trgm", "contacts_contact_email_trgm", "contacts_contact_phone_trgm",
+        "contacts_contact_name_trgm", "contacts_contact_email_trgm", "contacts_contact_phone_up_trgm",
     }
 
 
