@@ -258,19 +258,21 @@ def _fill_in_name(contact: Contact, name: str) -> None:
             publish(CONTACT_UPDATED, {"contact_id": contact.pk, "changed": ["name"]})
 
 
-def contacts_get_or_create_for_inbound(senders: dict[str, str]) -> dict[str, Contact]:
-    """`contact_get_or_create_for_inbound` with `lock` for many senders at once: `{phone as
-    received: profile name}` → `{phone as received: contact}`, in three statements for the lot.
+def contacts_get_or_create_for_inbound(senders: Iterable[tuple[str, str]]) -> dict[str, Contact]:
+    """`contact_get_or_create_for_inbound` with `lock` for many senders at once: (phone as
+    received, profile name) pairs in arrival order → `{phone as received: contact}`, in three
+    statements for the lot. A phone's first non-empty name is the one used, as one by one.
 
     Rows are locked in phone order, as two batches of one company must take them. When another
     transaction creates one of the phones meanwhile, the insert raises IntegrityError (with the
     caller's transaction to roll back): one by one, the single version settles that race.
     """
-    normalized = {raw: _phone(raw, strict=False) for raw in senders}
+    normalized: dict[str, str] = {}
     names: dict[str, str] = {}
-    for raw, name in senders.items():
+    for raw, name in senders:
+        phone = normalized.setdefault(raw, _phone(raw, strict=False))
         if name := _profile_name(name):
-            names.setdefault(normalized[raw], name)
+            names.setdefault(phone, name)
     phones = sorted(set(normalized.values()))
     with transaction.atomic(savepoint=False):
         found = {

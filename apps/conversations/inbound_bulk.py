@@ -42,13 +42,14 @@ def messages_receive(received: list[tuple[Inbox, InboundMessage]]) -> list[Messa
         if not items:
             return []
         contacts = contacts_get_or_create_for_inbound(
-            {item.inbound.from_phone: item.inbound.profile_name for item in items}
+            [(item.inbound.from_phone, item.inbound.profile_name) for item in items]
         )
         for item in items:
             item.contact = contacts[item.inbound.from_phone]
         created = _attach_conversations(items)
         replies = _replies_to(items)
         messages = Message.objects.bulk_create([_message(item, replies) for item in items])
+        _quote_within_batch(items, messages)
         _count_in_conversations([item for item in items if not item.counted], now)
         latest: dict[int, dt.datetime] = {}
         for item in items:
@@ -160,6 +161,21 @@ def _replies_to(items: list[_Item]) -> dict[tuple[int, str], int]:
             provider_message_id__in={provider_id for _, provider_id in quoted},
         ).values_list("pk", "inbox_id", "provider_message_id")
     }
+
+
+def _quote_within_batch(items: list[_Item], messages: list[Message]) -> None:
+    """Replies to a message stored earlier in this same batch, which the lookup before the insert
+    could not see (one by one, it would have been stored by then)."""
+    stored: dict[tuple[int, str], int] = {}
+    quoting = []
+    for item, message in zip(items, messages, strict=True):
+        target = stored.get((item.inbox.pk, item.inbound.reply_to_provider_id))
+        if message.reply_to_id is None and target is not None:
+            message.reply_to_id = target
+            quoting.append(message)
+        stored[(item.inbox.pk, item.inbound.provider_message_id)] = message.pk
+    if quoting:
+        Message.objects.bulk_update(quoting, ["reply_to"])
 
 
 def _message(item: _Item, replies: dict[tuple[int, str], int]) -> Message:

@@ -63,6 +63,10 @@ def _burst(at) -> list:
         ),
         inbound(phone=NEW_B, text="b1", name="Bia", msg_id="wamid.b1", at=at + dt.timedelta(seconds=5)),
         inbound(phone=NEW_A, text="a2", name="Ana", msg_id="wamid.a2", at=at + dt.timedelta(seconds=6)),
+        # quoting a message of this same burst
+        inbound(
+            phone=NEW_A, text="a3", msg_id="wamid.a3", reply_to="wamid.a1", at=at + dt.timedelta(seconds=7)
+        ),
     ]
 
 
@@ -114,15 +118,16 @@ def test_a_burst_stored_together_ends_as_one_by_one(
         with schema_context(bravo.schema_name):
             stored = messages_receive([(together, message) for message in _burst(at)])
 
-    assert [m.text for m in stored] == ["k1", "a1", "c1", "k2", "n1", "b1", "a2"]
+    assert [m.text for m in stored] == ["k1", "a1", "c1", "k2", "n1", "b1", "a2", "a3"]
     expected, got = _state(alpha), _state(bravo)
     assert got == expected
     assert ("+5511900000002", "reopened_by_contact") in got["timeline"]
+    assert ("+5511900000004", "queued", "a3", "wamid.a3", "wamid.a1") in got["messages"]
     assert ("+5511900000003", "Nora Lima") in {(phone, name) for phone, name, *_ in got["contacts"]}
     # Every event once, in an order the clients can follow: the contact and conversation first.
     mine = [event for event in published[before:] if event.schema_name == bravo.schema_name]
     names = [event.name for event in mine]
-    assert names.count("message.created") == 7
+    assert names.count("message.created") == 8
     assert names.count("contact.created") == 2 and names.count("conversation.created") == 3
     assert names.count("conversation.status_changed") == 1
     assert names.count("conversation.updated") == 2  # one per existing conversation, not per message
