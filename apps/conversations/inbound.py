@@ -171,31 +171,37 @@ def message_apply_status(*, inbox: Inbox, update: StatusUpdate, send_key: str = 
         message = _find_outbound(inbox, update, send_key)
         if message is None:
             return None
-        changed = []
-        if update.provider_message_id and not message.provider_message_id:
-            message.provider_message_id = update.provider_message_id
-            changed.append("provider_message_id")
-        stamp = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
-        field = stamp[update.status]
-        if getattr(message, field) is None:
-            setattr(message, field, update.timestamp)
-            changed.append(field)
-        if update.status == FAILED:
-            if message.status not in (Message.Status.DELIVERED, Message.Status.READ, Message.Status.FAILED):
-                message.status = Message.Status.FAILED
-                message.error_code, message.error_message = update.error_code, update.error_message[:500]
-                changed += ["status", "error_code", "error_message"]
-        elif Message.STATUS_RANK.get(update.status, -1) > _rank(message):
-            message.status = update.status
-            message.claimed_until = None
-            changed += ["status", "claimed_until"]
-            # A later status implies the earlier ones happened (they may arrive after it, or never).
-            for earlier in ("sent", "delivered"):
-                if Message.STATUS_RANK[earlier] < Message.STATUS_RANK[update.status]:
-                    if getattr(message, stamp[earlier]) is None:
-                        setattr(message, stamp[earlier], update.timestamp)
-                        changed.append(stamp[earlier])
+        changed = status_changes(message, update)
         if changed:
-            message.save(update_fields=sorted(set(changed)))
+            message.save(update_fields=changed)
             publish(events.MESSAGE_UPDATED, {"message_id": message.pk})
     return message
+
+
+def status_changes(message: Message, update: StatusUpdate) -> list[str]:
+    """Apply `update` to the (locked) `message` in memory; returns the fields it changed, sorted."""
+    changed = []
+    if update.provider_message_id and not message.provider_message_id:
+        message.provider_message_id = update.provider_message_id
+        changed.append("provider_message_id")
+    stamp = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
+    field = stamp[update.status]
+    if getattr(message, field) is None:
+        setattr(message, field, update.timestamp)
+        changed.append(field)
+    if update.status == FAILED:
+        if message.status not in (Message.Status.DELIVERED, Message.Status.READ, Message.Status.FAILED):
+            message.status = Message.Status.FAILED
+            message.error_code, message.error_message = update.error_code, update.error_message[:500]
+            changed += ["status", "error_code", "error_message"]
+    elif Message.STATUS_RANK.get(update.status, -1) > _rank(message):
+        message.status = update.status
+        message.claimed_until = None
+        changed += ["status", "claimed_until"]
+        # A later status implies the earlier ones happened (they may arrive after it, or never).
+        for earlier in ("sent", "delivered"):
+            if Message.STATUS_RANK[earlier] < Message.STATUS_RANK[update.status]:
+                if getattr(message, stamp[earlier]) is None:
+                    setattr(message, stamp[earlier], update.timestamp)
+                    changed.append(stamp[earlier])
+    return sorted(set(changed))

@@ -1,25 +1,28 @@
-"""Many customers' messages at once: what the webhook drain does with a burst.
+"""Many customers' messages and delivery statuses at once: what the webhook drain does with a burst.
 
 The outcome for each message is `message_receive`'s (one stored message per provider id, in the
 contact's conversation in progress, a recently closed one reopened, or a new one; the same
-events), in about ten statements for the whole batch instead of a dozen per message. The caller
-runs it in a savepoint and, should it raise, processes the messages one by one instead.
+events), in about ten statements for the whole batch instead of a dozen per message; for each
+status, `message_apply_status`'s. The caller runs them in a savepoint and, should one raise,
+processes the events one by one instead.
 """
 
 import datetime as dt
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.contacts.models import Contact
 from apps.contacts.services import contacts_get_or_create_for_inbound, contacts_record_inbound
 from apps.conversations import events
-from apps.conversations.inbound import conversation_for_inbound, fetch_media_after_commit
+from apps.conversations.inbound import conversation_for_inbound, fetch_media_after_commit, status_changes
 from apps.conversations.models import Conversation, Message
 from apps.inboxes.models import Inbox
-from apps.inboxes.providers.base import InboundMessage
+from apps.inboxes.providers.base import InboundMessage, StatusUpdate
 from conversa.events import publish
 
 
@@ -211,3 +214,57 @@ def _count_in_conversations(items: list[_Item], now: dt.datetime) -> None:
             f"last_inbound_at = v.at, updated_at = %s FROM (VALUES {rows}) AS v(id, n, at) WHERE c.id = v.id",
             [now, *(value for pk in sorted(counts) for value in (pk, counts[pk], last[pk]))],
         )
+
+
+def statuses_apply(updates: list[tuple[Inbox, StatusUpdate, str]]) -> int:
+    """Apply (inbox, status, send key) updates in their order; returns how many messages changed.
+
+    One query locks every message they name (by provider id, or by our send key when the provider
+    echoes it and the send response was lost), the changes are worked out in memory in arrival
+    order exactly as one by one (`status_changes`), and each set of changed fields is written in one
+    statement. One `message.updated` per changed message.
+    """
+    inboxes = {inbox.pk for inbox, _, _ in updates}
+    provider_ids = {update.provider_message_id for _, update, _ in updates if update.provider_message_id}
+    send_keys = {key for _, _, send_key in updates if (key := _uuid(send_key))}
+    if not provider_ids and not send_keys:
+        return 0
+    # A superset (any of the inboxes with any of the ids), told apart below by (inbox, id).
+    wanted = Q(provider_message_id__in=provider_ids) | Q(send_key__in=send_keys)
+    changed: dict[int, tuple[Message, set[str]]] = {}
+    with transaction.atomic(savepoint=False):
+        found = list(
+            Message.objects.select_for_update()
+            .filter(wanted, inbox_id__in=inboxes, direction=Message.Direction.OUTBOUND)
+            .order_by("pk")
+        )
+        by_provider_id = {(m.inbox_id, m.provider_message_id): m for m in found if m.provider_message_id}
+        by_send_key = {(m.inbox_id, m.send_key): m for m in found}
+        for inbox, update, send_key in updates:
+            message = None
+            if update.provider_message_id:
+                message = by_provider_id.get((inbox.pk, update.provider_message_id))
+            if message is None and (key := _uuid(send_key)):
+                message = by_send_key.get((inbox.pk, key))
+            if message is None:
+                continue
+            fields = status_changes(message, update)
+            if fields:
+                changed.setdefault(message.pk, (message, set()))[1].update(fields)
+                if "provider_message_id" in fields:
+                    by_provider_id[(inbox.pk, message.provider_message_id)] = message
+        by_fields: dict[frozenset[str], list[Message]] = {}
+        for message, fields in changed.values():
+            by_fields.setdefault(frozenset(fields), []).append(message)
+        for fields, messages in by_fields.items():
+            Message.objects.bulk_update(messages, sorted(fields))
+        for message_id in changed:
+            publish(events.MESSAGE_UPDATED, {"message_id": message_id})
+    return len(changed)
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None

@@ -86,17 +86,17 @@ def process_fresh_events(limit: int = BATCH_SIZE) -> int:
     """Process up to `limit` of the oldest pending events never tried yet, in one transaction;
     returns how many it took (0: none is free).
 
-    The customers' messages they carry are stored together (`inbound_bulk.messages_receive`).
-    Events with delivery statuses, events that do not parse and, should storing together fail (a
-    concurrent writer took a new phone first, a deadlock), all of them are applied one by one in
-    savepoints, each failure recorded on its event. Their realtime frames go out together after
-    the commit.
+    The customers' messages they carry are stored together (`inbound_bulk.messages_receive`), and
+    so are delivery statuses (`inbound_bulk.statuses_apply`). Events carrying both, events that do
+    not parse and, should applying a group together fail (a concurrent writer took a new phone
+    first, a deadlock), all that group's events are applied one by one in savepoints, each failure
+    recorded on its event. Their realtime frames go out together after the commit.
     """
     with delivered_together(), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{ROW_LOCK_WAIT_MS}ms"])
         events = list(_locked_pending().filter(attempts=0).order_by("received_at")[:limit])
-        together, alone = [], []
+        received, receipts, alone = [], [], []
         providers = {}  # decrypting an inbox's credentials once per batch, not once per event
         for event in events:
             try:
@@ -106,24 +106,24 @@ def process_fresh_events(limit: int = BATCH_SIZE) -> int:
             except Exception:
                 alone.append((event, None))  # `_apply` records why
                 continue
-            if batch.messages and not batch.statuses:
-                together.append((event, batch))
-            else:
+            if batch.messages and batch.statuses:
                 alone.append((event, batch))
-        if together and not _apply_together(together):
-            alone = together + alone
+            elif batch.messages:
+                received.append((event, batch))
+            else:
+                receipts.append((event, batch))  # statuses only, or nothing we use
+        for together, store in ((received, _receive), (receipts, _apply_statuses)):
+            if together and not _apply_together(together, store):
+                alone += together
         for event, batch in alone:
             _apply(event, batch)
     return len(events)
 
 
-def _apply_together(parsed: list[tuple[WebhookEvent, WebhookBatch]]) -> bool:
-    from apps.conversations.inbound_bulk import messages_receive
-
+def _apply_together(parsed: list[tuple[WebhookEvent, WebhookBatch]], store) -> bool:
     try:
         with transaction.atomic():
-            received = [(event.inbox, inbound) for event, batch in parsed for inbound in batch.messages]
-            messages_receive(received)
+            store(parsed)
             WebhookEvent.objects.filter(pk__in=[event.pk for event, _ in parsed]).update(
                 status=WebhookEvent.Status.PROCESSED,
                 processed_at=timezone.now(),
@@ -131,10 +131,25 @@ def _apply_together(parsed: list[tuple[WebhookEvent, WebhookBatch]]) -> bool:
                 attempts=F("attempts") + 1,
             )
     except Exception:
-        logger.warning("%d webhook events could not be stored together; one by one instead", len(parsed),
+        logger.warning("%d webhook events could not be applied together; one by one instead", len(parsed),
                        exc_info=True)
         return False
     return True
+
+
+def _receive(parsed: list[tuple[WebhookEvent, WebhookBatch]]) -> None:
+    from apps.conversations.inbound_bulk import messages_receive
+
+    messages_receive([(event.inbox, inbound) for event, batch in parsed for inbound in batch.messages])
+
+
+def _apply_statuses(parsed: list[tuple[WebhookEvent, WebhookBatch]]) -> None:
+    from apps.conversations.inbound_bulk import statuses_apply
+
+    statuses_apply([
+        (event.inbox, update, update.send_key or event.send_key)
+        for event, batch in parsed for update in batch.statuses
+    ])
 
 
 def drain_flag_key(schema_name: str) -> str:

@@ -7,10 +7,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.contacts.models import Contact
-from apps.conversations.inbound import message_receive
-from apps.conversations.inbound_bulk import messages_receive
+from apps.conversations.inbound import message_apply_status, message_receive
+from apps.conversations.inbound_bulk import messages_receive, statuses_apply
 from apps.conversations.models import Conversation, Message, TimelineEvent
 from apps.conversations.services import conversation_close
+from apps.inboxes.providers.base import StatusUpdate
 from conversa import events
 from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import inbound, make_inbox, receive
@@ -160,3 +161,86 @@ def test_a_batch_costs_the_same_queries_for_5_or_50_messages(alpha, django_asser
             assert len(messages_receive(burst(5, "small"))) == 5
         with django_assert_max_num_queries(9):
             assert len(messages_receive(burst(50, "big"))) == 50
+
+
+def _outbound_messages(company) -> tuple:
+    """Four replies of an agent, sent; the last one's send response was lost (no provider id)."""
+    inbox, other = make_inbox(company), make_inbox(company, name="Sales")
+    first = receive(company, inbox, phone=KNOWN, text="hi")
+    with schema_context(company.schema_name):
+        for n in range(4):
+            Message.objects.create(
+                conversation_id=first.conversation_id,
+                inbox=inbox,
+                direction="outbound",
+                sender_type="agent",
+                text=f"reply {n}",
+                status="sending" if n == 3 else "sent",
+                provider_message_id="" if n == 3 else f"wamid.out-{n}",
+            )
+        lost = Message.objects.get(text="reply 3")
+    return inbox, other, str(lost.send_key)
+
+
+def _receipts(inbox, other, lost_key: str, at) -> list:
+    def update(provider_id, status, seconds, error=""):
+        return StatusUpdate(provider_id, status, at + dt.timedelta(seconds=seconds), error_code=error)
+
+    return [
+        (inbox, update("wamid.out-0", "read", 3), ""),  # in reverse order
+        (inbox, update("wamid.out-0", "delivered", 2), ""),
+        (inbox, update("wamid.out-0", "sent", 1), ""),
+        (inbox, update("wamid.out-1", "delivered", 2), ""),
+        (inbox, update("wamid.out-1", "failed", 4, "131000"), ""),  # never overrides delivered
+        (inbox, update("wamid.out-2", "failed", 4, "131026"), ""),
+        (other, update("wamid.out-2", "read", 5), ""),  # another inbox's: touches nothing
+        (inbox, update("wamid.unknown", "read", 5), ""),
+        (inbox, update("wamid.out-3", "sent", 1), lost_key),  # found by our key, learns its id
+        (inbox, update("wamid.out-3", "delivered", 2), ""),  # then found by that id
+        (inbox, update("", "read", 3), "not-a-uuid"),
+    ]
+
+
+def _outbound_state(company) -> list:
+    with schema_context(company.schema_name):
+        return list(
+            Message.objects.filter(direction="outbound")
+            .order_by("text")
+            .values_list(
+                "text",
+                "status",
+                "provider_message_id",
+                "sent_at",
+                "delivered_at",
+                "read_at",
+                "failed_at",
+                "error_code",
+            )
+        )
+
+
+def test_receipts_applied_together_end_as_one_by_one(
+    alpha, bravo, published, django_capture_on_commit_callbacks
+):
+    at = timezone.now() - dt.timedelta(minutes=1)
+    (inbox_a, other_a, key_a), (inbox_b, other_b, key_b) = (
+        _outbound_messages(alpha),
+        _outbound_messages(bravo),
+    )
+    before = len(published)
+
+    with django_capture_on_commit_callbacks(execute=True), schema_context(alpha.schema_name):
+        for inbox, update, send_key in _receipts(inbox_a, other_a, key_a, at):
+            message_apply_status(inbox=inbox, update=update, send_key=send_key)
+    with django_capture_on_commit_callbacks(execute=True), schema_context(bravo.schema_name):
+        assert statuses_apply(_receipts(inbox_b, other_b, key_b, at)) == 4
+
+    assert _outbound_state(bravo) == _outbound_state(alpha)
+    assert [row[1:3] for row in _outbound_state(bravo)] == [
+        ("read", "wamid.out-0"),
+        ("delivered", "wamid.out-1"),
+        ("failed", "wamid.out-2"),
+        ("delivered", "wamid.out-3"),
+    ]
+    updated = [e for e in published[before:] if e.schema_name == bravo.schema_name]
+    assert [e.name for e in updated] == ["message.updated"] * 4  # once per message, not per receipt

@@ -240,3 +240,32 @@ def test_while_a_drain_works_its_flag_stays_up_so_new_webhooks_queue_no_task(
     assert webhook_events_drain.call_local(alpha.schema_name) == 1
 
     assert flag_while_working == [True, True] and not get_redis().exists(drain_flag)
+
+
+def test_a_burst_of_receipts_is_applied_together_in_the_same_queries_for_5_or_50(
+    alpha, in_schema, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    inbox = make_inbox(alpha)
+    first = receive(alpha, inbox, phone=new_phone())
+    with in_schema(alpha.schema_name):
+        Message.objects.bulk_create([
+            Message(conversation_id=first.conversation_id, inbox=inbox, direction="outbound",
+                    sender_type="agent", text=f"reply {i}", status="sent", provider_message_id=f"sbx_out_{i}")
+            for i in range(55)
+        ])
+
+    # Begin; set the row lock wait; lock the events; savepoint; lock the messages; write the
+    # changes; mark the events; release; commit; after it, the frames read the messages.
+    for run in (range(5), range(5, 55)):
+        with in_schema(alpha.schema_name):
+            WebhookEvent.objects.bulk_create([
+                WebhookEvent(inbox=inbox, body=f'{{"status": "read", "id": "sbx_out_{i}"}}'.encode(),
+                             content_type=JSON)
+                for i in run
+            ])
+            connection.cursor().close()
+            with django_assert_max_num_queries(10), delivered_together():
+                with django_capture_on_commit_callbacks(execute=True):
+                    assert process_fresh_events() == len(run)
+            assert Message.objects.filter(direction="outbound", status="read").count() == run.stop
+            assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
