@@ -62,3 +62,12 @@ def test_a_frame_from_a_process_of_the_previous_release_is_still_relayed():
     asyncio.run(consumer.dispatch({"type": "realtime.event", "event": "contact.updated", "data": {"id": 4}}))
 
     assert [json.loads(m["text"]) for m in sent] == [{"type": "contact.updated", "data": {"id": 4}}]
+
+
+def test_a_socket_that_may_have_missed_frames_is_closed_to_reconnect():
+    sent = []
+    consumer = consumer_sending_to(sent)
+
+    asyncio.run(consumer.dispatch({"type": "realtime.resync"}))
+
+    assert sent == [{"type": "websocket.close", "code": 1012}]

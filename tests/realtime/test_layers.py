@@ -135,3 +135,31 @@ def test_messages_sent_together_reach_each_group_in_their_order_and_no_other():
         '{"type":"message.created","data":{"id":1}}', '{"type":"message.created","data":{"id":3}}'
     ]
     assert [m["text"] for m in agent] == ['{"type":"message.created","data":{"id":2}}']
+
+
+def test_when_the_subscription_connection_comes_back_every_socket_is_asked_to_reconnect():
+    """Frames published while it was down are lost: its sockets must reconnect and catch up."""
+    import redis
+
+    from conversa.realtime.layers import RESYNC
+
+    layer = new_layer()
+
+    async def scenario():
+        socket = await layer.new_channel()
+        await layer.group_add(staff_group("alpha"), socket)
+        await asyncio.sleep(SUBSCRIBED)
+        assert await pending(layer, socket) == []
+        [shard] = layer._get_layer()._shards
+        host, port = shard._pubsub.connection._writer.get_extra_info("sockname")[:2]
+        redis.Redis.from_url(settings.REDIS_URL).client_kill_filter(_type="pubsub", addr=f"{host}:{port}")
+        told = await asyncio.wait_for(layer.receive(socket), 10)
+        await asyncio.sleep(SUBSCRIBED)
+        await layer.group_send(staff_group("alpha"), event_message("message.created", {"id": 9}))
+        after = await pending(layer, socket, timeout=3)
+        await layer.flush()
+        return told, after
+
+    told, after = asyncio.run(scenario())
+    assert told == RESYNC
+    assert [m["text"] for m in after] == ['{"type":"message.created","data":{"id":9}}']  # subscribed again

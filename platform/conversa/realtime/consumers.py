@@ -19,6 +19,9 @@ logger = logging.getLogger("conversa.realtime")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SUSPENDED = 4402
+# Service restart: this server may have missed frames (its Redis subscription dropped); the client
+# reconnects and catches up, as after any lost connection.
+CLOSE_RESYNC = 1012
 
 
 @database_sync_to_async
@@ -175,6 +178,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         elif message["type"] == "realtime.events":
             for text in message["texts"]:
                 await self.base_send({"type": "websocket.send", "text": text})
+        elif message["type"] == "realtime.resync":
+            await self.close(code=CLOSE_RESYNC)
         else:
             await super().dispatch(message)
 

@@ -12,9 +12,10 @@ Differences from `RedisChannelLayer` that matter here:
 - group membership lives in the server process with its sockets, so it never expires (the
   sorted-set layer silently dropped sockets open longer than `group_expiry`, one day);
 - while a server process's subscription connection is down (a Redis restart, a network blip),
-  frames published meanwhile never reach its sockets; redis-py subscribes again when it
-  reconnects (checked by hand against a restarted redis-server), and the sorted-set layer would
-  have kept them in Redis for up to `expiry` seconds;
+  frames published meanwhile never reach its sockets. redis-py subscribes again when it
+  reconnects; at that moment every socket of the process is closed with 1012 (service restart),
+  so clients reconnect and catch up on what they missed instead of silently lacking it (the
+  sorted-set layer would have kept the frames in Redis for up to `expiry` seconds);
 - upstream the per-socket queue is unbounded; here it keeps at most `capacity` frames and drops
   the oldest, as the sorted-set layer's receive buffer did, so a socket that stops reading cannot
   grow the server's memory without end;
@@ -23,16 +24,56 @@ Differences from `RedisChannelLayer` that matter here:
 """
 
 import asyncio
+import logging
 
 from channels_redis.core import BoundedQueue
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
-from channels_redis.utils import _wrap_close
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _wrap_close, create_pool
+from redis import asyncio as aioredis
+from redis.asyncio.client import PubSub
+
+logger = logging.getLogger("conversa.realtime")
+
+# What a socket gets when frames may have been lost: the consumer closes it with 1012.
+RESYNC = {"type": "realtime.resync"}
+
+
+class _ResyncingPubSub(PubSub):
+    """redis-py calls `on_connect` when a dropped subscription connection comes back (not on the
+    first connect), after which it subscribes to the channels again."""
+
+    def __init__(self, *args, on_reconnect, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._on_reconnect = on_reconnect
+
+    async def on_connect(self, connection):
+        await super().on_connect(connection)
+        self._on_reconnect()
+
+
+class _ResyncingShard(RedisSingleShardConnection):
+    def _ensure_redis(self):
+        # As upstream (channels-redis 4.3), with the pub/sub object above.
+        if self._redis is None:
+            self._redis = aioredis.Redis(connection_pool=create_pool(self.host))
+            self._pubsub = _ResyncingPubSub(
+                self._redis.connection_pool, on_reconnect=self.channel_layer.resync_sockets
+            )
 
 
 class _BoundedLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args, capacity: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.capacity = capacity
+        self._shards = [_ResyncingShard(shard.host, self) for shard in self._shards]
+
+    def resync_sockets(self) -> None:
+        """Ask every socket of this process to reconnect: frames may have been lost meanwhile."""
+        logger.warning("realtime: the Redis subscription came back; %d sockets asked to reconnect",
+                       len(self.channels))
+        message = self.channel_layer.serialize(RESYNC)
+        for queue in self.channels.values():
+            queue.put_nowait(message)
 
     async def _subscribe_to_channel(self, channel):
         self.channels[channel] = BoundedQueue(self.capacity)
