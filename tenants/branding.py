@@ -11,7 +11,6 @@ import logging
 import posixpath
 import uuid
 
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -20,7 +19,7 @@ from PIL import Image
 
 from apps.media import images
 from apps.media.sniffing import FileTooLarge, UnsupportedMediaType, sniff_file
-from conversa.errors import ValidationFailed
+from conversa.errors import full_clean
 from tenants.models import Company
 
 logger = logging.getLogger("conversa.branding")
@@ -122,13 +121,7 @@ def company_set_branding(
                 company.logo = new_logo
             elif remove_logo:
                 company.logo = ""
-            try:
-                company.full_clean()
-            except ValidationError as exc:
-                raise ValidationFailed(details=[
-                    {"field": field, "message": str(message)}
-                    for field, messages in exc.message_dict.items() for message in messages
-                ]) from exc
+            full_clean(company)
             company.save()
             if old_logo and old_logo != company.logo:
                 transaction.on_commit(lambda: _delete(old_logo))

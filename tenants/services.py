@@ -4,13 +4,12 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
-from conversa.errors import Conflict, NotFound, ValidationFailed
+from conversa.errors import Conflict, NotFound, ValidationFailed, full_clean
 from conversa.events import publish
 from tenants.models import FEATURES, LIMITS, RESERVED_SLUGS, SLUG_RE, Company, Domain, Plan
 
@@ -72,13 +71,7 @@ def company_create(
             owner_email=owner_email or admin_email, default_language=default_language,
             time_zone=time_zone, brand_name=name,
         )
-        try:
-            company.full_clean()
-        except ValidationError as exc:
-            raise ValidationFailed(details=[
-                {"field": field, "message": str(message)}
-                for field, messages in exc.message_dict.items() for message in messages
-            ]) from exc
+        full_clean(company)
         company.save()
         Domain.objects.create(domain=tenant_host(slug), tenant=company, is_primary=True,
                               kind=Domain.Kind.SUBDOMAIN, verified_at=timezone.now())
@@ -114,13 +107,7 @@ def company_update(*, company: Company, **fields) -> Company:
         company = Company.objects.select_for_update().get(pk=company.pk)
         for field, value in fields.items():
             setattr(company, field, value)
-        try:
-            company.full_clean()
-        except ValidationError as exc:
-            raise ValidationFailed(details=[
-                {"field": field, "message": str(message)}
-                for field, messages in exc.message_dict.items() for message in messages
-            ]) from exc
+        full_clean(company)
         company.save()
     return company
 

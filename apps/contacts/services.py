@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Func, Value
 from django.db.models.functions import Cast, Greatest
@@ -16,7 +15,7 @@ from apps.contacts.custom_fields import KEY_RE, clean_custom_fields
 from apps.contacts.events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_UPDATED
 from apps.contacts.models import PHONE_UNIQUE_CONSTRAINT, Contact, CustomFieldDefinition, normalize_tag
 from apps.contacts.phones import normalize_phone
-from conversa.errors import Conflict, NotFound, ValidationFailed
+from conversa.errors import Conflict, NotFound, ValidationFailed, full_clean
 from conversa.events import publish
 from tenants.limits import ensure_within_limit, lock_current_company
 
@@ -116,13 +115,7 @@ def _merge_custom_fields(current: dict, updates: dict) -> dict:
 
 def _full_clean(instance: models.Model) -> None:
     # Field checks only (lengths, email, URL, choices); uniqueness is the database's job (409s).
-    try:
-        instance.full_clean(validate_unique=False, validate_constraints=False)
-    except ValidationError as exc:
-        raise ValidationFailed(details=[
-            {"field": field, "message": str(message)}
-            for field, messages in exc.message_dict.items() for message in messages
-        ]) from exc
+    full_clean(instance, validate_unique=False, validate_constraints=False)
 
 
 def _save(contact: Contact) -> None:

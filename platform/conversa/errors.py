@@ -30,6 +30,19 @@ class ValidationFailed(DomainError):
     default_message = _("Some fields are invalid.")
 
 
+def full_clean(instance, **options) -> None:
+    """`instance.full_clean(**options)`, its ValidationError as a 422 with one detail per message."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        instance.full_clean(**options)
+    except ValidationError as exc:
+        raise ValidationFailed(details=[
+            {"field": field, "message": str(message)}
+            for field, messages in exc.message_dict.items() for message in messages
+        ]) from exc
+
+
 class NotAuthenticated(DomainError):
     status = 401
     code = "not_authenticated"
