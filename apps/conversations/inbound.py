@@ -77,20 +77,9 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
                 inbox=inbox,
                 provider_message_id=inbound.reply_to_provider_id,
             ).first()
-        message = Message.objects.create(
-            conversation=conversation,
-            inbox=inbox,
-            direction=Message.Direction.INBOUND,
-            sender_type=Message.Sender.CONTACT,
-            kind=inbound.kind,
-            text=inbound.text,
-            media_ref=inbound.media_ref,
-            media_mime=inbound.media_mime,
-            media_filename=inbound.media_filename[:200],
-            reply_to=reply_to,
-            provider_message_id=inbound.provider_message_id,
-            status=Message.Status.RECEIVED,
-        )
+        message = inbound_message(conversation=conversation, inbox=inbox, inbound=inbound,
+                                  reply_to_id=reply_to.pk if reply_to else None)
+        message.save(force_insert=True)
         if not created:
             Conversation.objects.filter(pk=conversation.pk).update(
                 unread_count=F("unread_count") + 1,
@@ -107,6 +96,26 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
         if inbound.media_ref:
             fetch_media_after_commit(message.pk)
     return message
+
+
+def inbound_message(
+    *, conversation: Conversation, inbox: Inbox, inbound: InboundMessage, reply_to_id: int | None
+) -> Message:
+    """The (unsaved) message row of what a customer sent."""
+    return Message(
+        conversation=conversation,
+        inbox=inbox,
+        direction=Message.Direction.INBOUND,
+        sender_type=Message.Sender.CONTACT,
+        kind=inbound.kind,
+        text=inbound.text,
+        media_ref=inbound.media_ref,
+        media_mime=inbound.media_mime,
+        media_filename=inbound.media_filename[:200],
+        reply_to_id=reply_to_id,
+        provider_message_id=inbound.provider_message_id,
+        status=Message.Status.RECEIVED,
+    )
 
 
 def fetch_media_after_commit(message_id: int) -> None:

@@ -19,7 +19,12 @@ from django.utils import timezone
 from apps.contacts.models import Contact
 from apps.contacts.services import contacts_get_or_create_for_inbound, contacts_record_inbound
 from apps.conversations import events
-from apps.conversations.inbound import conversation_for_inbound, fetch_media_after_commit, status_changes
+from apps.conversations.inbound import (
+    conversation_for_inbound,
+    fetch_media_after_commit,
+    inbound_message,
+    status_changes,
+)
 from apps.conversations.models import Conversation, Message
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import InboundMessage, StatusUpdate
@@ -51,7 +56,13 @@ def messages_receive(received: list[tuple[Inbox, InboundMessage]]) -> list[Messa
             item.contact = contacts[item.inbound.from_phone]
         created = _attach_conversations(items)
         replies = _replies_to(items)
-        messages = Message.objects.bulk_create([_message(item, replies) for item in items])
+        messages = Message.objects.bulk_create([
+            inbound_message(
+                conversation=item.conversation, inbox=item.inbox, inbound=item.inbound,
+                reply_to_id=replies.get((item.inbox.pk, item.inbound.reply_to_provider_id)),
+            )
+            for item in items
+        ])
         _quote_within_batch(items, messages)
         _count_in_conversations([item for item in items if not item.counted], now)
         latest: dict[int, dt.datetime] = {}
@@ -179,24 +190,6 @@ def _quote_within_batch(items: list[_Item], messages: list[Message]) -> None:
         stored[(item.inbox.pk, item.inbound.provider_message_id)] = message.pk
     if quoting:
         Message.objects.bulk_update(quoting, ["reply_to"])
-
-
-def _message(item: _Item, replies: dict[tuple[int, str], int]) -> Message:
-    inbound = item.inbound
-    return Message(
-        conversation=item.conversation,
-        inbox=item.inbox,
-        direction=Message.Direction.INBOUND,
-        sender_type=Message.Sender.CONTACT,
-        kind=inbound.kind,
-        text=inbound.text,
-        media_ref=inbound.media_ref,
-        media_mime=inbound.media_mime,
-        media_filename=inbound.media_filename[:200],
-        reply_to_id=replies.get((item.inbox.pk, inbound.reply_to_provider_id)),
-        provider_message_id=inbound.provider_message_id,
-        status=Message.Status.RECEIVED,
-    )
 
 
 def _count_in_conversations(items: list[_Item], now: dt.datetime) -> None:
