@@ -15,8 +15,10 @@ from django_tenants.utils import schema_context
 
 from tenants.models import Company
 from tenants.services import company_create
+from tests.fakes.provider_server import FakeProviderServer
 from tests.fixtures import live
 from tests.fixtures.factories import PASSWORD
+from tests.fixtures.live_tenant import PHONE_NUMBER_ID, TOKEN, TWILIO_SID, TWILIO_TOKEN, Tenant
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -150,6 +152,23 @@ def asgi_server(django_db_setup, companies, tmp_path_factory):
     server = live.start_server(tmp_path_factory.mktemp("logs") / "uvicorn.log")
     yield server
     live.stop(server.process)
+
+
+@pytest.fixture(scope="module")
+def fake():
+    """Fake Meta and Twilio APIs on 127.0.0.1 that know the live tenant's numbers and tokens."""
+    with FakeProviderServer() as server:
+        server.register_meta(PHONE_NUMBER_ID, TOKEN)
+        server.register_twilio(TWILIO_SID, TWILIO_TOKEN)
+        yield server
+
+
+@pytest.fixture
+def tenant(asgi_server, make_live_company):
+    """A committed company on the live server, its admin signed in."""
+    tenant = Tenant(asgi_server, make_live_company())
+    yield tenant
+    tenant.http.close()
 
 
 @pytest.fixture

@@ -11,27 +11,12 @@ from django_tenants.utils import schema_context
 
 from apps.conversations.models import Conversation, Message
 from tests.fakes import webhooks
-from tests.fakes.provider_server import FakeProviderServer
-from tests.fixtures.live_tenant import PHONE_NUMBER_ID, TOKEN, Tenant
+from tests.fixtures.live_tenant import PHONE_NUMBER_ID
 
 pytestmark = [pytest.mark.live]
 
 CUSTOMERS = ("5511987650701", "5511987650702", "5511987650703")
 BURST = 90
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeProviderServer() as server:
-        server.register_meta(PHONE_NUMBER_ID, TOKEN)
-        yield server
-
-
-@pytest.fixture
-def tenant(asgi_server, make_live_company):
-    tenant = Tenant(asgi_server, make_live_company())
-    yield tenant
-    tenant.http.close()
 
 
 def test_a_burst_is_stored_in_arrival_order_and_pushed_once(tenant, fake, worker):

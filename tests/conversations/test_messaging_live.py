@@ -8,12 +8,10 @@ from django_tenants.utils import schema_context
 
 from apps.conversations.models import Message
 from tests.fakes import webhooks
-from tests.fakes.provider_server import FakeProviderServer
 from tests.fixtures import live
 from tests.fixtures.factories import make_user
 from tests.fixtures.live_tenant import (
     PHONE_NUMBER_ID,
-    TOKEN,
     TWILIO_SID,
     TWILIO_TOKEN,
     VERIFY_TOKEN,
@@ -23,21 +21,6 @@ from tests.fixtures.live_tenant import (
 )
 
 pytestmark = [pytest.mark.live]
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeProviderServer() as server:
-        server.register_meta(PHONE_NUMBER_ID, TOKEN)
-        server.register_twilio(TWILIO_SID, TWILIO_TOKEN)
-        yield server
-
-
-@pytest.fixture
-def tenant(asgi_server, make_live_company):
-    tenant = Tenant(asgi_server, make_live_company())
-    yield tenant
-    tenant.http.close()
 
 
 # --- acceptance 1: inbound webhooks ---------------------------------------------------------------

@@ -16,7 +16,6 @@ from tenants import dns
 from tenants.domains import domain_add, domain_remove, domain_verify, txt_record_for
 from tenants.models import Domain
 from tests.conftest import host_of
-from tests.conversations import test_messaging_live
 from tests.fakes import webhooks
 from tests.fixtures.live_tenant import (
     APP_SECRET,
@@ -35,10 +34,6 @@ META_CREDENTIALS = {
     "phone_number_id": PHONE_NUMBER_ID, "business_account_id": "waba-1", "access_token": TOKEN,
     "app_secret": APP_SECRET,
 }
-
-
-# The messaging tests' fixtures: fake providers that know the live tenant's credentials, a tenant.
-fake, tenant = test_messaging_live.fake, test_messaging_live.tenant
 
 
 def by_fast_path(response) -> bool:

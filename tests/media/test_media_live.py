@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 
 from tests.fakes import webhooks
-from tests.fakes.provider_server import FakeProviderServer
-from tests.fixtures.live_tenant import PHONE_NUMBER_ID, TOKEN, Tenant, wait_until
+from tests.fixtures.live_tenant import PHONE_NUMBER_ID, Tenant, wait_until
 
 pytestmark = [pytest.mark.live]
 
@@ -23,18 +22,10 @@ def photo(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeProviderServer() as server:
-        server.register_meta(PHONE_NUMBER_ID, TOKEN)
-        yield server
-
-
 @pytest.fixture
-def tenant(clamd_settings, asgi_server, make_live_company):
-    tenant = Tenant(asgi_server, make_live_company())
-    yield tenant
-    tenant.http.close()
+def tenant(clamd_settings, tenant):
+    """The shared live tenant, with this process's settings pointing at the test clamd."""
+    return tenant
 
 
 def media_of(tenant: Tenant, media_id: int) -> dict:
