@@ -168,10 +168,24 @@ class RawPoster:
             self.streams = None
 
 
-async def _post_all(poster, bodies: list[tuple[bytes, str]], concurrency: int,
-                    sent: list[float], durations: list[float], statuses: dict) -> None:
+async def _post_retrying(session, body: bytes, signature: str, statuses: dict) -> int | None:
+    """The response status, or None after three transport errors in a row. A keep-alive connection
+    the server closed meanwhile (its idle timeout) is reopened and the webhook sent again, as
+    providers retry; the provider message id makes the retry harmless. Each retry is counted."""
     import httpx
 
+    for _ in range(3):
+        try:
+            return await session.post(body, signature)
+        except (httpx.TransportError, OSError, asyncio.IncompleteReadError) as exc:
+            key = f"transport error ({exc.__class__.__name__}), retried"
+            statuses[key] = statuses.get(key, 0) + 1
+            await session.close()  # the next post opens a new connection
+    return None
+
+
+async def _post_all(poster, bodies: list[tuple[bytes, str]], concurrency: int,
+                    sent: list[float], durations: list[float], statuses: dict) -> None:
     position = 0
 
     async def worker():
@@ -183,17 +197,9 @@ async def _post_all(poster, bodies: list[tuple[bytes, str]], concurrency: int,
             body, signature = bodies[index]
             started = time.time()
             sent[index] = started
-            for attempt in range(3):
-                try:
-                    status = await session.post(body, signature)
-                    break
-                except (httpx.TransportError, OSError, asyncio.IncompleteReadError) as exc:
-                    # A keep-alive connection the server closed meanwhile: providers retry too, and
-                    # the provider message id makes the retry harmless. Counted, time included.
-                    key = f"transport error ({exc.__class__.__name__}), retried"
-                    statuses[key] = statuses.get(key, 0) + 1
-                    if attempt == 2:
-                        raise
+            status = await _post_retrying(session, body, signature, statuses)
+            if status is None:
+                raise ConnectionError(f"webhook {index}: three transport errors in a row")
             durations[index] = (time.time() - started) * 1000
             statuses[status] = statuses.get(status, 0) + 1
         await session.close()
@@ -207,7 +213,6 @@ async def _post_at_rate(poster, bodies: list[tuple[bytes, str]], rate: float,
     providers send them, on as many keep-alive connections as are busy at once. Response times
     count from the scheduled moment, so a late send (no free connection, a busy client) is the
     server's delay too rather than a sample left out."""
-    import httpx
 
     idle: list = []
     start = time.time() + 0.05
@@ -216,19 +221,10 @@ async def _post_at_rate(poster, bodies: list[tuple[bytes, str]], rate: float,
         body, signature = bodies[index]
         scheduled = start + index / rate
         sent[index] = scheduled
-        for attempt in range(3):
-            session = idle.pop() if idle else await poster.session()
-            try:
-                status = await session.post(body, signature)
-                break
-            except (httpx.TransportError, OSError, asyncio.IncompleteReadError) as exc:
-                # As in _post_all: a keep-alive connection the server closed after its idle
-                # timeout; retried as providers do, the time included.
-                key = f"transport error ({exc.__class__.__name__}), retried"
-                statuses[key] = statuses.get(key, 0) + 1
-                await session.close()
-                if attempt == 2:
-                    return
+        session = idle.pop() if idle else await poster.session()
+        status = await _post_retrying(session, body, signature, statuses)
+        if status is None:
+            return
         durations[index] = (time.time() - scheduled) * 1000
         statuses[status] = statuses.get(status, 0) + 1
         idle.append(session)
