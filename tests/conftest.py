@@ -141,6 +141,17 @@ def back_to_public():
 
 
 @pytest.fixture
+def fresh_host_list():
+    """The process's list of custom hosts, forgotten before and after: a test's rows are rolled
+    back without a commit, so no version bump would tell the list."""
+    from tenants.hosts import forget_custom_hosts
+
+    forget_custom_hosts()
+    yield
+    forget_custom_hosts()
+
+
+@pytest.fixture
 def in_schema():
     return schema_context
 

@@ -9,20 +9,12 @@ from django.test import Client
 from PIL import Image
 
 from tenants import dns
-from tenants.hosts import forget_custom_hosts
 from tenants.models import Company, Domain, PlatformAuditEntry
 from tests.conftest import host_of, provision
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_host_list")]
 
 DOMAIN = "support.acme.test"
-
-
-@pytest.fixture(autouse=True)
-def fresh_host_list():
-    forget_custom_hosts()
-    yield
-    forget_custom_hosts()
 
 
 @pytest.fixture

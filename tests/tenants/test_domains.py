@@ -10,22 +10,13 @@ from django_tenants.utils import schema_context
 
 from tenants import dns
 from tenants.branding import company_set_branding
-from tenants.hosts import forget_custom_hosts
 from tenants.models import Domain
 from tenants.services import company_change_plan
 from tests.conftest import host_of, provision
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_host_list")]
 
 DOMAIN = "support.acme.test"
-
-
-@pytest.fixture(autouse=True)
-def fresh_host_list():
-    # Each test's rows are rolled back without a commit, so no version bump tells the list.
-    forget_custom_hosts()
-    yield
-    forget_custom_hosts()
 
 
 class FakeDns:
