@@ -7,4 +7,5 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations and messages"
 
     def ready(self):
-        from apps.conversations import events, realtime  # noqa: F401  (register frames and topics)
+        # Register frames and topics, and the drain's listener for stored webhooks.
+        from apps.conversations import drain, events, realtime  # noqa: F401

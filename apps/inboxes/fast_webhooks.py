@@ -18,12 +18,10 @@ from huey.contrib.djhuey import HUEY
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from apps.inboxes import crypto
+from apps.inboxes import crypto, intake
 from apps.inboxes.models import Inbox, WebhookEvent
 from apps.inboxes.providers import get_provider
 from apps.inboxes.providers.base import Provider
-from apps.inboxes.services import DRAIN_REQUEST_FAILED, drain_flag_set, webhook_event_fields
-from apps.inboxes.tasks import webhook_events_drain
 from tenants.hosts import is_platform_host
 from tenants.models import Domain
 
@@ -33,12 +31,7 @@ logger = logging.getLogger("conversa.webhooks")
 # ids than a bigint holds are left to Django.
 HOOK_PATH = re.compile(r"/hooks/(whatsapp|twilio)/([0-9]{1,18})")
 PROVIDER_OF_PATH = {"whatsapp": Inbox.Provider.WHATSAPP_CLOUD, "twilio": Inbox.Provider.TWILIO}
-FORM = "application/x-www-form-urlencoded"
-# What the views answer on success, byte for byte.
-ANSWERS = {
-    Inbox.Provider.WHATSAPP_CLOUD: (b"application/json", b'{"status": "received"}'),
-    Inbox.Provider.TWILIO: (b"text/xml", b"<Response/>"),
-}
+FORM = intake.FORM
 CACHE_ENTRIES = 4096
 # Connections of a process's own pool: one INSERT takes about a millisecond, so a few carry hundreds
 # of webhooks a second.
@@ -81,21 +74,6 @@ class CachedTenant:
 class CachedInbox:
     provider: Provider
     credentials_encrypted: str
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """What the view would read from the request."""
-
-    provider: str
-    inbox_id: int
-    host: str  # as the tenant middleware looks it up
-    url: str  # request.build_absolute_uri()
-    headers: HttpHeaders
-    body: bytes
-    form: dict | None
-    content_type: str
-    send_key: str
 
 
 class LRU:
@@ -155,35 +133,40 @@ class WebhookFastPath:
                 logger.exception("webhook fast path failed on %s; Django takes the request", scope["path"])
                 answer = None
             if answer is not None:
-                return await respond(send, *answer)
+                return await respond(send, answer)
         await self.app(scope, replay(body, complete, receive), send)
 
-    async def store(self, scope, route, meta: dict, body: bytes) -> tuple[bytes, bytes] | None:
+    async def store(self, scope, route, meta: dict, body: bytes) -> intake.Answer | None:
         """Store the webhook and return the answer, or None (nothing stored) to leave it to Django."""
-        webhook = read_webhook(scope, route, meta, body)
-        if webhook is None:
+        read = read_webhook(scope, route, meta, body)
+        if read is None:
             return None
+        host, webhook = read
         await self._connect()
-        tenant = self.tenants.get(webhook.host) or await self._load_tenant(webhook.host)
+        tenant = self.tenants.get(host) or await self._load_tenant(host)
         if tenant is None:
             return None
         inbox_key = (tenant.schema, webhook.inbox_id)
         inbox = self.inboxes.get(inbox_key)
-        if inbox is None or not verified(inbox, webhook):
+        if inbox is None or not intake.verified(inbox.provider, webhook):
             # Not cached, or cached before its credentials were replaced (new ones apply at once).
             inbox = await self._load_inbox(tenant, webhook, stale=inbox)
-            if inbox is None or not verified(inbox, webhook):
+            if inbox is None or not intake.verified(inbox.provider, webhook):
                 return None
         try:
-            event_id = await self._insert(tenant, inbox, webhook)
+            intake.check_usable(inbox.provider, webhook)
+        except intake.Refused:
+            return None  # Django gives the same verdict, as a §13 body
+        try:
+            event_id = await self._insert(tenant, inbox, host, webhook)
         except psycopg.Error:
-            self._forget(webhook.host, inbox_key)
+            self._forget(host, inbox_key)
             raise
         if event_id is None:
-            self._forget(webhook.host, inbox_key)
+            self._forget(host, inbox_key)
             return None
         await self._request_drain(tenant.schema, event_id)
-        return ANSWERS[webhook.provider]
+        return intake.RECEIVED[webhook.provider]
 
     async def _connect(self) -> None:
         """The pool and the Redis client of the running loop (each test may run its own loop)."""
@@ -226,7 +209,7 @@ class WebhookFastPath:
         self.tenants.put(host, tenant)
         return tenant
 
-    async def _load_inbox(self, tenant: CachedTenant, webhook: Webhook, *, stale: CachedInbox | None):
+    async def _load_inbox(self, tenant: CachedTenant, webhook: intake.Webhook, *, stale: CachedInbox | None):
         query = INBOX_QUERY.format(schema=sql.Identifier(tenant.schema))
         row = await self._fetchone(query, (webhook.inbox_id, webhook.provider))
         if row is None:
@@ -240,22 +223,23 @@ class WebhookFastPath:
         self.inboxes.put((tenant.schema, webhook.inbox_id), inbox)
         return inbox
 
-    async def _insert(self, tenant: CachedTenant, inbox: CachedInbox, webhook: Webhook) -> int | None:
+    async def _insert(self, tenant: CachedTenant, inbox: CachedInbox, host: str,
+                      webhook: intake.Webhook) -> int | None:
         row = await self._fetchone(tenant.insert, {
-            "body": webhook.body, **webhook_event_fields(webhook.content_type, webhook.send_key),
+            "body": webhook.body, **intake.webhook_event_fields(webhook.content_type, webhook.send_key),
             "status": WebhookEvent.Status.PENDING.value, "inbox_id": webhook.inbox_id,
             "provider": webhook.provider, "credentials": inbox.credentials_encrypted,
-            "host": webhook.host, "company_id": tenant.company_id, "schema_name": tenant.schema,
+            "host": host, "company_id": tenant.company_id, "schema_name": tenant.schema,
         })
         return row[0] if row else None
 
     async def _request_drain(self, schema: str, event_id: int) -> None:
-        """services._request_drain without blocking the loop; the event is stored whatever happens."""
+        """intake.request_drain without blocking the loop; the event is stored whatever happens."""
         try:
-            if await drain_flag_set(self._redis, schema, event_id):
-                await asyncio.to_thread(webhook_events_drain, schema)
+            if await intake.drain_flag_set(self._redis, schema, event_id):
+                await asyncio.to_thread(intake.announce_stored, schema, event_id)
         except Exception:
-            logger.exception(DRAIN_REQUEST_FAILED, event_id)
+            logger.exception(intake.DRAIN_REQUEST_FAILED, event_id)
 
     def _forget(self, host: str, inbox_key) -> None:
         self.tenants.drop(host)
@@ -327,18 +311,20 @@ def replay(body: bytes, complete: bool, receive):
     return receive_again
 
 
-async def respond(send, content_type: bytes, body: bytes) -> None:
+async def respond(send, answer: intake.Answer) -> None:
     await send({
         "type": "http.response.start",
-        "status": 200,
-        "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+        "status": answer.status,
+        "headers": [(b"content-type", answer.content_type.encode()),
+                    (b"content-length", str(len(answer.body)).encode())],
     })
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
-def read_webhook(scope, route, meta: dict, body: bytes) -> Webhook | None:
-    """The request as the view reads it, or None when Django could read it otherwise or refuse it
-    before the view (a host it refuses, an HTTPS redirect, an unreadable form or query string)."""
+def read_webhook(scope, route, meta: dict, body: bytes) -> tuple[str, intake.Webhook] | None:
+    """(the host the tenant middleware looks up, the request as intake.webhook_from_request reads
+    it), or None when Django could read it otherwise or refuse it before or in the view (a host it
+    refuses, an HTTPS redirect, an unreadable query string, a form intake refuses)."""
     provider, inbox_id = route
     host = tenant_host(meta)
     if host is None:
@@ -358,11 +344,11 @@ def read_webhook(scope, route, meta: dict, body: bytes) -> Webhook | None:
         if content_type != FORM or params.get("charset", "utf-8").lower() != "utf-8":
             return None
         try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = body.decode("iso-8859-1")  # as QueryDict does
-        form, query = form_fields(text), form_fields(query_string)
-        if form is None or query is None:
+            form = intake.read_form(body)
+        except intake.Refused:
+            return None
+        query = form_fields(query_string)
+        if query is None:
             return None
         content_type, send_key = FORM, query.get("send_key", "")
     else:
@@ -370,14 +356,15 @@ def read_webhook(scope, route, meta: dict, body: bytes) -> Webhook | None:
     # request.build_absolute_uri(), step by step.
     full_path = escape_uri_path(scope["path"]) + (f"?{iri_to_uri(query_string)}" if query_string else "")
     url = iri_to_uri(f"{scheme}://{raw_host}{full_path}")
-    return Webhook(
-        provider=provider, inbox_id=inbox_id, host=hostname, url=url, headers=HttpHeaders(meta), body=body,
+    return hostname, intake.Webhook(
+        provider=provider, inbox_id=inbox_id, url=url, headers=HttpHeaders(meta), body=body,
         form=form, content_type=content_type, send_key=send_key,
     )
 
 
 def form_fields(text: str) -> dict[str, str] | None:
-    """A QueryDict's fields (each its last value), or None where Django answers 400 (too many)."""
+    """A query string's fields as request.GET.get reads them (each its last value), or None where
+    Django answers 400 (too many)."""
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
     except ValueError:
@@ -412,12 +399,6 @@ def request_scheme(scope, meta: dict) -> str:
         if value is not None:
             return "https" if value.split(",", 1)[0].strip() == secure_value else "http"
     return scope.get("scheme") or "http"
-
-
-def verified(inbox: CachedInbox, webhook: Webhook) -> bool:
-    return inbox.provider.verify_signature(
-        body=webhook.body, headers=webhook.headers, url=webhook.url, form=webhook.form
-    )
 
 
 def connection_kwargs(database: dict) -> dict:

@@ -1,15 +1,14 @@
-"""Writes of the inboxes app: inboxes, their credentials and templates, received webhooks."""
+"""Writes of the inboxes app: inboxes, their credentials and templates (received webhooks: intake)."""
 
-import logging
 import secrets
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from apps.inboxes.models import Inbox, MessageTemplate, WebhookEvent
+from apps.inboxes.intake import webhook_receive  # noqa: F401  (stores for the sandbox page too)
+from apps.inboxes.models import Inbox, MessageTemplate
 from conversa.errors import Conflict, ValidationFailed
 from conversa.netguard import UnsafeOutboundURL, check_outbound_url
-from conversa.redis import get_redis
 from tenants.limits import ensure_within_limit, lock_current_company
 
 REQUIRED_CREDENTIALS = {
@@ -23,8 +22,6 @@ OPTIONAL_CREDENTIALS = {
     Inbox.Provider.SANDBOX: (),
 }
 BASE_URL_FIELDS = ("graph_base_url", "api_base_url")
-
-logger = logging.getLogger("conversa.webhooks")
 
 
 def _invalid(field: str, message) -> ValidationFailed:
@@ -114,51 +111,3 @@ def template_create(
 
 def template_delete(*, template: MessageTemplate) -> None:
     template.delete()
-
-
-def webhook_receive(*, inbox: Inbox, body: bytes, content_type: str, send_key: str = "") -> WebhookEvent:
-    """Persist a verified webhook, then (after commit) make sure a worker drains it.
-
-    The row is the source of truth: if the queue or a worker is down, the periodic sweep finds it.
-    """
-    schema = connection.schema_name
-    fields = webhook_event_fields(content_type, send_key)
-    event = WebhookEvent.objects.create(inbox=inbox, body=body, **fields)
-    transaction.on_commit(lambda: _request_drain(schema, event.pk))
-    return event
-
-
-def webhook_event_fields(content_type: str, send_key: str) -> dict[str, str]:
-    """The request's content type and send key as stored, cut to their columns: a provider's
-    oversized value must not cost the event (also used by apps.inboxes.fast_webhooks)."""
-    return {"content_type": content_type[:100], "send_key": send_key[:64]}
-
-
-# How long the flag says "a drain is queued or working". Should that task be lost (Redis restarted,
-# queue flushed), the first webhook after this queues a new one; the sweep has the events meanwhile.
-DRAIN_FLAG_SECONDS = 60
-DRAIN_REQUEST_FAILED = "could not queue a drain for webhook event %s"
-
-
-def drain_flag_set(client, schema: str, event_id: int):
-    """Raise the company's "a drain is queued or working" flag unless it is up: true when the caller
-    must queue the drain. `client` is a redis or a redis.asyncio client (await the result of the latter)."""
-    from apps.inboxes.tasks import drain_flag_key
-
-    return client.set(drain_flag_key(schema), event_id, nx=True, ex=DRAIN_FLAG_SECONDS)
-
-
-def _request_drain(schema: str, event_id: int) -> None:
-    """Queue a drain of the company's webhooks unless one is queued or working (see
-    tasks.webhook_events_drain)."""
-    from huey.contrib.djhuey import HUEY
-
-    from apps.inboxes.tasks import webhook_events_drain
-
-    try:
-        # Run inline (immediate mode), a drain is never left queued: nothing to wait for.
-        if HUEY.immediate or drain_flag_set(get_redis(), schema, event_id):
-            webhook_events_drain(schema)
-    except Exception:
-        # The event is stored: the sweep will queue it again. The provider must still get its 200.
-        logger.exception(DRAIN_REQUEST_FAILED, event_id)

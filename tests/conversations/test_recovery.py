@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from apps.conversations.drain import webhook_events_sweep
 from apps.conversations.models import DELIVERY_UNKNOWN, Message
 from apps.conversations.outbound import deliveries_recover, message_send
 from apps.inboxes.models import WebhookEvent
-from apps.inboxes.tasks import webhook_events_sweep
 from tests.fixtures.messaging import make_inbox, receive
 
 pytestmark = pytest.mark.django_db

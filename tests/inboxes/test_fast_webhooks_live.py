@@ -219,6 +219,42 @@ def test_a_signed_twilio_webhook_is_stored_with_its_send_key_and_a_forged_one_re
     assert [m["text"] for m in tenant.messages(conversation["id"])] == ["Hola!"]
 
 
+def test_a_signed_twilio_form_with_prepended_fields_is_refused_by_the_fast_path_and_django(tenant, fake):
+    """One captured, validly signed POST replayed with fields of the attacker's in front: refused
+    (403) whether the fast path or Django reads it, and nothing stored."""
+    inbox = twilio_inbox(tenant, fake)
+    path = f"/hooks/twilio/{inbox['id']}"
+    params = webhooks.twilio_message_params(TWILIO_SID, "+5511987650105", "+14155238886", "Real")
+    injected = webhooks.twilio_body({"MessageSid": "SM" + "f" * 32, "From": "whatsapp:+5511900002222",
+                                     "Body": "spoofed"})
+    body = injected + b"&" + webhooks.twilio_body(params)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    fast = tenant.http.post(path, content=body, headers={
+        **form, "X-Twilio-Signature": webhooks.twilio_signature(tenant.url(path), params, TWILIO_TOKEN)})
+    www = f"www.{tenant.host}"
+    with tenant.server.client(www) as client:  # through Django
+        url = f"http://{www}:{tenant.server.port}{path}"
+        signature = webhooks.twilio_signature(url, params, TWILIO_TOKEN)
+        django = client.post(path, content=body, headers={**form, "X-Twilio-Signature": signature})
+
+    assert fast.status_code == django.status_code == 403
+    assert fast.json()["error"]["code"] == django.json()["error"]["code"] == "invalid_signature"
+    assert events(tenant.company) == []
+
+
+def test_a_signed_meta_message_from_an_unusable_phone_is_422_and_nothing_is_stored(tenant, fake):
+    inbox = tenant.meta_inbox(fake)
+    body = webhooks.meta_text_message(PHONE_NUMBER_ID, "99912345678", "Hi", msg_id="wamid.unusable")
+
+    response = tenant.post_meta(inbox["id"], body)
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and error["details"][0]["message"]
+    assert events(tenant.company) == []
+
+
 # --- in process: the wrapper around a stand-in for Django -------------------------------------------
 
 

@@ -9,11 +9,11 @@ from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from apps.contacts.models import Contact
+from apps.conversations import drain
+from apps.conversations.drain import MAX_ATTEMPTS, webhook_event_process
 from apps.conversations.models import Conversation, Message
-from apps.inboxes import tasks
 from apps.inboxes.models import WebhookEvent
 from apps.inboxes.services import inbox_update
-from apps.inboxes.tasks import MAX_ATTEMPTS, webhook_event_process
 from tenants.services import company_suspend
 from tests.conftest import host_of
 from tests.fakes.webhooks import (
@@ -658,7 +658,7 @@ def test_a_webhook_is_answered_at_once_and_processed_soon_while_another_event_wa
     """Committed data and real concurrent connections: an event whose contact row someone else
     holds must not make the provider's next delivery wait, nor hold up the company's other
     messages for more than the drain's row lock wait; it is retried once the row is free."""
-    monkeypatch.setattr(tasks, "ROW_LOCK_WAIT_MS", 500)
+    monkeypatch.setattr(drain, "ROW_LOCK_WAIT_MS", 500)
     company = make_live_company()
     inbox = make_inbox(company, provider="whatsapp_cloud", credentials=META_CREDENTIALS)
     busy_phone, other_phone = new_phone(), new_phone()
@@ -709,5 +709,71 @@ def test_a_webhook_is_answered_at_once_and_processed_soon_while_another_event_wa
     with schema_context(company.schema_name):
         [waited] = WebhookEvent.objects.filter(status="pending")
         assert waited.attempts == 1 and "lock" in waited.error
-    assert tasks.webhook_event_process.call_local(company.schema_name, waited.pk) == "processed"
+    assert drain.webhook_event_process.call_local(company.schema_name, waited.pk) == "processed"
     assert "first" in inbound_texts()
+
+
+# --- forms read two ways, senders the worker cannot store ------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["prepended", "appended"])
+def test_a_signed_twilio_form_with_injected_fields_is_403_and_nothing_is_stored(
+    api, alpha, twilio_inbox, django_capture_on_commit_callbacks, where
+):
+    """An attacker holding one captured, validly signed POST adds fields of their own with the same
+    signature: the signature must not cover one reading of the form while another is stored."""
+    params = twilio_message_params(ACCOUNT_SID, "+5511977776666", TWILIO_NUMBER, "Oi")
+    path = f"/hooks/twilio/{twilio_inbox.pk}"
+    signature = twilio_signature(f"http://{host_of(alpha)}{path}", params, AUTH_TOKEN)
+    injected = twilio_body({"MessageSid": "SM" + "e" * 32, "From": "whatsapp:+5511900001111",
+                            "Body": "spoofed"})
+    signed = twilio_body(params)
+    body = injected + b"&" + signed if where == "prepended" else signed + b"&" + injected
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_raw(api, alpha, path, body, "application/x-www-form-urlencoded",
+                            {"X-Twilio-Signature": signature})
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "invalid_signature"
+    assert events_of(alpha) == []
+    assert inbound_messages(alpha, twilio_inbox) == []
+
+
+UNUSABLE_PHONE = "+99912345678"  # the sandbox's "+ and 8 to 15 digits", but no country has code 999
+
+
+@pytest.mark.django_db
+def test_a_sandbox_message_from_a_phone_the_worker_cannot_store_is_422_and_nothing_is_stored(
+    api, alpha, sandbox_inbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_sandbox(api, alpha, sandbox_inbox, {"from": UNUSABLE_PHONE, "text": "Hi"})
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and error["message"]
+    assert [d["field"] for d in error["details"]] == ["from"]
+    assert events_of(alpha) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", ["whatsapp_cloud", "twilio"])
+def test_a_signed_provider_message_from_an_unusable_phone_is_refused_not_acknowledged_and_lost(
+    api, alpha, meta_inbox, twilio_inbox, django_capture_on_commit_callbacks, provider
+):
+    """Meta and Twilio retry a non-2xx answer and show it in their consoles; a 200 for a message
+    the worker then drops would lose it without anyone knowing."""
+    with django_capture_on_commit_callbacks(execute=True):
+        if provider == "twilio":
+            params = twilio_message_params(ACCOUNT_SID, UNUSABLE_PHONE, TWILIO_NUMBER, "Hi")
+            response = post_twilio(api, alpha, twilio_inbox.pk, params)
+        else:
+            body = meta_text_message(PHONE_NUMBER_ID, UNUSABLE_PHONE.lstrip("+"), "Hi")
+            response = post_meta(api, alpha, meta_inbox.pk, body)
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and error["details"][0]["message"]
+    assert events_of(alpha) == []

@@ -521,8 +521,8 @@ def _profile(args, stack, company, inbox) -> None:
     from django.test.utils import CaptureQueriesContext
     from django_tenants.utils import schema_context
 
+    from apps.conversations.drain import BATCH_SIZE, process_fresh_events
     from apps.inboxes.models import WebhookEvent
-    from apps.inboxes.tasks import BATCH_SIZE, process_fresh_events
 
     stack.stop("huey")
     count = args.profile_messages

@@ -15,7 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 
@@ -162,6 +162,31 @@ def shared_http_client() -> httpx.Client:
 
 
 _NOT_DIGITS = re.compile(r"\D")
+# Django's DATA_UPLOAD_MAX_NUMBER_FIELDS default: a provider's form never comes near it.
+MAX_FORM_FIELDS = 1000
+
+
+class RepeatedField(ValueError):
+    """A form names a field twice."""
+
+
+def form_fields(body: bytes, *, max_fields: int = MAX_FORM_FIELDS) -> dict[str, str]:
+    """The fields of a form-encoded body, each named once; raises ValueError (RepeatedField for a
+    field sent twice, or too many fields).
+
+    A signature check and a parser reading different values of one field (the last and the first)
+    let anyone prepend fields to a validly signed form: one reading, for both, with no repeats.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("iso-8859-1")  # as Django's QueryDict does
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields):
+        if name in fields:
+            raise RepeatedField(f"the form field {name!r} is repeated")
+        fields[name] = value
+    return fields
 
 
 def e164(phone: str) -> str:

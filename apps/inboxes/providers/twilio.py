@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -29,6 +29,7 @@ from apps.inboxes.providers.base import (
     StatusUpdate,
     WebhookBatch,
     e164,
+    form_fields,
     header_value,
     is_retryable_status,
     parse_retry_after,
@@ -77,21 +78,21 @@ class TwilioProvider(HttpProvider):
         given = header_value(headers, "X-Twilio-Signature")
         if not given:
             return False
-        if form is not None:
-            params = {key: [value] for key, value in form.items()}
-        else:
-            params = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-        return any([secrets_equal(given, self._signature(variant, params)) for variant in _url_variants(url)])
+        if form is None:
+            try:
+                form = form_fields(body)
+            except ValueError:
+                return False  # a repeated field: see form_fields
+        return any([secrets_equal(given, self._signature(variant, form)) for variant in _url_variants(url)])
 
-    def _signature(self, url: str, params: Mapping[str, list[str]]) -> str:
-        payload = url + "".join(key + value for key in sorted(params) for value in sorted(params[key]))
+    def _signature(self, url: str, params: Mapping[str, str]) -> str:
+        payload = url + "".join(key + params[key] for key in sorted(params))
         digest = hmac.new(self.credentials["auth_token"].encode(), payload.encode(), hashlib.sha1).digest()
         return base64.b64encode(digest).decode()
 
     def parse_webhook(self, *, body: bytes, content_type: str) -> WebhookBatch:
         """An inbound message (one per media item) or a status callback, told apart by their status."""
-        params = {key: values[0] for key, values in
-                  parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        params = form_fields(body)  # the reading the signature was checked over; ValueError on repeats
         state = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
         if state in INBOUND_STATES or (not state and ("Body" in params or "NumMedia" in params)):
             return WebhookBatch(messages=_inbound(params))

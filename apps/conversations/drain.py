@@ -1,20 +1,38 @@
-"""Background work of inboxes: processing stored webhooks, and sweeping up any a queue lost."""
+"""The webhook drain: conversations reads the events inboxes stored and applies them.
+
+apps.inboxes.intake stores each provider webhook and announces `WEBHOOKS_STORED` once per idle
+period of a company (its "a drain is queued or working" flag); `queue_drain_when_stored` listens
+and queues `webhook_events_drain`, which turns the company's new events into messages and statuses
+in batches. Recovery: the drain's lease (a Redis lock and the flag) lasts a few seconds and is
+renewed while it works, so a worker killed mid-drain blocks nobody for longer than that; each
+worker process watches Redis and, when it starts and whenever Redis comes back empty (restarted:
+queue, flags and leases gone), queues a drain for every company with events waiting. The minute
+sweep retries events that failed.
+"""
 
 import datetime as dt
 import logging
+import threading
+import time
 
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from redis.exceptions import LockError
+from django_tenants.utils import schema_context
+from huey.contrib.djhuey import HUEY
+from redis.exceptions import LockError, RedisError
 
+from apps.conversations.inbound import message_apply_status, message_receive
+from apps.conversations.inbound_bulk import messages_receive, statuses_apply
+from apps.inboxes.intake import DRAIN_LEASE_SECONDS, WEBHOOKS_STORED, drain_flag_key
 from apps.inboxes.models import WebhookEvent
 from apps.inboxes.providers.base import Provider, WebhookBatch
 from apps.inboxes.selectors import provider_for
-from conversa.events import delivered_together
+from conversa.events import Event, delivered_together, subscribe
 from conversa.periodic import every_minute
 from conversa.redis import get_redis, redis_key
 from conversa.tasks import tenant_task
+from tenants.models import Company
 
 logger = logging.getLogger("conversa.webhooks")
 
@@ -28,6 +46,16 @@ BATCH_SIZE = 100
 # How long a batch waits for a row someone else holds (an agent's save, an import) before its
 # event is set aside for the sweep's retry: the company's other messages must not wait longer.
 ROW_LOCK_WAIT_MS = 2000
+# The working drain renews its lease this often (a few times per lease).
+LEASE_RENEW_SECONDS = DRAIN_LEASE_SECONDS / 4
+# How often each worker process asks Redis whether it restarted.
+REDIS_WATCH_SECONDS = 1.0
+
+
+@subscribe
+def queue_drain_when_stored(event: Event) -> None:
+    if event.name == WEBHOOKS_STORED:
+        webhook_events_drain(event.schema_name)
 
 
 def _locked_pending():
@@ -46,8 +74,6 @@ def _parse(event: WebhookEvent, provider: Provider | None = None) -> WebhookBatc
 def _apply(event: WebhookEvent, batch: WebhookBatch | None = None) -> str:
     """Parse (unless given its batch) and apply a locked event in a savepoint; a failure is
     recorded on the event."""
-    from apps.conversations.inbound import message_apply_status, message_receive
-
     event.attempts += 1
     try:
         with transaction.atomic():
@@ -138,31 +164,65 @@ def _apply_together(parsed: list[tuple[WebhookEvent, WebhookBatch]], store) -> b
 
 
 def _receive(parsed: list[tuple[WebhookEvent, WebhookBatch]]) -> None:
-    from apps.conversations.inbound_bulk import messages_receive
-
     messages_receive([(event.inbox, inbound) for event, batch in parsed for inbound in batch.messages])
 
 
 def _apply_statuses(parsed: list[tuple[WebhookEvent, WebhookBatch]]) -> None:
-    from apps.conversations.inbound_bulk import statuses_apply
-
     statuses_apply([
         (event.inbox, update, update.send_key or event.send_key)
         for event, batch in parsed for update in batch.statuses
     ])
 
 
-def drain_flag_key(schema_name: str) -> str:
-    return redis_key("webhook-drain", schema_name)
-
-
 def drain_lock_key(schema_name: str) -> str:
     return redis_key("webhook-drain-running", schema_name)
 
 
-# A drain holds the company's lock while it works; should its worker die, the lock frees itself
-# after this and the next drain (or the sweep) takes the events over.
-DRAIN_LOCK_SECONDS = 60
+class Lease:
+    """The company's drain lock and "queued or working" flag, held for DRAIN_LEASE_SECONDS at a
+    time and renewed by a thread while the drain works: should its worker die, both are gone a few
+    seconds later and the next webhook (or the recovery) starts a new drain."""
+
+    def __init__(self, redis, schema_name: str):
+        self.redis, self.flag = redis, drain_flag_key(schema_name)
+        # Not thread-local: the renewing thread extends the token the drain's thread acquired.
+        self.lock = redis.lock(drain_lock_key(schema_name), timeout=DRAIN_LEASE_SECONDS, thread_local=False)
+        self._stop = threading.Event()
+        self._renewer = None
+
+    def acquire(self) -> bool:
+        if not self.lock.acquire(blocking=False):
+            return False
+        self._stop.clear()
+        self._renewer = threading.Thread(target=self._renew, name="webhook-drain-lease", daemon=True)
+        self._renewer.start()
+        return True
+
+    def _renew(self) -> None:
+        while not self._stop.wait(LEASE_RENEW_SECONDS):
+            try:
+                self.lock.reacquire()
+                self.redis.set(self.flag, "draining", ex=DRAIN_LEASE_SECONDS)
+            except LockError:
+                # Lost (Redis restarted, or held past the lease): another drain may work alongside;
+                # events are locked row by row, so none is processed twice.
+                logger.warning("a webhook drain lost its lease")
+                return
+            except RedisError:
+                logger.warning("could not renew a webhook drain's lease", exc_info=True)
+
+    def release(self) -> None:
+        """Drop the flag, then the lock (see webhook_events_drain for why in this order)."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        try:
+            self.redis.delete(self.flag)
+        finally:
+            try:
+                self.lock.release()
+            except LockError:
+                logger.warning("a webhook drain's lease had expired when it let go")
 
 
 @tenant_task(retries=3, retry_delay=2)
@@ -174,44 +234,48 @@ def webhook_event_process(schema_name: str, event_id: int) -> str:
 def webhook_events_drain(schema_name: str) -> int:
     """Process the company's new webhook events until none is left; returns how many.
 
-    One drain per company works at a time (a Redis lock), so batches are stored in the order they
+    One drain per company works at a time (its lease), so batches are stored in the order they
     arrived and a burst takes one worker thread, not all of them. While one is queued or working,
-    the flag set by `webhook_receive` stays up, so a burst of webhooks queues no other task.
+    the flag set by the intake stays up, so a burst of webhooks queues no other task.
 
     The working drain drops the flag and the lock, then looks for new events again: an event
     committed before that look is seen by it, and one committed after finds the flag down and
-    queues a drain, which gets the lock (or the drain holding it makes that look after it).
+    queues a drain, which gets the lock (or the drain holding it makes that look after it). A
+    drain that finds the lock taken leaves at once, but looks again once the lease could have
+    expired: its holder may have died with its worker.
     """
     redis = get_redis()
-    lock = redis.lock(drain_lock_key(schema_name), timeout=DRAIN_LOCK_SECONDS)
+    lease = Lease(redis, schema_name)
     done = 0
-    while lock.acquire(blocking=False):
+    if not lease.acquire():
+        _look_again_after_the_lease(redis, schema_name)
+        return done
+    while True:
         try:
             while done < DRAIN_LIMIT and (taken := process_fresh_events()):
                 done += taken
         finally:
-            redis.delete(drain_flag_key(schema_name))
-            _release(lock)
+            lease.release()
         if done >= DRAIN_LIMIT:
             webhook_events_drain(schema_name)  # the rest in a fresh task
             break
-        if not _fresh_event_free():
+        if not _fresh_event_free() or not lease.acquire():
             break
     return done
+
+
+def _look_again_after_the_lease(redis, schema_name: str) -> None:
+    if HUEY.immediate:
+        return  # inline, there is no other worker to have died
+    remaining = redis.pttl(drain_lock_key(schema_name))
+    if remaining > 0:
+        webhook_events_drain.schedule((schema_name,), delay=remaining / 1000 + 0.2)
 
 
 def _fresh_event_free() -> bool:
     """Whether a new event awaits that no transaction holds (the sweep may be retrying one)."""
     with transaction.atomic():
         return _locked_pending().filter(attempts=0).values_list("pk", flat=True).first() is not None
-
-
-def _release(lock) -> None:
-    try:
-        lock.release()
-    except LockError:
-        # Held past DRAIN_LOCK_SECONDS and taken over: the events are locked row by row anyway.
-        logger.warning("a webhook drain held its lock past %s s", DRAIN_LOCK_SECONDS)
 
 
 def pending_events(*, older_than: dt.timedelta) -> list[int]:
@@ -231,3 +295,73 @@ def webhook_events_sweep(schema_name: str) -> int:
     for event_id in ids:
         webhook_event_process(schema_name, event_id)
     return len(ids)
+
+
+# --- recovery: a worker's start, Redis coming back ------------------------------------------------
+
+def drains_recover() -> list[str]:
+    """Queue a drain for every company with new events waiting; returns their schemas.
+
+    Run when nothing in Redis can be trusted to remember them: a worker starting (the one before it
+    may have died mid-drain) and Redis back after a restart (queue, flags and leases gone, and
+    webhooks stored meanwhile could not queue anything).
+    """
+    waiting = []
+    schemas = Company.objects.exclude(schema_name="public").exclude(
+        status=Company.Status.CANCELLED).values_list("schema_name", flat=True)
+    for schema_name in list(schemas):
+        with schema_context(schema_name):
+            if WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, attempts=0).exists():
+                waiting.append(schema_name)
+    for schema_name in waiting:
+        webhook_events_drain(schema_name)  # one finding a dead drain's lease looks again after it
+    return waiting
+
+
+class RedisWatch:
+    """One thread per worker process: `drains_recover` when it starts and each time Redis comes
+    back as a new server (its run_id changes on every restart)."""
+
+    def __init__(self):
+        self.run_id = None
+
+    def check(self) -> bool:
+        """One look; true when it ran the recovery."""
+        try:
+            run_id = get_redis().info("server")["run_id"]
+        except RedisError:
+            return False
+        if run_id == self.run_id:
+            return False
+        try:
+            waiting = drains_recover()
+        except Exception:
+            logger.exception("webhook drain recovery failed; trying again")
+            return False
+        finally:
+            connection.close()
+        if self.run_id is not None or waiting:
+            logger.warning("Redis %s: queued drains for %d companies with webhooks waiting",
+                           "restarted" if self.run_id else "seen", len(waiting))
+        self.run_id = run_id
+        return True
+
+    def run(self) -> None:
+        while True:
+            self.check()
+            time.sleep(REDIS_WATCH_SECONDS)
+
+
+_watch_started = threading.Lock()
+_watching = False
+
+
+@HUEY.on_startup()
+def watch_redis() -> None:
+    """Runs in every worker thread of a consumer as it starts: the first starts the watch."""
+    global _watching
+    with _watch_started:
+        if _watching:
+            return
+        _watching = True
+    threading.Thread(target=RedisWatch().run, name="webhook-drain-redis-watch", daemon=True).start()

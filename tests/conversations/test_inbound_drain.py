@@ -4,15 +4,10 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from apps.conversations.drain import drain_lock_key, process_fresh_events, webhook_events_drain
 from apps.conversations.models import Message
+from apps.inboxes.intake import drain_flag_key, webhook_receive
 from apps.inboxes.models import WebhookEvent
-from apps.inboxes.services import webhook_receive
-from apps.inboxes.tasks import (
-    drain_flag_key,
-    drain_lock_key,
-    process_fresh_events,
-    webhook_events_drain,
-)
 from conversa.events import delivered_together
 from conversa.redis import get_redis
 from tests.fixtures.messaging import make_inbox, new_phone, receive
@@ -48,7 +43,7 @@ def test_a_burst_of_webhooks_queues_one_drain(
             store(alpha, inbox, sandbox_body(f"burst {i}", f"sbx_burst_{i}"))
 
     queued = queue_to_redis.pending()
-    assert [task.name for task in queued] == ["apps.inboxes.tasks.webhook_events_drain"]
+    assert [task.name for task in queued] == ["apps.conversations.drain.webhook_events_drain"]
     assert queued[0].args == (alpha.schema_name,)
     assert get_redis().exists(drain_flag)
 
@@ -199,19 +194,19 @@ def test_an_event_committed_as_the_drain_lets_go_of_its_lock_is_still_taken(
 ):
     """A drain queued for it may have found the lock still taken and left: the holder looks again
     after releasing it."""
-    import apps.inboxes.tasks as tasks
+    import apps.conversations.drain as tasks
 
     inbox = make_inbox(alpha)
-    release = tasks._release
+    release = tasks.Lease.release
     late = []
 
-    def release_then_an_event_arrives(lock):
-        release(lock)
+    def release_then_an_event_arrives(lease):
+        release(lease)
         if not late:
             late.append(WebhookEvent.objects.create(
                 inbox=inbox, body=sandbox_body("late", "sbx_late"), content_type=JSON))
 
-    monkeypatch.setattr(tasks, "_release", release_then_an_event_arrives)
+    monkeypatch.setattr(tasks.Lease, "release", release_then_an_event_arrives)
     with in_schema(alpha.schema_name):
         WebhookEvent.objects.create(inbox=inbox, body=sandbox_body("first", "sbx_first"), content_type=JSON)
         assert webhook_events_drain.call_local(alpha.schema_name) == 2
@@ -222,7 +217,7 @@ def test_an_event_committed_as_the_drain_lets_go_of_its_lock_is_still_taken(
 def test_while_a_drain_works_its_flag_stays_up_so_new_webhooks_queue_no_task(
     alpha, in_schema, drain_flag, monkeypatch
 ):
-    import apps.inboxes.tasks as tasks
+    import apps.conversations.drain as tasks
 
     inbox = make_inbox(alpha)
     process = tasks.process_fresh_events
