@@ -25,8 +25,14 @@ def tenant_base_url() -> str:
     return f"{settings.PUBLIC_SCHEME}://{host}"
 
 
-def webhook_url(inbox: Inbox) -> str:
-    return f"{tenant_base_url()}/hooks/{WEBHOOK_PATHS[inbox.provider]}/{inbox.pk}"
+def webhook_url(inbox: Inbox, request=None) -> str:
+    """The URL the provider must call and sign. Shown to an admin (`request`: theirs), it is exactly
+    what the hook's verification rebuilds (`request.build_absolute_uri()`) for a provider calling the
+    host the admin is on, port included; without a request, the primary domain's."""
+    path = f"/hooks/{WEBHOOK_PATHS[inbox.provider]}/{inbox.pk}"
+    if request is not None:
+        return request.build_absolute_uri(path)
+    return f"{tenant_base_url()}{path}"
 
 
 def provider_credentials(inbox: Inbox, *, send_key: str = "") -> dict:

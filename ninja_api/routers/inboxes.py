@@ -45,8 +45,8 @@ class InboxAdminOut(InboxOut):
     sandbox_token: str | None
 
     @staticmethod
-    def resolve_webhook_url(inbox):
-        return webhook_url(inbox)
+    def resolve_webhook_url(inbox, context):
+        return webhook_url(inbox, context["request"])
 
     @staticmethod
     def resolve_verify_token(inbox):
@@ -144,7 +144,7 @@ def get_inbox(request, inbox_id: int):
     schema = InboxAdminOut if _is_admin(request) else InboxOut
     # Rendered here: ninja would validate a built schema against the union again, and the admin
     # resolvers cannot run on it (admins would silently get the plain shape).
-    return JsonResponse(schema.from_orm(inbox).model_dump(mode="json"))
+    return JsonResponse(schema.from_orm(inbox, context={"request": request}).model_dump(mode="json"))
 
 
 @router.patch("/{int:inbox_id}", response=InboxAdminOut)

@@ -637,3 +637,27 @@ def test_an_unknown_inbox_is_404_in_the_spec_error_body(admin):
 
     assert response.status_code == 404
     assert json.loads(response.content)["error"]["code"] == "not_found"
+
+
+def test_the_webhook_url_shown_on_a_host_with_a_port_is_the_one_a_signed_webhook_is_verified_on(
+    api, alpha, django_capture_on_commit_callbacks
+):
+    from tests.fakes.webhooks import twilio_body, twilio_message_params, twilio_signature
+
+    host = f"{alpha.slug}.localhost:8443"
+    admin_on_port = api(host, token=api(host).login(f"admin@{alpha.slug}.example.com")["access"])
+    credentials = twilio_credentials()
+    created = admin_on_port.post(INBOXES, {"name": "Port", "provider": "twilio", "credentials": credentials})
+    assert created.status_code == 201, created.content
+    url = created.json()["webhook_url"]
+    assert url == f"http://{host}/hooks/twilio/{created.json()['id']}"
+    assert admin_on_port.get(f"{INBOXES}/{created.json()['id']}").json()["webhook_url"] == url
+
+    # The provider signs the URL it was given and calls it.
+    params = twilio_message_params(credentials["account_sid"], new_phone(), "+14155238886", "via the port")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(host).client.post(
+            url.split(host, 1)[1], data=twilio_body(params), content_type="application/x-www-form-urlencoded",
+            headers={"X-Twilio-Signature": twilio_signature(url, params, credentials["auth_token"])},
+        )
+    assert response.status_code == 200, response.content
