@@ -3,15 +3,20 @@ message once in its customer's conversation, each pushed once to an agent's sock
 
 import asyncio
 import json
+import logging
+import signal
+import subprocess
 import time
 
 import pytest
+import redis
 import websockets
 from django_tenants.utils import schema_context
 
 from apps.conversations.models import Conversation, Message
 from tests.fakes import webhooks
-from tests.fixtures.live_tenant import PHONE_NUMBER_ID
+from tests.fixtures import live
+from tests.fixtures.live_tenant import PHONE_NUMBER_ID, Tenant, wait_until
 
 pytestmark = [pytest.mark.live]
 
@@ -66,3 +71,111 @@ def test_a_burst_is_stored_in_arrival_order_and_pushed_once(tenant, fake, worker
             )
             assert texts == [f"burst {i}" for i in range(first, BURST, 3)]
             assert conversation.unread_count == BURST // 3
+
+
+# --- recovery: a worker killed, Redis restarted, in the middle of a burst ---------------------------
+
+RECOVERY_BURST = 400
+RECOVERY_SECONDS = 10
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free port (never the shared one), without persistence:
+    a restart loses the queue, the flags and the leases, as a crashed production Redis may."""
+
+    def __init__(self, log_path):
+        self.port, self.log_path, self.process = live.free_port(), log_path, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 (closed with the process)
+        self.process = live._track(subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no"], stdout=log, stderr=subprocess.STDOUT,
+        ))
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        wait_until(lambda: _answers(client), timeout=10)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def _answers(client) -> bool:
+    try:
+        return client.ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def private_stack(tmp_path, make_live_company, fake):
+    """A live server and a worker on a private Redis, and a company with a Meta inbox on them."""
+    private = PrivateRedis(tmp_path / "redis.log")
+    private.start()
+    server = live.start_server(tmp_path / "uvicorn.log", REDIS_URL=private.url)
+    workers = [live.start_worker(tmp_path / "worker-1.log", workers=4, REDIS_URL=private.url)]
+    tenant = Tenant(server, make_live_company())
+    inbox = tenant.meta_inbox(fake)
+    yield private, server, workers, tenant, inbox
+    tenant.http.close()
+    for process in [*workers, server.process]:
+        live.stop(process)
+    if private.process.poll() is None:
+        private.kill()
+
+
+def _stored(tenant) -> tuple[int, int]:
+    """(messages stored, of as many distinct provider ids)."""
+    with schema_context(tenant.company.schema_name):
+        ids = list(Message.objects.filter(direction="inbound").values_list("provider_message_id", flat=True))
+    return len(ids), len(set(ids))
+
+
+@pytest.mark.parametrize("crash", ["worker killed", "redis restarted"])
+def test_after_a_crash_mid_burst_every_message_is_stored_once_within_10_s_of_recovery(
+    private_stack, tmp_path, crash
+):
+    private, server, workers, tenant, inbox = private_stack
+    bodies = [
+        webhooks.meta_text_message(PHONE_NUMBER_ID, f"55119876508{i % 20:02d}", f"recovery {i}",
+                                   msg_id=f"wamid.recovery.{i}")
+        for i in range(RECOVERY_BURST)
+    ]
+    half = RECOVERY_BURST // 2
+
+    statuses = [tenant.post_meta(inbox["id"], body).status_code for body in bodies[:half]]
+    if crash == "worker killed":
+        workers[0].send_signal(signal.SIGKILL)  # mid-drain: its lease stays in Redis
+        workers[0].wait()
+    else:
+        # Once the drain is idle: a drain at work goes on without Redis, and the test is about what
+        # arrives when none is.
+        wait_until(lambda: _stored(tenant)[0] == half, timeout=30)
+        time.sleep(1)
+        private.kill()
+    # The rest of the burst arrives while nothing can process it: stored all the same.
+    statuses += [tenant.post_meta(inbox["id"], body).status_code for body in bodies[half:]]
+    if crash == "worker killed":
+        workers.append(live.start_worker(tmp_path / "worker-2.log", workers=4, REDIS_URL=private.url))
+    else:
+        private.start()
+    recovered = time.monotonic()
+    waiting = RECOVERY_BURST - _stored(tenant)[0]
+
+    done = None
+    while time.monotonic() - recovered < RECOVERY_SECONDS:
+        if _stored(tenant)[0] >= RECOVERY_BURST:
+            done = time.monotonic() - recovered
+            break
+        time.sleep(0.1)
+
+    assert statuses == [200] * RECOVERY_BURST
+    assert done is not None, f"{_stored(tenant)[0]} of {RECOVERY_BURST} stored {RECOVERY_SECONDS} s after"
+    time.sleep(1)  # nothing stored twice by a late drain either
+    assert _stored(tenant) == (RECOVERY_BURST, RECOVERY_BURST)
+    with schema_context(tenant.company.schema_name):
+        assert Conversation.objects.count() == 20
+        assert sum(Conversation.objects.values_list("unread_count", flat=True)) == RECOVERY_BURST
+    logging.getLogger(__name__).warning("%s: all %d messages stored %.1f s after recovery (%d waited)",
+                                        crash, RECOVERY_BURST, done, waiting)
