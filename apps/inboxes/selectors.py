@@ -9,6 +9,7 @@ from django.db import connection
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers import get_provider
 from apps.inboxes.providers.base import Provider
+from tenants.models import Domain
 
 WEBHOOK_PATHS = {
     Inbox.Provider.WHATSAPP_CLOUD: "whatsapp",
@@ -18,8 +19,6 @@ WEBHOOK_PATHS = {
 
 
 def tenant_base_url() -> str:
-    from tenants.models import Domain
-
     domain = Domain.objects.filter(tenant__schema_name=connection.schema_name, is_primary=True).first()
     host = domain.domain if domain else settings.BASE_DOMAIN
     return f"{settings.PUBLIC_SCHEME}://{host}"
