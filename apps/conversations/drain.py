@@ -338,8 +338,6 @@ class RedisWatch:
         except Exception:
             logger.exception("webhook drain recovery failed; trying again")
             return False
-        finally:
-            connection.close()
         if self.run_id is not None or waiting:
             logger.warning("Redis %s: queued drains for %d companies with webhooks waiting",
                            "restarted" if self.run_id else "seen", len(waiting))
@@ -349,6 +347,7 @@ class RedisWatch:
     def run(self) -> None:
         while True:
             self.check()
+            connection.close()  # this thread's, if the check used one: back to the pool
             time.sleep(REDIS_WATCH_SECONDS)
 
 

@@ -1,4 +1,11 @@
-"""Meta and Twilio webhooks stored straight from ASGI when certain; Django answers every other case."""
+"""The plain-ASGI door of apps.inboxes.intake: signed Meta and Twilio webhooks stored straight from
+ASGI when certain Django would store them; Django answers every other case.
+
+What is read, verified, refused and answered is intake's (`Webhook`, `verified`, `check_usable`,
+`RECEIVED`, the drain flag); this door only adds what lets it skip Django: reading the ASGI scope as
+Django's request would read it, the host rules Django's middleware applies, and cached lookups with
+one INSERT that re-checks them.
+"""
 
 import asyncio
 import logging

@@ -73,3 +73,23 @@ def test_the_minute_job_runs_housekeeping_in_every_company(alpha, bravo, monkeyp
     monkeypatch.setattr(periodic, "_EVERY_MINUTE", [seen.append])
     periodic.run_every_minute.call_local()
     assert {"alpha", "bravo"} <= set(seen) and "public" not in seen
+
+
+def test_the_drain_recovery_processes_events_no_drain_was_queued_for(alpha, in_schema):
+    """What a worker runs when it starts and when Redis comes back restarted: the events stored
+    while nothing could queue their drain are processed at once, not at the next sweep."""
+    from apps.conversations.drain import RedisWatch
+
+    inbox = make_inbox(alpha)
+    body = b'{"from": "+5511987654322", "name": "Waiting", "text": "still there?", "id": "sbx_in_waiting"}'
+    with in_schema(alpha.schema_name):
+        event = WebhookEvent.objects.create(inbox=inbox, body=body, content_type="application/json")
+    watch = RedisWatch()
+
+    assert watch.check()  # a new Redis (run_id) for this watch: it recovers
+    assert not watch.check()  # the same Redis: nothing to do
+
+    with in_schema(alpha.schema_name):
+        event.refresh_from_db()
+        assert event.status == "processed"
+        assert Message.objects.get(provider_message_id="sbx_in_waiting").text == "still there?"

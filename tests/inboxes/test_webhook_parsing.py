@@ -433,3 +433,16 @@ def test_sandbox_refuses_what_it_cannot_take(sandbox, payload, complaint):
 def test_sandbox_refuses_a_body_that_is_not_json(sandbox):
     with pytest.raises(ValueError, match="JSON"):
         sandbox.parse_webhook(body=b"from=+5511999990000", content_type="application/x-www-form-urlencoded")
+
+
+def test_a_twilio_form_naming_a_field_twice_is_neither_verified_nor_parsed(twilio):
+    """The signature and the parser read one form the same way; a form that could be read two ways
+    (a field's first or last value) is no form of Twilio's."""
+    params = twilio_message_params(ACCOUNT_SID, "+5511977776666", TWILIO_NUMBER, "Real")
+    signature = {"X-Twilio-Signature": twilio_signature(HOOK_URL, params, AUTH_TOKEN)}
+    body = twilio_body({"Body": "spoofed", "From": "whatsapp:+5511900003333"}) + b"&" + twilio_body(params)
+
+    assert twilio.verify_signature(body=twilio_body(params), headers=signature, url=HOOK_URL)
+    assert not twilio.verify_signature(body=body, headers=signature, url=HOOK_URL)
+    with pytest.raises(ValueError, match="repeated"):
+        twilio.parse_webhook(body=body, content_type="application/x-www-form-urlencoded")
