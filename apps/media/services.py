@@ -10,6 +10,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts import permissions
+from apps.accounts.models import ApiKey, User
 from apps.audit.services import audit_record
 from apps.media import storage
 from apps.media.events import MEDIA_SCANNED
@@ -25,6 +27,7 @@ from tenants.usage import usage_increment
 logger = logging.getLogger("conversa.media")
 
 MIB = 1024 * 1024
+Actor = User | ApiKey
 LIVE_STATUSES = (MediaFile.Status.SCANNING, MediaFile.Status.CLEAN)
 
 
@@ -75,9 +78,18 @@ def enqueue_scan(schema_name: str, media_id: int, delay: float | None = None) ->
         media_scan(schema_name, media_id)
 
 
-def media_upload(*, fileobj, size: int, filename: str, declared_type: str | None, uploaded_by) -> MediaFile:
+def check_media_upload(*, actor: Actor) -> None:
+    """Uploading is sending's first step: whoever may write to conversations (403 otherwise)."""
+    permissions.check(actor, "media.upload")
+
+
+def media_upload(
+    *, actor: Actor, fileobj, size: int, filename: str, declared_type: str | None
+) -> MediaFile:
     """Accept an upload into quarantine: sniffed (415), within its kind's size (413) and the plan's
-    storage quota (403). Nothing is stored when any check fails."""
+    storage quota (403). Nothing is stored when any check fails. The file is the uploader's alone
+    until a message carries it (API keys' uploads belong to the company's keys)."""
+    check_media_upload(actor=actor)
     sniffed = sniff_file(fileobj, filename=filename, declared_type=declared_type)
     check_size(sniffed.kind, size)
     if sniffed.kind == MediaFile.Kind.IMAGE:
@@ -98,7 +110,7 @@ def media_upload(*, fileobj, size: int, filename: str, declared_type: str | None
             sniffed=sniffed,
             filename=filename,
             source=MediaFile.Source.UPLOAD,
-            uploaded_by=uploaded_by,
+            uploaded_by=permissions.acting_user(actor),
         )
 
 
@@ -191,7 +203,6 @@ def media_mark_infected(*, media: MediaFile, signature: str) -> MediaFile:
             data={"media_id": media.pk},
             also=[media.uploaded_by],
         )
-        _release_waiting_messages(media)
     return media
 
 
@@ -206,13 +217,12 @@ def media_mark_rejected(*, media: MediaFile, reason: str) -> MediaFile:
             storage_name="",
             thumbnail_name="",
         )
-        _release_waiting_messages(media)
     return media
 
 
 def media_mark_clean(*, media: MediaFile) -> MediaFile:
     """Clean: images are re-encoded (EXIF gone, orientation applied, big ones compressed) and get a
-    thumbnail; then messages waiting for this file are sent."""
+    thumbnail. `media.scanned` then tells whoever waits for the file (conversations sends its messages)."""
     if media.kind == MediaFile.Kind.IMAGE:
         try:
             with storage.open_file(media.storage_name) as original:
@@ -228,16 +238,4 @@ def media_mark_clean(*, media: MediaFile) -> MediaFile:
         media.thumbnail_mime = image.thumbnail_mime
     with transaction.atomic():
         media = _settle(media, status=MediaFile.Status.CLEAN)
-        _release_waiting_messages(media)
     return media
-
-
-def _release_waiting_messages(media: MediaFile) -> None:
-    """Messages waiting for this file go to delivery: sent if clean, failed otherwise."""
-    from apps.conversations.models import Message
-    from apps.conversations.outbound import queue_delivery_after_commit
-
-    for message_id in Message.objects.filter(media=media, status=Message.Status.PENDING).values_list(
-        "pk", flat=True
-    ):
-        queue_delivery_after_commit(message_id)

@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 from ninja import Query, Router, Schema, Status
 from pydantic import AfterValidator, Field, StringConstraints, validate_email
 
+from apps.accounts import permissions
 from apps.contacts import selectors, services
 from apps.contacts.models import CustomFieldDefinition
-from ninja_api.auth import MANAGERS, require
 from ninja_api.pagination import PageParams, paginate
 
 router = Router(tags=["contacts"])
@@ -144,7 +144,7 @@ class CustomFieldIn(Schema):
 
 @router.get("", response=ContactPage)
 def list_contacts(request, filters: Query[ContactFilters], page: Query[PageParams]):
-    require(request, scope="contacts:read")
+    permissions.check(request.auth, "contacts.read")
     contacts = selectors.contact_list(**filters.dict())
     items, next_cursor = paginate(contacts, cursor=page.cursor, limit=page.limit, ordering=("-id",))
     return {"items": items, "next_cursor": next_cursor}
@@ -152,33 +152,33 @@ def list_contacts(request, filters: Query[ContactFilters], page: Query[PageParam
 
 @router.post("", response={201: ContactOut})
 def create_contact(request, payload: ContactIn):
-    require(request, scope="contacts:write")
+    permissions.check(request.auth, "contacts.write")
     return Status(201, services.contact_create(**payload.dict()))
 
 
 @router.get("/{int:contact_id}", response=ContactOut)
 def get_contact(request, contact_id: int):
-    require(request, scope="contacts:read")
+    permissions.check(request.auth, "contacts.read")
     return selectors.contact_get(contact_id=contact_id)
 
 
 @router.patch("/{int:contact_id}", response=ContactOut)
 def update_contact(request, contact_id: int, payload: ContactPatch):
-    require(request, scope="contacts:write")
+    permissions.check(request.auth, "contacts.write")
     contact = selectors.contact_get(contact_id=contact_id)
     return services.contact_update(contact=contact, **payload.dict(exclude_unset=True))
 
 
 @router.delete("/{int:contact_id}", response={204: None})
 def delete_contact(request, contact_id: int):
-    require(request, scope="contacts:write")
+    permissions.check(request.auth, "contacts.write")
     services.contact_delete(contact=selectors.contact_get(contact_id=contact_id))
     return Status(204, None)
 
 
 @router.post("/{int:contact_id}/tags", response=ContactOut)
 def add_tags(request, contact_id: int, payload: TagsIn):
-    require(request, scope="contacts:write")
+    permissions.check(request.auth, "contacts.write")
     contact = selectors.contact_get(contact_id=contact_id)
     return services.contact_add_tags(contact=contact, tags=payload.tags)
 
@@ -186,7 +186,7 @@ def add_tags(request, contact_id: int, payload: TagsIn):
 # `path:` so that a tag holding a "/" can be removed too (sent percent-encoded).
 @router.delete("/{int:contact_id}/tags/{path:tag}", response=ContactOut)
 def remove_tag(request, contact_id: int, tag: str):
-    require(request, scope="contacts:write")
+    permissions.check(request.auth, "contacts.write")
     contact = selectors.contact_get(contact_id=contact_id)
     return services.contact_remove_tags(contact=contact, tags=[tag])
 
@@ -195,7 +195,7 @@ def remove_tag(request, contact_id: int, tag: str):
 
 @fields_router.get("", response=CustomFieldPage)
 def list_fields(request, page: Query[PageParams]):
-    require(request, scope="contacts:read")
+    permissions.check(request.auth, "contacts.read")
     items, next_cursor = paginate(
         CustomFieldDefinition.objects.all(), cursor=page.cursor, limit=page.limit, ordering=("id",),
     )
@@ -204,12 +204,12 @@ def list_fields(request, page: Query[PageParams]):
 
 @fields_router.post("", response={201: CustomFieldOut})
 def create_field(request, payload: CustomFieldIn):
-    require(request, scope="contacts:write", roles=MANAGERS)
+    permissions.check(request.auth, "custom_fields.manage")
     return Status(201, services.custom_field_create(**payload.dict()))
 
 
 @fields_router.delete("/{key}", response={204: None})
 def delete_field(request, key: str):
-    require(request, scope="contacts:write", roles=MANAGERS)
+    permissions.check(request.auth, "custom_fields.manage")
     services.custom_field_delete(definition=selectors.custom_field_get(key=key))
     return Status(204, None)

@@ -390,7 +390,7 @@ def test_an_admin_of_another_company_cannot_reach_alphas_objects(alpha, bravo, a
         from apps.accounts.services import api_key_create
         from apps.conversations.services import quick_reply_create
 
-        reply = quick_reply_create(shortcut="alpha-only", content="Alpha", owner=None)
+        reply = quick_reply_create(actor=None, shortcut="alpha-only", content="Alpha")
         key, _ = api_key_create(name="Alpha key", scopes=["users:read"], created_by=admin)
 
     bravo_admin = signed_in(bravo, make_user(bravo, role="admin"))

@@ -7,6 +7,8 @@ from django import template
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from apps.accounts import permissions
+
 register = template.Library()
 
 TICKS = {"pending": "🕓", "sending": "🕓", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!"}
@@ -17,6 +19,12 @@ def unread_notifications(user) -> int:
     from apps.notifications.models import Notification
 
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+@register.filter
+def may(user, action: str) -> bool:
+    """`{% if user|may:"inboxes.manage" %}`: the rules of apps.accounts.permissions, in templates."""
+    return permissions.may(user, action)
 
 
 @register.filter
