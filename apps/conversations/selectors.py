@@ -24,10 +24,9 @@ def _sees_every_conversation(actor: Actor) -> bool:
 
 def conversations_visible_to(actor: Actor) -> QuerySet[Conversation]:
     """Agents see conversations assigned to them and unassigned ones; supervisors, admins and API
-    keys with `conversations:read` see all; anyone else sees none."""
+    keys with `conversations:read` see all; anyone else is refused (403)."""
+    permissions.check(actor, "conversations.read")
     conversations = Conversation.objects.select_related("contact", "inbox")
-    if not permissions.may(actor, "conversations.read"):
-        return conversations.none()
     if not _sees_every_conversation(actor):
         conversations = conversations.filter(Q(assignee=actor) | Q(assignee__isnull=True))
     return conversations
@@ -67,8 +66,6 @@ def conversation_get_for(actor: Actor, conversation_id: int) -> Conversation:
 def media_visible_to(actor: Actor) -> QuerySet[MediaFile]:
     """Files on messages of conversations the actor may see, and files the actor uploaded that no
     message carries yet. Everyone else gets 404 for them, on every door."""
-    if not permissions.may(actor, "conversations.read"):
-        return MediaFile.objects.none()
     carried = Message.objects.filter(media=OuterRef("pk"))
     visible = Q(Exists(carried.filter(conversation__in=conversations_visible_to(actor).values("pk"))))
     if isinstance(actor, User):

@@ -58,7 +58,8 @@ def provider_for(inbox: Inbox, *, send_key: str = "") -> Provider:
 
 def inboxes_visible_to(actor: User | ApiKey) -> QuerySet[Inbox]:
     """Every user and any key with `conversations:read` sees the company's inboxes (not their secrets)."""
-    return Inbox.objects.all() if permissions.may(actor, "inboxes.read") else Inbox.objects.none()
+    permissions.check(actor, "inboxes.read")
+    return Inbox.objects.all()
 
 
 def inbox_get_for(actor: User | ApiKey, inbox_id: int) -> Inbox:

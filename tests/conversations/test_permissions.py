@@ -202,5 +202,7 @@ def test_an_api_key_needs_the_scope_and_then_sees_every_conversation(world, api)
     assert refused.status_code == 403 and "conversations:write" in refused.json()["error"]["message"]
     _key, contacts_only = make_api_key(company, scopes=("contacts:read",))
     stranger = api(company, headers={"X-Api-Key": contacts_only})
-    assert stranger.get(f"/api/v1/conversations/{conversation_id}").status_code == 404
-    assert stranger.get("/api/v1/conversations").json()["items"] == []
+    for path in (f"/api/v1/conversations/{conversation_id}", "/api/v1/conversations",
+                 f"/api/v1/media/{world['files']['colleagues']}"):
+        refused = stranger.get(path)
+        assert refused.status_code == 403 and "conversations:read" in refused.json()["error"]["message"]

@@ -41,15 +41,21 @@ def text_of(response) -> str:
 # --- access ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["agent", "supervisor"])
-def test_settings_are_404_for_non_admins(alpha, role):
+def test_company_settings_are_404_for_non_admins_who_keep_their_quick_replies(alpha, role):
     inbox = make_inbox(alpha)
     browser = signed_in(alpha, make_user(alpha, role=role))
-    for path in (*SETTINGS_PAGES, "/app/settings/", f"/app/settings/inboxes/{inbox.pk}/"):
+    company_pages = [page for page in SETTINGS_PAGES if page != "/app/settings/quick-replies/"]
+    for path in (*company_pages, f"/app/settings/inboxes/{inbox.pk}/"):
         assert browser.get(path).status_code == 404, path
+    # Quick replies are everyone's (personal ones; shared ones for supervisors), as on the API.
+    assert browser.get("/app/settings/").headers["Location"] == "/app/settings/quick-replies/"
+    page = text_of(browser.get("/app/settings/quick-replies/"))
+    assert "Only me" in page and ("Everyone in the company" in page) == (role == "supervisor")
     assert browser.post("/app/settings/users/", {"email": unique_email(), "role": "admin"}).status_code == 404
     assert browser.post("/app/settings/api-keys/", {"name": "x", "scopes": ["users:read"]}).status_code == 404
-    # and the top nav does not offer the page
-    assert 'href="/app/settings/"' not in text_of(browser.get("/app/profile/"))
+    # The settings nav offers the quick replies alone.
+    nav = text_of(browser.get("/app/settings/quick-replies/")).split('class="settings-nav"')[1].split("</nav>")[0]
+    assert "quick-replies" in nav and "/app/settings/users/" not in nav and "api-keys" not in nav
 
 
 def test_admin_sees_every_settings_page(browser):
