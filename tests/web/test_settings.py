@@ -54,7 +54,8 @@ def test_company_settings_are_404_for_non_admins_who_keep_their_quick_replies(al
     assert browser.post("/app/settings/users/", {"email": unique_email(), "role": "admin"}).status_code == 404
     assert browser.post("/app/settings/api-keys/", {"name": "x", "scopes": ["users:read"]}).status_code == 404
     # The settings nav offers the quick replies alone.
-    nav = text_of(browser.get("/app/settings/quick-replies/")).split('class="settings-nav"')[1].split("</nav>")[0]
+    page = text_of(browser.get("/app/settings/quick-replies/"))
+    nav = page.split('class="settings-nav"')[1].split("</nav>")[0]
     assert "quick-replies" in nav and "/app/settings/users/" not in nav and "api-keys" not in nav
 
 
