@@ -11,6 +11,7 @@ register_audiences(audiences_of)
 
 
 @register_topic("conversation")
-def may_follow_conversation(user: User, ref: str) -> bool:
+def may_follow_conversation(user_id: int, ref: str) -> bool:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
     conversation = Conversation.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
-    return conversation is not None and may_see_conversation(user, conversation)
+    return None not in (user, conversation) and may_see_conversation(user, conversation)

@@ -15,13 +15,14 @@ from apps.accounts.models import ApiKey, User
 from apps.audit.services import audit_record
 from apps.media import storage
 from apps.media.events import MEDIA_SCANNED
-from apps.media.images import ImageRejected, check_image_header, process_image
 from apps.media.models import MediaFile
-from apps.media.sniffing import check_size, safe_filename, sniff_file
 from apps.notifications.services import notify_admins
 from conversa.errors import DomainError
 from conversa.events import publish
+from conversa.files.images import ImageRejected, check_image_header, process_image
+from conversa.files.sniffing import check_size, safe_filename, sniff_file
 from tenants.limits import PlanLimitReached, lock_current_company
+from tenants.models import Company
 from tenants.usage import usage_increment
 
 logger = logging.getLogger("conversa.media")
@@ -64,8 +65,6 @@ def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uplo
 
 
 def _company_id() -> int:
-    from tenants.models import Company
-
     return Company.objects.values_list("pk", flat=True).get(schema_name=connection.schema_name)
 
 

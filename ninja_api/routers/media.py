@@ -10,11 +10,11 @@ from apps.conversations.selectors import media_get_for
 from apps.media import services
 from apps.media.models import MediaFile
 from apps.media.selectors import media_urls
-from apps.media.sniffing import FileTooLarge
 from apps.media.uploads import MediaUploadHandler, largest_limit
 from apps.media.views import file_response
 from conversa import ratelimit
 from conversa.errors import Conflict, ValidationFailed
+from conversa.files.sniffing import FileTooLarge
 
 router = Router(tags=["media"])
 

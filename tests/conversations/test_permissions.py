@@ -18,7 +18,7 @@ from apps.conversations.selectors import conversation_audience
 from apps.conversations.services import conversation_assign
 from apps.media import services as media_services
 from apps.media.models import MediaFile
-from apps.media.sniffing import sniff_file
+from conversa.files.sniffing import sniff_file
 from conversa.realtime import topics
 from conversa.realtime.audiences import audiences_of
 from tests.fixtures.factories import make_user

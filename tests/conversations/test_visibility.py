@@ -10,7 +10,7 @@ from apps.conversations.models import Conversation
 from apps.conversations.services import conversation_assign
 from apps.media import services as media_services
 from apps.media.models import MediaFile
-from apps.media.sniffing import sniff_file
+from conversa.files.sniffing import sniff_file
 from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import make_inbox, new_phone, receive
 from tests.web.test_pages import signed_in
