@@ -206,3 +206,46 @@ def test_an_api_key_needs_the_scope_and_then_sees_every_conversation(world, api)
                  f"/api/v1/media/{world['files']['colleagues']}"):
         refused = stranger.get(path)
         assert refused.status_code == 403 and "conversations:read" in refused.json()["error"]["message"]
+
+
+# Company settings: what each role may manage, through the API and through the settings pages
+# (a page someone may not use does not exist for them: 404).
+COMPANY_ACTIONS = {
+    "inboxes.manage": (
+        lambda client: client.post("/api/v1/inboxes", {"name": "Second line", "provider": "sandbox"}),
+        "/app/settings/inboxes/",
+    ),
+    "users.manage": (
+        lambda client: client.post("/api/v1/users", {"email": "new@example.com", "password": "long-pass-1"}),
+        "/app/settings/users/",
+    ),
+    "api_keys.manage": (lambda client: client.get("/api/v1/api-keys"), "/app/settings/api-keys/"),
+    "company.manage": (None, "/app/settings/branding/"),
+    "quick_replies.use": (
+        lambda client: client.post("/api/v1/quick-replies", {"shortcut": "bye", "content": "Bye!"}),
+        "/app/settings/quick-replies/",
+    ),
+}
+MANAGES = {
+    "admin": set(COMPANY_ACTIONS),
+    "supervisor": {"quick_replies.use"},
+    "owner": {"quick_replies.use"},
+    "other_agent": {"quick_replies.use"},
+}
+
+
+@pytest.mark.parametrize("action", sorted(COMPANY_ACTIONS))
+def test_company_settings_get_the_same_verdict_on_the_api_and_the_pages(world, action):
+    call_api, page = COMPANY_ACTIONS[action]
+    for role in ROLES:
+        want = ALLOWED if action in MANAGES[role] else FORBIDDEN
+        verdicts = {}
+        if call_api is not None:
+            verdicts["api"] = _verdict_without_trace(
+                lambda world, role, *_: _api_verdict(call_api(world["api"][role])), world, role, action, "owned"
+            )
+        ui = _verdict_without_trace(
+            lambda world, role, *_: _ui_verdict(world["ui"][role].get(page)), world, role, action, "owned"
+        )
+        verdicts["ui"] = FORBIDDEN if ui == NOT_FOUND else ui
+        assert set(verdicts.values()) == {want}, (role, action, verdicts)
