@@ -242,7 +242,8 @@ def test_company_settings_get_the_same_verdict_on_the_api_and_the_pages(world, a
         verdicts = {}
         if call_api is not None:
             verdicts["api"] = _verdict_without_trace(
-                lambda world, role, *_: _api_verdict(call_api(world["api"][role])), world, role, action, "owned"
+                lambda world, role, *_: _api_verdict(call_api(world["api"][role])),
+                world, role, action, "owned",
             )
         ui = _verdict_without_trace(
             lambda world, role, *_: _ui_verdict(world["ui"][role].get(page)), world, role, action, "owned"
