@@ -131,11 +131,14 @@ def message_send(
     template: dict | None = None,
     reply_to_id: int | None = None,
     media_id: int | None = None,
+    preauthorized: bool = False,
 ) -> Message:
     """Queue an outbound message; a worker delivers it after commit (with media: once the file is clean).
 
     Free-form text or media need the 24-hour service window; templates do not. Refuses (and writes
-    nothing) on bad input, an archived conversation, a blocked contact or a used-up monthly quota.
+    nothing) on bad input, an archived conversation, a blocked contact or a used-up monthly quota;
+    404 when the author may not see the conversation (or the file), 403 when it may not write,
+    unless `preauthorized` (a scheduled message, checked when it was scheduled).
     """
     if template is not None and (text is not None or media_id is not None):
         raise ValidationFailed(details=[{"field": "template", "message": str(_("A template goes alone."))}])
@@ -148,8 +151,9 @@ def message_send(
             details=[{"field": "text", "message": str(_("Text must be 1 to 4096 characters."))}]
         )
     conversation = Conversation.objects.select_related("contact", "inbox").get(pk=conversation.pk)
-    check_conversation_action(actor=author, conversation=conversation, action="conversations.write")
-    media = _media_for(media_id, author) if media_id is not None else None
+    if not preauthorized:
+        check_conversation_action(actor=author, conversation=conversation, action="conversations.write")
+    media = _media_for(media_id, None if preauthorized else author) if media_id is not None else None
     sender = acting_user(author)
     if conversation.status == Conversation.Status.ARCHIVED:
         raise CannotSend(_("Archived conversations cannot receive messages."))
