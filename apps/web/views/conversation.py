@@ -262,6 +262,7 @@ def contact_view(request, conversation_id: int):
         fields["custom_fields"] = custom
     tags = [tag.strip() for tag in data.get("tags", "").split(",") if tag.strip()]
     try:
+        contacts.check_contact_write(actor=request.user)
         with transaction.atomic():  # all of the form or none of it
             contact = contacts.contact_update(contact=contact, **fields)
             removed = [tag for tag in contact.tags if tag not in tags]
