@@ -3,6 +3,7 @@
 import datetime as dt
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import connections, transaction
@@ -192,3 +193,87 @@ def test_an_upload_chosen_as_deadlock_victim_is_retried_not_answered_500(make_li
     month_dir = f"tenants/{company.schema_name}/media/{timezone.now():%Y/%m}"
     assert len(default_storage.listdir(month_dir)[0]) == 1
 
+
+# --- the monthly outbound quota under concurrent sends ----------------------------------------------
+
+def _send_as_admin(company, token: str, conversation_id: int, results: list, text: str) -> None:
+    from django.test import Client
+
+    from tests.conftest import host_of
+
+    try:
+        client = Client(HTTP_HOST=host_of(company), raise_request_exception=False)
+        results.append(client.post(
+            f"/api/v1/conversations/{conversation_id}/messages", {"text": text},
+            content_type="application/json", headers={"Authorization": f"Bearer {token}"},
+        ))
+    finally:
+        connections.close_all()
+
+
+def _backends_waiting_on_locks() -> int:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_two_concurrent_sends_at_the_monthly_limit_let_exactly_one_through(
+    make_live_company, queue_to_redis, api,
+):
+    from tenants.models import Company, Plan
+
+    # Given a company one message short of its plan's monthly outbound limit,
+    plan = Plan.objects.create(
+        code=f"tiny-{uuid.uuid4().hex[:8]}", name="Tiny", max_monthly_outbound_messages=3,
+    )
+    company = make_live_company()
+    Company.objects.filter(pk=company.pk).update(plan=plan)
+    try:
+        _race_two_sends(company, api)
+    finally:
+        Company.objects.filter(pk=company.pk).update(plan=Plan.objects.get(code="pro"))
+        plan.delete()
+
+
+def _race_two_sends(company, api):
+    from apps.conversations.models import Message
+    from tests.fixtures.messaging import make_inbox, receive
+
+    usage_increment(company_id=company.pk, counter="outbound_messages", amount=2)
+    inbox = make_inbox(company)
+    conversation_id = receive(company, inbox).conversation_id
+    token = api(company).login(f"admin@{company.slug}.example.com")["access"]
+    results: list = []
+    # and both sends reaching the conversation's row lock together (a gate holds it),
+    gate = connections.create_connection("default")
+    try:
+        with gate.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f'SET LOCAL search_path TO "{company.schema_name}"')
+            cursor.execute("SELECT id FROM conversations_conversation WHERE id = %s FOR UPDATE",
+                           [conversation_id])
+        senders = [
+            threading.Thread(target=_send_as_admin, args=(company, token, conversation_id, results, text))
+            for text in ("first", "second")
+        ]
+        for sender in senders:
+            sender.start()
+        assert _wait_until(lambda: _backends_waiting_on_locks() >= 2 or len(results) == 2)
+    finally:
+        with gate.cursor() as cursor:
+            cursor.execute("COMMIT")
+        gate.close()
+    for sender in senders:
+        sender.join(30)
+
+    # then one is queued and the other refused with the plan's limit,
+    assert sorted(response.status_code for response in results) == [201, 403], [r.content for r in results]
+    refused = next(response for response in results if response.status_code == 403).json()["error"]
+    assert refused["code"] == "plan_limit_reached"
+    assert refused["details"]["limit"] == 3 and refused["details"]["used"] == 3
+    # and only one message was written.
+    with schema_context(company.schema_name):
+        assert Message.objects.filter(conversation_id=conversation_id, direction="outbound").count() == 1
