@@ -313,6 +313,8 @@ X_FRAME_OPTIONS = "DENY"
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# dictConfig(LOGGING), then tokens and link signatures redacted from uvicorn's request log lines.
+LOGGING_CONFIG = "conversa.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
