@@ -72,6 +72,8 @@ def _ensure_outbound_quota() -> None:
     counter and the queue are read in one statement, so a send the worker completes meanwhile
     (pending → sent, counter + 1 in one transaction) is counted once, never twice or not at all.
     """
+    if _current_company().plan.max_monthly_outbound_messages is None:
+        return  # unlimited: no reason to queue this company's sends behind one another
     company = lock_current_company()
     limit = company.plan.max_monthly_outbound_messages
     if limit is None:
