@@ -28,9 +28,9 @@ from apps.media.models import MediaFile
 from apps.media.storage import signed_path
 from conversa.errors import DomainError, ValidationFailed
 from conversa.events import publish
-from tenants.limits import PlanLimitReached
-from tenants.models import Company
-from tenants.usage import usage_for_month, usage_increment
+from tenants.limits import PlanLimitReached, lock_current_company
+from tenants.models import Company, MonthlyUsage
+from tenants.usage import month_start, usage_increment
 
 logger = logging.getLogger("conversa.outbound")
 
@@ -72,11 +72,28 @@ def _current_company() -> Company:
 
 
 def _ensure_outbound_quota() -> None:
-    company = _current_company()
+    """Refuse a send past the plan's monthly outbound messages. Call first in the send's transaction.
+
+    Under the company's row lock, and counting the messages queued but not sent yet (the month's
+    counter moves only when the provider takes one): two sends at the limit cannot both pass. The
+    counter and the queue are read in one statement, so a send the worker completes meanwhile
+    (pending → sent, counter + 1 in one transaction) is counted once, never twice or not at all.
+    """
+    if _current_company().plan.max_monthly_outbound_messages is None:
+        return  # unlimited: no reason to queue this company's sends behind one another
+    company = lock_current_company()
     limit = company.plan.max_monthly_outbound_messages
     if limit is None:
         return
-    used = usage_for_month(company_id=company.pk)["outbound_messages"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE((SELECT outbound_messages FROM public.{MonthlyUsage._meta.db_table}"
+            f" WHERE company_id = %s AND month = %s), 0)"
+            f" + (SELECT count(*) FROM {Message._meta.db_table} WHERE direction = %s AND status IN (%s, %s))",
+            [company.pk, month_start(), Message.Direction.OUTBOUND, Message.Status.PENDING,
+             Message.Status.SENDING],
+        )
+        used = cursor.fetchone()[0]
     if used >= limit:
         raise PlanLimitReached(
             _("This month's outbound messages are used up (%(limit)s).") % {"limit": limit},
@@ -169,11 +186,10 @@ def message_send(
             raise ValidationFailed(
                 details=[{"field": "reply_to", "message": str(_("No such message here."))}]
             )
-    _ensure_outbound_quota()
-
     schema = connection.schema_name
     now = timezone.now()
     with transaction.atomic():
+        _ensure_outbound_quota()
         locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
         message = Message.objects.create(
             conversation=locked,

@@ -17,6 +17,7 @@ from apps.media import storage
 from apps.media.events import MEDIA_SCANNED
 from apps.media.models import MediaFile
 from apps.notifications.services import notify_admins
+from conversa.db import atomic_retrying
 from conversa.errors import DomainError
 from conversa.events import publish
 from conversa.files.images import ImageRejected, check_image_header, process_image
@@ -45,8 +46,14 @@ def _sha256(fileobj) -> str:
     return digest.hexdigest()
 
 
-def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uploaded_by=None) -> MediaFile:
-    """Store the bytes under the company's prefix as `scanning` and queue the scan after commit."""
+def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uploaded_by=None,
+                check=None) -> MediaFile:
+    """Store the bytes under the company's prefix and the file as `scanning` (counted in the month's
+    storage), and queue the scan after commit, all in one transaction that first calls `check()`.
+
+    A transaction PostgreSQL aborts to break a deadlock is done again (the bytes are stored once);
+    when it fails for good, or `check()` refuses, no bytes are kept.
+    """
     media = MediaFile(
         kind=sniffed.kind,
         mime_type=sniffed.mime,
@@ -56,12 +63,28 @@ def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uplo
         source=source,
         uploaded_by=uploaded_by,
     )
-    media.storage_name = storage.save(storage.storage_name(media.key), fileobj)
-    media.save()
-    usage_increment(company_id=_company_id(), counter="storage_bytes", amount=size)
-    schema = connection.schema_name
-    transaction.on_commit(lambda: enqueue_scan(schema, media.pk))
-    return media
+
+    def admit() -> MediaFile:
+        if check is not None:
+            check()
+        if not media.storage_name:
+            # Stored once: a temporary upload is moved into the storage, not copied.
+            media.storage_name = storage.save(storage.storage_name(media.key), fileobj)
+        media.pk, media._state.adding = None, True  # an attempt after an aborted one inserts afresh
+        media.save()
+        usage_increment(company_id=_company_id(), counter="storage_bytes", amount=size)
+        schema = connection.schema_name
+        transaction.on_commit(lambda: committed.append(True))
+        transaction.on_commit(lambda: enqueue_scan(schema, media.pk))
+        return media
+
+    committed: list[bool] = []
+    try:
+        return atomic_retrying(admit)
+    except BaseException:
+        if not committed:  # an error after the commit (queueing the scan) leaves a kept file alone
+            storage.delete(media.storage_name)
+        raise
 
 
 def _company_id() -> int:
@@ -93,7 +116,8 @@ def media_upload(
     check_size(sniffed.kind, size)
     if sniffed.kind == MediaFile.Kind.IMAGE:
         check_image_header(fileobj, mime=sniffed.mime)
-    with transaction.atomic():
+
+    def within_quota() -> None:
         company = lock_current_company()
         limit_mb = company.plan.max_storage_mb
         if limit_mb is not None:
@@ -103,14 +127,16 @@ def media_upload(
                     _("This file would exceed your plan's storage (%(limit)s MB).") % {"limit": limit_mb},
                     details={"limit": limit_mb * MIB, "used": used, "resource": "max_storage_mb"},
                 )
-        return _quarantine(
-            fileobj=fileobj,
-            size=size,
-            sniffed=sniffed,
-            filename=filename,
-            source=MediaFile.Source.UPLOAD,
-            uploaded_by=permissions.acting_user(actor),
-        )
+
+    return _quarantine(
+        fileobj=fileobj,
+        size=size,
+        sniffed=sniffed,
+        filename=filename,
+        source=MediaFile.Source.UPLOAD,
+        uploaded_by=permissions.acting_user(actor),
+        check=within_quota,
+    )
 
 
 def media_receive_inbound(*, data: bytes, declared_type: str, filename: str) -> MediaFile:
@@ -132,14 +158,13 @@ def media_receive_inbound(*, data: bytes, declared_type: str, filename: str) -> 
             status=MediaFile.Status.REJECTED,
             reject_reason=exc.message[:300],
         )
-    with transaction.atomic():
-        return _quarantine(
-            fileobj=fileobj,
-            size=len(data),
-            sniffed=sniffed,
-            filename=filename or "file",
-            source=MediaFile.Source.INBOUND,
-        )
+    return _quarantine(
+        fileobj=fileobj,
+        size=len(data),
+        sniffed=sniffed,
+        filename=filename or "file",
+        source=MediaFile.Source.INBOUND,
+    )
 
 
 # --- after the scan -----------------------------------------------------------------------------------
