@@ -77,7 +77,7 @@ def company_create(
                               kind=Domain.Kind.SUBDOMAIN, verified_at=timezone.now())
         with schema_context(company.schema_name):
             admin = user_create(
-                email=admin_email, password=admin_password, name=admin_name, role="admin",
+                actor=None, email=admin_email, password=admin_password, name=admin_name, role="admin",
                 language=default_language,
             )
         publish(COMPANY_CREATED, {"company_id": company.pk}, schema_name="public")

@@ -7,5 +7,5 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations and messages"
 
     def ready(self):
-        # Register frames and topics, and the drain's listener for stored webhooks.
-        from apps.conversations import drain, events, realtime  # noqa: F401
+        # Register frames, topics and listeners (the drain's for stored webhooks among them).
+        from apps.conversations import drain, events, realtime, subscribers  # noqa: F401

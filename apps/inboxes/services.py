@@ -5,6 +5,8 @@ import secrets
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts import permissions
+from apps.accounts.models import ApiKey, User
 from apps.inboxes.intake import webhook_receive  # noqa: F401  (stores for the sandbox page too)
 from apps.inboxes.models import Inbox, MessageTemplate
 from conversa.errors import Conflict, ValidationFailed
@@ -23,6 +25,13 @@ OPTIONAL_CREDENTIALS = {
 }
 BASE_URL_FIELDS = ("graph_base_url", "api_base_url")
 
+Actor = User | ApiKey
+
+
+def _check_manage(actor: Actor | None) -> None:
+    """Connecting numbers and editing their templates is for admins (None: the system itself)."""
+    if actor is not None:
+        permissions.check(actor, "inboxes.manage")
 
 def _invalid(field: str, message) -> ValidationFailed:
     return ValidationFailed(details=[{"field": field, "message": str(message)}])
@@ -52,9 +61,12 @@ def clean_credentials(provider: str, credentials: dict) -> dict:
 
 
 def inbox_create(
-    *, name: str, provider: str, credentials: dict, rate_limit_per_second: int | None = None, **settings
+    *, actor: Actor | None, name: str, provider: str, credentials: dict,
+    rate_limit_per_second: int | None = None, **settings,
 ) -> Inbox:
-    """Connect a number within the plan's `max_inboxes`; credentials are stored encrypted."""
+    """Connect a number within the plan's `max_inboxes` (admins; actor None is the system);
+    credentials are stored encrypted."""
+    _check_manage(actor)
     cleaned = clean_credentials(provider, credentials or {})
     with transaction.atomic():
         company = lock_current_company()
@@ -67,7 +79,8 @@ def inbox_create(
     return inbox
 
 
-def inbox_update(*, inbox: Inbox, credentials: dict | None = None, **fields) -> Inbox:
+def inbox_update(*, actor: Actor | None, inbox: Inbox, credentials: dict | None = None, **fields) -> Inbox:
+    _check_manage(actor)
     allowed = {
         "name",
         "rate_limit_per_second",
@@ -95,6 +108,7 @@ def inbox_update(*, inbox: Inbox, credentials: dict | None = None, **fields) -> 
 
 def template_create(
     *,
+    actor: Actor | None,
     inbox: Inbox,
     name: str,
     language: str,
@@ -102,6 +116,7 @@ def template_create(
     category: str,
     status: str = MessageTemplate.Status.APPROVED,
 ) -> MessageTemplate:
+    _check_manage(actor)
     if MessageTemplate.objects.filter(inbox=inbox, name=name, language=language).exists():
         raise Conflict(details=[{"field": "name", "message": str(_("This template already exists."))}])
     return MessageTemplate.objects.create(
@@ -109,5 +124,6 @@ def template_create(
     )
 
 
-def template_delete(*, template: MessageTemplate) -> None:
+def template_delete(*, actor: Actor | None, template: MessageTemplate) -> None:
+    _check_manage(actor)
     template.delete()
