@@ -662,3 +662,16 @@ def test_the_webhook_url_shown_on_a_host_with_a_port_is_the_one_a_signed_webhook
             headers={"X-Twilio-Signature": twilio_signature(url, params, credentials["auth_token"])},
         )
     assert response.status_code == 200, response.content
+
+
+def test_the_settings_page_on_a_host_with_a_port_shows_the_same_webhook_url(alpha):
+    from tests.web.test_pages import signed_in as signed_in_ui
+
+    inbox = make_inbox(alpha, provider="twilio", credentials=twilio_credentials())
+    browser = signed_in_ui(alpha, make_user(alpha, role="admin"))
+    browser.host = f"{alpha.slug}.localhost:8443"
+
+    page = browser.get(f"/app/settings/inboxes/{inbox.pk}/")
+
+    assert page.status_code == 200
+    assert f"http://{alpha.slug}.localhost:8443/hooks/twilio/{inbox.pk}" in page.content.decode()

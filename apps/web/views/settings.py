@@ -179,10 +179,10 @@ def inboxes_view(request):
     }, status=status)
 
 
-def connection_info(inbox: Inbox) -> dict:
+def connection_info(inbox: Inbox, request=None) -> dict:
     """What an admin needs to connect the provider; secrets only as "set" or "not set"."""
     credentials = inbox.credentials
-    info = {"webhook_url": webhook_url(inbox), "fields": []}
+    info = {"webhook_url": webhook_url(inbox, request), "fields": []}
     if inbox.provider == Inbox.Provider.SANDBOX:
         info["sandbox_token"] = inbox.sandbox_token
     elif inbox.provider == Inbox.Provider.WHATSAPP_CLOUD:
@@ -200,13 +200,13 @@ def connection_info(inbox: Inbox) -> dict:
     return info
 
 
-def _inbox_context(inbox: Inbox, form: InboxEditForm, template_form: TemplateForm) -> dict:
+def _inbox_context(inbox: Inbox, form: InboxEditForm, template_form: TemplateForm, request=None) -> dict:
     return {
         "inbox": inbox,
         "form": form,
         "template_form": template_form,
         "templates": inbox.templates.all(),
-        "connection": connection_info(inbox),
+        "connection": connection_info(inbox, request),
     }
 
 
@@ -239,7 +239,7 @@ def inbox_view(request, inbox_id: int):
         else:
             status = 422
     return _page(request, "web/settings/inbox.html", "inboxes",
-                 _inbox_context(inbox, form, TemplateForm(prefix="template")), status=status)
+                 _inbox_context(inbox, form, TemplateForm(prefix="template"), request), status=status)
 
 
 @action_required("inboxes.manage")
@@ -259,7 +259,7 @@ def template_create_view(request, inbox_id: int):
             return redirect(reverse("web:settings-inbox", args=[inbox.pk]) + "#templates")
     form = InboxEditForm(inbox=inbox, initial=_edit_initial(inbox))
     return _page(request, "web/settings/inbox.html", "inboxes",
-                 _inbox_context(inbox, form, template_form), status=status)
+                 _inbox_context(inbox, form, template_form, request), status=status)
 
 
 @action_required("inboxes.manage")
