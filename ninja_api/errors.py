@@ -10,6 +10,7 @@ from conversa.errors import (
     domain_error_response,
     error_response,
     internal_error_response,
+    request_error_response,
 )
 
 _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
@@ -54,4 +55,5 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(Exception)
     def unhandled(request, exc):
-        return internal_error_response(exc)
+        # A body Django could not read (too big, multipart without a boundary) is the client's.
+        return request_error_response(exc) or internal_error_response(exc)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -65,7 +66,23 @@ def user_create(
     return candidate
 
 
+def _check_profile(*, name: str | None, role: str | None, language: str | None) -> None:
+    """The UI offers only these; the API must not store what the column or the UI cannot hold."""
+    details = []
+    if role is not None and role not in User.Role.values:
+        details.append({"field": "role", "message": str(_("Unknown role."))})
+    if name is not None and len(name) > User._meta.get_field("name").max_length:
+        details.append({"field": "name", "message": str(_("At most 150 characters."))})
+    if language is not None and language not in dict(settings.LANGUAGES):
+        details.append({"field": "language", "message": str(
+            _("Use one of: %(codes)s.") % {"codes": ", ".join(dict(settings.LANGUAGES))}
+        )})
+    if details:
+        raise ValidationFailed(details=details)
+
+
 def user_update(*, user: User, actor: User, name=None, role=None, language=None) -> User:
+    _check_profile(name=name, role=role, language=language)
     if role is not None and role != user.role:
         if not actor.is_admin:
             raise Forbidden(_("Only admins can change roles."))

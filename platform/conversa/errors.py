@@ -4,7 +4,9 @@ import logging
 import uuid
 
 import sentry_sdk
-from django.http import JsonResponse
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger("conversa.errors")
@@ -96,6 +98,19 @@ def error_response(status: int, code: str, message, details=None, headers=None, 
 
 def domain_error_response(exc: DomainError):
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+def request_error_response(exc: BaseException):
+    """The §13 answer to a request Django could not read (body too big, broken multipart), or None.
+
+    Django raises these lazily, wherever `request.body`, `POST` or `FILES` is first touched: a
+    router, the API's NUL guard or a middleware; each of those places asks here.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(413, "request_too_large", _("The request body is too large."))
+    if isinstance(exc, MultiPartParserError | SuspiciousOperation | UnreadablePostError):
+        return error_response(400, "bad_request", _("The request body could not be read."))
+    return None
 
 
 def internal_error_response(exc: BaseException):
