@@ -148,15 +148,17 @@ def credentials_check(*, email: str, password: str, ip: str, request=None) -> Us
     Throttled per IP and per account; every attempt is audited (failed ones by a hash of the
     email: it may be a stranger's typo). Used by the API's login and the agents' UI alike.
     """
-    throttling.check_login_allowed(ip=ip, email=email)
     user = User.objects.filter(email__iexact=email.strip()).first()
+    # The budget of the account found, whatever spelling of its email found it.
+    account = throttling.account_key(user=user, email=email)
+    throttling.check_login_allowed(ip=ip, account=account)
     valid = user is not None and user.is_active and user.check_password(password)
     if user is None:
         User().set_password(password)  # same work whether or not the email exists
     if valid and connection.schema_name == "public" and not user.is_superuser:
         valid = False
     if not valid:
-        throttling.record_login_failure(email=email)
+        throttling.record_login_failure(account=account)
         _audit_login(user=user, email=email, ok=False, request=request)
         raise InvalidCredentials()
     with transaction.atomic():

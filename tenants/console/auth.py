@@ -107,7 +107,7 @@ def _code_step(request):
     ip = throttling.client_ip(request)
     try:
         # Codes count against the same per-IP and per-account budget as passwords.
-        throttling.check_login_allowed(ip=ip, email=user.email)
+        throttling.check_login_allowed(ip=ip, account=throttling.account_key(user=user))
     except RateLimited as exc:
         error, status = exc.message, 429
     else:
@@ -115,7 +115,7 @@ def _code_step(request):
             request.session.pop(PENDING_KEY, None)
             return _sign_in(request, user)
         if form.is_valid():
-            throttling.record_login_failure(email=user.email)
+            throttling.record_login_failure(account=throttling.account_key(user=user))
             platform_audit_record(action="console.login_failed", actor=user, request=request,
                                   details={"step": "totp"})
             error, status = _("That code is not right. Try the current one."), 401
