@@ -7,10 +7,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from conversa.errors import (
     DomainError,
+    client_error_response,
     domain_error_response,
     error_response,
     internal_error_response,
-    request_error_response,
 )
 
 _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
@@ -56,4 +56,4 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Exception)
     def unhandled(request, exc):
         # A body Django could not read (too big, multipart without a boundary) is the client's.
-        return request_error_response(exc) or internal_error_response(exc)
+        return client_error_response(exc) or internal_error_response(exc)

@@ -110,3 +110,19 @@ def test_unknown_api_paths_are_404_for_every_method_even_with_csrf_checks(method
     client = Client(HTTP_HOST=host, enforce_csrf_checks=True)
     response = client.generic(method.upper(), path, data=b"{}", content_type="application/json")
     assert_error_body(response, 404, "not_found")
+
+
+def test_a_time_zone_offset_postgresql_cannot_hold_is_422_and_nothing_changes(api, alpha, in_schema):
+    from apps.conversations.models import Conversation
+    from tests.fixtures.messaging import make_inbox, receive
+
+    client = api(alpha, token=api(alpha).login(f"admin@{alpha.slug}.example.com")["access"])
+    conversation_id = receive(alpha, make_inbox(alpha)).conversation_id
+
+    # Valid ISO 8601 (pydantic accepts offsets up to ±23:59), beyond PostgreSQL's ±15:59.
+    response = client.post(f"/api/v1/conversations/{conversation_id}/snooze",
+                           {"until": "2030-01-01T00:00:00+16:00"})
+
+    assert_error_body(response, 422, "validation_error")
+    with in_schema(alpha.schema_name):
+        assert Conversation.objects.get(pk=conversation_id).snoozed_until is None

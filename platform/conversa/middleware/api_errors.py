@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from conversa.errors import (
     DomainError,
     ValidationFailed,
+    client_error_response,
     domain_error_response,
     error_response,
     internal_error_response,
-    request_error_response,
 )
 
 API_PREFIXES = ("/api/", "/platform/api/")
@@ -106,7 +106,7 @@ class ApiErrorMiddleware:
         except DomainError as exc:
             return domain_error_response(exc)
         except Exception as exc:  # the last line of defence: never an HTML page on the API
-            return request_error_response(exc) or internal_error_response(exc)
+            return client_error_response(exc) or internal_error_response(exc)
         if response.status_code >= 400 and "json" not in response.get("Content-Type", ""):
             return self.as_json(response)
         return response
@@ -118,7 +118,7 @@ class ApiErrorMiddleware:
             return error_response(404, "not_found", _("Not found."))
         if isinstance(exc, DomainError):
             return domain_error_response(exc)
-        return request_error_response(exc) or internal_error_response(exc)
+        return client_error_response(exc) or internal_error_response(exc)
 
     @staticmethod
     def as_json(response):

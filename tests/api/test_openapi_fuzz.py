@@ -1,0 +1,118 @@
+"""The whole tenant API fuzzed from its OpenAPI document (issue 11.6): no 5xx, every 4xx a §13 body.
+
+Schemathesis generates valid and invalid requests for every operation (bounded, so the suite stays
+fast); they go through Django's test client and the full middleware stack on a company's host,
+signed in as that company's admin, inside the test's transaction.
+"""
+
+import os
+
+import hypothesis
+import pytest
+import requests
+import schemathesis
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+
+from ninja_api.tenant_api import api as tenant_api
+from tests.conftest import host_of
+from tests.fixtures.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+# Small so the suite stays fast; raise it (and add the coverage phase) to hunt deeper locally.
+EXAMPLES_PER_OPERATION = int(os.environ.get("CONVERSA_FUZZ_EXAMPLES", "8"))
+PHASES = os.environ.get("CONVERSA_FUZZ_PHASES", "examples,fuzzing").split(",")
+LOG = os.environ.get("CONVERSA_FUZZ_LOG")  # a file to append every request and its status to
+
+schema = schemathesis.openapi.from_dict(tenant_api.get_openapi_schema(path_prefix="/api/v1"))
+schema.config.phases.update(phases=PHASES)
+schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION)
+
+
+@pytest.fixture
+def admin_client(alpha) -> Client:
+    client = Client(HTTP_HOST=host_of(alpha))
+    response = client.post(
+        "/api/v1/auth/login", {"email": f"admin@{alpha.slug}.example.com", "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {response.json()['access']}"
+    return client
+
+
+@pytest.fixture
+def existing(alpha) -> dict[str, int]:
+    """One row of each kind a path names, so generated requests also reach past the 404."""
+    from django_tenants.utils import schema_context
+
+    from apps.conversations.services import quick_reply_create
+    from tests.fixtures.contacts import make_contact
+    from tests.fixtures.factories import make_api_key, make_user
+    from tests.fixtures.messaging import make_inbox, make_template, receive
+
+    inbox = make_inbox(alpha)
+    message = receive(alpha, inbox)
+    with schema_context(alpha.schema_name):
+        reply = quick_reply_create(shortcut="hello", content="Hello!", owner=None)
+    return {
+        "inbox_id": inbox.pk, "conversation_id": message.conversation_id,
+        "contact_id": make_contact(alpha).pk, "template_id": make_template(alpha, inbox).pk,
+        "key_id": make_api_key(alpha)[0].pk, "user_id": make_user(alpha).pk, "reply_id": reply.pk,
+    }
+
+
+def aim_at_existing_rows(case, existing: dict[str, int]) -> None:
+    """Point every other generated id at a row that exists (hypothesis's ids rarely do)."""
+    for name, value in (case.path_parameters or {}).items():
+        if name in existing and isinstance(value, int) and value % 2 == 0:
+            case.path_parameters[name] = existing[name]
+
+
+def send(client: Client, case) -> object:
+    """The request schemathesis would send, byte for byte, sent through Django's test client."""
+    prepared = requests.Request(**case.as_transport_kwargs(base_url="http://testserver")).prepare()
+    path = prepared.path_url
+    headers = {name: value for name, value in prepared.headers.items()
+               if name.lower() not in ("authorization", "host", "content-length", "content-type")}
+    # A savepoint per request, as each has its own transaction in production: a statement the
+    # database refuses must not poison the test's transaction for the requests after it.
+    savepoint = transaction.savepoint()
+    response = client.generic(
+        prepared.method, path, data=prepared.body or b"",
+        content_type=prepared.headers.get("Content-Type", "application/octet-stream"),
+        headers=headers,
+    )
+    try:
+        transaction.savepoint_commit(savepoint)
+    except DatabaseError:  # the request's statement was refused: as if its transaction ended
+        transaction.savepoint_rollback(savepoint)
+    connection.set_schema_to_public()
+    return response
+
+
+def assert_contract(case, response) -> None:
+    where = f"{case.method} {case.formatted_path}\n{case.as_curl_command()}"
+    assert response.status_code < 500, f"{where}\n→ {response.status_code} {response.content[:500]!r}"
+    if response.status_code >= 400:
+        assert response["Content-Type"].startswith("application/json"), where
+        error = response.json().get("error")
+        assert isinstance(error, dict), f"{where}\n→ {response.content[:500]!r}"
+        assert isinstance(error.get("code"), str) and error["code"], where
+        assert isinstance(error.get("message"), str) and error["message"], where
+        assert isinstance(error.get("details", []), list), where
+
+
+@schema.parametrize()
+@hypothesis.settings(
+    deadline=None, derandomize=True, database=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+def test_no_operation_answers_5xx_or_an_error_without_the_body(case, admin_client, existing):
+    aim_at_existing_rows(case, existing)
+    response = send(admin_client, case)
+    if LOG:
+        with open(LOG, "a") as log:
+            log.write(f"{case.method} {case.path} {response.status_code} {response.content[:160]!r}\n")
+    assert_contract(case, response)
