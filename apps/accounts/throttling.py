@@ -12,15 +12,6 @@ from conversa.errors import RateLimited
 TOO_MANY = _("Too many login attempts. Try again later.")
 
 
-def client_ip(request) -> str:
-    if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            # Our proxy appends the address it saw: the rightmost entry is the one not forged.
-            return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def email_digest(email: str) -> str:
     """Stands for an email where the address itself must not be kept (keys, logs, breadcrumbs)."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
