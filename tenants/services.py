@@ -214,6 +214,8 @@ def _plan_set(plan: Plan, fields: dict) -> tuple[Plan, dict]:
     changes = _changes(plan, fields)
     for field, value in fields.items():
         setattr(plan, field, value)
+    # A null feature or price, a limit beyond the column: 422 here, not the database's 500.
+    full_clean(plan, validate_unique=False)
     plan.save()
     return plan, changes
 
