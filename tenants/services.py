@@ -2,8 +2,11 @@
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,9 +20,19 @@ from tenants.models import FEATURES, LIMITS, RESERVED_SLUGS, SLUG_RE, Company, D
 
 logger = logging.getLogger("conversa.provisioning")
 
+# How a company's first admin is made. Users belong to accounts, which sits above tenants:
+# accounts registers its function when Django starts (AccountsConfig.ready) instead of this
+# module importing it. It runs inside company_create's transaction, in the new schema.
+_first_admin: dict[str, Callable[..., Any]] = {}
+
 COMPANY_CREATED = "company.created"
 COMPANY_STATUS_CHANGED = "company.status_changed"
 CLOSE_SUSPENDED = 4402
+
+
+def register_first_admin_create(create: Callable[..., Any]) -> None:
+    """`create(email=, password=, name=, language=)` → the new company's admin user."""
+    _first_admin["create"] = create
 
 
 def schema_name_for(slug: str) -> str:
@@ -54,8 +67,9 @@ def company_create(
     All in one transaction (PostgreSQL DDL is transactional): a refused admin leaves no schema.
     Audited as `company.created` for `actor` (the super-admin; None for commands).
     """
-    from apps.accounts.services import user_create
-
+    create_admin = _first_admin.get("create")
+    if create_admin is None:
+        raise ImproperlyConfigured("apps.accounts registers the first admin's creation at startup")
     slug = slug.strip().lower()
     _validate_slug(slug)
     plan = Plan.objects.filter(code=plan_code).first()
@@ -80,8 +94,8 @@ def company_create(
         Domain.objects.create(domain=tenant_host(slug), tenant=company, is_primary=True,
                               kind=Domain.Kind.SUBDOMAIN, verified_at=timezone.now())
         with schema_context(company.schema_name):
-            admin = user_create(
-                email=admin_email, password=admin_password, name=admin_name, role="admin",
+            admin = create_admin(
+                email=admin_email, password=admin_password, name=admin_name,
                 language=default_language,
             )
         platform_audit_record(
