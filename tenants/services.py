@@ -161,7 +161,9 @@ def company_change_plan(
     if plan is None:
         raise _invalid("plan", _("Unknown plan."))
     with transaction.atomic():
-        company = Company.objects.select_for_update().select_related("plan").get(pk=company.pk)
+        # The plan row is read, not locked: changes of other companies' plans don't wait.
+        company = (Company.objects.select_for_update(of=("self",)).select_related("plan")
+                   .get(pk=company.pk))
         before = company.plan.code
         company.plan = plan
         company.save(update_fields=["plan", "updated_at"])
