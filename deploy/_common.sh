@@ -21,6 +21,46 @@ setting() {
     printf '%s\n' "${value:-$default}"
 }
 
+# wait_for_locks SECONDS FILE...: wait until no process holds the lock on any of FILE (the POSIX
+# record locks apt and dpkg take: fcntl, which flock(1) neither sees nor blocks), checking twice a
+# second; false when one is still held after SECONDS. Files that do not exist are not waited for.
+wait_for_locks() {
+    python3 - "$@" <<'PY'
+import fcntl, os, sys, time
+
+deadline = time.monotonic() + float(sys.argv[1])
+paths = [path for path in sys.argv[2:] if os.path.exists(path)]
+
+
+def held(path):
+    try:
+        with open(path, "rb+") as lock:
+            try:
+                fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.lockf(lock, fcntl.LOCK_UN)
+            return False
+    except OSError:  # not ours to lock (not root): apt would fail on it anyway
+        return False
+
+
+told = False
+while True:
+    busy = [path for path in paths if held(path)]
+    if not busy:
+        sys.exit(0)
+    if time.monotonic() >= deadline:
+        print(f"Still locked after {sys.argv[1]} s: {', '.join(busy)}", file=sys.stderr)
+        sys.exit(1)
+    if not told:
+        print(f"Waiting up to {sys.argv[1]} s for another apt or dpkg to finish ({', '.join(busy)})",
+              file=sys.stderr)
+        told = True
+    time.sleep(0.5)
+PY
+}
+
 # A Python 3.11 interpreter for creating the virtualenv (the project requires >=3.11,<3.12).
 find_python() {
     local candidate

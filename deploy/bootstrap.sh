@@ -6,7 +6,14 @@
 #   3. translations compiled (msgfmt)
 #   4. PostgreSQL and Redis reachable, the database created (deploy/services.sh)
 #
-# Options: --venv-only (step 1 only), --no-services (steps 1 and 2).
+# Options: --venv-only (step 1 only), --no-services (steps 1 and 2), --system-only (step 2 only).
+#
+# apt: when another apt or dpkg holds its locks (an unattended upgrade, another checkout's
+# bootstrap), waits up to APT_LOCK_TIMEOUT_SECONDS (default 300) for them; apt's output goes to a
+# private temporary file, shown when it fails. With CI=true a system package that cannot be
+# installed is an error (the suite would otherwise skip or fail the tests that need it, later and
+# less clearly); elsewhere it is a warning. CONVERSA_APT_GET and CONVERSA_APT_LOCKS (space-separated)
+# replace apt-get and the lock files waited for (tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . deploy/_common.sh
@@ -18,15 +25,41 @@ SYSTEM_PACKAGES=${CONVERSA_SYSTEM_PACKAGES:-"libmagic1 clamav clamav-daemon chro
 VENV=.venv
 STAMP=$VENV/.installed
 
+APT_GET=${CONVERSA_APT_GET:-apt-get}
+APT_LOCK_TIMEOUT_SECONDS=${APT_LOCK_TIMEOUT_SECONDS:-300}
+read -r -a APT_LOCKS <<<"${CONVERSA_APT_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock}"
+
+want_venv=1
 want_system=1
 want_services=1
 for arg in "$@"; do
     case $arg in
         --venv-only) want_system=0; want_services=0 ;;
         --no-services) want_services=0 ;;
-        *) die "bootstrap.sh: unknown option $arg (use --venv-only or --no-services)" ;;
+        --system-only) want_venv=0; want_services=0 ;;
+        *) die "bootstrap.sh: unknown option $arg (use --venv-only, --no-services or --system-only)" ;;
     esac
 done
+
+in_ci() { [ "${CI:-}" = "true" ]; }
+
+# missing_packages MESSAGE: a warning, or with CI=true the end of the bootstrap.
+missing_packages() {
+    if in_ci; then
+        die "$1 (CI=true: the tests that need them must not be skipped)"
+    fi
+    warn "$1"
+}
+
+# apt_run LOG ARGS...: apt-get ARGS once the apt locks are free (waiting at most
+# APT_LOCK_TIMEOUT_SECONDS), appending its output to LOG; apt itself waits as long for dpkg's lock
+# should another apt take it in between.
+apt_run() {
+    local log=$1; shift
+    wait_for_locks "$APT_LOCK_TIMEOUT_SECONDS" "${APT_LOCKS[@]}" || return 1
+    env DEBIAN_FRONTEND=noninteractive "$APT_GET" -o "DPkg::Lock::Timeout=$APT_LOCK_TIMEOUT_SECONDS" "$@" \
+        >>"$log" 2>&1
+}
 
 ensure_venv() {
     if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
@@ -68,18 +101,21 @@ ensure_system_packages() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
 
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v "$APT_GET" >/dev/null 2>&1; then
         say "Installing system packages: ${missing[*]}"
-        local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
-        if "${apt[@]}" "${missing[@]}" >/tmp/conversa-apt.log 2>&1 \
-            || { apt-get update -q >>/tmp/conversa-apt.log 2>&1 && "${apt[@]}" "${missing[@]}" >>/tmp/conversa-apt.log 2>&1; }; then
+        # Private (mktemp): a fixed name in /tmp could be another user's file or a symlink.
+        local log
+        log=$(mktemp "${TMPDIR:-/tmp}/conversa-apt.XXXXXX")
+        local install=(install -y -q --no-install-recommends "${missing[@]}")
+        if apt_run "$log" "${install[@]}" || { apt_run "$log" update -q && apt_run "$log" "${install[@]}"; }; then
+            rm -f "$log"
             return 0
         fi
-        tail -n 20 /tmp/conversa-apt.log >&2
-        warn "Could not install system packages (${missing[*]}); see /tmp/conversa-apt.log. Continuing without them."
+        tail -n 20 "$log" >&2
+        missing_packages "Could not install system packages (${missing[*]}); apt's output is in $log."
         return 0
     fi
-    warn "Missing system packages: ${missing[*]} — install them with: sudo apt-get install --no-install-recommends ${missing[*]}"
+    missing_packages "Missing system packages: ${missing[*]} — install them with: sudo apt-get install --no-install-recommends ${missing[*]}"
 }
 
 # locale/*/LC_MESSAGES/django.po → .mo (compiled files are build output, not committed).
@@ -93,8 +129,8 @@ compile_translations() {
     done
 }
 
-ensure_venv
+[ "$want_venv" -eq 1 ] && ensure_venv
 [ "$want_system" -eq 1 ] && ensure_system_packages
-compile_translations
+[ "$want_venv" -eq 1 ] && compile_translations
 [ "$want_services" -eq 1 ] && deploy/services.sh
 exit 0

@@ -10,7 +10,7 @@ from ninja.security import HttpBearer
 
 from apps.accounts.api_keys import api_key_from_request, raw_key_from_request
 from apps.accounts.authentication import user_for_access_token
-from apps.accounts.models import ApiKey, User
+from apps.accounts.models import User
 from conversa.errors import Forbidden, TokenInvalid
 from conversa.sentry import tag_user
 
@@ -53,27 +53,3 @@ def current_user(request) -> User:
     if not isinstance(request.auth, User):
         raise Forbidden(_("This action needs a signed-in user, not an API key."))
     return request.auth
-
-
-def require(request, *, scope: str, roles: tuple[str, ...] | None = None) -> User | ApiKey:
-    """Allow a user with one of `roles` (any role if None) or an API key holding `scope`."""
-    principal = request.auth
-    if isinstance(principal, ApiKey):
-        if not principal.has_scope(scope):
-            raise Forbidden(_("This API key lacks the scope %(scope)s.") % {"scope": scope})
-        return principal
-    if roles is not None and principal.role not in roles:
-        raise Forbidden()
-    return principal
-
-
-def require_admin(request) -> User:
-    """A signed-in admin (company settings are never changed with an API key)."""
-    user = current_user(request)
-    if not user.is_admin:
-        raise Forbidden(_("Only admins can do this."))
-    return user
-
-
-ADMINS = (User.Role.ADMIN,)
-MANAGERS = (User.Role.ADMIN, User.Role.SUPERVISOR)

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
-from apps.media import images
-from apps.media.sniffing import FileTooLarge, UnsupportedMediaType, sniff_file
 from conversa.errors import full_clean
+from conversa.files import images
+from conversa.files.sniffing import FileTooLarge, UnsupportedMediaType, sniff_file
 from conversa.request_meta import RequestMeta
 from tenants.audit import platform_audit_record
 from tenants.models import Company

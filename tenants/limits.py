@@ -44,10 +44,16 @@ def ensure_within_limit(company: Company, limit_name: str, *, used: int, adding:
 
 
 def lock_current_company() -> Company:
-    """Lock the current schema's company row (with its plan) until the transaction ends."""
+    """Lock the current schema's company row (with its plan) until the transaction ends.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it serialises the limit checks all the same, but does not
+    block the key-share lock that inserting a row which references the company takes (the first
+    usage counter of a month). With FOR UPDATE, an upload holding this lock and the worker inserting
+    the month's usage row waited for each other: a deadlock.
+    """
     from django.db import connection
 
     return (
-        Company.objects.select_for_update(of=("self",)).select_related("plan")
+        Company.objects.select_for_update(of=("self",), no_key=True).select_related("plan")
         .get(schema_name=connection.schema_name)
     )

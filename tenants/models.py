@@ -8,8 +8,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
-# Channels group names and cache keys embed the schema: keep it to plain ASCII identifiers.
-SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+from conversa.schemas import SCHEMA_NAME_RE
+
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 RESERVED_SLUGS = frozenset({
     "www", "api", "app", "admin", "console", "platform", "public", "static", "media", "mail",

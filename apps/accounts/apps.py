@@ -15,4 +15,4 @@ class AccountsConfig(AppConfig):
         from tenants.services import register_first_admin_create
 
         # tenants provisions companies but sits below accounts: it is told how to make the admin.
-        register_first_admin_create(partial(user_create, role=User.Role.ADMIN))
+        register_first_admin_create(partial(user_create, actor=None, role=User.Role.ADMIN))

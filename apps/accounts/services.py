@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from apps.accounts import api_keys, throttling
+from apps.accounts import api_keys, permissions, throttling
 from apps.accounts.events import AGENT_STATUS_UPDATED
 from apps.accounts.models import AgentStatusPeriod, ApiKey, User
 from apps.accounts.tokens import TenantRefreshToken
@@ -19,6 +19,13 @@ from apps.audit.services import audit_record
 from conversa.errors import Conflict, Forbidden, TokenInvalid, ValidationFailed
 from conversa.events import publish
 from tenants.limits import ensure_within_limit, lock_current_company
+
+Actor = User | ApiKey
+
+
+def _by(actor: Actor | None) -> dict:
+    """Who an audit entry names: a person or an API key."""
+    return {"api_key": actor} if isinstance(actor, ApiKey) else {"actor": actor}
 
 
 class InvalidCredentials(TokenInvalid):
@@ -38,13 +45,16 @@ def _validate_password(password: str, user: User | None = None) -> None:
 # --- users ----------------------------------------------------------------------------------------
 
 def user_create(
-    *, email: str, password: str, name: str = "", role: str = User.Role.AGENT,
+    *, actor: Actor | None, email: str, password: str, name: str = "", role: str = User.Role.AGENT,
     language: str = "en",
 ) -> User:
-    """Create a user of the current company, within the plan's `max_agents`.
+    """Create a user of the current company, within the plan's `max_agents` (for whoever may manage
+    users; actor None is the system: provisioning, the demo seed).
 
     Locks the company row, so concurrent creations cannot overshoot the limit together.
     """
+    if actor is not None:
+        permissions.check(actor, "users.manage")
     email = User.objects.normalize_email(email).lower()
     candidate = User(email=email, name=name, role=role, language=language)
     _validate_password(password, candidate)
@@ -81,17 +91,25 @@ def _check_profile(*, name: str | None, role: str | None, language: str | None) 
         raise ValidationFailed(details=details)
 
 
-def user_update(*, user: User, actor: User, name=None, role=None, language=None) -> User:
+def check_user_update(*, actor: Actor, user: User, role: str | None) -> None:
+    """Everyone edits their own profile; other people's, and any role, need `users.manage`."""
+    if role is not None and role != user.role:
+        if not permissions.may(actor, "users.manage"):
+            raise Forbidden(_("Only admins can change roles."))
+    elif actor != user:
+        permissions.check(actor, "users.manage")
+
+
+def user_update(*, user: User, actor: Actor, name=None, role=None, language=None) -> User:
+    check_user_update(actor=actor, user=user, role=role)
     _check_profile(name=name, role=role, language=language)
     if role is not None and role != user.role:
-        if not actor.is_admin:
-            raise Forbidden(_("Only admins can change roles."))
-        if user.pk == actor.pk and role != User.Role.ADMIN:
+        if user == actor and role != User.Role.ADMIN:
             raise Forbidden(_("You cannot remove your own admin role."))
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if role is not None and role != user.role:
-                audit_record(action="user.role_changed", entity_type="user", entity_id=user.pk, actor=actor,
+                audit_record(action="user.role_changed", entity_type="user", entity_id=user.pk, **_by(actor),
                          changes={"role": [user.role, role]})
         for field, value in (("name", name), ("role", role), ("language", language)):
             if value is not None:
@@ -100,15 +118,16 @@ def user_update(*, user: User, actor: User, name=None, role=None, language=None)
     return user
 
 
-def user_deactivate(*, user: User, actor: User) -> User:
+def user_deactivate(*, user: User, actor: Actor) -> User:
     """Deactivate (never delete: conversations keep their author); frees a plan seat."""
-    if user.pk == actor.pk:
+    permissions.check(actor, "users.manage")
+    if user == actor:
         raise Forbidden(_("You cannot deactivate yourself."))
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         user.is_active = False
         user.save(update_fields=["is_active"])
-        audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, actor=actor)
+        audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, **_by(actor))
     return user
 
 
@@ -205,7 +224,8 @@ def session_end(*, refresh: str) -> None:
 def api_key_create(
     *, name: str, scopes: list[str], created_by: User, expires_at: dt.datetime | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; the full secret is returned here once and never stored."""
+    """Create a key (admins); the full secret is returned here once and never stored."""
+    permissions.check(created_by, "api_keys.manage")
     unknown = sorted(set(scopes) - set(ApiKey.SCOPES))
     if unknown:
         raise ValidationFailed(
@@ -227,7 +247,10 @@ def api_key_create(
     return key, full_key
 
 
-def api_key_revoke(*, key: ApiKey, actor: User | None = None) -> ApiKey:
+def api_key_revoke(*, key: ApiKey, actor: User | None) -> ApiKey:
+    """Revoke at once (admins; actor None is the system)."""
+    if actor is not None:
+        permissions.check(actor, "api_keys.manage")
     with transaction.atomic():
         if key.revoked_at is None:
             key.revoked_at = timezone.now()

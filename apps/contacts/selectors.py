@@ -5,6 +5,7 @@ import re
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from apps.accounts import permissions
 from apps.contacts.custom_fields import parse_filter
 from apps.contacts.models import Contact, CustomFieldDefinition, normalize_tag
 from conversa.errors import NotFound
@@ -57,3 +58,20 @@ def custom_field_get(*, key: str) -> CustomFieldDefinition:
     if definition is None:
         raise NotFound(_("Custom field not found."))
     return definition
+
+
+def contact_list_for(actor, **filters) -> QuerySet[Contact]:
+    """`contact_list` for someone: every role reads the company's contacts; API keys need
+    `contacts:read` (403 otherwise)."""
+    permissions.check(actor, "contacts.read")
+    return contact_list(**filters)
+
+
+def contact_get_for(actor, contact_id: int) -> Contact:
+    permissions.check(actor, "contacts.read")
+    return contact_get(contact_id=contact_id)
+
+
+def custom_fields_visible_to(actor) -> QuerySet[CustomFieldDefinition]:
+    permissions.check(actor, "contacts.read")
+    return CustomFieldDefinition.objects.all()

@@ -11,6 +11,7 @@ from django.db.models.functions import Cast, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.accounts import permissions
 from apps.contacts.custom_fields import KEY_RE, clean_custom_fields
 from apps.contacts.events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_UPDATED
 from apps.contacts.models import PHONE_UNIQUE_CONSTRAINT, Contact, CustomFieldDefinition, normalize_tag
@@ -391,3 +392,13 @@ def custom_field_delete(*, definition: CustomFieldDefinition) -> None:
         Contact.all_objects.filter(custom_fields__has_key=key).update(
             custom_fields=_WithoutKey(F("custom_fields"), Cast(Value(key), models.TextField())),
         )
+
+
+def check_contact_write(*, actor) -> None:
+    """Before any write to contacts on someone's behalf: every role; keys need `contacts:write`."""
+    permissions.check(actor, "contacts.write")
+
+
+def check_custom_fields_manage(*, actor) -> None:
+    """Defining or deleting custom fields: supervisors and admins; keys need `contacts:write`."""
+    permissions.check(actor, "custom_fields.manage")

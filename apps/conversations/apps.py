@@ -7,4 +7,4 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations and messages"
 
     def ready(self):
-        from apps.conversations import events, realtime  # noqa: F401  (register frames and topics)
+        from apps.conversations import events, realtime, subscribers  # noqa: F401  (register listeners)

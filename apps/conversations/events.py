@@ -1,12 +1,14 @@
 """Events of conversations and messages, and the realtime frames built from fresh rows.
 
-Who may see a conversation decides who gets its frames: supervisors and admins always; agents
-only while it is unassigned or assigned to them.
+Who may see a conversation decides who gets its frames (`selectors.conversation_audience`, the
+sockets' side of the one visibility rule); the same goes for the files its messages carry.
 """
 
 from apps.conversations.models import Conversation, Message
-from apps.media.events import media_data
-from conversa.realtime.fanout import realtime_payloads
+from apps.conversations.selectors import conversation_audience
+from apps.media.events import MEDIA_SCANNED, media_data
+from apps.media.models import MediaFile
+from conversa.realtime.fanout import realtime_payload, realtime_payloads
 
 CONVERSATION_CREATED = "conversation.created"
 CONVERSATION_UPDATED = "conversation.updated"
@@ -21,13 +23,6 @@ CONVERSATION_EVENTS = (
     CONVERSATION_STATUS_CHANGED,
     CONVERSATION_ASSIGNED,
 )
-
-
-def conversation_audience(conversation: Conversation) -> list[str]:
-    """Group suffixes of everyone allowed to see `conversation` right now."""
-    if conversation.assignee_id is None:
-        return ["staff"]
-    return ["supervisors", f"user.{conversation.assignee_id}"]
 
 
 def conversation_data(conversation: Conversation) -> dict:
@@ -118,3 +113,18 @@ def _message_frames(events):
 
 realtime_payloads(MESSAGE_CREATED)(_message_frames)
 realtime_payloads(MESSAGE_UPDATED)(_message_frames)
+
+
+@realtime_payload(MEDIA_SCANNED)
+def media_scanned_frame(event):
+    """To whoever may see the file (`selectors.media_visible_to`): everyone who may see a
+    conversation whose messages carry it, or its uploader while no message does."""
+    media = MediaFile.objects.filter(pk=event.data["media_id"]).first()
+    if media is None:
+        return None
+    audience = set()
+    for message in Message.objects.filter(media=media).select_related("conversation"):
+        audience.update(conversation_audience(message.conversation))
+    if not audience and media.uploaded_by_id:
+        audience.add(f"user.{media.uploaded_by_id}")
+    return (media_data(media), sorted(audience)) if audience else None

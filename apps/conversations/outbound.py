@@ -14,18 +14,23 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import User
+from apps.accounts.models import ApiKey, User
+from apps.accounts.permissions import acting_user
 from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
+from apps.conversations.selectors import media_visible_to
+from apps.conversations.services import check_conversation_action
 from apps.inboxes.models import Inbox, MessageTemplate
 from apps.inboxes.providers.base import ProviderError
 from apps.inboxes.selectors import provider_for, tenant_base_url
 from apps.inboxes.send_rate import wait_for_send_slot
+from apps.media.models import MediaFile
+from apps.media.storage import signed_path
 from conversa.errors import DomainError, ValidationFailed
 from conversa.events import publish
-from tenants.limits import PlanLimitReached
-from tenants.models import Company
-from tenants.usage import usage_for_month, usage_increment
+from tenants.limits import PlanLimitReached, lock_current_company
+from tenants.models import Company, MonthlyUsage
+from tenants.usage import month_start, usage_increment
 
 logger = logging.getLogger("conversa.outbound")
 
@@ -34,6 +39,8 @@ MAX_TEXT_LENGTH = 4096
 SEND_LEASE = dt.timedelta(seconds=90)
 MAX_ATTEMPTS = 8
 MEDIA_LINK_TTL = 6 * 3600
+
+Actor = User | ApiKey
 
 
 class OutsideServiceWindow(DomainError):
@@ -65,11 +72,28 @@ def _current_company() -> Company:
 
 
 def _ensure_outbound_quota() -> None:
-    company = _current_company()
+    """Refuse a send past the plan's monthly outbound messages. Call first in the send's transaction.
+
+    Under the company's row lock, and counting the messages queued but not sent yet (the month's
+    counter moves only when the provider takes one): two sends at the limit cannot both pass. The
+    counter and the queue are read in one statement, so a send the worker completes meanwhile
+    (pending → sent, counter + 1 in one transaction) is counted once, never twice or not at all.
+    """
+    if _current_company().plan.max_monthly_outbound_messages is None:
+        return  # unlimited: no reason to queue this company's sends behind one another
+    company = lock_current_company()
     limit = company.plan.max_monthly_outbound_messages
     if limit is None:
         return
-    used = usage_for_month(company_id=company.pk)["outbound_messages"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE((SELECT outbound_messages FROM public.{MonthlyUsage._meta.db_table}"
+            f" WHERE company_id = %s AND month = %s), 0)"
+            f" + (SELECT count(*) FROM {Message._meta.db_table} WHERE direction = %s AND status IN (%s, %s))",
+            [company.pk, month_start(), Message.Direction.OUTBOUND, Message.Status.PENDING,
+             Message.Status.SENDING],
+        )
+        used = cursor.fetchone()[0]
     if used >= limit:
         raise PlanLimitReached(
             _("This month's outbound messages are used up (%(limit)s).") % {"limit": limit},
@@ -101,10 +125,10 @@ def _template_for(inbox: Inbox, template: dict) -> tuple[MessageTemplate, list[s
     return approved, variables
 
 
-def _media_for(media_id: int):
-    from apps.media.models import MediaFile
-
-    media = MediaFile.objects.filter(pk=media_id).first()
+def _media_for(media_id: int, author: Actor | None):
+    """The file to attach, if the author may see it (the system may attach any)."""
+    files = MediaFile.objects.all() if author is None else media_visible_to(author)
+    media = files.filter(pk=media_id).first()
     if media is None:
         raise ValidationFailed(details=[{"field": "media_id", "message": str(_("No such file."))}])
     if media.status in (MediaFile.Status.INFECTED, MediaFile.Status.REJECTED):
@@ -119,16 +143,19 @@ def _media_for(media_id: int):
 def message_send(
     *,
     conversation: Conversation,
-    author: User | None,
+    author: Actor | None,
     text: str | None = None,
     template: dict | None = None,
     reply_to_id: int | None = None,
     media_id: int | None = None,
+    preauthorized: bool = False,
 ) -> Message:
     """Queue an outbound message; a worker delivers it after commit (with media: once the file is clean).
 
     Free-form text or media need the 24-hour service window; templates do not. Refuses (and writes
-    nothing) on bad input, an archived conversation, a blocked contact or a used-up monthly quota.
+    nothing) on bad input, an archived conversation, a blocked contact or a used-up monthly quota;
+    404 when the author may not see the conversation (or the file), 403 when it may not write,
+    unless `preauthorized` (a scheduled message, checked when it was scheduled).
     """
     if template is not None and (text is not None or media_id is not None):
         raise ValidationFailed(details=[{"field": "template", "message": str(_("A template goes alone."))}])
@@ -140,8 +167,11 @@ def message_send(
         raise ValidationFailed(
             details=[{"field": "text", "message": str(_("Text must be 1 to 4096 characters."))}]
         )
-    media = _media_for(media_id) if media_id is not None else None
     conversation = Conversation.objects.select_related("contact", "inbox").get(pk=conversation.pk)
+    if not preauthorized:
+        check_conversation_action(actor=author, conversation=conversation, action="conversations.write")
+    media = _media_for(media_id, None if preauthorized else author) if media_id is not None else None
+    sender = acting_user(author)
     if conversation.status == Conversation.Status.ARCHIVED:
         raise CannotSend(_("Archived conversations cannot receive messages."))
     if conversation.contact.blocked:
@@ -156,18 +186,17 @@ def message_send(
             raise ValidationFailed(
                 details=[{"field": "reply_to", "message": str(_("No such message here."))}]
             )
-    _ensure_outbound_quota()
-
     schema = connection.schema_name
     now = timezone.now()
     with transaction.atomic():
+        _ensure_outbound_quota()
         locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
         message = Message.objects.create(
             conversation=locked,
             inbox_id=locked.inbox_id,
             direction=Message.Direction.OUTBOUND,
-            sender_type=Message.Sender.AGENT if author else Message.Sender.SYSTEM,
-            sender_user=author,
+            sender_type=Message.Sender.AGENT if sender else Message.Sender.SYSTEM,
+            sender_user=sender,
             kind=Message.Kind.TEMPLATE if approved else (media.kind if media else Message.Kind.TEXT),
             text=approved.render(variables) if approved else (text or ""),
             media=media,
@@ -187,7 +216,7 @@ def message_send(
             locked.closed_at = None
             TimelineEvent.objects.create(
                 conversation=locked,
-                actor=author,
+                actor=sender,
                 kind="status_changed",
                 data={"from": previous_status, "to": locked.status},
             )
@@ -195,7 +224,7 @@ def message_send(
                 events.CONVERSATION_STATUS_CHANGED,
                 {"conversation_id": locked.pk, "from": previous_status, "to": locked.status},
             )
-        if author is not None and locked.first_response_at is None:
+        if sender is not None and locked.first_response_at is None:
             locked.first_response_at = now
         locked.last_message_at = now
         locked.save()
@@ -244,8 +273,6 @@ def _send(message: Message):
             send_key=key,
         )
     if message.media_id:
-        from apps.media.storage import signed_path
-
         # The provider fetches the file itself: a link of ours that lives long enough for its retries.
         url = tenant_base_url() + signed_path(message.media.key, "original", ttl=MEDIA_LINK_TTL)
         return provider.send_media(
@@ -302,8 +329,6 @@ def _mark_sent(message: Message, provider_message_id: str) -> None:
 def _media_not_ready(message_id: int) -> str | None:
     """A message whose file is still in quarantine waits (the scan queues it again once clean); one
     whose file turned out infected or rejected fails without reaching the provider."""
-    from apps.media.models import MediaFile
-
     message = (
         Message.objects.select_related("media").filter(pk=message_id, status=Message.Status.PENDING).first()
     )

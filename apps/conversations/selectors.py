@@ -1,31 +1,101 @@
-"""Reads of conversations, with the visibility rules of each role."""
+"""Reads of conversations and what hangs off them, through the one visibility rule of each role.
+
+`conversations_visible_to` is the rule; everything else here (a single conversation, its media, the
+sandbox outbox, the realtime audience) is derived from it, and every door asks these functions.
+"""
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from apps.accounts import permissions
 from apps.accounts.models import ApiKey, User
-from apps.conversations.models import Conversation, Message
+from apps.conversations.models import Conversation, Message, QuickReply
+from apps.media.models import MediaFile
 from conversa.errors import NotFound
 
+Actor = User | ApiKey
 
-def conversations_visible_to(principal: User | ApiKey) -> QuerySet[Conversation]:
-    """Agents see conversations assigned to them and unassigned ones; everyone else sees all."""
+
+def _sees_every_conversation(actor: Actor) -> bool:
+    """Supervisors, admins and API keys; agents see only theirs and the unassigned ones."""
+    return not (isinstance(actor, User) and actor.role == User.Role.AGENT)
+
+
+def conversations_visible_to(actor: Actor) -> QuerySet[Conversation]:
+    """Agents see conversations assigned to them and unassigned ones; supervisors, admins and API
+    keys with `conversations:read` see all; anyone else is refused (403)."""
+    permissions.check(actor, "conversations.read")
     conversations = Conversation.objects.select_related("contact", "inbox")
-    if isinstance(principal, User) and principal.role == User.Role.AGENT:
-        conversations = conversations.filter(Q(assignee=principal) | Q(assignee__isnull=True))
+    if not _sees_every_conversation(actor):
+        conversations = conversations.filter(Q(assignee=actor) | Q(assignee__isnull=True))
     return conversations
 
 
-def conversation_get_for(principal: User | ApiKey, conversation_id: int) -> Conversation:
-    conversation = conversations_visible_to(principal).filter(pk=conversation_id).first()
+def may_see_conversation(actor: Actor, conversation: Conversation) -> bool:
+    """The rule of `conversations_visible_to` for a conversation already in hand (no query)."""
+    if not permissions.may(actor, "conversations.read"):
+        return False
+    return _sees_every_conversation(actor) or conversation.assignee_id in (None, actor.pk)
+
+
+def audiences_of(user: User) -> list[str]:
+    """Realtime group suffixes a user's sockets join; with `conversation_audience` it is the
+    sockets' side of `conversations_visible_to` (a user receives a conversation's frames when the
+    two meet)."""
+    suffixes = ["staff", f"user.{user.pk}"]
+    if _sees_every_conversation(user):
+        suffixes.append("supervisors")
+    return suffixes
+
+
+def conversation_audience(conversation: Conversation) -> list[str]:
+    """Realtime group suffixes of everyone allowed to see `conversation` right now."""
+    if conversation.assignee_id is None:
+        return ["staff"]
+    return ["supervisors", f"user.{conversation.assignee_id}"]
+
+
+def conversation_get_for(actor: Actor, conversation_id: int) -> Conversation:
+    conversation = conversations_visible_to(actor).filter(pk=conversation_id).first()
     if conversation is None:
         raise NotFound()
     return conversation
 
 
-def user_may_see(user: User, conversation: Conversation) -> bool:
-    return user.role != User.Role.AGENT or conversation.assignee_id in (None, user.pk)
+def media_visible_to(actor: Actor) -> QuerySet[MediaFile]:
+    """Files on messages of conversations the actor may see, and files the actor uploaded that no
+    message carries yet. Everyone else gets 404 for them, on every door."""
+    carried = Message.objects.filter(media=OuterRef("pk"))
+    visible = Q(Exists(carried.filter(conversation__in=conversations_visible_to(actor).values("pk"))))
+    if isinstance(actor, User):
+        visible |= Q(uploaded_by=actor) & ~Q(Exists(carried))
+    elif isinstance(actor, ApiKey):
+        visible |= Q(uploaded_by__isnull=True) & ~Q(Exists(carried))
+    return MediaFile.objects.filter(visible)
+
+
+def media_get_for(actor: Actor, media_id: int) -> MediaFile:
+    media = media_visible_to(actor).filter(pk=media_id).first()
+    if media is None:
+        raise NotFound()
+    return media
+
+
+def outbound_messages_visible_to(actor: Actor, *, inbox_id: int) -> QuerySet[Message]:
+    """What the company sent from an inbox, in the conversations the actor may see."""
+    return Message.objects.filter(
+        inbox_id=inbox_id,
+        direction=Message.Direction.OUTBOUND,
+        conversation__in=conversations_visible_to(actor).values("pk"),
+    )
+
+
+def quick_replies_visible_to(actor: Actor) -> QuerySet[QuickReply]:
+    """The company's shared replies and the actor's own."""
+    if not permissions.may(actor, "quick_replies.use"):
+        return QuickReply.objects.none()
+    return QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=actor))
 
 
 def conversation_list(

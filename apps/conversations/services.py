@@ -1,7 +1,9 @@
 """Agents' actions on conversations: assignment, status, priority, labels, notes, read marks.
 
-Every action locks the conversation row, writes a timeline event and publishes its event after
-commit. Refused requests raise before anything is written.
+Every action takes the acting user or API key (`actor`; None only for the system itself), locks the
+conversation row, checks under the lock that the actor may see it (404 otherwise) and may take the
+action (403), writes a timeline event and publishes its event after commit. Refused requests raise
+before anything is written.
 """
 
 import datetime as dt
@@ -10,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import User
+from apps.accounts import permissions
+from apps.accounts.models import ApiKey, User
 from apps.conversations import events
 from apps.conversations.models import (
     Conversation,
@@ -20,10 +23,13 @@ from apps.conversations.models import (
     ScheduledMessage,
     TimelineEvent,
 )
-from conversa.errors import Conflict, DomainError, ValidationFailed
+from apps.conversations.selectors import may_see_conversation
+from conversa.errors import Conflict, DomainError, NotFound, ValidationFailed
 from conversa.events import publish
 
 MAX_LABELS = 20
+
+Actor = User | ApiKey
 
 
 class InvalidTransition(DomainError):
@@ -32,14 +38,51 @@ class InvalidTransition(DomainError):
     default_message = _("This status change is not allowed.")
 
 
-def _locked(conversation: Conversation) -> Conversation:
-    return (
+def check_conversation_action(*, actor: Actor | None, conversation: Conversation, action: str) -> None:
+    """404 unless the actor may see the conversation, then 403 unless it may take `action`.
+    The system (actor None: routing, schedules, flows) may do anything."""
+    if actor is None:
+        return
+    if not may_see_conversation(actor, conversation):
+        raise NotFound()
+    permissions.check(actor, action)
+
+
+def check_conversation_assign(*, actor: Actor | None, conversation: Conversation, assignee: User) -> None:
+    """Anyone who may write takes a conversation for themselves or hands over one they hold; giving
+    anyone else's (or an unassigned one) to somebody else is routing, for supervisors and admins.
+    The same rule for `assign` and `transfer`, on every door."""
+    check_conversation_action(actor=actor, conversation=conversation, action="conversations.write")
+    if actor is None:
+        return
+    if isinstance(actor, User) and actor.pk in (assignee.pk, conversation.assignee_id):
+        return
+    permissions.check(actor, "conversations.route")
+
+
+def may_hand_over(*, actor: Actor, conversation: Conversation) -> bool:
+    """Whether the actor may give the conversation to someone other than themselves (what the UI
+    offers; `check_conversation_assign` is what decides)."""
+    if isinstance(actor, User) and conversation.assignee_id == actor.pk:
+        return permissions.may(actor, "conversations.write")
+    return permissions.may(actor, "conversations.route")
+
+
+def _locked(
+    conversation: Conversation, actor: Actor | None, action: str = "conversations.write"
+) -> Conversation:
+    """The conversation's row, locked, after the actor's right to act on it is checked on that row."""
+    locked = (
         Conversation.objects.select_for_update(of=("self",)).select_related("contact").get(pk=conversation.pk)
     )
+    check_conversation_action(actor=actor, conversation=locked, action=action)
+    return locked
 
 
-def _timeline(conversation: Conversation, actor: User | None, kind: str, **data) -> None:
-    TimelineEvent.objects.create(conversation=conversation, actor=actor, kind=kind, data=data)
+def _timeline(conversation: Conversation, actor: Actor | None, kind: str, **data) -> None:
+    TimelineEvent.objects.create(
+        conversation=conversation, actor=permissions.acting_user(actor), kind=kind, data=data
+    )
 
 
 def _status_name(value: str) -> str:
@@ -48,7 +91,7 @@ def _status_name(value: str) -> str:
     return str(labels[value]).lower() if value in labels else value
 
 
-def _move(conversation: Conversation, status: str, *, actor: User | None) -> None:
+def _move(conversation: Conversation, status: str, *, actor: Actor | None) -> None:
     """Change the status in place if allowed (caller holds the lock and saves)."""
     if status == conversation.status:
         return
@@ -74,24 +117,28 @@ def _move(conversation: Conversation, status: str, *, actor: User | None) -> Non
     )
 
 
-def conversation_set_status(*, conversation: Conversation, status: str, actor: User | None) -> Conversation:
+def conversation_set_status(*, conversation: Conversation, status: str, actor: Actor | None) -> Conversation:
     if status not in Conversation.Status.values:
         raise ValidationFailed(details=[{"field": "status", "message": str(_("Unknown status."))}])
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = _locked(conversation, actor)
         _move(conversation, status, actor=actor)
         conversation.save()
     return conversation
 
 
 def conversation_assign(
-    *, conversation: Conversation, assignee: User, actor: User | None, reason: str = ""
+    *, conversation: Conversation, assignee: User, actor: Actor | None, reason: str = ""
 ) -> Conversation:
-    """Assign to an active agent; a waiting conversation becomes open."""
+    """Assign (or transfer) to an active user; a waiting conversation becomes open.
+    Who may hand what to whom: `check_conversation_assign`, checked on the locked row."""
     if not assignee.is_active:
         raise ValidationFailed(details=[{"field": "assignee_id", "message": str(_("Inactive user."))}])
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",)).select_related("contact").get(pk=conversation.pk)
+        )
+        check_conversation_assign(actor=actor, conversation=conversation, assignee=assignee)
         if conversation.status in (Conversation.Status.CLOSED, Conversation.Status.ARCHIVED):
             raise InvalidTransition(_("Reopen the conversation before assigning it."))
         previous = conversation.assignee_id
@@ -116,10 +163,10 @@ def conversation_assign(
     return conversation
 
 
-def conversation_unassign(*, conversation: Conversation, actor: User | None) -> Conversation:
+def conversation_unassign(*, conversation: Conversation, actor: Actor | None) -> Conversation:
     """Give the conversation back to the queue."""
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = _locked(conversation, actor)
         previous = conversation.assignee_id
         if previous is None:
             return conversation
@@ -141,12 +188,12 @@ def conversation_unassign(*, conversation: Conversation, actor: User | None) -> 
 
 
 def conversation_set_priority(
-    *, conversation: Conversation, priority: str, actor: User | None
+    *, conversation: Conversation, priority: str, actor: Actor | None
 ) -> Conversation:
     if priority not in Conversation.Priority.values:
         raise ValidationFailed(details=[{"field": "priority", "message": str(_("Unknown priority."))}])
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = _locked(conversation, actor)
         if conversation.priority != priority:
             _timeline(
                 conversation, actor, "priority_changed", **{"from": conversation.priority, "to": priority}
@@ -158,10 +205,10 @@ def conversation_set_priority(
 
 
 def conversation_set_labels(
-    *, conversation: Conversation, add: list[str] = (), remove: list[str] = (), actor: User | None
+    *, conversation: Conversation, add: list[str] = (), remove: list[str] = (), actor: Actor | None
 ) -> Conversation:
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = _locked(conversation, actor)
         labels = [label for label in conversation.labels if label not in set(remove)]
         labels += [label for label in dict.fromkeys(add) if label not in labels]
         if len(labels) > MAX_LABELS:
@@ -178,10 +225,11 @@ def conversation_set_labels(
 
 
 def conversation_close(
-    *, conversation: Conversation, actor: User | None, reason: str = "", outcome: str = "", outcome_value=None
+    *, conversation: Conversation, actor: Actor | None, reason: str = "", outcome: str = "",
+    outcome_value=None,
 ) -> Conversation:
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = _locked(conversation, actor)
         _move(conversation, Conversation.Status.CLOSED, actor=actor)
         conversation.close_reason, conversation.outcome = reason, outcome
         conversation.outcome_value = outcome_value
@@ -190,10 +238,10 @@ def conversation_close(
     return conversation
 
 
-def conversation_reopen(*, conversation: Conversation, actor: User | None) -> Conversation:
+def conversation_reopen(*, conversation: Conversation, actor: Actor | None) -> Conversation:
     """Reopen a closed conversation; refused if the contact already has another one in progress."""
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = _locked(conversation, actor)
         if conversation.status != Conversation.Status.CLOSED:
             raise InvalidTransition(_("Only closed conversations can be reopened."))
         active = Conversation.objects.filter(
@@ -209,12 +257,12 @@ def conversation_reopen(*, conversation: Conversation, actor: User | None) -> Co
 
 
 def conversation_snooze(
-    *, conversation: Conversation, until: dt.datetime | None, actor: User | None
+    *, conversation: Conversation, until: dt.datetime | None, actor: Actor | None
 ) -> Conversation:
     if until is not None and until <= timezone.now():
         raise ValidationFailed(details=[{"field": "until", "message": str(_("Must be in the future."))}])
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = _locked(conversation, actor)
         conversation.snoozed_until = until
         if until is not None and conversation.status == Conversation.Status.OPEN:
             _move(conversation, Conversation.Status.PENDING, actor=actor)
@@ -227,7 +275,7 @@ def conversation_snooze(
 def conversation_mark_read(*, conversation: Conversation, user: User) -> Conversation:
     now = timezone.now()
     with transaction.atomic():
-        conversation = _locked(conversation)
+        conversation = _locked(conversation, user, "conversations.read")
         ReadMark.objects.update_or_create(conversation=conversation, user=user, defaults={"read_at": now})
         if conversation.unread_count and (conversation.assignee_id in (None, user.pk)):
             conversation.unread_count = 0
@@ -241,19 +289,31 @@ def note_add(*, conversation: Conversation, author: User, text: str) -> Note:
     if not 1 <= len(text) <= 4096:
         raise ValidationFailed(details=[{"field": "text", "message": str(_("1 to 4096 characters."))}])
     with transaction.atomic():
+        _locked(conversation, author)
         note = Note.objects.create(conversation=conversation, author=author, text=text)
         _timeline(conversation, author, "note_added", note_id=note.pk)
         publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
     return note
 
 
-def quick_reply_create(*, shortcut: str, content: str, owner: User | None) -> QuickReply:
+def quick_reply_create(
+    *, actor: User | None, shortcut: str, content: str, personal: bool = False
+) -> QuickReply:
+    """A personal reply (the actor's own) or one shared with the whole company (managers only;
+    actor None is the system, e.g. the demo seed)."""
+    if actor is not None:
+        permissions.check(actor, "quick_replies.use" if personal else "quick_replies.share")
+    owner = actor if personal else None
     if QuickReply.objects.filter(shortcut=shortcut, owner=owner).exists():
         raise Conflict(details=[{"field": "shortcut", "message": str(_("Already in use."))}])
     return QuickReply.objects.create(shortcut=shortcut, content=content, owner=owner)
 
 
-def quick_reply_delete(*, quick_reply: QuickReply) -> None:
+def quick_reply_delete(*, actor: User, quick_reply: QuickReply) -> None:
+    """Delete one's own reply, or a shared one (managers only); others' personal replies are 404."""
+    if quick_reply.owner_id is not None and quick_reply.owner_id != actor.pk:
+        raise NotFound()
+    permissions.check(actor, "quick_replies.use" if quick_reply.owner_id else "quick_replies.share")
     quick_reply.delete()
 
 
@@ -268,6 +328,7 @@ def scheduled_message_create(
     if send_at > timezone.now() + dt.timedelta(days=366):
         raise ValidationFailed(details=[{"field": "send_at", "message": str(_("At most a year ahead."))}])
     with transaction.atomic():
+        _locked(conversation, author)
         scheduled = ScheduledMessage.objects.create(
             conversation=conversation,
             author=author,
@@ -280,8 +341,9 @@ def scheduled_message_create(
     return scheduled
 
 
-def scheduled_message_cancel(*, scheduled: ScheduledMessage, actor: User) -> ScheduledMessage:
+def scheduled_message_cancel(*, scheduled: ScheduledMessage, actor: Actor) -> ScheduledMessage:
     with transaction.atomic():
+        _locked(scheduled.conversation, actor)
         scheduled = ScheduledMessage.objects.select_for_update().get(pk=scheduled.pk)
         if scheduled.status != ScheduledMessage.Status.SCHEDULED:
             raise Conflict(_("Only scheduled messages can be cancelled."))

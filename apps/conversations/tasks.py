@@ -59,6 +59,9 @@ def scheduled_messages_send(schema_name: str) -> int:
                         conversation=scheduled.conversation,
                         author=scheduled.author,
                         text=scheduled.text,
+                        # Checked when it was scheduled; it goes out even if the author has since
+                        # handed the conversation over or left.
+                        preauthorized=True,
                     )
             except DomainError as exc:
                 scheduled.status, scheduled.error = ScheduledMessage.Status.FAILED, exc.message[:500]

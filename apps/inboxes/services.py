@@ -6,6 +6,8 @@ import secrets
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts import permissions
+from apps.accounts.models import ApiKey, User
 from apps.inboxes.models import Inbox, MessageTemplate, WebhookEvent
 from conversa.errors import Conflict, ValidationFailed
 from conversa.netguard import UnsafeOutboundURL, check_outbound_url
@@ -25,6 +27,14 @@ OPTIONAL_CREDENTIALS = {
 BASE_URL_FIELDS = ("graph_base_url", "api_base_url")
 
 logger = logging.getLogger("conversa.webhooks")
+
+Actor = User | ApiKey
+
+
+def _check_manage(actor: Actor | None) -> None:
+    """Connecting numbers and editing their templates is for admins (None: the system itself)."""
+    if actor is not None:
+        permissions.check(actor, "inboxes.manage")
 
 
 def _invalid(field: str, message) -> ValidationFailed:
@@ -55,9 +65,12 @@ def clean_credentials(provider: str, credentials: dict) -> dict:
 
 
 def inbox_create(
-    *, name: str, provider: str, credentials: dict, rate_limit_per_second: int | None = None, **settings
+    *, actor: Actor | None, name: str, provider: str, credentials: dict,
+    rate_limit_per_second: int | None = None, **settings,
 ) -> Inbox:
-    """Connect a number within the plan's `max_inboxes`; credentials are stored encrypted."""
+    """Connect a number within the plan's `max_inboxes` (admins; actor None is the system);
+    credentials are stored encrypted."""
+    _check_manage(actor)
     cleaned = clean_credentials(provider, credentials or {})
     with transaction.atomic():
         company = lock_current_company()
@@ -70,7 +83,8 @@ def inbox_create(
     return inbox
 
 
-def inbox_update(*, inbox: Inbox, credentials: dict | None = None, **fields) -> Inbox:
+def inbox_update(*, actor: Actor | None, inbox: Inbox, credentials: dict | None = None, **fields) -> Inbox:
+    _check_manage(actor)
     allowed = {
         "name",
         "rate_limit_per_second",
@@ -98,6 +112,7 @@ def inbox_update(*, inbox: Inbox, credentials: dict | None = None, **fields) -> 
 
 def template_create(
     *,
+    actor: Actor | None,
     inbox: Inbox,
     name: str,
     language: str,
@@ -105,6 +120,7 @@ def template_create(
     category: str,
     status: str = MessageTemplate.Status.APPROVED,
 ) -> MessageTemplate:
+    _check_manage(actor)
     if MessageTemplate.objects.filter(inbox=inbox, name=name, language=language).exists():
         raise Conflict(details=[{"field": "name", "message": str(_("This template already exists."))}])
     return MessageTemplate.objects.create(
@@ -112,7 +128,8 @@ def template_create(
     )
 
 
-def template_delete(*, template: MessageTemplate) -> None:
+def template_delete(*, actor: Actor | None, template: MessageTemplate) -> None:
+    _check_manage(actor)
     template.delete()
 
 

@@ -10,21 +10,26 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts import permissions
+from apps.accounts.models import ApiKey, User
 from apps.audit.services import audit_record
 from apps.media import storage
 from apps.media.events import MEDIA_SCANNED
-from apps.media.images import ImageRejected, check_image_header, process_image
 from apps.media.models import MediaFile
-from apps.media.sniffing import check_size, safe_filename, sniff_file
 from apps.notifications.services import notify_admins
+from conversa.db import atomic_retrying
 from conversa.errors import DomainError
 from conversa.events import publish
+from conversa.files.images import ImageRejected, check_image_header, process_image
+from conversa.files.sniffing import check_size, safe_filename, sniff_file
 from tenants.limits import PlanLimitReached, lock_current_company
+from tenants.models import Company
 from tenants.usage import usage_increment
 
 logger = logging.getLogger("conversa.media")
 
 MIB = 1024 * 1024
+Actor = User | ApiKey
 LIVE_STATUSES = (MediaFile.Status.SCANNING, MediaFile.Status.CLEAN)
 
 
@@ -41,8 +46,14 @@ def _sha256(fileobj) -> str:
     return digest.hexdigest()
 
 
-def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uploaded_by=None) -> MediaFile:
-    """Store the bytes under the company's prefix as `scanning` and queue the scan after commit."""
+def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uploaded_by=None,
+                check=None) -> MediaFile:
+    """Store the bytes under the company's prefix and the file as `scanning` (counted in the month's
+    storage), and queue the scan after commit, all in one transaction that first calls `check()`.
+
+    A transaction PostgreSQL aborts to break a deadlock is done again (the bytes are stored once);
+    when it fails for good, or `check()` refuses, no bytes are kept.
+    """
     media = MediaFile(
         kind=sniffed.kind,
         mime_type=sniffed.mime,
@@ -52,17 +63,31 @@ def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uplo
         source=source,
         uploaded_by=uploaded_by,
     )
-    media.storage_name = storage.save(storage.storage_name(media.key), fileobj)
-    media.save()
-    usage_increment(company_id=_company_id(), counter="storage_bytes", amount=size)
-    schema = connection.schema_name
-    transaction.on_commit(lambda: enqueue_scan(schema, media.pk))
-    return media
+
+    def admit() -> MediaFile:
+        if check is not None:
+            check()
+        if not media.storage_name:
+            # Stored once: a temporary upload is moved into the storage, not copied.
+            media.storage_name = storage.save(storage.storage_name(media.key), fileobj)
+        media.pk, media._state.adding = None, True  # an attempt after an aborted one inserts afresh
+        media.save()
+        usage_increment(company_id=_company_id(), counter="storage_bytes", amount=size)
+        schema = connection.schema_name
+        transaction.on_commit(lambda: committed.append(True))
+        transaction.on_commit(lambda: enqueue_scan(schema, media.pk))
+        return media
+
+    committed: list[bool] = []
+    try:
+        return atomic_retrying(admit)
+    except BaseException:
+        if not committed:  # an error after the commit (queueing the scan) leaves a kept file alone
+            storage.delete(media.storage_name)
+        raise
 
 
 def _company_id() -> int:
-    from tenants.models import Company
-
     return Company.objects.values_list("pk", flat=True).get(schema_name=connection.schema_name)
 
 
@@ -75,14 +100,24 @@ def enqueue_scan(schema_name: str, media_id: int, delay: float | None = None) ->
         media_scan(schema_name, media_id)
 
 
-def media_upload(*, fileobj, size: int, filename: str, declared_type: str | None, uploaded_by) -> MediaFile:
+def check_media_upload(*, actor: Actor) -> None:
+    """Uploading is sending's first step: whoever may write to conversations (403 otherwise)."""
+    permissions.check(actor, "media.upload")
+
+
+def media_upload(
+    *, actor: Actor, fileobj, size: int, filename: str, declared_type: str | None
+) -> MediaFile:
     """Accept an upload into quarantine: sniffed (415), within its kind's size (413) and the plan's
-    storage quota (403). Nothing is stored when any check fails."""
+    storage quota (403). Nothing is stored when any check fails. The file is the uploader's alone
+    until a message carries it (API keys' uploads belong to the company's keys)."""
+    check_media_upload(actor=actor)
     sniffed = sniff_file(fileobj, filename=filename, declared_type=declared_type)
     check_size(sniffed.kind, size)
     if sniffed.kind == MediaFile.Kind.IMAGE:
         check_image_header(fileobj, mime=sniffed.mime)
-    with transaction.atomic():
+
+    def within_quota() -> None:
         company = lock_current_company()
         limit_mb = company.plan.max_storage_mb
         if limit_mb is not None:
@@ -92,14 +127,16 @@ def media_upload(*, fileobj, size: int, filename: str, declared_type: str | None
                     _("This file would exceed your plan's storage (%(limit)s MB).") % {"limit": limit_mb},
                     details={"limit": limit_mb * MIB, "used": used, "resource": "max_storage_mb"},
                 )
-        return _quarantine(
-            fileobj=fileobj,
-            size=size,
-            sniffed=sniffed,
-            filename=filename,
-            source=MediaFile.Source.UPLOAD,
-            uploaded_by=uploaded_by,
-        )
+
+    return _quarantine(
+        fileobj=fileobj,
+        size=size,
+        sniffed=sniffed,
+        filename=filename,
+        source=MediaFile.Source.UPLOAD,
+        uploaded_by=permissions.acting_user(actor),
+        check=within_quota,
+    )
 
 
 def media_receive_inbound(*, data: bytes, declared_type: str, filename: str) -> MediaFile:
@@ -121,14 +158,13 @@ def media_receive_inbound(*, data: bytes, declared_type: str, filename: str) -> 
             status=MediaFile.Status.REJECTED,
             reject_reason=exc.message[:300],
         )
-    with transaction.atomic():
-        return _quarantine(
-            fileobj=fileobj,
-            size=len(data),
-            sniffed=sniffed,
-            filename=filename or "file",
-            source=MediaFile.Source.INBOUND,
-        )
+    return _quarantine(
+        fileobj=fileobj,
+        size=len(data),
+        sniffed=sniffed,
+        filename=filename or "file",
+        source=MediaFile.Source.INBOUND,
+    )
 
 
 # --- after the scan -----------------------------------------------------------------------------------
@@ -191,7 +227,6 @@ def media_mark_infected(*, media: MediaFile, signature: str) -> MediaFile:
             data={"media_id": media.pk},
             also=[media.uploaded_by],
         )
-        _release_waiting_messages(media)
     return media
 
 
@@ -206,13 +241,12 @@ def media_mark_rejected(*, media: MediaFile, reason: str) -> MediaFile:
             storage_name="",
             thumbnail_name="",
         )
-        _release_waiting_messages(media)
     return media
 
 
 def media_mark_clean(*, media: MediaFile) -> MediaFile:
     """Clean: images are re-encoded (EXIF gone, orientation applied, big ones compressed) and get a
-    thumbnail; then messages waiting for this file are sent."""
+    thumbnail. `media.scanned` then tells whoever waits for the file (conversations sends its messages)."""
     if media.kind == MediaFile.Kind.IMAGE:
         try:
             with storage.open_file(media.storage_name) as original:
@@ -228,16 +262,4 @@ def media_mark_clean(*, media: MediaFile) -> MediaFile:
         media.thumbnail_mime = image.thumbnail_mime
     with transaction.atomic():
         media = _settle(media, status=MediaFile.Status.CLEAN)
-        _release_waiting_messages(media)
     return media
-
-
-def _release_waiting_messages(media: MediaFile) -> None:
-    """Messages waiting for this file go to delivery: sent if clean, failed otherwise."""
-    from apps.conversations.models import Message
-    from apps.conversations.outbound import queue_delivery_after_commit
-
-    for message_id in Message.objects.filter(media=media, status=Message.Status.PENDING).values_list(
-        "pk", flat=True
-    ):
-        queue_delivery_after_commit(message_id)

@@ -8,7 +8,7 @@ import magic
 from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 
-from apps.media.sniffing import FileTooLarge
+from conversa.files.sniffing import FileTooLarge
 
 
 def kind_of(mime: str) -> str:

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from apps.accounts import permissions
 from conversa.errors import NotFound
 
 
@@ -37,27 +38,18 @@ def agent_required(view):
     return wrapper
 
 
-def admin_required(view):
-    """Company settings: admins only; others get a 404 rather than learning the page exists."""
+def action_required(action: str):
+    """Pages of `action` (see apps.accounts.permissions): whoever may not take it gets a 404 rather
+    than learning the page exists."""
 
-    @agent_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_admin:
-            raise Http404
-        return view(request, *args, **kwargs)
+    def decorate(view):
+        @agent_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not permissions.may(request.user, action):
+                raise Http404
+            return view(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
 
-
-def manager_required(view):
-    """Supervisors and admins (quick replies of the whole team, reports)."""
-
-    @agent_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_supervisor_or_admin:
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
+    return decorate

@@ -7,8 +7,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from apps.accounts import services
-from apps.accounts.models import ApiKey
-from ninja_api.auth import require_admin
+from apps.accounts.selectors import api_keys_visible_to
+from ninja_api.auth import current_user
 from ninja_api.pagination import PageParams, paginate
 
 router = Router(tags=["api keys"])
@@ -42,22 +42,20 @@ class ApiKeyIn(Schema):
 
 @router.get("", response=ApiKeyPage)
 def list_keys(request, page: Query[PageParams]):
-    require_admin(request)
     items, next_cursor = paginate(
-        ApiKey.objects.all(), cursor=page.cursor, limit=page.limit, ordering=("-id",),
+        api_keys_visible_to(request.auth), cursor=page.cursor, limit=page.limit, ordering=("-id",),
     )
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("", response={201: ApiKeyCreatedOut})
 def create_key(request, payload: ApiKeyIn):
-    user = require_admin(request)
-    key, full_key = services.api_key_create(created_by=user, **payload.dict())
+    key, full_key = services.api_key_create(created_by=current_user(request), **payload.dict())
     return Status(201, {**ApiKeyOut.from_orm(key).dict(), "key": full_key})
 
 
 @router.delete("/{int:key_id}", response={204: None})
 def revoke_key(request, key_id: int):
-    admin = require_admin(request)
-    services.api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id), actor=admin)
+    key = get_object_or_404(api_keys_visible_to(request.auth), pk=key_id)
+    services.api_key_revoke(key=key, actor=current_user(request))
     return Status(204, None)

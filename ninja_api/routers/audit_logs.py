@@ -4,8 +4,7 @@ import datetime as dt
 
 from ninja import Query, Router, Schema
 
-from apps.audit.models import AuditLog
-from ninja_api.auth import require_admin
+from apps.audit.selectors import audit_logs_visible_to
 from ninja_api.pagination import PageParams, paginate
 
 router = Router(tags=["audit"])
@@ -33,8 +32,7 @@ class AuditLogPage(Schema):
 @router.get("", response=AuditLogPage)
 def list_audit_logs(request, page: Query[PageParams], action: str | None = None,
                     entity_type: str | None = None, entity_id: str | None = None):
-    require_admin(request)
-    logs = AuditLog.objects.all()
+    logs = audit_logs_visible_to(request.auth)
     if action:
         logs = logs.filter(action=action)
     if entity_type:

@@ -11,8 +11,6 @@ from ninja import Query, Router, Schema, Status
 from pydantic import AfterValidator, Field, StringConstraints, validate_email
 
 from apps.contacts import selectors, services
-from apps.contacts.models import CustomFieldDefinition
-from ninja_api.auth import MANAGERS, require
 from ninja_api.pagination import PageParams, paginate
 
 router = Router(tags=["contacts"])
@@ -144,41 +142,39 @@ class CustomFieldIn(Schema):
 
 @router.get("", response=ContactPage)
 def list_contacts(request, filters: Query[ContactFilters], page: Query[PageParams]):
-    require(request, scope="contacts:read")
-    contacts = selectors.contact_list(**filters.dict())
+    contacts = selectors.contact_list_for(request.auth, **filters.dict())
     items, next_cursor = paginate(contacts, cursor=page.cursor, limit=page.limit, ordering=("-id",))
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("", response={201: ContactOut})
 def create_contact(request, payload: ContactIn):
-    require(request, scope="contacts:write")
+    services.check_contact_write(actor=request.auth)
     return Status(201, services.contact_create(**payload.dict()))
 
 
 @router.get("/{int:contact_id}", response=ContactOut)
 def get_contact(request, contact_id: int):
-    require(request, scope="contacts:read")
-    return selectors.contact_get(contact_id=contact_id)
+    return selectors.contact_get_for(request.auth, contact_id)
 
 
 @router.patch("/{int:contact_id}", response=ContactOut)
 def update_contact(request, contact_id: int, payload: ContactPatch):
-    require(request, scope="contacts:write")
+    services.check_contact_write(actor=request.auth)
     contact = selectors.contact_get(contact_id=contact_id)
     return services.contact_update(contact=contact, **payload.dict(exclude_unset=True))
 
 
 @router.delete("/{int:contact_id}", response={204: None})
 def delete_contact(request, contact_id: int):
-    require(request, scope="contacts:write")
+    services.check_contact_write(actor=request.auth)
     services.contact_delete(contact=selectors.contact_get(contact_id=contact_id))
     return Status(204, None)
 
 
 @router.post("/{int:contact_id}/tags", response=ContactOut)
 def add_tags(request, contact_id: int, payload: TagsIn):
-    require(request, scope="contacts:write")
+    services.check_contact_write(actor=request.auth)
     contact = selectors.contact_get(contact_id=contact_id)
     return services.contact_add_tags(contact=contact, tags=payload.tags)
 
@@ -186,7 +182,7 @@ def add_tags(request, contact_id: int, payload: TagsIn):
 # `path:` so that a tag holding a "/" can be removed too (sent percent-encoded).
 @router.delete("/{int:contact_id}/tags/{path:tag}", response=ContactOut)
 def remove_tag(request, contact_id: int, tag: str):
-    require(request, scope="contacts:write")
+    services.check_contact_write(actor=request.auth)
     contact = selectors.contact_get(contact_id=contact_id)
     return services.contact_remove_tags(contact=contact, tags=[tag])
 
@@ -195,21 +191,21 @@ def remove_tag(request, contact_id: int, tag: str):
 
 @fields_router.get("", response=CustomFieldPage)
 def list_fields(request, page: Query[PageParams]):
-    require(request, scope="contacts:read")
     items, next_cursor = paginate(
-        CustomFieldDefinition.objects.all(), cursor=page.cursor, limit=page.limit, ordering=("id",),
+        selectors.custom_fields_visible_to(request.auth), cursor=page.cursor, limit=page.limit,
+        ordering=("id",),
     )
     return {"items": items, "next_cursor": next_cursor}
 
 
 @fields_router.post("", response={201: CustomFieldOut})
 def create_field(request, payload: CustomFieldIn):
-    require(request, scope="contacts:write", roles=MANAGERS)
+    services.check_custom_fields_manage(actor=request.auth)
     return Status(201, services.custom_field_create(**payload.dict()))
 
 
 @fields_router.delete("/{key}", response={204: None})
 def delete_field(request, key: str):
-    require(request, scope="contacts:write", roles=MANAGERS)
+    services.check_custom_fields_manage(actor=request.auth)
     services.custom_field_delete(definition=selectors.custom_field_get(key=key))
     return Status(204, None)

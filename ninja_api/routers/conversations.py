@@ -14,12 +14,11 @@ from apps.conversations import outbound, selectors, services
 from apps.conversations.models import Conversation, Note, ScheduledMessage, TimelineEvent
 from apps.media.events import media_data
 from conversa.errors import ValidationFailed
-from ninja_api.auth import MANAGERS, current_user, require
+from ninja_api.auth import current_user
 from ninja_api.pagination import PageParams, paginate
 
 router = Router(tags=["conversations"])
 
-READ, WRITE = "conversations:read", "conversations:write"
 
 
 class ContactBrief(Schema):
@@ -118,12 +117,22 @@ class NoteOut(Schema):
     created_at: dt.datetime
 
 
+class NotePage(Schema):
+    items: list[NoteOut]
+    next_cursor: str | None
+
+
 class TimelineOut(Schema):
     id: int
     actor_id: int | None
     kind: str
     data: dict
     created_at: dt.datetime
+
+
+class TimelinePage(Schema):
+    items: list[TimelineOut]
+    next_cursor: str | None
 
 
 class AssignIn(Schema):
@@ -172,13 +181,13 @@ class ScheduledOut(Schema):
     error: str
 
 
-def _conversation(request, conversation_id: int, scope: str) -> Conversation:
-    principal = require(request, scope=scope)
-    return selectors.conversation_get_for(principal, conversation_id)
+class ScheduledPage(Schema):
+    items: list[ScheduledOut]
+    next_cursor: str | None
 
 
-def _actor(request) -> User | None:
-    return request.auth if isinstance(request.auth, User) else None
+def _conversation(request, conversation_id: int) -> Conversation:
+    return selectors.conversation_get_for(request.auth, conversation_id)
 
 
 def _assignee(assignee_id: int) -> User:
@@ -199,8 +208,7 @@ class ConversationFilters(Schema):
 
 @router.get("", response=ConversationPage)
 def list_conversations(request, page: Query[PageParams], filters: Query[ConversationFilters]):
-    principal = require(request, scope=READ)
-    conversations = selectors.conversation_list(principal, **filters.dict())
+    conversations = selectors.conversation_list(request.auth, **filters.dict())
     items, next_cursor = paginate(
         conversations, cursor=page.cursor, limit=page.limit, ordering=("-last_message_at", "-id")
     )
@@ -209,12 +217,12 @@ def list_conversations(request, page: Query[PageParams], filters: Query[Conversa
 
 @router.get("/{int:conversation_id}", response=ConversationOut)
 def get_conversation(request, conversation_id: int):
-    return _conversation(request, conversation_id, READ)
+    return _conversation(request, conversation_id)
 
 
 @router.get("/{int:conversation_id}/messages", response=MessagePage)
 def list_messages(request, conversation_id: int, page: Query[PageParams]):
-    conversation = _conversation(request, conversation_id, READ)
+    conversation = _conversation(request, conversation_id)
     items, next_cursor = paginate(
         selectors.messages_of(conversation),
         cursor=page.cursor,
@@ -226,10 +234,10 @@ def list_messages(request, conversation_id: int, page: Query[PageParams]):
 
 @router.post("/{int:conversation_id}/messages", response={201: MessageOut})
 def send_message(request, conversation_id: int, payload: MessageIn):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     message = outbound.message_send(
         conversation=conversation,
-        author=_actor(request),
+        author=request.auth,
         text=payload.text,
         template=payload.template.dict() if payload.template else None,
         reply_to_id=payload.reply_to,
@@ -238,102 +246,106 @@ def send_message(request, conversation_id: int, payload: MessageIn):
     return Status(201, message)
 
 
-@router.get("/{int:conversation_id}/notes", response=list[NoteOut])
-def list_notes(request, conversation_id: int):
-    conversation = _conversation(request, conversation_id, READ)
-    return list(Note.objects.filter(conversation=conversation))
+@router.get("/{int:conversation_id}/notes", response=NotePage)
+def list_notes(request, conversation_id: int, page: Query[PageParams]):
+    conversation = _conversation(request, conversation_id)
+    items, next_cursor = paginate(
+        Note.objects.filter(conversation=conversation), cursor=page.cursor, limit=page.limit,
+        ordering=("created_at", "id"),
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("/{int:conversation_id}/notes", response={201: NoteOut})
 def add_note(request, conversation_id: int, payload: NoteIn):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     return Status(
         201, services.note_add(conversation=conversation, author=current_user(request), text=payload.text)
     )
 
 
-@router.get("/{int:conversation_id}/timeline", response=list[TimelineOut])
-def timeline(request, conversation_id: int):
-    conversation = _conversation(request, conversation_id, READ)
-    return list(TimelineEvent.objects.filter(conversation=conversation))
+@router.get("/{int:conversation_id}/timeline", response=TimelinePage)
+def timeline(request, conversation_id: int, page: Query[PageParams]):
+    conversation = _conversation(request, conversation_id)
+    items, next_cursor = paginate(
+        TimelineEvent.objects.filter(conversation=conversation), cursor=page.cursor, limit=page.limit,
+        ordering=("created_at", "id"),
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("/{int:conversation_id}/assign", response=ConversationOut)
 def assign(request, conversation_id: int, payload: AssignIn):
-    conversation = _conversation(request, conversation_id, WRITE)
-    actor = _actor(request)
-    # Agents take conversations for themselves; handing them to others is for supervisors.
-    if actor is not None and actor.role == User.Role.AGENT and payload.assignee_id != actor.pk:
-        require(request, scope=WRITE, roles=MANAGERS)
+    conversation = _conversation(request, conversation_id)
     return services.conversation_assign(
-        conversation=conversation, assignee=_assignee(payload.assignee_id), actor=actor
+        conversation=conversation, assignee=_assignee(payload.assignee_id), actor=request.auth
     )
 
 
 @router.post("/{int:conversation_id}/transfer", response=ConversationOut)
 def transfer(request, conversation_id: int, payload: TransferIn):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     return services.conversation_assign(
         conversation=conversation,
         assignee=_assignee(payload.assignee_id),
-        actor=_actor(request),
+        actor=request.auth,
         reason=payload.reason,
     )
 
 
 @router.post("/{int:conversation_id}/unassign", response=ConversationOut)
 def unassign(request, conversation_id: int):
-    conversation = _conversation(request, conversation_id, WRITE)
-    return services.conversation_unassign(conversation=conversation, actor=_actor(request))
+    conversation = _conversation(request, conversation_id)
+    return services.conversation_unassign(conversation=conversation, actor=request.auth)
 
 
 @router.post("/{int:conversation_id}/status", response=ConversationOut)
 def set_status(request, conversation_id: int, payload: StatusIn):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     return services.conversation_set_status(
-        conversation=conversation, status=payload.status, actor=_actor(request)
+        conversation=conversation, status=payload.status, actor=request.auth
     )
 
 
 @router.post("/{int:conversation_id}/priority", response=ConversationOut)
 def set_priority(request, conversation_id: int, payload: PriorityIn):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     return services.conversation_set_priority(
-        conversation=conversation, priority=payload.priority, actor=_actor(request)
+        conversation=conversation, priority=payload.priority, actor=request.auth
     )
 
 
 @router.post("/{int:conversation_id}/labels", response=ConversationOut)
 def set_labels(request, conversation_id: int, payload: LabelsIn):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     for label in payload.add:
         if not 1 <= len(label) <= 50:
             raise ValidationFailed(
                 details=[{"field": "add", "message": str(_("Labels are 1 to 50 characters."))}]
             )
     return services.conversation_set_labels(
-        conversation=conversation, add=payload.add, remove=payload.remove, actor=_actor(request)
+        conversation=conversation, add=payload.add, remove=payload.remove, actor=request.auth
     )
 
 
 @router.post("/{int:conversation_id}/read", response=ConversationOut)
 def mark_read(request, conversation_id: int):
-    conversation = _conversation(request, conversation_id, READ)
+    conversation = _conversation(request, conversation_id)
     return services.conversation_mark_read(conversation=conversation, user=current_user(request))
 
 
 @router.post("/{int:conversation_id}/snooze", response=ConversationOut)
 def snooze(request, conversation_id: int, payload: SnoozeIn):
-    conversation = _conversation(request, conversation_id, WRITE)
-    return services.conversation_snooze(conversation=conversation, until=payload.until, actor=_actor(request))
+    conversation = _conversation(request, conversation_id)
+    return services.conversation_snooze(conversation=conversation, until=payload.until, actor=request.auth)
 
 
 @router.post("/{int:conversation_id}/close", response=ConversationOut)
 def close(request, conversation_id: int, payload: CloseIn):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     return services.conversation_close(
         conversation=conversation,
-        actor=_actor(request),
+        actor=request.auth,
         reason=payload.reason,
         outcome=payload.outcome,
         outcome_value=payload.outcome_value,
@@ -342,19 +354,23 @@ def close(request, conversation_id: int, payload: CloseIn):
 
 @router.post("/{int:conversation_id}/reopen", response=ConversationOut)
 def reopen(request, conversation_id: int):
-    conversation = _conversation(request, conversation_id, WRITE)
-    return services.conversation_reopen(conversation=conversation, actor=_actor(request))
+    conversation = _conversation(request, conversation_id)
+    return services.conversation_reopen(conversation=conversation, actor=request.auth)
 
 
-@router.get("/{int:conversation_id}/scheduled-messages", response=list[ScheduledOut])
-def list_scheduled(request, conversation_id: int):
-    conversation = _conversation(request, conversation_id, READ)
-    return list(ScheduledMessage.objects.filter(conversation=conversation))
+@router.get("/{int:conversation_id}/scheduled-messages", response=ScheduledPage)
+def list_scheduled(request, conversation_id: int, page: Query[PageParams]):
+    conversation = _conversation(request, conversation_id)
+    items, next_cursor = paginate(
+        ScheduledMessage.objects.filter(conversation=conversation), cursor=page.cursor, limit=page.limit,
+        ordering=("send_at", "id"),
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("/{int:conversation_id}/scheduled-messages", response={201: ScheduledOut})
 def schedule(request, conversation_id: int, payload: ScheduledIn):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     return Status(
         201,
         services.scheduled_message_create(
@@ -368,6 +384,6 @@ def schedule(request, conversation_id: int, payload: ScheduledIn):
 
 @router.delete("/{int:conversation_id}/scheduled-messages/{int:scheduled_id}", response=ScheduledOut)
 def cancel_scheduled(request, conversation_id: int, scheduled_id: int):
-    conversation = _conversation(request, conversation_id, WRITE)
+    conversation = _conversation(request, conversation_id)
     scheduled = get_object_or_404(ScheduledMessage, pk=scheduled_id, conversation=conversation)
-    return services.scheduled_message_cancel(scheduled=scheduled, actor=current_user(request))
+    return services.scheduled_message_cancel(scheduled=scheduled, actor=request.auth)

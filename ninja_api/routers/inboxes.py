@@ -8,18 +8,15 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from apps.accounts.models import User
-from apps.conversations.models import Message
+from apps.conversations.selectors import outbound_messages_visible_to
 from apps.inboxes import services
 from apps.inboxes.models import Inbox, MessageTemplate
-from apps.inboxes.selectors import webhook_url
+from apps.inboxes.selectors import inbox_get_for, inboxes_visible_to, may_see_connection_secrets, webhook_url
 from conversa.errors import NotFound
-from ninja_api.auth import require, require_admin
 from ninja_api.pagination import PageParams, paginate
 
 router = Router(tags=["inboxes"])
 
-READ, WRITE = "conversations:read", "conversations:write"
 
 
 class InboxOut(Schema):
@@ -117,31 +114,33 @@ class OutboxPage(Schema):
     next_cursor: str | None
 
 
-def _is_admin(request) -> bool:
-    return isinstance(request.auth, User) and request.auth.is_admin
+class InboxPage(Schema):
+    items: list[InboxOut]
+    next_cursor: str | None
 
 
-def _inbox(request, inbox_id: int, scope: str) -> Inbox:
-    require(request, scope=scope)
-    return get_object_or_404(Inbox, pk=inbox_id)
+class TemplatePage(Schema):
+    items: list[TemplateOut]
+    next_cursor: str | None
 
 
-@router.get("", response=list[InboxOut])
-def list_inboxes(request):
-    require(request, scope=READ)
-    return list(Inbox.objects.all())
+@router.get("", response=InboxPage)
+def list_inboxes(request, page: Query[PageParams]):
+    items, next_cursor = paginate(
+        inboxes_visible_to(request.auth), cursor=page.cursor, limit=page.limit, ordering=("id",)
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("", response={201: InboxAdminOut})
 def create_inbox(request, payload: InboxIn):
-    require_admin(request)
-    return Status(201, services.inbox_create(**payload.dict()))
+    return Status(201, services.inbox_create(actor=request.auth, **payload.dict()))
 
 
 @router.get("/{int:inbox_id}", response={200: InboxAdminOut | InboxOut})
 def get_inbox(request, inbox_id: int):
-    inbox = _inbox(request, inbox_id, READ)
-    schema = InboxAdminOut if _is_admin(request) else InboxOut
+    inbox = inbox_get_for(request.auth, inbox_id)
+    schema = InboxAdminOut if may_see_connection_secrets(request.auth) else InboxOut
     # Rendered here: ninja would validate a built schema against the union again, and the admin
     # resolvers cannot run on it (admins would silently get the plain shape).
     return JsonResponse(schema.from_orm(inbox).model_dump(mode="json"))
@@ -149,39 +148,40 @@ def get_inbox(request, inbox_id: int):
 
 @router.patch("/{int:inbox_id}", response=InboxAdminOut)
 def update_inbox(request, inbox_id: int, payload: InboxPatch):
-    require_admin(request)
-    inbox = _inbox(request, inbox_id, WRITE)
-    return services.inbox_update(inbox=inbox, **payload.dict(exclude_unset=True))
+    inbox = inbox_get_for(request.auth, inbox_id)
+    return services.inbox_update(actor=request.auth, inbox=inbox, **payload.dict(exclude_unset=True))
 
 
-@router.get("/{int:inbox_id}/templates", response=list[TemplateOut])
-def list_templates(request, inbox_id: int):
-    inbox = _inbox(request, inbox_id, READ)
-    return list(inbox.templates.all())
+@router.get("/{int:inbox_id}/templates", response=TemplatePage)
+def list_templates(request, inbox_id: int, page: Query[PageParams]):
+    inbox = inbox_get_for(request.auth, inbox_id)
+    items, next_cursor = paginate(
+        inbox.templates.all(), cursor=page.cursor, limit=page.limit, ordering=("id",)
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("/{int:inbox_id}/templates", response={201: TemplateOut})
 def create_template(request, inbox_id: int, payload: TemplateIn):
-    require_admin(request)
-    inbox = _inbox(request, inbox_id, WRITE)
-    return Status(201, services.template_create(inbox=inbox, **payload.dict()))
+    inbox = inbox_get_for(request.auth, inbox_id)
+    return Status(201, services.template_create(actor=request.auth, inbox=inbox, **payload.dict()))
 
 
 @router.delete("/{int:inbox_id}/templates/{int:template_id}", response={204: None})
 def delete_template(request, inbox_id: int, template_id: int):
-    require_admin(request)
-    inbox = _inbox(request, inbox_id, WRITE)
-    services.template_delete(template=get_object_or_404(MessageTemplate, pk=template_id, inbox=inbox))
+    inbox = inbox_get_for(request.auth, inbox_id)
+    template = get_object_or_404(MessageTemplate, pk=template_id, inbox=inbox)
+    services.template_delete(actor=request.auth, template=template)
     return Status(204, None)
 
 
 @router.get("/{int:inbox_id}/sandbox/outbox", response=OutboxPage)
 def sandbox_outbox(request, inbox_id: int, page: Query[PageParams]):
-    """What the company sent to its sandbox customers, newest first."""
-    inbox = _inbox(request, inbox_id, READ)
+    """What the company sent to its sandbox customers in conversations the caller may see, newest first."""
+    inbox = inbox_get_for(request.auth, inbox_id)
     if inbox.provider != Inbox.Provider.SANDBOX:
         raise NotFound()
-    messages = Message.objects.filter(inbox=inbox, direction=Message.Direction.OUTBOUND).select_related(
+    messages = outbound_messages_visible_to(request.auth, inbox_id=inbox.pk).select_related(
         "conversation__contact",
     )
     items, next_cursor = paginate(messages, cursor=page.cursor, limit=page.limit, ordering=("-id",))

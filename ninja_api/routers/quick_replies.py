@@ -4,13 +4,13 @@ import datetime as dt
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from apps.conversations import services
+from apps.conversations import selectors, services
 from apps.conversations.models import QuickReply
-from conversa.errors import Forbidden
 from ninja_api.auth import current_user
+from ninja_api.pagination import PageParams, paginate
 
 router = Router(tags=["quick replies"])
 
@@ -33,31 +33,30 @@ class QuickReplyOut(Schema):
         return reply.owner_id is not None
 
 
-@router.get("", response=list[QuickReplyOut])
-def list_quick_replies(request, q: str | None = None):
-    user = current_user(request)
-    replies = QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=user))
+class QuickReplyPage(Schema):
+    items: list[QuickReplyOut]
+    next_cursor: str | None
+
+
+@router.get("", response=QuickReplyPage)
+def list_quick_replies(request, page: Query[PageParams], q: str | None = None):
+    replies = selectors.quick_replies_visible_to(current_user(request))
     if q:
         replies = replies.filter(Q(shortcut__istartswith=q) | Q(content__icontains=q))
-    return list(replies)
+    items, next_cursor = paginate(replies, cursor=page.cursor, limit=page.limit, ordering=("shortcut", "id"))
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("", response={201: QuickReplyOut})
 def create_quick_reply(request, payload: QuickReplyIn):
-    user = current_user(request)
-    if not payload.personal and not user.is_supervisor_or_admin:
-        raise Forbidden()
-    owner = user if payload.personal else None
-    return Status(
-        201, services.quick_reply_create(shortcut=payload.shortcut, content=payload.content, owner=owner)
-    )
+    return Status(201, services.quick_reply_create(
+        actor=current_user(request), shortcut=payload.shortcut, content=payload.content,
+        personal=payload.personal,
+    ))
 
 
 @router.delete("/{int:reply_id}", response={204: None})
 def delete_quick_reply(request, reply_id: int):
-    user = current_user(request)
-    reply = get_object_or_404(QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=user)), pk=reply_id)
-    if reply.owner_id is None and not user.is_supervisor_or_admin:
-        raise Forbidden()
-    services.quick_reply_delete(quick_reply=reply)
+    reply = get_object_or_404(QuickReply, pk=reply_id)
+    services.quick_reply_delete(actor=current_user(request), quick_reply=reply)
     return Status(204, None)

@@ -2,13 +2,10 @@
 
 from typing import Literal
 
-from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import EmailStr, Field
 
-from apps.accounts import services
-from apps.accounts.models import User
-from ninja_api.auth import ADMINS, current_user, require
+from apps.accounts import selectors, services
 from ninja_api.pagination import PageParams, paginate
 from ninja_api.schemas import UserOut
 
@@ -38,8 +35,7 @@ class UserPatch(Schema):
 
 @router.get("", response=UserPage)
 def list_users(request, page: Query[PageParams], active: bool | None = None):
-    require(request, scope="users:read")
-    users = User.objects.all()
+    users = selectors.users_visible_to(request.auth)
     if active is not None:
         users = users.filter(is_active=active)
     items, next_cursor = paginate(users, cursor=page.cursor, limit=page.limit, ordering=("id",))
@@ -48,27 +44,21 @@ def list_users(request, page: Query[PageParams], active: bool | None = None):
 
 @router.post("", response={201: UserOut})
 def create_user(request, payload: UserIn):
-    require(request, scope="users:write", roles=ADMINS)
-    return Status(201, services.user_create(**payload.dict()))
+    return Status(201, services.user_create(actor=request.auth, **payload.dict()))
 
 
 @router.get("/{int:user_id}", response=UserOut)
 def get_user(request, user_id: int):
-    require(request, scope="users:read")
-    return get_object_or_404(User, pk=user_id)
+    return selectors.user_get_for(request.auth, user_id)
 
 
 @router.patch("/{int:user_id}", response=UserOut)
 def update_user(request, user_id: int, payload: UserPatch):
-    actor = current_user(request)
-    require(request, scope="users:write", roles=ADMINS)
-    user = get_object_or_404(User, pk=user_id)
-    return services.user_update(user=user, actor=actor, **payload.dict(exclude_unset=True))
+    user = selectors.user_get_for(request.auth, user_id)
+    return services.user_update(user=user, actor=request.auth, **payload.dict(exclude_unset=True))
 
 
 @router.delete("/{int:user_id}", response=UserOut)
 def deactivate_user(request, user_id: int):
-    actor = current_user(request)
-    require(request, scope="users:write", roles=ADMINS)
-    user = get_object_or_404(User, pk=user_id)
-    return services.user_deactivate(user=user, actor=actor)
+    user = selectors.user_get_for(request.auth, user_id)
+    return services.user_deactivate(user=user, actor=request.auth)

@@ -1,9 +1,8 @@
 """Periodic work: every minute, each active company's housekeeping tasks are queued in its schema."""
 
+from django_tenants.utils import get_tenant_model
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
-
-from tenants.models import Company
 
 # Tenant tasks (taking only `schema_name`) to run every minute for every company.
 _EVERY_MINUTE = []
@@ -17,6 +16,8 @@ def every_minute(task):
 
 @db_periodic_task(crontab(minute="*"))
 def run_every_minute() -> int:
+    # The tenant model by setting (TENANT_MODEL): the kernel sits below the tenants app.
+    Company = get_tenant_model()
     schemas = list(
         Company.objects.exclude(schema_name="public")
         .exclude(status=Company.Status.CANCELLED)

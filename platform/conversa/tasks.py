@@ -7,11 +7,11 @@ written to the wrong one.
 
 import functools
 
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 from huey.api import TaskWrapper
 from huey.contrib.djhuey import HUEY, close_db
 
-from tenants.models import SCHEMA_NAME_RE
+from conversa.schemas import SCHEMA_NAME_RE
 
 
 class TenantSchemaRequired(ValueError):
@@ -47,13 +47,11 @@ def tenant_task(*, retries=0, retry_delay=0, retry_backoff=0, name=None, **setti
     def decorator(fn):
         @functools.wraps(fn)
         def run_in_schema(schema_name, *args, **kwargs):
-            from tenants.models import Company
-
             # Sentry's Huey integration adds trace headers when the enqueuing process has Sentry on;
             # a worker without it must not pass them to the task.
             kwargs.pop("sentry_headers", None)
             check_tenant_schema(schema_name)
-            if not Company.objects.filter(schema_name=schema_name).exists():
+            if not get_tenant_model().objects.filter(schema_name=schema_name).exists():
                 raise TenantSchemaRequired(f"no company has the schema {schema_name!r}")
             with schema_context(schema_name):
                 return fn(schema_name, *args, **kwargs)

@@ -154,11 +154,11 @@ def test_actions_write_the_timeline(setup, alpha):
 
     assert reopened.status_code == 200 and reopened.json()["status"] == "open"
     assert reopened.json()["labels"] == ["vip"] and reopened.json()["priority"] == "urgent"
-    kinds = [event["kind"] for event in admin.get(f"{url}/timeline").json()]
+    kinds = [event["kind"] for event in admin.get(f"{url}/timeline").json()["items"]]
     assert kinds[:3] == ["status_changed", "assigned", "transferred"]
     assert {"priority_changed", "labels_changed", "note_added"} <= set(kinds)
     assert kinds.count("status_changed") >= 3
-    notes = admin.get(f"{url}/notes").json()
+    notes = admin.get(f"{url}/notes").json()["items"]
     assert [n["text"] for n in notes] == ["Customer is upset, be gentle"]
 
 
@@ -202,7 +202,7 @@ def test_scheduled_messages_are_sent_when_due_and_can_be_cancelled(setup, alpha,
     assert scheduled_messages_send.call_local(alpha.schema_name) == 1
     statuses = {
         item["text"]: item["status"]
-        for item in admin.get(f"/api/v1/conversations/{conversation}/scheduled-messages").json()
+        for item in admin.get(f"/api/v1/conversations/{conversation}/scheduled-messages").json()["items"]
     }
     assert statuses == {"Reminder": "sent", "Other": "cancelled"}
 
@@ -248,5 +248,6 @@ def test_quick_replies_are_personal_or_shared(setup, alpha):
         ).status_code
         == 201
     )
-    assert {r["shortcut"] for r in ana.get("/api/v1/quick-replies").json()} == {"hello", "thanks"}
-    assert {r["shortcut"] for r in s["client"][s["bruno"]].get("/api/v1/quick-replies").json()} == {"thanks"}
+    assert {r["shortcut"] for r in ana.get("/api/v1/quick-replies").json()["items"]} == {"hello", "thanks"}
+    bruno = s["client"][s["bruno"]]
+    assert {r["shortcut"] for r in bruno.get("/api/v1/quick-replies").json()["items"]} == {"thanks"}

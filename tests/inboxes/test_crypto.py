@@ -71,7 +71,7 @@ def test_meta_secrets_are_encrypted_too_and_updates_stay_encrypted(alpha, in_sch
     before = raw_column(alpha, inbox.pk)
 
     with in_schema(alpha.schema_name):
-        inbox_update(inbox=inbox, credentials={"access_token": "EAAG-rotated-access-token"})
+        inbox_update(actor=None, inbox=inbox, credentials={"access_token": "EAAG-rotated-access-token"})
 
     after = raw_column(alpha, inbox.pk)
     assert after != before

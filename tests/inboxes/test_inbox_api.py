@@ -288,8 +288,9 @@ def test_agents_get_the_plain_inbox_without_connection_secrets(admin, agent):
 
     listed = agent.get(INBOXES)
     assert listed.status_code == 200
-    assert {item["id"] for item in listed.json()} == {sandbox["id"], meta["id"]}
-    assert all({"webhook_url", "verify_token", "sandbox_token"}.isdisjoint(item) for item in listed.json())
+    items = listed.json()["items"]
+    assert {item["id"] for item in items} == {sandbox["id"], meta["id"]}
+    assert all({"webhook_url", "verify_token", "sandbox_token"}.isdisjoint(item) for item in items)
 
 
 def test_agents_and_supervisors_cannot_create_or_change_inboxes(api, admin, agent, alpha, in_schema):
@@ -493,7 +494,7 @@ def test_templates_are_created_listed_and_unique_per_name_and_language(admin, ag
     for client in (admin, agent):
         listed = client.get(path)
         assert listed.status_code == 200
-        assert [(t["name"], t["language"], t["variable_count"]) for t in listed.json()] == [
+        assert [(t["name"], t["language"], t["variable_count"]) for t in listed.json()["items"]] == [
             ("order_update", "en", 2),
             ("order_update", "pt_BR", 1),
             ("welcome", "en", 0),
@@ -517,7 +518,7 @@ def test_invalid_templates_are_422_and_not_stored(admin, payload):
 
     assert response.status_code == 422
     assert error_of(response)["code"] == "validation_error"
-    assert admin.get(f"{INBOXES}/{inbox_id}/templates").json() == []
+    assert admin.get(f"{INBOXES}/{inbox_id}/templates").json()["items"] == []
 
 
 # --- tenant isolation ----------------------------------------------------------------------------
@@ -542,7 +543,7 @@ def test_another_companys_inbox_ids_are_404_on_every_route(api, alpha, bravo, in
         ]
         assert [r.status_code for r in responses] == [404] * 5
         assert all(error_of(r)["code"] == "not_found" for r in responses)
-    assert bravo_admin.get(INBOXES).json() == []
+    assert bravo_admin.get(INBOXES).json()["items"] == []
 
     # The webhook URLs themselves, even with alpha's own secrets, do not reach alpha from bravo's host.
     bravo_host = api(bravo)

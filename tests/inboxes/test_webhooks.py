@@ -524,7 +524,7 @@ def test_webhooks_of_an_inactive_inbox_are_404(
 ):
     with schema_context(alpha.schema_name):
         for inbox in (meta_inbox, twilio_inbox, sandbox_inbox):
-            inbox_update(inbox=inbox, is_active=False)
+            inbox_update(actor=None, inbox=inbox, is_active=False)
     body = meta_text_message(PHONE_NUMBER_ID, "5511988887777", "Hola")
     params = twilio_message_params(ACCOUNT_SID, "+5511977776666", TWILIO_NUMBER, "Oi")
 

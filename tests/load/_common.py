@@ -410,7 +410,7 @@ def meta_inbox(company, *, phone_number_id: str, app_secret: str):
     from apps.inboxes.services import inbox_create
 
     with schema_context(company.schema_name):
-        return inbox_create(name="Bench WhatsApp", provider="whatsapp_cloud", credentials={
+        return inbox_create(actor=None, name="Bench WhatsApp", provider="whatsapp_cloud", credentials={
             "phone_number_id": phone_number_id, "business_account_id": "bench-waba",
             "access_token": "bench-access-token", "app_secret": app_secret,
             "graph_base_url": "http://127.0.0.1:9",

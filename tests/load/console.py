@@ -57,7 +57,7 @@ def populate(*, companies: int, real: int, seed: int = 6) -> dict:
                                     admin_email=f"admin@{slug}.example.com", admin_password=PASSWORD)
         with schema_context(company.schema_name):
             for n in range(rng.randint(1, 6)):
-                user_create(email=f"agent{n}@{slug}.example.com", password=PASSWORD)
+                user_create(actor=None, email=f"agent{n}@{slug}.example.com", password=PASSWORD)
         first_real = first_real or company
     first_real = first_real or Company.objects.filter(slug__startswith="real").first()
     bare = max(0, companies - existing - max(0, real - real_made))

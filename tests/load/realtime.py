@@ -294,7 +294,8 @@ def _agents(company, count: int) -> list:
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]), \
             schema_context(company.schema_name):
         for i in range(count):
-            users.append(user_create(email=f"agent{i}@{company.slug}.example.com", password=_common.PASSWORD,
+            users.append(user_create(actor=None, email=f"agent{i}@{company.slug}.example.com",
+                                     password=_common.PASSWORD,
                                      name=f"Agent {i}"))
     return users
 

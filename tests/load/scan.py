@@ -209,7 +209,8 @@ def sign_in(client, company, count: int) -> list[str]:
     emails = [f"admin@{company.slug}.example.com"]
     with schema_context(company.schema_name):
         for i in range(1, count):
-            emails.append(user_create(email=f"agent{i}@{company.slug}.example.com", password=PASSWORD,
+            emails.append(user_create(actor=None, email=f"agent{i}@{company.slug}.example.com",
+                                      password=PASSWORD,
                                       name=f"Agent {i}").email)
     connections.close_all()
     tokens = []

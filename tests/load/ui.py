@@ -69,10 +69,11 @@ def populate(company, *, conversations: int, messages: int, seed: int = 5) -> di
                 + ["archived"] * 6)
     with schema_context(company.schema_name):
         admin = User.objects.get(role=User.Role.ADMIN)
-        agent = user_create(email=f"agent@{company.slug}.example.com", password=PASSWORD, name="Ana Agent")
-        others = [user_create(email=f"agent{i}@{company.slug}.example.com", password=PASSWORD,
+        agent = user_create(actor=None, email=f"agent@{company.slug}.example.com", password=PASSWORD,
+                            name="Ana Agent")
+        others = [user_create(actor=None, email=f"agent{i}@{company.slug}.example.com", password=PASSWORD,
                               name=f"{FIRST_NAMES[i]} Agent") for i in range(1, 6)]
-        inbox = inbox_create(name="Bench WhatsApp", provider="sandbox", credentials={})
+        inbox = inbox_create(actor=None, name="Bench WhatsApp", provider="sandbox", credentials={})
         for i in range(3):
             MessageTemplate.objects.create(inbox=inbox, name=f"order_update_{i}", language="en",
                                            body="Hi {{1}}, your order {{2}} shipped.")

@@ -9,8 +9,9 @@ import time
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from apps.media import images
-from apps.media.images import (
+from conversa.errors import domain_error_response
+from conversa.files import images
+from conversa.files.images import (
     MAX_PIXELS,
     TARGET_BYTES,
     ImageRejected,
@@ -18,7 +19,6 @@ from apps.media.images import (
     ProcessedImage,
     process_image,
 )
-from conversa.errors import domain_error_response
 from tests.fixtures import media_files as f
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from apps.media.sniffing import (
+from conversa.errors import domain_error_response
+from conversa.files.sniffing import (
     ALLOWED,
     EXTENSIONS,
     SNIFF_BYTES,
@@ -18,7 +19,6 @@ from apps.media.sniffing import (
     sniff,
     sniff_file,
 )
-from conversa.errors import domain_error_response
 from tests.fixtures import media_files as f
 from tests.fixtures.media_files import DOCX_MIME, XLSX_MIME
 
@@ -159,7 +159,7 @@ def test_a_big_docx_is_confirmed_from_the_whole_file():
 
 
 def test_a_zip_with_too_many_entries_is_refused_before_reading_them(monkeypatch):
-    monkeypatch.setattr("apps.media.sniffing.MAX_ZIP_ENTRIES", 2)
+    monkeypatch.setattr("conversa.files.sniffing.MAX_ZIP_ENTRIES", 2)
     refused(f.docx(), "contract.docx")
 
 

@@ -41,15 +41,22 @@ def text_of(response) -> str:
 # --- access ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["agent", "supervisor"])
-def test_settings_are_404_for_non_admins(alpha, role):
+def test_company_settings_are_404_for_non_admins_who_keep_their_quick_replies(alpha, role):
     inbox = make_inbox(alpha)
     browser = signed_in(alpha, make_user(alpha, role=role))
-    for path in (*SETTINGS_PAGES, "/app/settings/", f"/app/settings/inboxes/{inbox.pk}/"):
+    company_pages = [page for page in SETTINGS_PAGES if page != "/app/settings/quick-replies/"]
+    for path in (*company_pages, f"/app/settings/inboxes/{inbox.pk}/"):
         assert browser.get(path).status_code == 404, path
+    # Quick replies are everyone's (personal ones; shared ones for supervisors), as on the API.
+    assert browser.get("/app/settings/").headers["Location"] == "/app/settings/quick-replies/"
+    page = text_of(browser.get("/app/settings/quick-replies/"))
+    assert "Only me" in page and ("Everyone in the company" in page) == (role == "supervisor")
     assert browser.post("/app/settings/users/", {"email": unique_email(), "role": "admin"}).status_code == 404
     assert browser.post("/app/settings/api-keys/", {"name": "x", "scopes": ["users:read"]}).status_code == 404
-    # and the top nav does not offer the page
-    assert 'href="/app/settings/"' not in text_of(browser.get("/app/profile/"))
+    # The settings nav offers the quick replies alone.
+    page = text_of(browser.get("/app/settings/quick-replies/"))
+    nav = page.split('class="settings-nav"')[1].split("</nav>")[0]
+    assert "quick-replies" in nav and "/app/settings/users/" not in nav and "api-keys" not in nav
 
 
 def test_admin_sees_every_settings_page(browser):
@@ -390,7 +397,7 @@ def test_an_admin_of_another_company_cannot_reach_alphas_objects(alpha, bravo, a
         from apps.accounts.services import api_key_create
         from apps.conversations.services import quick_reply_create
 
-        reply = quick_reply_create(shortcut="alpha-only", content="Alpha", owner=None)
+        reply = quick_reply_create(actor=None, shortcut="alpha-only", content="Alpha")
         key, _ = api_key_create(name="Alpha key", scopes=["users:read"], created_by=admin)
 
     bravo_admin = signed_in(bravo, make_user(bravo, role="admin"))

@@ -7,6 +7,11 @@ from django import template
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from apps.accounts import permissions
+from apps.accounts.models import User
+from apps.conversations.models import Conversation
+from apps.notifications.models import Notification
+
 register = template.Library()
 
 TICKS = {"pending": "🕓", "sending": "🕓", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!"}
@@ -14,9 +19,13 @@ TICKS = {"pending": "🕓", "sending": "🕓", "sent": "✓", "delivered": "✓�
 
 @register.simple_tag
 def unread_notifications(user) -> int:
-    from apps.notifications.models import Notification
-
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+@register.filter
+def may(user, action: str) -> bool:
+    """`{% if user|may:"inboxes.manage" %}`: the rules of apps.accounts.permissions, in templates."""
+    return permissions.may(user, action)
 
 
 @register.filter
@@ -80,8 +89,6 @@ def fill_variables(content: str, contact) -> str:
 
 
 def _user_name(event) -> str:
-    from apps.accounts.models import User
-
     if hasattr(event, "assignee_user"):  # fetched with the rest of the page by timeline_page
         user = event.assignee_user
     else:
@@ -115,12 +122,8 @@ def event_text(event) -> str:
 
 
 def _status_label(value) -> str:
-    from apps.conversations.models import Conversation
-
     return str(dict(Conversation.Status.choices).get(value, value))
 
 
 def _priority_label(value) -> str:
-    from apps.conversations.models import Conversation
-
     return str(dict(Conversation.Priority.choices).get(value, value))

@@ -3,7 +3,6 @@
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -15,13 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.models import User
 from apps.contacts import services as contacts
 from apps.conversations import outbound, selectors, services
-from apps.conversations.models import Conversation, Message, QuickReply
+from apps.conversations.models import Conversation, Message
 from apps.inboxes.models import MessageTemplate
 from apps.web.auth import agent_required
 from apps.web.inbox_query import InboxFilters
 from apps.web.timeline import Item, TimelinePage, timeline_page, timeline_since
 from apps.web.views.inbox import inbox_context
-from conversa.errors import DomainError, Forbidden, ValidationFailed
+from conversa.errors import DomainError, ValidationFailed
 
 
 def _conversation(request, conversation_id: int) -> Conversation:
@@ -53,7 +52,7 @@ def head_context(request, conversation: Conversation) -> dict:
         "status_moves": [(value, label) for value, label in Conversation.Status.choices
                          if conversation.can_move_to(value)],
         "priorities": Conversation.Priority.choices,
-        "may_reassign": user.is_supervisor_or_admin or conversation.assignee_id == user.pk,
+        "may_reassign": services.may_hand_over(actor=user, conversation=conversation),
     }
 
 
@@ -65,7 +64,7 @@ def conversation_context(request, conversation: Conversation) -> dict:
         "templates": MessageTemplate.objects.filter(
             inbox_id=conversation.inbox_id, status=MessageTemplate.Status.APPROVED
         ),
-        "quick_replies": QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=request.user)),
+        "quick_replies": selectors.quick_replies_visible_to(request.user),
         "previous": conversation.contact.conversations.exclude(pk=conversation.pk)
         .select_related("inbox").order_by("-created_at")[:10],
     }
@@ -202,10 +201,6 @@ def _apply(request, conversation: Conversation, action: str) -> None:
         services.conversation_assign(conversation=conversation, assignee=user, actor=user)
     elif action == "assign":
         assignee = _user(data.get("assignee_id", ""))
-        # Agents take conversations or hand over their own; routing others' is for supervisors.
-        may_route = user.is_supervisor_or_admin or conversation.assignee_id == user.pk
-        if assignee.pk != user.pk and not may_route:
-            raise Forbidden()
         services.conversation_assign(conversation=conversation, assignee=assignee, actor=user,
                                      reason=data.get("reason", "")[:200])
     elif action == "unassign":
@@ -247,7 +242,7 @@ def action_view(request, conversation_id: int, action: str):
     except DomainError as exc:
         return _flash_error(exc)
     conversation = Conversation.objects.select_related("contact", "inbox", "assignee").get(pk=conversation.pk)
-    if not selectors.user_may_see(request.user, conversation):
+    if not selectors.may_see_conversation(request.user, conversation):
         # Handed to someone else: this agent's view of it ends here.
         response = HttpResponse("")
         response["HX-Redirect"] = "/app/"
@@ -267,6 +262,7 @@ def contact_view(request, conversation_id: int):
         fields["custom_fields"] = custom
     tags = [tag.strip() for tag in data.get("tags", "").split(",") if tag.strip()]
     try:
+        contacts.check_contact_write(actor=request.user)
         with transaction.atomic():  # all of the form or none of it
             contact = contacts.contact_update(contact=contact, **fields)
             removed = [tag for tag in contact.tags if tag not in tags]

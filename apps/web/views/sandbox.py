@@ -14,7 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.contacts.models import Contact
 from apps.contacts.phones import normalize_phone
-from apps.conversations.models import Conversation, Message
+from apps.conversations.models import Message
+from apps.conversations.selectors import conversations_visible_to, outbound_messages_visible_to
 from apps.inboxes.models import Inbox, WebhookEvent
 from apps.inboxes.providers.base import DELIVERED, READ
 from apps.inboxes.providers.sandbox import PHONE
@@ -93,7 +94,7 @@ def sandbox_view(request):
     if chatting:
         contact = Contact.objects.filter(phone=phone).only("id", "name").first()
         name = chosen["name"] or (contact.name if contact else "")
-        context.update({"inbox": inbox, "phone": phone, "name": name, **_thread(inbox, phone)})
+        context.update({"inbox": inbox, "phone": phone, "name": name, **_thread(request.user, inbox, phone)})
     elif len(inboxes) == 1 and not chosen["inbox"]:
         chosen["inbox"] = str(inboxes[0].pk)
     return render(request, "web/sandbox.html", context, status=422 if errors else 200)
@@ -101,13 +102,14 @@ def sandbox_view(request):
 
 # --- the conversation as the customer sees it -------------------------------------------------------
 
-def _thread(inbox: Inbox, phone: str) -> dict:
-    """The last messages between this customer and the inbox, oldest first, plus what they sent that
-    a worker has not processed yet; and a version that changes whenever any of it does."""
+def _thread(user, inbox: Inbox, phone: str) -> dict:
+    """The last messages between this customer and the inbox in conversations the user may see,
+    oldest first, plus what they sent that a worker has not processed yet; and a version that
+    changes whenever any of it does."""
     contact = Contact.objects.filter(phone=phone).only("id").first()
     messages = []
     if contact is not None:
-        conversations = Conversation.objects.filter(contact_id=contact.pk, inbox=inbox).values("id")
+        conversations = conversations_visible_to(user).filter(contact_id=contact.pk, inbox=inbox).values("id")
         messages = list(
             Message.objects.filter(conversation_id__in=conversations, deleted_at__isnull=True)
             .only("id", "direction", "kind", "text", "status", "created_at", "provider_message_id",
@@ -136,7 +138,7 @@ def _thread(inbox: Inbox, phone: str) -> dict:
 
 
 def _thread_response(request, inbox: Inbox, phone: str, *, unless_version: str = "") -> HttpResponse:
-    context = {"inbox": inbox, "phone": phone, **_thread(inbox, phone)}
+    context = {"inbox": inbox, "phone": phone, **_thread(request.user, inbox, phone)}
     if unless_version and unless_version == context["version"]:
         return HttpResponse(status=204)
     return render(request, "web/partials/sandbox_thread.html", context)
@@ -203,7 +205,7 @@ def receipts_view(request, inbox_id: int):
     rank = Message.STATUS_RANK[status]
     reached = [state for state, position in Message.STATUS_RANK.items() if position >= rank]
     provider_ids = (
-        Message.objects.filter(inbox=inbox, direction=Message.Direction.OUTBOUND, pk__in=ids)
+        outbound_messages_visible_to(request.user, inbox_id=inbox.pk).filter(pk__in=ids)
         .exclude(provider_message_id="").exclude(status__in=reached)
         .values_list("provider_message_id", flat=True)
     )

@@ -1,21 +1,23 @@
-"""Company settings for admins: users, inboxes and templates, quick replies, API keys, branding."""
+"""Company settings: users, inboxes and templates, quick replies, API keys, branding; each section
+for whoever may take its action (apps.accounts.permissions), everyone else gets a 404."""
 
 from django.contrib import messages
-from django.db.models import Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.accounts import permissions
 from apps.accounts import services as accounts
 from apps.accounts.models import ApiKey, User
+from apps.conversations import selectors as conversation_selectors
 from apps.conversations import services as conversations
 from apps.conversations.models import QuickReply
 from apps.inboxes import services as inboxes
 from apps.inboxes.models import Inbox, MessageTemplate
 from apps.inboxes.selectors import webhook_url
-from apps.web.auth import admin_required
+from apps.web.auth import action_required, agent_required
 from apps.web.forms import (
     SECRET_FIELDS,
     ApiKeyForm,
@@ -46,10 +48,23 @@ def _refused(request, exc: DomainError, fallback: str) -> HttpResponse:
     return redirect(fallback)
 
 
-@admin_required
+SECTIONS = (
+    ("users.manage", "web:settings-users"),
+    ("inboxes.manage", "web:settings-inboxes"),
+    ("quick_replies.use", "web:settings-quick-replies"),
+    ("api_keys.manage", "web:settings-api-keys"),
+    ("company.manage", "web:settings-branding"),
+)
+
+
+@agent_required
 @require_GET
 def settings_view(request):
-    return redirect("web:settings-users")
+    """The first section this user may open."""
+    for action, url in SECTIONS:
+        if permissions.may(request.user, action):
+            return redirect(url)
+    raise Http404
 
 
 # --- users ----------------------------------------------------------------------------------------
@@ -61,7 +76,7 @@ def _seats(request) -> dict:
     }
 
 
-@admin_required
+@action_required("users.manage")
 def users_view(request):
     form = UserCreateForm(request.POST or None)
     status, shown_password, created = 200, "", None
@@ -71,7 +86,8 @@ def users_view(request):
             password = data["password"] or generated_password()
             try:
                 created = accounts.user_create(
-                    email=data["email"], password=password, name=data["name"], role=data["role"],
+                    actor=request.user, email=data["email"], password=password, name=data["name"],
+                    role=data["role"],
                 )
             except DomainError as exc:
                 form.show_error(exc)
@@ -97,7 +113,7 @@ def _user_row(request, user: User, error: str = "") -> HttpResponse:
                   {"u": user, "roles": User.Role.choices, "row_error": error})
 
 
-@admin_required
+@action_required("users.manage")
 @require_POST
 def user_role_view(request, user_id: int):
     user = get_object_or_404(User, pk=user_id)
@@ -116,7 +132,7 @@ def user_role_view(request, user_id: int):
     return redirect("web:settings-users")
 
 
-@admin_required
+@action_required("users.manage")
 @require_POST
 def user_deactivate_view(request, user_id: int):
     user = get_object_or_404(User, pk=user_id)
@@ -134,7 +150,7 @@ def user_deactivate_view(request, user_id: int):
 
 # --- inboxes --------------------------------------------------------------------------------------
 
-@admin_required
+@action_required("inboxes.manage")
 def inboxes_view(request):
     form = InboxCreateForm(request.POST or None)
     status = 200
@@ -143,7 +159,7 @@ def inboxes_view(request):
             data = form.cleaned_data
             try:
                 inbox = inboxes.inbox_create(
-                    name=data["name"], provider=data["provider"],
+                    actor=request.user, name=data["name"], provider=data["provider"],
                     credentials=form.credentials(data["provider"]),
                     rate_limit_per_second=data["rate_limit_per_second"],
                 )
@@ -200,7 +216,7 @@ def _edit_initial(inbox: Inbox) -> dict:
     )}
 
 
-@admin_required
+@action_required("inboxes.manage")
 def inbox_view(request, inbox_id: int):
     inbox = get_object_or_404(Inbox, pk=inbox_id)
     form = InboxEditForm(request.POST or None, inbox=inbox, initial=_edit_initial(inbox))
@@ -211,7 +227,7 @@ def inbox_view(request, inbox_id: int):
             credentials = form.credentials(inbox.provider)
             try:
                 inboxes.inbox_update(
-                    inbox=inbox, credentials=credentials or None,
+                    actor=request.user, inbox=inbox, credentials=credentials or None,
                     **{name: data[name] for name in _edit_initial(inbox)},
                 )
             except DomainError as exc:
@@ -226,7 +242,7 @@ def inbox_view(request, inbox_id: int):
                  _inbox_context(inbox, form, TemplateForm(prefix="template")), status=status)
 
 
-@admin_required
+@action_required("inboxes.manage")
 @require_POST
 def template_create_view(request, inbox_id: int):
     inbox = get_object_or_404(Inbox, pk=inbox_id)
@@ -234,7 +250,7 @@ def template_create_view(request, inbox_id: int):
     status = 422
     if template_form.is_valid():
         try:
-            inboxes.template_create(inbox=inbox, **template_form.cleaned_data)
+            inboxes.template_create(actor=request.user, inbox=inbox, **template_form.cleaned_data)
         except DomainError as exc:
             template_form.show_error(exc)
             status = exc.status
@@ -246,11 +262,11 @@ def template_create_view(request, inbox_id: int):
                  _inbox_context(inbox, form, template_form), status=status)
 
 
-@admin_required
+@action_required("inboxes.manage")
 @require_POST
 def template_delete_view(request, inbox_id: int, template_id: int):
     template = get_object_or_404(MessageTemplate, pk=template_id, inbox_id=inbox_id)
-    inboxes.template_delete(template=template)
+    inboxes.template_delete(actor=request.user, template=template)
     if request.htmx:
         return HttpResponse("")
     messages.success(request, _("Template deleted."))
@@ -259,22 +275,21 @@ def template_delete_view(request, inbox_id: int, template_id: int):
 
 # --- quick replies --------------------------------------------------------------------------------
 
-def _visible_quick_replies(user: User):
-    # Other people's personal replies are theirs alone, admins included.
-    return QuickReply.objects.filter(Q(owner__isnull=True) | Q(owner=user))
-
-
-@admin_required
+@action_required("quick_replies.use")
 def quick_replies_view(request):
     form = QuickReplyForm(request.POST or None)
+    if not permissions.may(request.user, "quick_replies.share"):
+        # Offer what this user may create: their own replies.
+        form.fields["scope"].choices = [c for c in QuickReplyForm.SCOPES if c[0] == "personal"]
+        form.fields["scope"].initial = "personal"
     status = 200
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
             try:
                 conversations.quick_reply_create(
-                    shortcut=data["shortcut"], content=data["content"],
-                    owner=request.user if data["scope"] == "personal" else None,
+                    actor=request.user, shortcut=data["shortcut"], content=data["content"],
+                    personal=data["scope"] == "personal",
                 )
             except DomainError as exc:
                 form.show_error(exc)
@@ -286,15 +301,15 @@ def quick_replies_view(request):
             status = 422
     return _page(request, "web/settings/quick_replies.html", "quick_replies", {
         "form": form,
-        "quick_replies": _visible_quick_replies(request.user),
+        "quick_replies": conversation_selectors.quick_replies_visible_to(request.user),
     }, status=status)
 
 
-@admin_required
+@action_required("quick_replies.use")
 @require_POST
 def quick_reply_delete_view(request, reply_id: int):
-    reply = get_object_or_404(_visible_quick_replies(request.user), pk=reply_id)
-    conversations.quick_reply_delete(quick_reply=reply)
+    reply = get_object_or_404(QuickReply, pk=reply_id)
+    conversations.quick_reply_delete(actor=request.user, quick_reply=reply)
     if request.htmx:
         return HttpResponse("")
     messages.success(request, _("Quick reply deleted."))
@@ -303,7 +318,7 @@ def quick_reply_delete_view(request, reply_id: int):
 
 # --- API keys -------------------------------------------------------------------------------------
 
-@admin_required
+@action_required("api_keys.manage")
 def api_keys_view(request):
     form = ApiKeyForm(request.POST or None)
     status = 200
@@ -330,7 +345,7 @@ def api_keys_view(request):
     }, status=status)
 
 
-@admin_required
+@action_required("api_keys.manage")
 @require_POST
 def api_key_revoke_view(request, key_id: int):
     key = accounts.api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id), actor=request.user)
@@ -342,7 +357,7 @@ def api_key_revoke_view(request, key_id: int):
 
 # --- branding -------------------------------------------------------------------------------------
 
-@admin_required
+@action_required("company.manage")
 @require_GET
 def branding_view(request):
     company = request.tenant

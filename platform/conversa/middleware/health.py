@@ -7,6 +7,14 @@ from django.http import JsonResponse
 
 from conversa.redis import get_redis
 
+# Without these the web cannot serve anything: a failure takes this process out of rotation (503).
+REQUIRED = ("database", "redis")
+# Without these some features wait (uploads stay in quarantine until clamd is back), but every
+# request is still answered: the process reports `degraded` and stays in rotation (200), because
+# taking every web process out of the load balancer for a scanner outage would turn a queue of
+# unscanned files into a full outage.
+OPTIONAL = ("clamd",)
+
 
 def _timed(check) -> dict:
     started = time.perf_counter()
@@ -30,11 +38,20 @@ def _clamd() -> dict:
     return {"status": "ok" if ok else "error", "latency_ms": round(latency, 1)}
 
 
-def readiness() -> tuple[bool, dict]:
-    """Ready when the database and Redis answer. clamd is reported but not required: without it the
-    web keeps serving and uploads wait in quarantine until it is back."""
+def readiness() -> tuple[str, dict]:
+    """The overall verdict and one entry per dependency (`status`, `latency_ms`, `required`).
+
+    `ok`: everything answers. `degraded`: only an optional dependency (clamd) fails. `unavailable`:
+    the database or Redis fails.
+    """
     checks = {"database": _timed(_check_database), "redis": _timed(get_redis().ping), "clamd": _clamd()}
-    return all(checks[name]["status"] == "ok" for name in ("database", "redis")), checks
+    for name, check in checks.items():
+        check["required"] = name in REQUIRED
+    if any(checks[name]["status"] != "ok" for name in REQUIRED):
+        return "unavailable", checks
+    if any(checks[name]["status"] != "ok" for name in OPTIONAL):
+        return "degraded", checks
+    return "ok", checks
 
 
 class HealthCheckMiddleware:
@@ -45,9 +62,8 @@ class HealthCheckMiddleware:
         if request.path == "/health":
             return JsonResponse({"status": "ok"})
         if request.path == "/health/ready":
-            ready, checks = readiness()
+            verdict, checks = readiness()
             return JsonResponse(
-                {"status": "ok" if ready else "unavailable", "checks": checks},
-                status=200 if ready else 503,
+                {"status": verdict, "checks": checks}, status=503 if verdict == "unavailable" else 200,
             )
         return self.get_response(request)

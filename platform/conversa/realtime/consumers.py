@@ -12,8 +12,9 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 
 from conversa.realtime import presence, topics, viewers
+from conversa.realtime.audiences import audiences_of
 from conversa.realtime.fanout import event_message
-from conversa.realtime.groups import company_group, staff_group, supervisors_group, user_group
+from conversa.realtime.groups import company_group, group_name
 
 logger = logging.getLogger("conversa.realtime")
 
@@ -32,7 +33,10 @@ def authenticate(schema_name: str, company_id: int, token: str):
 
     with schema_context(schema_name):
         blocked = Company.objects.get(pk=company_id).is_blocked
-        return user_for_access_token(token), blocked
+        user = user_for_access_token(token)
+        if user is not None:
+            user.audiences = audiences_of(user)
+        return user, blocked
 
 
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
@@ -73,13 +77,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if self.auth_timer:
             self.auth_timer.cancel()
         self.user = user
-        groups = [
-            company_group(self.schema_name),
-            staff_group(self.schema_name),
-            user_group(self.schema_name, user.pk),
+        groups = [company_group(self.schema_name)] + [
+            group_name(self.schema_name, suffix) for suffix in user.audiences
         ]
-        if user.is_supervisor_or_admin:
-            groups.append(supervisors_group(self.schema_name))
         # Announced before joining: a socket does not need to hear that its own user came online.
         await sync_to_async(presence.connected, thread_sensitive=False)(self.schema_name, user.pk)
         for group in groups:

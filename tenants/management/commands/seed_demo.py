@@ -88,7 +88,7 @@ class Command(BaseCommand):
         with schema_context(company.schema_name):
             for email, name, role in AGENTS:
                 if not User.objects.filter(email=email).exists():
-                    user_create(email=email, password=password, name=name, role=role)
+                    user_create(actor=None, email=email, password=password, name=name, role=role)
             inbox = self.ensure_conversations()
             self.ensure_quick_replies()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
@@ -111,8 +111,9 @@ class Command(BaseCommand):
         inbox = Inbox.objects.filter(provider=Inbox.Provider.SANDBOX, name=SANDBOX_INBOX).first()
         if inbox is not None:
             return inbox
-        inbox = inbox_create(name=SANDBOX_INBOX, provider=Inbox.Provider.SANDBOX, credentials={})
+        inbox = inbox_create(actor=None, name=SANDBOX_INBOX, provider=Inbox.Provider.SANDBOX, credentials={})
         template_create(
+            actor=None,
             inbox=inbox,
             name="order_update",
             language="en",
@@ -120,6 +121,7 @@ class Command(BaseCommand):
             body="Hi {{1}}, your order {{2}} is on its way.",
         )
         template_create(
+            actor=None,
             inbox=inbox,
             name="order_update",
             language="es",
@@ -162,7 +164,7 @@ class Command(BaseCommand):
     def ensure_quick_replies(self) -> None:
         for shortcut, content in QUICK_REPLIES:
             if not QuickReply.objects.filter(shortcut=shortcut, owner__isnull=True).exists():
-                quick_reply_create(shortcut=shortcut, content=content, owner=None)
+                quick_reply_create(actor=None, shortcut=shortcut, content=content)
 
     def ensure_superadmin(self, password: str) -> None:
         with schema_context("public"):

@@ -47,7 +47,7 @@ def seed(team, admin) -> dict:
             Inbox.objects.filter(pk=team.inbox.pk).update(name="Loja Centro")
             inbox = Inbox.objects.get(pk=team.inbox.pk)
             make_template(company, inbox)
-            services.quick_reply_create(shortcut="ola", content="Olá {{contact.name}}!", owner=None)
+            services.quick_reply_create(actor=None, shortcut="ola", content="Olá {{contact.name}}!")
             active = receive(company, inbox, name="Carla Cliente",
                              text="Olá, meu pedido não chegou").conversation
             services.conversation_assign(conversation=active, assignee=admin, actor=admin)

@@ -343,6 +343,16 @@
     },
   });
 
+  // The composer resets after a send here rather than in an hx-on attribute: that would be inline
+  // script, which the Content-Security-Policy refuses (and htmx would need eval to run it).
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail.elt;
+    if (form && form.id === "composer-form" && event.detail.successful &&
+        !event.detail.xhr.getResponseHeader("HX-Retarget")) {
+      Conversa.composerSent(form);
+    }
+  });
+
   function upload(input) {
     const form = input.closest("form");
     const file = input.files[0];

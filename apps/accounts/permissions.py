@@ -1,0 +1,80 @@
+"""Who may do what: one table of actions by role and API-key scope, asked by services and selectors.
+
+Every door (API, agents' UI, websocket, tasks) reaches a rule through a service or selector that
+takes the acting user or API key, so a rule changed here is changed everywhere. Routers and views
+never compare roles themselves.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.models import ApiKey, User
+from conversa.errors import Forbidden
+
+Actor = User | ApiKey
+
+EVERYONE = frozenset(User.Role.values)
+MANAGERS = frozenset({User.Role.ADMIN, User.Role.SUPERVISOR})
+ADMINS = frozenset({User.Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    # The scope an API key needs; None: people only (company settings are never changed with a key).
+    scope: str | None
+
+
+RULES: dict[str, Rule] = {
+    "users.read": Rule(EVERYONE, "users:read"),
+    "users.manage": Rule(ADMINS, "users:write"),
+    "api_keys.manage": Rule(ADMINS, None),
+    "audit.read": Rule(ADMINS, None),
+    "company.manage": Rule(ADMINS, None),
+    "inboxes.read": Rule(EVERYONE, "conversations:read"),
+    "inboxes.manage": Rule(ADMINS, None),
+    "contacts.read": Rule(EVERYONE, "contacts:read"),
+    "contacts.write": Rule(EVERYONE, "contacts:write"),
+    "custom_fields.manage": Rule(MANAGERS, "contacts:write"),
+    "conversations.read": Rule(EVERYONE, "conversations:read"),
+    "conversations.write": Rule(EVERYONE, "conversations:write"),
+    # Handing a conversation to someone who neither holds it nor asked for it.
+    "conversations.route": Rule(MANAGERS, "conversations:write"),
+    "media.upload": Rule(EVERYONE, "conversations:write"),
+    "quick_replies.use": Rule(EVERYONE, None),
+    "quick_replies.share": Rule(MANAGERS, None),
+    "sandbox.play": Rule(EVERYONE, "conversations:read"),
+}
+
+DENIED = {
+    "api_keys.manage": _("Only admins can do this."),
+    "audit.read": _("Only admins can do this."),
+    "company.manage": _("Only admins can do this."),
+    "inboxes.manage": _("Only admins can do this."),
+}
+
+
+def may(actor: Actor | None, action: str) -> bool:
+    """Whether `actor` may take `action` at all (what it may see is the selectors' business)."""
+    rule = RULES[action]
+    if isinstance(actor, ApiKey):
+        return rule.scope is not None and actor.has_scope(rule.scope)
+    return isinstance(actor, User) and actor.is_active and actor.role in rule.roles
+
+
+def check(actor: Actor | None, action: str) -> None:
+    """Raise Forbidden (403) unless `actor` may take `action`."""
+    if may(actor, action):
+        return
+    rule = RULES[action]
+    if isinstance(actor, ApiKey):
+        if rule.scope is None:
+            raise Forbidden(_("This action needs a signed-in user, not an API key."))
+        raise Forbidden(_("This API key lacks the scope %(scope)s.") % {"scope": rule.scope})
+    raise Forbidden(DENIED.get(action))
+
+
+def acting_user(actor: Actor | None) -> User | None:
+    """The person behind an action, for timelines and authorship (None for API keys and the system)."""
+    return actor if isinstance(actor, User) else None
