@@ -78,7 +78,7 @@ def existing(alpha) -> dict[str, int]:
     inbox = make_inbox(alpha)
     message = receive(alpha, inbox)
     with schema_context(alpha.schema_name):
-        reply = quick_reply_create(shortcut="hello", content="Hello!", owner=None)
+        reply = quick_reply_create(actor=None, shortcut="hello", content="Hello!")
     return {
         "inbox_id": inbox.pk, "conversation_id": message.conversation_id,
         "contact_id": make_contact(alpha).pk, "template_id": make_template(alpha, inbox).pk,
