@@ -83,7 +83,8 @@ def _check_profile(*, name: str | None, role: str | None, language: str | None) 
         details.append({"field": "role", "message": str(_("Unknown role."))})
     if name is not None and len(name) > User._meta.get_field("name").max_length:
         details.append({"field": "name", "message": str(_("At most 150 characters."))})
-    if language is not None and language not in dict(settings.LANGUAGES):
+    # Compared as Django does (the UI writes "pt-BR", the API "pt-br"); stored as given.
+    if language is not None and language.lower() not in dict(settings.LANGUAGES):
         details.append({"field": "language", "message": str(
             _("Use one of: %(codes)s.") % {"codes": ", ".join(dict(settings.LANGUAGES))}
         )})

@@ -46,6 +46,8 @@ def test_an_unknown_language_is_422_and_a_known_one_is_kept(agent):
     _, client = agent
     assert_error_body(client.patch("/api/v1/auth/me", {"language": "klingon"}), 422, "validation_error")
     assert client.patch("/api/v1/auth/me", {"language": "es"}).json()["language"] == "es"
+    # The agents' UI writes the region in upper case, as people do.
+    assert client.patch("/api/v1/auth/me", {"language": "pt-BR"}).json()["language"] == "pt-BR"
 
 
 def test_a_multipart_upload_without_a_boundary_is_400(agent):
