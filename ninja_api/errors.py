@@ -7,6 +7,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from conversa.errors import (
     DomainError,
+    client_error_response,
     domain_error_response,
     error_response,
     internal_error_response,
@@ -54,4 +55,5 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(Exception)
     def unhandled(request, exc):
-        return internal_error_response(exc)
+        # A body Django could not read (too big, multipart without a boundary) is the client's.
+        return client_error_response(exc) or internal_error_response(exc)

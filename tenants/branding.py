@@ -20,6 +20,8 @@ from PIL import Image
 from conversa.errors import full_clean
 from conversa.files import images
 from conversa.files.sniffing import FileTooLarge, UnsupportedMediaType, sniff_file
+from conversa.request_meta import RequestMeta
+from tenants.audit import platform_audit_record
 from tenants.models import Company
 
 logger = logging.getLogger("conversa.branding")
@@ -96,12 +98,12 @@ def logo_path(company: Company) -> str:
 def company_set_branding(
     *, company: Company, brand_name: str, primary_color: str, support_email: str,
     logo_file=None, logo_filename: str = "", logo_content_type: str | None = None,
-    remove_logo: bool = False,
+    remove_logo: bool = False, actor=None, meta: RequestMeta | None = None,
 ) -> Company:
     """Set the branding; with `logo_file` a new logo replaces the old one, `remove_logo` drops it.
 
     The logo is checked and stored before the transaction; the old file is deleted after commit,
-    the new one at once if the transaction fails.
+    the new one at once if the transaction fails. Audited as `company.branding_changed`.
     """
     new_logo = ""
     if logo_file is not None:
@@ -114,6 +116,7 @@ def company_set_branding(
         with transaction.atomic():
             company = Company.objects.select_for_update().select_related("plan").get(pk=company.pk)
             old_logo = company.logo
+            before = (company.brand_name, company.primary_color, company.support_email)
             company.brand_name = (brand_name or "").strip()
             company.primary_color = (primary_color or "").strip()
             company.support_email = (support_email or "").strip()
@@ -123,6 +126,17 @@ def company_set_branding(
                 company.logo = ""
             full_clean(company)
             company.save()
+            after = (company.brand_name, company.primary_color, company.support_email)
+            platform_audit_record(
+                action="company.branding_changed", actor=actor, meta=meta, company=company,
+                details={
+                    "changes": [name for name, old, new in zip(
+                        ("brand_name", "primary_color", "support_email"), before, after, strict=True,
+                    ) if old != new],
+                    "logo": "replaced" if new_logo else "removed" if old_logo and not company.logo
+                    else "kept",
+                },
+            )
             if old_logo and old_logo != company.logo:
                 transaction.on_commit(lambda: _delete(old_logo))
     except BaseException:

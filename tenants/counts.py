@@ -10,7 +10,7 @@ from tenants.models import Company, CompanyCounts
 logger = logging.getLogger("conversa.console")
 
 
-def _count_in_schema(schema_name: str) -> dict:
+def count_in_schema(schema_name: str) -> dict:
     # One statement per company: what the plan limits count (active users and inboxes, contacts
     # that are not deleted). The schema name is validated at creation (SCHEMA_NAME_RE).
     quoted = connection.ops.quote_name(schema_name)
@@ -26,7 +26,7 @@ def _count_in_schema(schema_name: str) -> dict:
 
 def company_counts_refresh(*, company: Company) -> CompanyCounts:
     """Count now and store; idempotent, last writer wins (every writer counted live)."""
-    counts = _count_in_schema(company.schema_name)
+    counts = count_in_schema(company.schema_name)
     row, _ = CompanyCounts.objects.update_or_create(
         company_id=company.pk, defaults={**counts, "counted_at": timezone.now()},
     )

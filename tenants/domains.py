@@ -14,7 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversa.errors import Conflict, DomainError, NotFound, ValidationFailed
+from conversa.request_meta import RequestMeta
 from tenants import dns
+from tenants.audit import platform_audit_record
 from tenants.hosts import custom_hosts_changed, is_platform_host
 from tenants.limits import ensure_feature
 from tenants.models import Company, Domain
@@ -72,9 +74,16 @@ def domain_list(*, company: Company) -> list[Domain]:
     return list(Domain.objects.filter(tenant_id=company.pk).order_by("-kind", "created_at", "pk"))
 
 
-def domain_add(*, company: Company, domain: str) -> Domain:
+def _audit(action: str, domain: Domain, actor, meta: RequestMeta | None) -> None:
+    platform_audit_record(action=action, actor=actor, meta=meta, company_id=domain.tenant_id,
+                          details={"domain": domain.domain})
+
+
+def domain_add(
+    *, company: Company, domain: str, actor=None, meta: RequestMeta | None = None,
+) -> Domain:
     """Add an unverified custom domain with a fresh token. 403 without `white_label`, 409 when
-    any company already has it."""
+    any company already has it. Audited as `domain.added`."""
     ensure_feature(company, "white_label")
     name = normalise_hostname(domain)
     try:
@@ -95,6 +104,7 @@ def domain_add(*, company: Company, domain: str) -> Domain:
                 verification_token=f"conversa-verify-{secrets.token_urlsafe(24)}",
             )
             row.save()
+            _audit("domain.added", row, actor, meta)
             custom_hosts_changed()
     except IntegrityError:  # added by another request at the same moment
         raise _taken() from None
@@ -108,11 +118,12 @@ def _taken() -> Conflict:
     )
 
 
-def domain_verify(*, domain: Domain) -> Domain:
+def domain_verify(*, domain: Domain, actor=None, meta: RequestMeta | None = None) -> Domain:
     """Look the TXT record up and mark the domain verified when it holds the token.
 
-    Idempotent: a verified domain stays verified without a lookup. The lookup runs outside any
-    transaction (it may take seconds); the row is locked only to write the result.
+    Idempotent: a verified domain stays verified without a lookup (and without a second audit
+    entry). The lookup runs outside any transaction (it may take seconds); the row is locked only
+    to write the result and its `domain.verified` entry.
     """
     company = Company.objects.select_related("plan").get(pk=domain.tenant_id)
     ensure_feature(company, "white_label")
@@ -132,12 +143,17 @@ def domain_verify(*, domain: Domain) -> Domain:
         if domain.verified_at is None:
             domain.verified_at = timezone.now()
             domain.save(update_fields=["verified_at"])
+            _audit("domain.verified", domain, actor, meta)
             custom_hosts_changed()
     return domain
 
 
-def domain_make_primary(*, domain: Domain) -> Domain:
-    """Make a verified domain the company's primary one (used for the links it is given)."""
+def domain_make_primary(
+    *, domain: Domain, actor=None, meta: RequestMeta | None = None,
+) -> Domain:
+    """Make a verified domain the company's primary one (used for the links it is given).
+
+    Audited as `domain.made_primary`."""
     if not domain.is_verified:
         raise Conflict(_("Only a verified domain can be the primary one."))
     if domain.kind == Domain.Kind.CUSTOM:
@@ -148,14 +164,16 @@ def domain_make_primary(*, domain: Domain) -> Domain:
         if not Domain.objects.filter(pk=domain.pk).update(is_primary=True):
             raise NotFound()
         Domain.objects.filter(tenant_id=domain.tenant_id).exclude(pk=domain.pk).update(is_primary=False)
+        _audit("domain.made_primary", domain, actor, meta)
     domain.is_primary = True
     return domain
 
 
-def domain_remove(*, domain: Domain) -> None:
+def domain_remove(*, domain: Domain, actor=None, meta: RequestMeta | None = None) -> None:
     """Remove a custom domain: it is not served from the next request on, in every process.
 
-    When it was the primary domain, the company's own subdomain becomes primary again.
+    When it was the primary domain, the company's own subdomain becomes primary again. Audited as
+    `domain.removed`.
     """
     if domain.kind == Domain.Kind.SUBDOMAIN:
         raise Conflict(_("The company's own address cannot be removed."))
@@ -169,4 +187,5 @@ def domain_remove(*, domain: Domain) -> None:
             Domain.objects.filter(tenant_id=domain.tenant_id, kind=Domain.Kind.SUBDOMAIN).update(
                 is_primary=True,
             )
+        _audit("domain.removed", row, actor, meta)
         custom_hosts_changed()

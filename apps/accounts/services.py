@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -75,6 +76,22 @@ def user_create(
     return candidate
 
 
+def _check_profile(*, name: str | None, role: str | None, language: str | None) -> None:
+    """The UI offers only these; the API must not store what the column or the UI cannot hold."""
+    details = []
+    if role is not None and role not in User.Role.values:
+        details.append({"field": "role", "message": str(_("Unknown role."))})
+    if name is not None and len(name) > User._meta.get_field("name").max_length:
+        details.append({"field": "name", "message": str(_("At most 150 characters."))})
+    # Compared as Django does (the UI writes "pt-BR", the API "pt-br"); stored as given.
+    if language is not None and language.lower() not in dict(settings.LANGUAGES):
+        details.append({"field": "language", "message": str(
+            _("Use one of: %(codes)s.") % {"codes": ", ".join(dict(settings.LANGUAGES))}
+        )})
+    if details:
+        raise ValidationFailed(details=details)
+
+
 def check_user_update(*, actor: Actor, user: User, role: str | None) -> None:
     """Everyone edits their own profile; other people's, and any role, need `users.manage`."""
     if role is not None and role != user.role:
@@ -86,6 +103,7 @@ def check_user_update(*, actor: Actor, user: User, role: str | None) -> None:
 
 def user_update(*, user: User, actor: Actor, name=None, role=None, language=None) -> User:
     check_user_update(actor=actor, user=user, role=role)
+    _check_profile(name=name, role=role, language=language)
     if role is not None and role != user.role:
         if user == actor and role != User.Role.ADMIN:
             raise Forbidden(_("You cannot remove your own admin role."))
@@ -150,15 +168,17 @@ def credentials_check(*, email: str, password: str, ip: str, request=None) -> Us
     Throttled per IP and per account; every attempt is audited (failed ones by a hash of the
     email: it may be a stranger's typo). Used by the API's login and the agents' UI alike.
     """
-    throttling.check_login_allowed(ip=ip, email=email)
     user = User.objects.filter(email__iexact=email.strip()).first()
+    # The budget of the account found, whatever spelling of its email found it.
+    account = throttling.account_key(user=user, email=email)
+    throttling.check_login_allowed(ip=ip, account=account)
     valid = user is not None and user.is_active and user.check_password(password)
     if user is None:
         User().set_password(password)  # same work whether or not the email exists
     if valid and connection.schema_name == "public" and not user.is_superuser:
         valid = False
     if not valid:
-        throttling.record_login_failure(email=email)
+        throttling.record_login_failure(account=account)
         _audit_login(user=user, email=email, ok=False, request=request)
         raise InvalidCredentials()
     with transaction.atomic():

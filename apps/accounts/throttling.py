@@ -12,34 +12,37 @@ from conversa.errors import RateLimited
 TOO_MANY = _("Too many login attempts. Try again later.")
 
 
-def client_ip(request) -> str:
-    if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            # Our proxy appends the address it saw: the rightmost entry is the one not forged.
-            return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def email_digest(email: str) -> str:
     """Stands for an email where the address itself must not be kept (keys, logs, breadcrumbs)."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
-def _account_key(email: str) -> str:
-    return f"{connection.schema_name}:login-fail:{email_digest(email)}"
+def account_key(*, user=None, email: str = "") -> str:
+    """The failure budget a login attempt spends: the account the lookup found, else the email.
+
+    Keyed by the user's id, because the lookup compares with PostgreSQL's UPPER: "mıssion@…"
+    (dotless ı) or "miſſion@…" (long s) find the same user as "mission@…" and must not get fresh
+    budgets. An email that finds nobody is folded the same way (upper case) for its key.
+    """
+    if user is not None:
+        return f"{connection.schema_name}:login-fail:user:{user.pk}"
+    folded = hashlib.sha256(email.strip().upper().encode()).hexdigest()[:32]
+    return f"{connection.schema_name}:login-fail:email:{folded}"
 
 
-def check_login_allowed(*, ip: str, email: str) -> None:
-    """Count this attempt against the IP; refuse while the account has too many failures."""
+def check_login_allowed(*, ip: str, account: str) -> None:
+    """Count this attempt against the IP; refuse while the account has too many failures.
+
+    `account` is `account_key(...)` of the user the attempt names.
+    """
     ratelimit.hit(
         f"login-ip:{ip}", limit=settings.LOGIN_ATTEMPTS_PER_IP_PER_MINUTE, window=60,
         message=TOO_MANY,
     )
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    if ratelimit.count(_account_key(email), window=window) >= settings.LOGIN_FAILURES_PER_ACCOUNT:
+    if ratelimit.count(account, window=window) >= settings.LOGIN_FAILURES_PER_ACCOUNT:
         raise RateLimited(TOO_MANY, retry_after=ratelimit.seconds_left(window))
 
 
-def record_login_failure(*, email: str) -> None:
-    ratelimit.incr(_account_key(email), window=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+def record_login_failure(*, account: str) -> None:
+    ratelimit.incr(account, window=settings.LOGIN_FAILURE_WINDOW_SECONDS)

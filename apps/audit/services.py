@@ -1,7 +1,7 @@
 """Writing audit entries; every security-relevant action calls `audit_record`."""
 
-from apps.accounts.throttling import client_ip
 from apps.audit.models import AuditLog
+from conversa.request_meta import client_ip
 
 
 def audit_record(

@@ -77,6 +77,16 @@ def _check_country(code: str) -> str:
     return code.upper()
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def _apply(contact: Contact, fields: dict[str, Any]) -> set[str]:
     """Set `fields` on `contact` (not saved), normalised; return the names that changed."""
     unknown = set(fields) - EDITABLE_FIELDS
@@ -84,6 +94,10 @@ def _apply(contact: Contact, fields: dict[str, Any]) -> set[str]:
         raise TypeError(f"not editable contact fields: {sorted(unknown)}")
     changed = set()
     for name, raw in fields.items():
+        # PostgreSQL refuses NUL in text and JSON: a 422 here instead of a 500 at the INSERT,
+        # whichever door (API, UI, import) the value came through.
+        if _holds_nul(raw):
+            raise _invalid(name, _("Must not contain the NUL character."))
         value = raw.strip() if isinstance(raw, str) else raw
         if name == "phone":
             value = _phone(raw)
@@ -240,7 +254,8 @@ def contact_get_or_create_for_inbound(
 
 
 def _profile_name(name: str) -> str:
-    return " ".join((name or "").split())[:200]
+    # A profile name is the provider's, not a user's input to refuse: drop what text cannot hold.
+    return " ".join((name or "").replace("\x00", "").split())[:200]
 
 
 def _fill_in_name(contact: Contact, name: str) -> None:

@@ -3,7 +3,7 @@
 from ninja import Router
 
 from apps.accounts import services
-from apps.accounts.throttling import client_ip
+from conversa.request_meta import client_ip
 from ninja_api.schemas import LoginIn, RefreshIn, TokenPairOut
 
 router = Router(tags=["platform auth"])

@@ -9,8 +9,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import EmailStr, Field
 
 from ninja_api.pagination import PageParams, paginate
+from ninja_api.platform.acting import acting
 from tenants import services
-from tenants.audit import platform_audit_record
 from tenants.models import Company
 from tenants.selectors import company_usage
 from tenants.services import tenant_host
@@ -111,11 +111,7 @@ def list_companies(request, page: Query[PageParams], status: str | None = None,
 @router.post("", response={201: CompanyDetailOut})
 def create_company(request, payload: CompanyIn):
     data = payload.dict()
-    with transaction.atomic():
-        company, _ = services.company_create(plan_code=data.pop("plan"), **data)
-        platform_audit_record(action="company.created", request=request, company=company,
-                              source="api", details={"slug": company.slug, "plan": payload.plan,
-                                                     "admin_email": payload.admin_email})
+    company, _ = services.company_create(plan_code=data.pop("plan"), **data, **acting(request))
     return Status(201, company)
 
 
@@ -130,33 +126,23 @@ def update_company(request, company_id: int, payload: CompanyPatch):
     fields = payload.dict(exclude_unset=True)
     plan_code = fields.pop("plan", None)
     with transaction.atomic():
+        # One request, two actions: both land or neither, each with its own audit entry.
         if plan_code:
-            before = company.plan.code
-            company = services.company_change_plan(company=company, plan_code=plan_code)
-            platform_audit_record(action="company.plan_changed", request=request, company=company,
-                                  source="api", details={"from": before, "to": plan_code})
+            company = services.company_change_plan(
+                company=company, plan_code=plan_code, **acting(request),
+            )
         if fields:
-            company = services.company_update(company=company, **fields)
-            platform_audit_record(action="company.updated", request=request, company=company,
-                                  source="api", details={"changes": sorted(fields)})
+            company = services.company_update(company=company, **fields, **acting(request))
     return services.company_get(company.pk)
 
 
 @router.post("/{int:company_id}/suspend", response=CompanyDetailOut)
 def suspend_company(request, company_id: int, payload: ReasonIn):
-    with transaction.atomic():
-        company = services.company_suspend(company=services.company_get(company_id),
-                                           reason=payload.reason)
-        platform_audit_record(action="company.suspended", request=request, company=company,
-                              source="api", reason=payload.reason)
-    return company
+    return services.company_suspend(company=services.company_get(company_id),
+                                    reason=payload.reason, **acting(request))
 
 
 @router.post("/{int:company_id}/activate", response=CompanyDetailOut)
 def activate_company(request, company_id: int, payload: ReasonIn):
-    with transaction.atomic():
-        company = services.company_activate(company=services.company_get(company_id),
-                                            reason=payload.reason)
-        platform_audit_record(action="company.activated", request=request, company=company,
-                              source="api", reason=payload.reason)
-    return company
+    return services.company_activate(company=services.company_get(company_id),
+                                     reason=payload.reason, **acting(request))

@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Literal
 
 from django.conf import settings
-from django.db import transaction
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
@@ -14,9 +13,9 @@ from pydantic import ValidationError as PydanticValidationError
 
 from conversa.errors import DomainError, ValidationFailed
 from ninja_api.errors import validation_details
+from ninja_api.platform.acting import acting
 from ninja_api.platform.companies import CompanyDetailOut
 from tenants import domains
-from tenants.audit import platform_audit_record
 from tenants.branding import company_set_branding, logo_path
 from tenants.services import company_get
 
@@ -86,10 +85,7 @@ def list_domains(request, company_id: int):
 @router.post("/{int:company_id}/domains", response={201: DomainOut})
 def add_domain(request, company_id: int, payload: DomainIn):
     company = company_get(company_id)
-    with transaction.atomic():
-        domain = domains.domain_add(company=company, domain=payload.domain)
-        _audit(request, "domain.added", company, domain=domain.domain)
-    return Status(201, domain)
+    return Status(201, domains.domain_add(company=company, domain=payload.domain, **acting(request)))
 
 
 @router.get("/{int:company_id}/domains/{int:domain_id}", response=DomainOut)
@@ -101,31 +97,21 @@ def get_domain(request, company_id: int, domain_id: int):
 def verify_domain(request, company_id: int, domain_id: int):
     company = company_get(company_id)
     domain = domains.domain_get(company=company, domain_id=domain_id)
-    was_verified = domain.is_verified
-    # The DNS lookup runs outside any transaction; the audit entry is written once it succeeded.
-    domain = domains.domain_verify(domain=domain)
-    if not was_verified:
-        _audit(request, "domain.verified", company, domain=domain.domain)
-    return domain
+    return domains.domain_verify(domain=domain, **acting(request))
 
 
 @router.post("/{int:company_id}/domains/{int:domain_id}/make-primary", response=DomainOut)
 def make_primary(request, company_id: int, domain_id: int):
     company = company_get(company_id)
     domain = domains.domain_get(company=company, domain_id=domain_id)
-    with transaction.atomic():
-        domain = domains.domain_make_primary(domain=domain)
-        _audit(request, "domain.made_primary", company, domain=domain.domain)
-    return domain
+    return domains.domain_make_primary(domain=domain, **acting(request))
 
 
 @router.delete("/{int:company_id}/domains/{int:domain_id}", response={204: None})
 def remove_domain(request, company_id: int, domain_id: int):
     company = company_get(company_id)
     domain = domains.domain_get(company=company, domain_id=domain_id)
-    with transaction.atomic():
-        domains.domain_remove(domain=domain)
-        _audit(request, "domain.removed", company, domain=domain.domain)
+    domains.domain_remove(domain=domain, **acting(request))
     return Status(204, None)
 
 
@@ -140,22 +126,14 @@ def update_branding(request, company_id: int):
     except PydanticValidationError as exc:
         raise ValidationFailed(details=validation_details(exc.errors())) from None
     fields = payload.model_dump(exclude_unset=True)
-    with transaction.atomic():
-        company = company_set_branding(
-            company=company,
-            brand_name=fields.get("brand_name", company.brand_name) or "",
-            primary_color=fields.get("primary_color", company.primary_color) or "",
-            support_email=fields.get("support_email", company.support_email) or "",
-            logo_file=logo, remove_logo=payload.remove_logo,
-        )
-        _audit(request, "company.branding_changed", company, changes=sorted(fields),
-               logo="replaced" if logo else "removed" if payload.remove_logo else "kept")
+    company = company_set_branding(
+        company=company,
+        brand_name=fields.get("brand_name", company.brand_name) or "",
+        primary_color=fields.get("primary_color", company.primary_color) or "",
+        support_email=fields.get("support_email", company.support_email) or "",
+        logo_file=logo, remove_logo=payload.remove_logo, **acting(request),
+    )
     return company_get(company.pk)
-
-
-def _audit(request, action: str, company, **details) -> None:
-    platform_audit_record(action=action, request=request, company=company, source="api",
-                          details=details)
 
 
 def _branding_input(request) -> tuple[dict, object]:

@@ -2,13 +2,12 @@
 
 from decimal import Decimal
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from ninja_api.platform.acting import acting
 from tenants import services
-from tenants.audit import platform_audit_record
 from tenants.models import Plan
 
 router = Router(tags=["plans"])
@@ -72,10 +71,8 @@ def list_plans(request):
 @router.post("", response={201: PlanOut})
 def create_plan(request, payload: PlanIn):
     data = payload.dict(exclude_unset=True)
-    with transaction.atomic():
-        plan = services.plan_create(code=data.pop("code"), name=data.pop("name"), **data)
-        platform_audit_record(action="plan.created", request=request, source="api",
-                              details={"plan": plan.code})
+    plan = services.plan_create(code=data.pop("code"), name=data.pop("name"), **data,
+                                **acting(request))
     return Status(201, plan)
 
 
@@ -87,9 +84,4 @@ def get_plan(request, code: str):
 @router.patch("/{code}", response=PlanOut)
 def update_plan(request, code: str, payload: PlanFields):
     plan = get_object_or_404(Plan, code=code)
-    fields = payload.dict(exclude_unset=True)
-    with transaction.atomic():
-        plan = services.plan_update(plan=plan, **fields)
-        platform_audit_record(action="plan.updated", request=request, source="api",
-                              details={"plan": plan.code, "changes": sorted(fields)})
-    return plan
+    return services.plan_update(plan=plan, **payload.dict(exclude_unset=True), **acting(request))

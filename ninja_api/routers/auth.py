@@ -3,7 +3,7 @@
 from ninja import Router, Schema, Status
 
 from apps.accounts import services
-from apps.accounts.throttling import client_ip
+from conversa.request_meta import client_ip
 from ninja_api.auth import current_user
 from ninja_api.schemas import LoginIn, LoginOut, RefreshIn, TokenPairOut, UserOut
 

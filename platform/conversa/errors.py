@@ -4,7 +4,10 @@ import logging
 import uuid
 
 import sentry_sdk
-from django.http import JsonResponse
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DataError
+from django.http import JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger("conversa.errors")
@@ -96,6 +99,27 @@ def error_response(status: int, code: str, message, details=None, headers=None, 
 
 def domain_error_response(exc: DomainError):
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+def client_error_response(exc: BaseException):
+    """The §13 answer to an exception the client's input caused deep down, or None.
+
+    Django raises its body errors lazily, wherever `request.body`, `POST` or `FILES` is first
+    touched (a router, the API's NUL guard, a middleware). PostgreSQL's data exceptions (SQLSTATE
+    class 22: a time zone offset beyond ±15:59, a number or text too large for its column) come
+    from values a schema let through: a 422 tells the client, the warning tells us to validate
+    earlier. Each handler of the APIs asks here before calling anything a 500.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(413, "request_too_large", _("The request body is too large."))
+    if isinstance(exc, MultiPartParserError | SuspiciousOperation | UnreadablePostError):
+        return error_response(400, "bad_request", _("The request body could not be read."))
+    if isinstance(exc, DataError):
+        logger.warning("input the database refused: %s", exc)
+        return error_response(
+            422, "validation_error", _("A value is out of the range that can be stored."),
+        )
+    return None
 
 
 def internal_error_response(exc: BaseException):

@@ -16,6 +16,7 @@ from apps.accounts import services as accounts
 from apps.accounts import throttling
 from apps.accounts.models import User
 from conversa.errors import DomainError, RateLimited
+from conversa.request_meta import RequestMeta, client_ip
 from tenants.audit import platform_audit_record
 from tenants.console import totp
 from tenants.console.forms import CodeForm, LoginForm
@@ -39,6 +40,11 @@ def superadmin_required(view):
     return wrapper
 
 
+def acting(request) -> dict:
+    """The signed-in super-admin and the request's meta: the services audit who did it, where."""
+    return {"actor": request.user, "meta": RequestMeta.of(request, source="console")}
+
+
 def _next_url(request) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target.startswith("/console/") and url_has_allowed_host_and_scheme(
@@ -51,7 +57,8 @@ def _next_url(request) -> str:
 def _sign_in(request, user: User):
     with transaction.atomic():
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        platform_audit_record(action="console.login", actor=user, request=request)
+        platform_audit_record(action="console.login", actor=user,
+                              meta=RequestMeta.of(request, source="console"))
     return redirect(_next_url(request))
 
 
@@ -77,13 +84,14 @@ def login_view(request):
             # In the public schema this refuses anyone but super-admins; tenant users are not here.
             user = accounts.credentials_check(
                 email=email, password=form.cleaned_data["password"],
-                ip=throttling.client_ip(request), request=request,
+                ip=client_ip(request), request=request,
             )
         except RateLimited as exc:
             error, status = exc.message, 429
         except DomainError:
             error, status = _("Wrong email or password."), 401
-            platform_audit_record(action="console.login_failed", request=request,
+            platform_audit_record(action="console.login_failed",
+                                  meta=RequestMeta.of(request, source="console"),
                                   details={"email_hash": throttling.email_digest(email)})
         else:
             if not totp.totp_is_on(user.pk):
@@ -104,10 +112,10 @@ def _code_step(request):
         return redirect("console:login")
     form = CodeForm(request.POST)
     error, status = "", 422
-    ip = throttling.client_ip(request)
+    ip = client_ip(request)
     try:
         # Codes count against the same per-IP and per-account budget as passwords.
-        throttling.check_login_allowed(ip=ip, email=user.email)
+        throttling.check_login_allowed(ip=ip, account=throttling.account_key(user=user))
     except RateLimited as exc:
         error, status = exc.message, 429
     else:
@@ -115,8 +123,9 @@ def _code_step(request):
             request.session.pop(PENDING_KEY, None)
             return _sign_in(request, user)
         if form.is_valid():
-            throttling.record_login_failure(email=user.email)
-            platform_audit_record(action="console.login_failed", actor=user, request=request,
+            throttling.record_login_failure(account=throttling.account_key(user=user))
+            platform_audit_record(action="console.login_failed", actor=user,
+                                  meta=RequestMeta.of(request, source="console"),
                                   details={"step": "totp"})
             error, status = _("That code is not right. Try the current one."), 401
     return render(request, "console/login_code.html",
@@ -128,7 +137,8 @@ def logout_view(request):
     if connection.schema_name != "public":
         raise Http404
     if request.user.is_authenticated:
-        platform_audit_record(action="console.logout", actor=request.user, request=request)
+        platform_audit_record(action="console.logout", actor=request.user,
+                              meta=RequestMeta.of(request, source="console"))
     logout(request)
     return redirect("console:login")
 
@@ -150,12 +160,13 @@ def security_view(request):
                 user_id=user.pk, code=form.cleaned_data["otp"], confirming=confirming,
             ):
                 if confirming:
-                    platform_audit_record(action="console.totp_enabled", actor=user, request=request)
+                    platform_audit_record(action="console.totp_enabled", actor=user,
+                                          meta=RequestMeta.of(request, source="console"))
                 else:
                     with transaction.atomic():
                         totp.totp_remove(user=user)
                         platform_audit_record(action="console.totp_removed", actor=user,
-                                              request=request)
+                                              meta=RequestMeta.of(request, source="console"))
                 return redirect("console:security")
             error = _("That code is not right. Try the current one.")
     context = {"device": device, "form": form, "error": error, "tab": "security"}

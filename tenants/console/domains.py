@@ -1,13 +1,12 @@
 """The console's custom domains and branding sections of a company page (their forms post here).
 
-Each view calls one service of tenants.domains / tenants.branding with its platform audit entry in
-the same transaction, then goes back to the company page.
+Each view calls one service of tenants.domains / tenants.branding (which writes its own platform
+audit entry), then goes back to the company page.
 """
 
 from django import forms
 from django.contrib import messages
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext_lazy as _
@@ -15,9 +14,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from conversa.errors import DomainError
 from tenants import domains
-from tenants.audit import platform_audit_record
 from tenants.branding import company_set_branding, logo_mime
-from tenants.console.auth import superadmin_required
+from tenants.console.auth import acting, superadmin_required
 from tenants.models import Company
 
 
@@ -73,10 +71,8 @@ def domain_add_view(request, company_id: int):
         _form_errors(request, form)
         return _back(company.pk, "domains")
     try:
-        with transaction.atomic():
-            domain = domains.domain_add(company=company, domain=form.cleaned_data["domain"])
-            platform_audit_record(action="domain.added", request=request, company=company,
-                                  details={"domain": domain.domain})
+        domain = domains.domain_add(company=company, domain=form.cleaned_data["domain"],
+                                    **acting(request))
     except DomainError as exc:
         _error(request, exc)
     else:
@@ -103,9 +99,7 @@ def _domain_action(request, company_id: int, domain_id: int, action, message):
 @require_POST
 def domain_verify_view(request, company_id: int, domain_id: int):
     def verify(company, domain):
-        verified = domains.domain_verify(domain=domain)
-        platform_audit_record(action="domain.verified", request=request, company=company,
-                              details={"domain": verified.domain})
+        domains.domain_verify(domain=domain, **acting(request))
 
     return _domain_action(request, company_id, domain_id, verify,
                           _("Domain %(domain)s verified: it is served now."))
@@ -115,10 +109,7 @@ def domain_verify_view(request, company_id: int, domain_id: int):
 @require_POST
 def domain_make_primary_view(request, company_id: int, domain_id: int):
     def make_primary(company, domain):
-        with transaction.atomic():
-            domains.domain_make_primary(domain=domain)
-            platform_audit_record(action="domain.made_primary", request=request, company=company,
-                                  details={"domain": domain.domain})
+        domains.domain_make_primary(domain=domain, **acting(request))
 
     return _domain_action(request, company_id, domain_id, make_primary,
                           _("%(domain)s is the primary domain now."))
@@ -128,10 +119,7 @@ def domain_make_primary_view(request, company_id: int, domain_id: int):
 @require_POST
 def domain_remove_view(request, company_id: int, domain_id: int):
     def remove(company, domain):
-        with transaction.atomic():
-            domains.domain_remove(domain=domain)
-            platform_audit_record(action="domain.removed", request=request, company=company,
-                                  details={"domain": domain.domain})
+        domains.domain_remove(domain=domain, **acting(request))
 
     return _domain_action(request, company_id, domain_id, remove,
                           _("Domain %(domain)s removed: it is no longer served."))
@@ -148,15 +136,11 @@ def branding_view(request, company_id: int):
     data = form.cleaned_data
     logo = data.get("logo") or None
     try:
-        with transaction.atomic():
-            updated = company_set_branding(
-                company=company, brand_name=data["brand_name"], primary_color=data["primary_color"],
-                support_email=data["support_email"], logo_file=logo,
-                remove_logo=data["remove_logo"] and logo is None,
-            )
-            platform_audit_record(action="company.branding_changed", request=request, company=updated,
-                                  details={"logo": "replaced" if logo else
-                                           "removed" if data["remove_logo"] else "kept"})
+        company_set_branding(
+            company=company, brand_name=data["brand_name"], primary_color=data["primary_color"],
+            support_email=data["support_email"], logo_file=logo,
+            remove_logo=data["remove_logo"] and logo is None, **acting(request),
+        )
     except DomainError as exc:
         _error(request, exc)
     else:

@@ -1,6 +1,6 @@
 """The console's pages: companies (list, create, detail and actions), plans, the audit log.
 
-Views parse a form, call one service inside a transaction with its audit entry, and redirect.
+Views parse a form, call one service (which writes its own audit entry), and redirect.
 """
 
 import secrets
@@ -18,9 +18,8 @@ from django.views.decorators.http import require_POST
 
 from conversa.errors import DomainError
 from tenants import services
-from tenants.audit import platform_audit_record
 from tenants.console import forms
-from tenants.console.auth import superadmin_required
+from tenants.console.auth import acting, superadmin_required
 from tenants.console.queries import bar_chart, companies_page, usage_history
 from tenants.counts import company_counts_refresh
 from tenants.models import Company, Plan, PlatformAuditEntry
@@ -79,15 +78,10 @@ def company_create_view(request):
         data = form.cleaned_data
         password = secrets.token_urlsafe(12)
         try:
-            with transaction.atomic():
-                company, admin = services.company_create(
-                    name=data["name"], slug=data["slug"], plan_code=data["plan"],
-                    admin_email=data["admin_email"], admin_password=password,
-                )
-                platform_audit_record(
-                    action="company.created", request=request, company=company,
-                    details={"slug": company.slug, "plan": data["plan"], "admin_email": admin.email},
-                )
+            company, admin = services.company_create(
+                name=data["name"], slug=data["slug"], plan_code=data["plan"],
+                admin_email=data["admin_email"], admin_password=password, **acting(request),
+            )
         except DomainError as exc:
             _form_errors(form, exc)
             status = exc.status
@@ -154,7 +148,7 @@ def company_view(request, company_id: int):
 
 
 def _company_action(request, company_id: int, form, action):
-    """Validate `form`, run `action(company, data)` with its audit entry; back to the company."""
+    """Validate `form`, run `action(company, data)`; back to the company."""
     company = get_object_or_404(Company, pk=company_id)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -176,11 +170,7 @@ def _company_action(request, company_id: int, form, action):
 @require_POST
 def company_edit_view(request, company_id: int):
     def edit(company, data):
-        changed = {field: [getattr(company, field), value] for field, value in data.items()
-                   if getattr(company, field) != value}
-        updated = services.company_update(company=company, **data)
-        platform_audit_record(action="company.updated", request=request, company=updated,
-                              details={"changes": changed})
+        services.company_update(company=company, **data, **acting(request))
         return _("Company saved.")
 
     return _company_action(request, company_id, forms.CompanyEditForm(request.POST), edit)
@@ -190,10 +180,7 @@ def company_edit_view(request, company_id: int):
 @require_POST
 def company_plan_view(request, company_id: int):
     def change(company, data):
-        before = Company.objects.select_related("plan").get(pk=company.pk).plan.code
-        services.company_change_plan(company=company, plan_code=data["plan"])
-        platform_audit_record(action="company.plan_changed", request=request, company=company,
-                              details={"from": before, "to": data["plan"]})
+        services.company_change_plan(company=company, plan_code=data["plan"], **acting(request))
         return _("Plan changed.")
 
     return _company_action(request, company_id, forms.PlanChangeForm(request.POST), change)
@@ -203,9 +190,7 @@ def company_plan_view(request, company_id: int):
 @require_POST
 def company_suspend_view(request, company_id: int):
     def suspend(company, data):
-        services.company_suspend(company=company, reason=data["reason"])
-        platform_audit_record(action="company.suspended", request=request, company=company,
-                              reason=data["reason"])
+        services.company_suspend(company=company, reason=data["reason"], **acting(request))
         return _("Company suspended: its users see the suspended page, its API answers 402.")
 
     return _company_action(request, company_id, forms.ReasonForm(request.POST), suspend)
@@ -215,9 +200,7 @@ def company_suspend_view(request, company_id: int):
 @require_POST
 def company_activate_view(request, company_id: int):
     def activate(company, data):
-        services.company_activate(company=company, reason=data["reason"])
-        platform_audit_record(action="company.activated", request=request, company=company,
-                              reason=data["reason"])
+        services.company_activate(company=company, reason=data["reason"], **acting(request))
         return _("Company activated.")
 
     return _company_action(request, company_id, forms.ReasonForm(request.POST), activate)
@@ -230,11 +213,6 @@ def plans_view(request):
     return render(request, "console/plans.html", {"tab": "plans", "plans": Plan.objects.all()})
 
 
-def _plan_changes(plan: Plan, data: dict) -> dict:
-    return {field: [str(getattr(plan, field)), str(value)] for field, value in data.items()
-            if getattr(plan, field) != value}
-
-
 @superadmin_required
 def plan_edit_view(request, code: str):
     plan = get_object_or_404(Plan, code=code)
@@ -242,12 +220,7 @@ def plan_edit_view(request, code: str):
     form = forms.PlanForm(request.POST or None, instance=plan)
     status = 200
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        with transaction.atomic():
-            updated = services.plan_update(plan=original, **data)
-            platform_audit_record(action="plan.updated", request=request,
-                                  details={"plan": updated.code,
-                                           "changes": _plan_changes(original, data)})
+        services.plan_update(plan=original, **form.cleaned_data, **acting(request))
         messages.success(request, _("Plan saved."))
         return redirect("console:plans")
     elif request.method == "POST":
@@ -263,10 +236,7 @@ def plan_create_view(request):
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:
-            with transaction.atomic():
-                plan = services.plan_create(code=data.pop("code"), name=data.pop("name"), **data)
-                platform_audit_record(action="plan.created", request=request,
-                                      details={"plan": plan.code})
+            services.plan_create(code=data.pop("code"), name=data.pop("name"), **data, **acting(request))
         except DomainError as exc:
             _form_errors(form, exc)
             status = exc.status

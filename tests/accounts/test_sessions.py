@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.fixtures.factories import PASSWORD, make_user
+from tests.fixtures.factories import PASSWORD, make_user, unique_email
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +69,39 @@ def test_repeated_failures_lock_the_account_for_a_while(api, alpha, settings):
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "rate_limited"
     assert 0 < int(locked["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW_SECONDS
+
+
+@pytest.mark.parametrize("look_alike", [
+    lambda email: email.replace("i", "\u0131", 1),  # dotless ı: PostgreSQL's UPPER makes it I
+    lambda email: email.replace("s", "\u017f", 1),  # long ſ: UPPER makes it S
+])
+def test_a_look_alike_of_a_locked_email_is_locked_too(api, alpha, settings, look_alike):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 5
+    user = make_user(alpha, email=unique_email("mission"))
+    client = api(alpha)
+    for _ in range(5):
+        response = client.post("/api/v1/auth/login", {"email": user.email, "password": "wrong-pass"})
+        assert response.status_code == 401
+
+    # The look-alike finds the same account in the database, so it shares the account's budget.
+    twin = look_alike(user.email)
+    assert twin != user.email
+    locked = client.post("/api/v1/auth/login", {"email": twin, "password": PASSWORD})
+
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "rate_limited"
+
+
+def test_failures_through_look_alikes_add_up_on_the_one_account(api, alpha, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 4
+    user = make_user(alpha, email=unique_email("sister"))
+    client = api(alpha)
+    spellings = [user.email, user.email.upper(), user.email.replace("i", "\u0131"),
+                 user.email.replace("s", "\u017f")]
+    for email in spellings:
+        assert client.post("/api/v1/auth/login", {"email": email, "password": "nope-nope"}).status_code == 401
+
+    assert client.post("/api/v1/auth/login", {"email": user.email, "password": PASSWORD}).status_code == 429
 
 
 def test_login_attempts_per_ip_are_limited(api, alpha, settings):

@@ -76,6 +76,18 @@ def test_console_logins_are_throttled_per_account(console_client, superadmin, se
     assert console_client.login(superadmin.email).status_code == 429
 
 
+def test_a_look_alike_email_does_not_reset_the_console_lock(console_client, settings):
+    from apps.accounts.models import User
+
+    admin = User.objects.create_superuser("mission-control@example.com", PASSWORD)
+    for _ in range(settings.LOGIN_FAILURES_PER_ACCOUNT):
+        assert console_client.login(admin.email, "wrong-password-1").status_code == 401
+
+    for twin in ("m\u0131ssion-control@example.com", "mi\u017f\u017fion-control@example.com"):
+        assert console_client.login(twin).status_code == 429
+    assert console_client.get("/console/").status_code == 302
+
+
 def test_totp_enrolment_then_sign_in_needs_the_code(console, superadmin):
     page = console.post("/console/security/", {"step": "start"})
     assert page.status_code == 200 and page["Cache-Control"] == "no-store"

@@ -325,3 +325,26 @@ def test_realtime_frames_are_built_from_the_current_row_for_the_staff(alpha, in_
         assert contact_events.contact_frames([event]) == [None]
         deleted, audience = contact_events.contact_deleted_frame(event)
         assert deleted["id"] == contact.pk and audience == ["staff"]
+
+
+# --- NUL characters (PostgreSQL refuses them in text) --------------------------------------------
+
+@pytest.mark.parametrize("fields", [
+    {"name": "Ana\x00"}, {"tags": ["vip", "a\x00"]}, {"notes": "\x00"}, {"city": "S\x00o Paulo"},
+])
+def test_a_nul_character_in_any_field_is_a_422_and_nothing_is_written(alpha, in_schema, fields):
+    with in_schema(alpha.schema_name):
+        contact = contact_create(phone=unique_phone(), name="Ana")
+        with pytest.raises(ValidationFailed) as refused:
+            contact_update(contact=contact, **fields)
+        assert refused.value.details[0]["field"] == next(iter(fields))
+        with pytest.raises(ValidationFailed):
+            contact_create(phone=unique_phone(), **fields)
+        contact.refresh_from_db()
+        assert (contact.name, contact.tags, contact.notes, contact.city) == ("Ana", [], "", "")
+
+
+def test_a_nul_in_a_customers_profile_name_is_dropped_and_the_contact_kept(alpha, in_schema):
+    with in_schema(alpha.schema_name):
+        contact, created = contact_get_or_create_for_inbound(phone=unique_phone(), name="Ma\x00ria")
+    assert created and contact.name == "Maria"

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KERNEL = {
     "conversa.events", "conversa.errors", "conversa.tasks", "conversa.redis", "conversa.netguard",
     "conversa.ratelimit", "conversa.periodic", "conversa.sentry", "conversa.schemas", "conversa.files",
-    "conversa.db", "conversa.logs",
+    "conversa.db", "conversa.logs", "conversa.request_meta",
     "conversa.realtime.topics", "conversa.realtime.audiences", "conversa.realtime.fanout",
     "conversa.realtime.groups",
     "conversa.realtime.layers", "conversa.realtime.presence", "conversa.realtime.viewers",

@@ -91,3 +91,19 @@ def test_the_create_company_command_prints_the_host(db, capsys):
     call_command("create_company", name="Cmd Co", slug="cmd-co", plan="free",
                  admin_email="cmd@example.com", admin_password=PASSWORD)
     assert capsys.readouterr().out.strip() == "cmd-co.localhost"
+
+
+@pytest.mark.parametrize("fields", [{"api_access": None}, {"monthly_price": None},
+                                    {"max_agents": 2**31}])
+def test_a_null_feature_or_an_oversized_limit_is_422_and_the_plan_stays(platform_api, fields):
+    from tenants.models import Plan
+
+    before = Plan.objects.values().get(code="pro")
+    response = platform_api.patch("/platform/api/v1/plans/pro", fields)
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["details"][0]["field"] == next(iter(fields))
+    assert Plan.objects.values().get(code="pro") == before
+
+    created = platform_api.post("/platform/api/v1/plans", {"code": "nulls", "name": "N", **fields})
+    assert created.status_code == 422, created.content
+    assert not Plan.objects.filter(code="nulls").exists()

@@ -11,11 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts import services as accounts
 from apps.accounts.models import User
-from apps.accounts.throttling import client_ip
 from apps.accounts.tokens import access_token_for
 from apps.web.auth import agent_required
 from apps.web.i18n import supported_language
 from conversa.errors import DomainError, RateLimited
+from conversa.request_meta import client_ip
 
 
 class LoginForm(forms.Form):
