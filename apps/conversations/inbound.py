@@ -13,6 +13,8 @@ from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import FAILED, InboundMessage, StatusUpdate
+from apps.inboxes.selectors import provider_for
+from apps.media.services import media_receive_inbound
 from conversa.events import publish
 
 
@@ -131,9 +133,6 @@ def message_attach_inbound_media(*, message_id: int) -> str:
 
     Provider errors propagate so the task retries; the message keeps its provider reference.
     """
-    from apps.inboxes.selectors import provider_for
-    from apps.media.services import media_receive_inbound
-
     message = Message.objects.select_related("inbox").filter(pk=message_id).first()
     if message is None or message.media_id or not message.media_ref:
         return "skipped"
