@@ -14,6 +14,8 @@ from django_tenants.utils import schema_context
 
 from conversa.errors import Conflict, NotFound, ValidationFailed, full_clean
 from conversa.events import publish
+from conversa.realtime.close_codes import CLOSE_SUSPENDED
+from conversa.realtime.fanout import close_company_sockets
 from conversa.request_meta import RequestMeta
 from tenants.audit import platform_audit_record
 from tenants.models import FEATURES, LIMITS, RESERVED_SLUGS, SLUG_RE, Company, Domain, Plan
@@ -27,7 +29,6 @@ _first_admin: dict[str, Callable[..., Any]] = {}
 
 COMPANY_CREATED = "company.created"
 COMPANY_STATUS_CHANGED = "company.status_changed"
-CLOSE_SUSPENDED = 4402
 
 
 def register_first_admin_create(create: Callable[..., Any]) -> None:
@@ -189,8 +190,6 @@ def _set_status(company: Company, status: str, reason: str, *, action: str, acto
 
 
 def _close_sockets(schema_name: str) -> None:
-    from conversa.realtime.fanout import close_company_sockets
-
     close_company_sockets(schema_name, code=CLOSE_SUSPENDED)
 
 

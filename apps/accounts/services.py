@@ -18,6 +18,8 @@ from apps.accounts.tokens import TenantRefreshToken
 from apps.audit.services import audit_record
 from conversa.errors import Conflict, Forbidden, TokenInvalid, ValidationFailed
 from conversa.events import publish
+from conversa.realtime.close_codes import CLOSE_RESYNC, CLOSE_UNAUTHENTICATED
+from conversa.realtime.fanout import close_user_sockets
 from tenants.limits import ensure_within_limit, lock_current_company
 
 Actor = User | ApiKey
@@ -110,8 +112,10 @@ def user_update(*, user: User, actor: Actor, name=None, role=None, language=None
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if role is not None and role != user.role:
-                audit_record(action="user.role_changed", entity_type="user", entity_id=user.pk, **_by(actor),
+            audit_record(action="user.role_changed", entity_type="user", entity_id=user.pk, **_by(actor),
                          changes={"role": [user.role, role]})
+            # Open sockets joined the old role's groups: they reconnect and join the new ones.
+            _close_sockets_after_commit(user, CLOSE_RESYNC)
         for field, value in (("name", name), ("role", role), ("language", language)):
             if value is not None:
                 setattr(user, field, value)
@@ -129,7 +133,13 @@ def user_deactivate(*, user: User, actor: Actor) -> User:
         user.is_active = False
         user.save(update_fields=["is_active"])
         audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, **_by(actor))
+        _close_sockets_after_commit(user, CLOSE_UNAUTHENTICATED)
     return user
+
+
+def _close_sockets_after_commit(user: User, code: int) -> None:
+    schema_name = connection.schema_name
+    transaction.on_commit(lambda: close_user_sockets(schema_name, user.pk, code=code))
 
 
 def user_set_status(*, user: User, status: str, reason: str = "") -> User:

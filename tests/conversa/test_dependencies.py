@@ -11,7 +11,7 @@ KERNEL = {
     "conversa.ratelimit", "conversa.periodic", "conversa.sentry", "conversa.schemas", "conversa.files",
     "conversa.db", "conversa.logs", "conversa.request_meta",
     "conversa.realtime.topics", "conversa.realtime.audiences", "conversa.realtime.fanout",
-    "conversa.realtime.groups",
+    "conversa.realtime.groups", "conversa.realtime.close_codes",
     "conversa.realtime.layers", "conversa.realtime.presence", "conversa.realtime.viewers",
 }
 APP_LAYERS = {

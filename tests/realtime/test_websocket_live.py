@@ -221,3 +221,46 @@ def test_a_conversations_viewers_see_each_other_and_nobody_else_hears_of_it(
     assert joined == [both]
     assert left == [[{"user_id": bruno.pk, "name": "Bruno"}]]
     assert carla_heard == []
+
+
+def test_a_role_change_or_deactivation_closes_the_users_sockets(asgi_server, live_db, make_live_company):
+    """A demoted supervisor's sockets stop hearing every conversation at once (they reconnect and
+    join the agent's groups); a deactivated user's sockets are closed as unauthenticated."""
+    from django_tenants.utils import schema_context
+
+    from apps.accounts.models import User
+    from apps.accounts.services import user_deactivate, user_update
+    from apps.conversations.models import Conversation
+    from apps.conversations.services import conversation_assign
+    from tests.fixtures.messaging import new_phone
+
+    company = make_live_company()
+    supervisor, colleague = make_user(company, role="supervisor"), make_user(company)
+    inbox, phone = make_inbox(company), new_phone()
+    conversation_id = receive(company, inbox, phone=phone).conversation_id
+    with schema_context(company.schema_name):
+        admin = User.objects.get(role="admin")
+        conversation_assign(conversation=Conversation.objects.get(pk=conversation_id), assignee=colleague,
+                            actor=None)
+    token = login(asgi_server, company, supervisor.email)
+
+    def as_admin(action, **fields):
+        with schema_context(company.schema_name):
+            action(user=User.objects.get(pk=supervisor.pk), actor=admin, **fields)
+
+    async def scenario():
+        async with connect(asgi_server, company, token) as ws:
+            assert (await next_frame(ws))["data"]["role"] == "supervisor"
+            await in_thread(as_admin, user_update, role="agent")
+            demoted = await close_code(ws)
+        async with connect(asgi_server, company, token) as ws:
+            assert (await next_frame(ws))["data"]["role"] == "agent"
+            await in_thread(receive, company, inbox, phone=phone, text="Only for my agent")
+            heard = await frames_until_quiet(ws, 1.0)
+            await in_thread(as_admin, user_deactivate)
+            deactivated = await close_code(ws)
+        return demoted, heard, deactivated
+
+    demoted, heard, deactivated = asyncio.run(scenario())
+    assert demoted == 1012 and deactivated == 4401
+    assert [frame for frame in heard if frame["type"] == "message.created"] == []

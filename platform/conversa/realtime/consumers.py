@@ -13,16 +13,12 @@ from django_tenants.utils import schema_context
 
 from conversa.realtime import presence, topics, viewers
 from conversa.realtime.audiences import audiences_of
+from conversa.realtime.close_codes import CLOSE_RESYNC, CLOSE_SUSPENDED, CLOSE_UNAUTHENTICATED
 from conversa.realtime.fanout import event_message
 from conversa.realtime.groups import company_group, group_name
 
 logger = logging.getLogger("conversa.realtime")
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_SUSPENDED = 4402
-# Service restart: this server may have missed frames (its Redis subscription dropped); the client
-# reconnects and catches up, as after any lost connection.
-CLOSE_RESYNC = 1012
 
 
 @database_sync_to_async

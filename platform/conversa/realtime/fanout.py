@@ -19,7 +19,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from conversa.events import Event, subscribe_batch
-from conversa.realtime.groups import company_group, group_name
+from conversa.realtime.groups import company_group, group_name, user_group
 
 logger = logging.getLogger("conversa.realtime")
 
@@ -164,6 +164,12 @@ def _build(schema_name: str, builder: BatchBuilder, events: list[Event]) -> list
         return builder(events)
     with schema_context(schema_name):
         return builder(events)
+
+
+def close_user_sockets(schema_name: str, user_id: int, *, code: int) -> None:
+    """Ask every socket of one user to close with `code`: their access changed (a new role joins
+    other groups on reconnect; a deactivated user cannot sign in again)."""
+    send_to_groups([user_group(schema_name, user_id)], {"type": "company.close", "code": code})
 
 
 def close_company_sockets(schema_name: str, *, code: int) -> None:
