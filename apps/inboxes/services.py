@@ -7,7 +7,6 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import permissions
 from apps.accounts.models import ApiKey, User
-from apps.inboxes.intake import webhook_receive  # noqa: F401  (stores for the sandbox page too)
 from apps.inboxes.models import Inbox, MessageTemplate
 from conversa.errors import Conflict, ValidationFailed
 from conversa.netguard import UnsafeOutboundURL, check_outbound_url

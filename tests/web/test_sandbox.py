@@ -161,7 +161,7 @@ def test_receipts_move_the_reply_to_delivered_then_read_and_never_back(
     # A late "delivered" (as from a retrying phone) never moves it back; the page does not even send it.
     assert receipt(DELIVERED).status == "read"
     with schema_context(alpha.schema_name), django_capture_on_commit_callbacks(execute=True):
-        from apps.inboxes.services import webhook_receive
+        from apps.inboxes.intake import webhook_receive
 
         body = json.dumps({"status": "delivered", "id": sent.provider_message_id}).encode()
         webhook_receive(inbox=inbox, body=body, content_type="application/json")

@@ -16,11 +16,11 @@ from apps.contacts.models import Contact
 from apps.contacts.phones import normalize_phone
 from apps.conversations.models import Message
 from apps.conversations.selectors import conversations_visible_to, outbound_messages_visible_to
+from apps.inboxes.intake import webhook_receive
 from apps.inboxes.models import Inbox, WebhookEvent
 from apps.inboxes.providers.base import DELIVERED, READ
 from apps.inboxes.providers.sandbox import PHONE
 from apps.inboxes.selectors import provider_for
-from apps.inboxes.services import webhook_receive
 from apps.web.auth import agent_required
 from apps.web.forms import SandboxMessageForm
 
