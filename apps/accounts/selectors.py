@@ -4,9 +4,8 @@ from django.db.models import QuerySet
 
 from apps.accounts import permissions
 from apps.accounts.models import ApiKey, User
+from apps.accounts.permissions import Actor
 from conversa.errors import NotFound
-
-Actor = permissions.Actor
 
 
 def users_visible_to(actor: Actor) -> QuerySet[User]:

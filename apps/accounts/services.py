@@ -14,6 +14,7 @@ from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from apps.accounts import api_keys, permissions, throttling
 from apps.accounts.events import AGENT_STATUS_UPDATED
 from apps.accounts.models import AgentStatusPeriod, ApiKey, User
+from apps.accounts.permissions import Actor
 from apps.accounts.tokens import TenantRefreshToken
 from apps.audit.services import audit_record
 from conversa.errors import Conflict, Forbidden, TokenInvalid, ValidationFailed
@@ -21,8 +22,6 @@ from conversa.events import publish
 from conversa.realtime.close_codes import CLOSE_RESYNC, CLOSE_UNAUTHENTICATED
 from conversa.realtime.fanout import close_user_sockets
 from tenants.limits import ensure_within_limit, lock_current_company
-
-Actor = User | ApiKey
 
 
 def _by(actor: Actor | None) -> dict:

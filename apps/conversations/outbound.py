@@ -14,8 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import ApiKey, User
-from apps.accounts.permissions import acting_user
+from apps.accounts.permissions import Actor, acting_user
 from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
 from apps.conversations.selectors import media_visible_to
@@ -39,8 +38,6 @@ MAX_TEXT_LENGTH = 4096
 SEND_LEASE = dt.timedelta(seconds=90)
 MAX_ATTEMPTS = 8
 MEDIA_LINK_TTL = 6 * 3600
-
-Actor = User | ApiKey
 
 
 class OutsideServiceWindow(DomainError):

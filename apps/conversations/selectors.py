@@ -10,11 +10,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from apps.accounts import permissions
 from apps.accounts.models import ApiKey, User
+from apps.accounts.permissions import Actor
 from apps.conversations.models import Conversation, Message, QuickReply
 from apps.media.models import MediaFile
 from conversa.errors import NotFound
-
-Actor = User | ApiKey
 
 
 def _sees_every_conversation(actor: Actor) -> bool:
@@ -99,7 +98,7 @@ def quick_replies_visible_to(actor: Actor) -> QuerySet[QuickReply]:
 
 
 def conversation_list(
-    principal: User | ApiKey,
+    principal: Actor,
     *,
     status: str | None = None,
     assignee: str | None = None,

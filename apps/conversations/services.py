@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import permissions
-from apps.accounts.models import ApiKey, User
+from apps.accounts.models import User
+from apps.accounts.permissions import Actor
 from apps.conversations import events
 from apps.conversations.models import (
     Conversation,
@@ -28,8 +29,6 @@ from conversa.errors import Conflict, DomainError, NotFound, ValidationFailed
 from conversa.events import publish
 
 MAX_LABELS = 20
-
-Actor = User | ApiKey
 
 
 class InvalidTransition(DomainError):

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from apps.accounts import permissions
-from apps.accounts.models import ApiKey, User
+from apps.accounts.permissions import Actor
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers import get_provider
 from apps.inboxes.providers.base import Provider
@@ -61,19 +61,19 @@ def provider_for(inbox: Inbox, *, send_key: str = "") -> Provider:
     return get_provider(inbox.provider, provider_credentials(inbox, send_key=send_key), http=shared_http())
 
 
-def inboxes_visible_to(actor: User | ApiKey) -> QuerySet[Inbox]:
+def inboxes_visible_to(actor: Actor) -> QuerySet[Inbox]:
     """Every user and any key with `conversations:read` sees the company's inboxes (not their secrets)."""
     permissions.check(actor, "inboxes.read")
     return Inbox.objects.all()
 
 
-def inbox_get_for(actor: User | ApiKey, inbox_id: int) -> Inbox:
+def inbox_get_for(actor: Actor, inbox_id: int) -> Inbox:
     inbox = inboxes_visible_to(actor).filter(pk=inbox_id).first()
     if inbox is None:
         raise NotFound()
     return inbox
 
 
-def may_see_connection_secrets(actor: User | ApiKey) -> bool:
+def may_see_connection_secrets(actor: Actor) -> bool:
     """Webhook URL, verify and sandbox tokens: for whoever may manage inboxes."""
     return permissions.may(actor, "inboxes.manage")

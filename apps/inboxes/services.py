@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import permissions
-from apps.accounts.models import ApiKey, User
+from apps.accounts.permissions import Actor
 from apps.inboxes.models import Inbox, MessageTemplate
 from conversa.errors import Conflict, ValidationFailed
 from conversa.netguard import UnsafeOutboundURL, check_outbound_url
@@ -23,8 +23,6 @@ OPTIONAL_CREDENTIALS = {
     Inbox.Provider.SANDBOX: (),
 }
 BASE_URL_FIELDS = ("graph_base_url", "api_base_url")
-
-Actor = User | ApiKey
 
 
 def _check_manage(actor: Actor | None) -> None:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import permissions
-from apps.accounts.models import ApiKey, User
+from apps.accounts.permissions import Actor
 from apps.audit.services import audit_record
 from apps.media import storage
 from apps.media.events import MEDIA_SCANNED
@@ -29,7 +29,6 @@ from tenants.usage import usage_increment
 logger = logging.getLogger("conversa.media")
 
 MIB = 1024 * 1024
-Actor = User | ApiKey
 LIVE_STATUSES = (MediaFile.Status.SCANNING, MediaFile.Status.CLEAN)
 
 
