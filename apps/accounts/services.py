@@ -24,11 +24,6 @@ from conversa.realtime.fanout import close_user_sockets
 from tenants.limits import ensure_within_limit, lock_current_company
 
 
-def _by(actor: Actor | None) -> dict:
-    """Who an audit entry names: a person or an API key."""
-    return {"api_key": actor} if isinstance(actor, ApiKey) else {"actor": actor}
-
-
 class InvalidCredentials(TokenInvalid):
     code = "invalid_credentials"
     default_message = _("Email or password is incorrect.")
@@ -111,7 +106,7 @@ def user_update(*, user: User, actor: Actor, name=None, role=None, language=None
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if role is not None and role != user.role:
-            audit_record(action="user.role_changed", entity_type="user", entity_id=user.pk, **_by(actor),
+            audit_record(action="user.role_changed", entity_type="user", entity_id=user.pk, actor=actor,
                          changes={"role": [user.role, role]})
             # Open sockets joined the old role's groups: they reconnect and join the new ones.
             _close_sockets_after_commit(user, CLOSE_RESYNC)
@@ -131,7 +126,7 @@ def user_deactivate(*, user: User, actor: Actor) -> User:
         user = User.objects.select_for_update().get(pk=user.pk)
         user.is_active = False
         user.save(update_fields=["is_active"])
-        audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, **_by(actor))
+        audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, actor=actor)
         _close_sockets_after_commit(user, CLOSE_UNAUTHENTICATED)
     return user
 

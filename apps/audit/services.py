@@ -1,5 +1,6 @@
 """Writing audit entries; every security-relevant action calls `audit_record`."""
 
+from apps.accounts.models import ApiKey
 from apps.audit.models import AuditLog
 from conversa.request_meta import client_ip
 
@@ -10,12 +11,12 @@ def audit_record(
     entity_type: str = "",
     entity_id="",
     actor=None,
-    api_key=None,
     changes: dict | None = None,
     request=None,
     success: bool = True,
 ) -> AuditLog:
-    """Append one entry (inside the caller's transaction, so it exists only if the action does)."""
+    """Append one entry (inside the caller's transaction, so it exists only if the action does).
+    `actor` is the user or the API key who acted (None: the system or an anonymous attempt)."""
     ip, agent = None, ""
     if request is not None:
         ip = client_ip(request) or None
@@ -24,8 +25,8 @@ def audit_record(
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id or ""),
-        actor=actor,
-        api_key=api_key,
+        actor=None if isinstance(actor, ApiKey) else actor,
+        api_key=actor if isinstance(actor, ApiKey) else None,
         changes=changes or {},
         ip=ip,
         user_agent=agent,
