@@ -47,6 +47,10 @@ def check_conversation_action(*, actor: Actor | None, conversation: Conversation
     permissions.check(actor, action)
 
 
+def _holds(actor: Actor, conversation: Conversation) -> bool:
+    return isinstance(actor, User) and conversation.assignee_id == actor.pk
+
+
 def check_conversation_assign(*, actor: Actor | None, conversation: Conversation, assignee: User) -> None:
     """Anyone who may write takes a conversation for themselves or hands over one they hold; giving
     anyone else's (or an unassigned one) to somebody else is routing, for supervisors and admins.
@@ -54,17 +58,16 @@ def check_conversation_assign(*, actor: Actor | None, conversation: Conversation
     check_conversation_action(actor=actor, conversation=conversation, action="conversations.write")
     if actor is None:
         return
-    if isinstance(actor, User) and actor.pk in (assignee.pk, conversation.assignee_id):
-        return
-    permissions.check(actor, "conversations.route")
+    taking = isinstance(actor, User) and assignee.pk == actor.pk
+    if not (taking or _holds(actor, conversation)):
+        permissions.check(actor, "conversations.route")
 
 
 def may_hand_over(*, actor: Actor, conversation: Conversation) -> bool:
     """Whether the actor may give the conversation to someone other than themselves (what the UI
     offers; `check_conversation_assign` is what decides)."""
-    if isinstance(actor, User) and conversation.assignee_id == actor.pk:
-        return permissions.may(actor, "conversations.write")
-    return permissions.may(actor, "conversations.route")
+    action = "conversations.write" if _holds(actor, conversation) else "conversations.route"
+    return permissions.may(actor, action)
 
 
 def _locked(
