@@ -74,3 +74,9 @@ def _after(ordering: tuple[str, ...], values: list) -> Q:
         condition |= equal_so_far & Q(**{f"{field}__{lookup}": value})
         equal_so_far &= Q(**{field: value})
     return condition
+
+
+def page_of(queryset: QuerySet, params: PageParams, *, ordering: tuple[str, ...] = ("-id",)) -> dict:
+    """A list route's answer: one page of `queryset` as `{"items": [...], "next_cursor": …}`."""
+    items, next_cursor = paginate(queryset, cursor=params.cursor, limit=params.limit, ordering=ordering)
+    return {"items": items, "next_cursor": next_cursor}

@@ -8,7 +8,7 @@ from django.db.models import Q
 from ninja import Query, Router, Schema, Status
 from pydantic import EmailStr, Field
 
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 from ninja_api.platform.acting import acting
 from tenants import services
 from tenants.models import Company
@@ -103,9 +103,7 @@ def list_companies(request, page: Query[PageParams], status: str | None = None,
         companies = companies.filter(plan__code=plan)
     if q:
         companies = companies.filter(Q(name__icontains=q) | Q(slug__icontains=q))
-    items, next_cursor = paginate(companies, cursor=page.cursor, limit=page.limit,
-                                  ordering=("-id",))
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(companies, page, ordering=("-id",))
 
 
 @router.post("", response={201: CompanyDetailOut})

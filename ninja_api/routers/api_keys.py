@@ -9,7 +9,7 @@ from pydantic import Field
 from apps.accounts import services
 from apps.accounts.selectors import api_keys_visible_to
 from ninja_api.auth import current_user
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["api keys"])
 
@@ -42,10 +42,7 @@ class ApiKeyIn(Schema):
 
 @router.get("", response=ApiKeyPage)
 def list_keys(request, page: Query[PageParams]):
-    items, next_cursor = paginate(
-        api_keys_visible_to(request.auth), cursor=page.cursor, limit=page.limit, ordering=("-id",),
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(api_keys_visible_to(request.auth), page, ordering=("-id",))
 
 
 @router.post("", response={201: ApiKeyCreatedOut})

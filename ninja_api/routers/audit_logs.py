@@ -5,7 +5,7 @@ import datetime as dt
 from ninja import Query, Router, Schema
 
 from apps.audit.selectors import audit_logs_visible_to
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["audit"])
 
@@ -39,5 +39,4 @@ def list_audit_logs(request, page: Query[PageParams], action: str | None = None,
         logs = logs.filter(entity_type=entity_type)
     if entity_id:
         logs = logs.filter(entity_id=entity_id)
-    items, next_cursor = paginate(logs, cursor=page.cursor, limit=page.limit, ordering=("-id",))
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(logs, page, ordering=("-id",))

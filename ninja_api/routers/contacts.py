@@ -11,7 +11,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import AfterValidator, Field, StringConstraints, validate_email
 
 from apps.contacts import selectors, services
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["contacts"])
 fields_router = Router(tags=["contacts"])
@@ -143,8 +143,7 @@ class CustomFieldIn(Schema):
 @router.get("", response=ContactPage)
 def list_contacts(request, filters: Query[ContactFilters], page: Query[PageParams]):
     contacts = selectors.contact_list_for(request.auth, **filters.dict())
-    items, next_cursor = paginate(contacts, cursor=page.cursor, limit=page.limit, ordering=("-id",))
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(contacts, page, ordering=("-id",))
 
 
 @router.post("", response={201: ContactOut})
@@ -191,11 +190,7 @@ def remove_tag(request, contact_id: int, tag: str):
 
 @fields_router.get("", response=CustomFieldPage)
 def list_fields(request, page: Query[PageParams]):
-    items, next_cursor = paginate(
-        selectors.custom_fields_visible_to(request.auth), cursor=page.cursor, limit=page.limit,
-        ordering=("id",),
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(selectors.custom_fields_visible_to(request.auth), page, ordering=("id",))
 
 
 @fields_router.post("", response={201: CustomFieldOut})

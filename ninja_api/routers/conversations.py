@@ -15,7 +15,7 @@ from apps.conversations.models import Conversation, Note, ScheduledMessage, Time
 from apps.media.events import media_data
 from conversa.errors import ValidationFailed
 from ninja_api.auth import current_user
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["conversations"])
 
@@ -209,10 +209,7 @@ class ConversationFilters(Schema):
 @router.get("", response=ConversationPage)
 def list_conversations(request, page: Query[PageParams], filters: Query[ConversationFilters]):
     conversations = selectors.conversation_list(request.auth, **filters.dict())
-    items, next_cursor = paginate(
-        conversations, cursor=page.cursor, limit=page.limit, ordering=("-last_message_at", "-id")
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(conversations, page, ordering=("-last_message_at", "-id"))
 
 
 @router.get("/{int:conversation_id}", response=ConversationOut)
@@ -223,13 +220,7 @@ def get_conversation(request, conversation_id: int):
 @router.get("/{int:conversation_id}/messages", response=MessagePage)
 def list_messages(request, conversation_id: int, page: Query[PageParams]):
     conversation = _conversation(request, conversation_id)
-    items, next_cursor = paginate(
-        selectors.messages_of(conversation),
-        cursor=page.cursor,
-        limit=page.limit,
-        ordering=("-created_at", "-id"),
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(selectors.messages_of(conversation), page, ordering=("-created_at", "-id"))
 
 
 @router.post("/{int:conversation_id}/messages", response={201: MessageOut})
@@ -249,11 +240,7 @@ def send_message(request, conversation_id: int, payload: MessageIn):
 @router.get("/{int:conversation_id}/notes", response=NotePage)
 def list_notes(request, conversation_id: int, page: Query[PageParams]):
     conversation = _conversation(request, conversation_id)
-    items, next_cursor = paginate(
-        Note.objects.filter(conversation=conversation), cursor=page.cursor, limit=page.limit,
-        ordering=("created_at", "id"),
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(Note.objects.filter(conversation=conversation), page, ordering=("created_at", "id"))
 
 
 @router.post("/{int:conversation_id}/notes", response={201: NoteOut})
@@ -267,11 +254,8 @@ def add_note(request, conversation_id: int, payload: NoteIn):
 @router.get("/{int:conversation_id}/timeline", response=TimelinePage)
 def timeline(request, conversation_id: int, page: Query[PageParams]):
     conversation = _conversation(request, conversation_id)
-    items, next_cursor = paginate(
-        TimelineEvent.objects.filter(conversation=conversation), cursor=page.cursor, limit=page.limit,
-        ordering=("created_at", "id"),
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    events = TimelineEvent.objects.filter(conversation=conversation)
+    return page_of(events, page, ordering=("created_at", "id"))
 
 
 @router.post("/{int:conversation_id}/assign", response=ConversationOut)
@@ -361,11 +345,8 @@ def reopen(request, conversation_id: int):
 @router.get("/{int:conversation_id}/scheduled-messages", response=ScheduledPage)
 def list_scheduled(request, conversation_id: int, page: Query[PageParams]):
     conversation = _conversation(request, conversation_id)
-    items, next_cursor = paginate(
-        ScheduledMessage.objects.filter(conversation=conversation), cursor=page.cursor, limit=page.limit,
-        ordering=("send_at", "id"),
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    scheduled = ScheduledMessage.objects.filter(conversation=conversation)
+    return page_of(scheduled, page, ordering=("send_at", "id"))
 
 
 @router.post("/{int:conversation_id}/scheduled-messages", response={201: ScheduledOut})

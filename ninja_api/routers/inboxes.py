@@ -13,7 +13,7 @@ from apps.inboxes import services
 from apps.inboxes.models import Inbox, MessageTemplate
 from apps.inboxes.selectors import inbox_get_for, inboxes_visible_to, may_see_connection_secrets, webhook_url
 from conversa.errors import NotFound
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["inboxes"])
 
@@ -126,10 +126,7 @@ class TemplatePage(Schema):
 
 @router.get("", response=InboxPage)
 def list_inboxes(request, page: Query[PageParams]):
-    items, next_cursor = paginate(
-        inboxes_visible_to(request.auth), cursor=page.cursor, limit=page.limit, ordering=("id",)
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(inboxes_visible_to(request.auth), page, ordering=("id",))
 
 
 @router.post("", response={201: InboxAdminOut})
@@ -155,10 +152,7 @@ def update_inbox(request, inbox_id: int, payload: InboxPatch):
 @router.get("/{int:inbox_id}/templates", response=TemplatePage)
 def list_templates(request, inbox_id: int, page: Query[PageParams]):
     inbox = inbox_get_for(request.auth, inbox_id)
-    items, next_cursor = paginate(
-        inbox.templates.all(), cursor=page.cursor, limit=page.limit, ordering=("id",)
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(inbox.templates.all(), page, ordering=("id",))
 
 
 @router.post("/{int:inbox_id}/templates", response={201: TemplateOut})
@@ -184,5 +178,4 @@ def sandbox_outbox(request, inbox_id: int, page: Query[PageParams]):
     messages = outbound_messages_visible_to(request.auth, inbox_id=inbox.pk).select_related(
         "conversation__contact",
     )
-    items, next_cursor = paginate(messages, cursor=page.cursor, limit=page.limit, ordering=("-id",))
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(messages, page, ordering=("-id",))

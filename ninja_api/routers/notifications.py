@@ -8,7 +8,7 @@ from ninja import Query, Router, Schema
 from apps.notifications import services
 from apps.notifications.models import Notification
 from ninja_api.auth import current_user
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["notifications"])
 
@@ -35,9 +35,8 @@ def list_notifications(request, page: Query[PageParams], unread: bool | None = N
     notifications = Notification.objects.filter(user=user)
     if unread:
         notifications = notifications.filter(read_at__isnull=True)
-    items, next_cursor = paginate(notifications, cursor=page.cursor, limit=page.limit, ordering=("-id",))
     unread_count = Notification.objects.filter(user=user, read_at__isnull=True).count()
-    return {"items": items, "next_cursor": next_cursor, "unread_count": unread_count}
+    return {**page_of(notifications, page, ordering=("-id",)), "unread_count": unread_count}
 
 
 @router.post("/{int:notification_id}/read", response=NotificationOut)

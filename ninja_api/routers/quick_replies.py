@@ -10,7 +10,7 @@ from pydantic import Field
 from apps.conversations import selectors, services
 from apps.conversations.models import QuickReply
 from ninja_api.auth import current_user
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["quick replies"])
 
@@ -43,8 +43,7 @@ def list_quick_replies(request, page: Query[PageParams], q: str | None = None):
     replies = selectors.quick_replies_visible_to(current_user(request))
     if q:
         replies = replies.filter(Q(shortcut__istartswith=q) | Q(content__icontains=q))
-    items, next_cursor = paginate(replies, cursor=page.cursor, limit=page.limit, ordering=("shortcut", "id"))
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(replies, page, ordering=("shortcut", "id"))
 
 
 @router.post("", response={201: QuickReplyOut})

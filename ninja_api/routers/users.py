@@ -6,7 +6,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import EmailStr, Field
 
 from apps.accounts import selectors, services
-from ninja_api.pagination import PageParams, paginate
+from ninja_api.pagination import PageParams, page_of
 from ninja_api.schemas import UserOut
 
 router = Router(tags=["users"])
@@ -38,8 +38,7 @@ def list_users(request, page: Query[PageParams], active: bool | None = None):
     users = selectors.users_visible_to(request.auth)
     if active is not None:
         users = users.filter(is_active=active)
-    items, next_cursor = paginate(users, cursor=page.cursor, limit=page.limit, ordering=("id",))
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(users, page, ordering=("id",))
 
 
 @router.post("", response={201: UserOut})
