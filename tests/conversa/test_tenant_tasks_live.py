@@ -1,6 +1,5 @@
 """Tenant tasks run by a real Huey consumer write into the schema they are given (acceptance 3)."""
 
-import time
 
 import pytest
 from django.utils import timezone
@@ -12,6 +11,7 @@ from apps.accounts.models import ApiKey
 from apps.accounts.tasks import api_key_touch
 from conversa.tasks import TenantSchemaRequired
 from tests.fixtures.factories import make_api_key
+from tests.fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.live]
 
@@ -24,15 +24,6 @@ def keys_with_the_same_id(*companies) -> dict:
         while made[company.schema_name].pk < target:
             made[company.schema_name] = make_api_key(company)[0]
     return made
-
-
-def wait_for(predicate, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def last_used(schema_name: str, key_id: int):
@@ -49,7 +40,7 @@ def test_a_task_writes_into_the_schema_it_was_given(live_db, make_live_company, 
 
     api_key_touch(first.schema_name, key_id, moment.isoformat())
 
-    assert wait_for(lambda: last_used(first.schema_name, key_id) is not None)
+    assert eventually(lambda: last_used(first.schema_name, key_id) is not None)
     assert last_used(first.schema_name, key_id) == moment
     assert last_used(second.schema_name, key_id) is None
 
@@ -65,7 +56,7 @@ def test_many_tasks_of_several_companies_each_land_in_their_own_schema(live_db, 
         for _ in range(5):
             api_key_touch(company.schema_name, keys[company.schema_name].pk, moment.isoformat())
 
-    assert wait_for(lambda: all(last_used(s, keys[s].pk) == m for s, m in expected.items()))
+    assert eventually(lambda: all(last_used(s, keys[s].pk) == m for s, m in expected.items()))
 
 
 @pytest.mark.parametrize("schema", [None, "", "public", "tenant_template", "Robert'); DROP", 42])

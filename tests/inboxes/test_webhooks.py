@@ -26,6 +26,7 @@ from tests.fakes.webhooks import (
 )
 from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import make_inbox, new_phone, receive
+from tests.fixtures.waiting import backends_waiting_on_locks, eventually
 
 PHONE_NUMBER_ID = "106540352242922"
 APP_SECRET = "meta-app-secret-for-tests"
@@ -622,24 +623,6 @@ def test_an_unparseable_body_is_kept_and_marked_failed_after_the_attempts(
 # --- concurrency -----------------------------------------------------------------------------------
 
 
-def wait_until(predicate, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def backends_waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
 def in_thread(target) -> threading.Thread:
     def run():
         try:
@@ -689,7 +672,7 @@ def test_a_webhook_is_answered_at_once_and_processed_soon_while_another_event_wa
         assert locked.wait(10)
         # The first webhook is stored and answered; its processing (inline here) waits for the contact.
         threads.append(in_thread(lambda: deliver("first", busy_phone)))
-        assert wait_until(lambda: backends_waiting_for_a_lock() >= 1)
+        assert eventually(lambda: backends_waiting_on_locks() >= 1)
 
         second = in_thread(lambda: deliver("second", other_phone))
         threads.append(second)
@@ -698,7 +681,7 @@ def test_a_webhook_is_answered_at_once_and_processed_soon_while_another_event_wa
         assert not second.is_alive(), "the second webhook waited for the first one's processing"
         assert responses["second"].status_code == 200
         # Processed within the row lock wait, not left for the sweep.
-        assert wait_until(lambda: "second" in inbound_texts(), timeout=5)
+        assert eventually(lambda: "second" in inbound_texts(), timeout=5)
         assert "first" not in inbound_texts()
     finally:
         release.set()

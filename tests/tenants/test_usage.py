@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 
 from tenants.models import MonthlyUsage
 from tenants.usage import usage_for_month, usage_increment
+from tests.fixtures.waiting import backends_waiting_on_locks, eventually, waiting_on_a_lock
 
 
 def test_concurrent_increments_are_never_lost(live_db, make_live_company):
@@ -59,13 +60,6 @@ def _backend_pid() -> int:
         return cursor.fetchone()[0]
 
 
-def _waiting_on_a_lock(pid: int) -> bool:
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", [pid])
-        row = cursor.fetchone()
-        return bool(row and row[0])
-
-
 def _upload_as_admin(company, results: dict, data: bytes) -> None:
     """The real upload door (API, middleware, service), in this thread's own connection."""
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -102,15 +96,6 @@ def _count_a_send(company, results: dict) -> None:
         connections.close_all()
 
 
-def _wait_until(predicate, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_an_upload_and_a_counted_send_on_a_new_month_row_never_deadlock(make_live_company, queue_to_redis):
     # Given a company whose month row does not exist yet (the first counter of the month inserts it),
     company = make_live_company()
@@ -125,12 +110,12 @@ def test_an_upload_and_a_counted_send_on_a_new_month_row_never_deadlock(make_liv
             cursor.execute(f'LOCK TABLE "{company.schema_name}".media_mediafile IN SHARE MODE')
         upload = threading.Thread(target=_upload_as_admin, args=(company, results, data))
         upload.start()
-        assert _wait_until(lambda: "upload_pid" in results and _waiting_on_a_lock(results["upload_pid"]))
+        assert eventually(lambda: "upload_pid" in results and waiting_on_a_lock(results["upload_pid"]))
         # when the worker counts a sent message meanwhile (it waits, or is done, but holds no cycle)
         worker = threading.Thread(target=_count_a_send, args=(company, results))
         worker.start()
-        _wait_until(lambda: "worker" in results
-                    or ("worker_pid" in results and _waiting_on_a_lock(results["worker_pid"])))
+        eventually(lambda: "worker" in results
+                    or ("worker_pid" in results and waiting_on_a_lock(results["worker_pid"])))
         # and the upload goes on only after PostgreSQL's deadlock_timeout (1 s): whichever waited
         # longest would be the victim of a cycle, as the upload was in production.
         time.sleep(1.5)
@@ -171,7 +156,7 @@ def test_an_upload_chosen_as_deadlock_victim_is_retried_not_answered_500(make_li
             cursor.execute(f'LOCK TABLE "{company.schema_name}".media_mediafile IN SHARE MODE')
         upload = threading.Thread(target=_upload_as_admin, args=(company, results, data))
         upload.start()
-        assert _wait_until(lambda: "upload_pid" in results and _waiting_on_a_lock(results["upload_pid"]))
+        assert eventually(lambda: "upload_pid" in results and waiting_on_a_lock(results["upload_pid"]))
         # when the gate then waits for the company row: a cycle, and the upload (waiting longer,
         # its deadlock_timeout ends first) is the one PostgreSQL aborts,
         locker = threading.Thread(target=gate_takes_the_company)
@@ -209,15 +194,6 @@ def _send_as_admin(company, token: str, conversation_id: int, results: list, tex
         ))
     finally:
         connections.close_all()
-
-
-def _backends_waiting_on_locks() -> int:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0]
 
 
 def test_two_concurrent_sends_at_the_monthly_limit_let_exactly_one_through(
@@ -261,7 +237,7 @@ def _race_two_sends(company, api):
         ]
         for sender in senders:
             sender.start()
-        assert _wait_until(lambda: _backends_waiting_on_locks() >= 2 or len(results) == 2)
+        assert eventually(lambda: backends_waiting_on_locks() >= 2 or len(results) == 2)
     finally:
         with gate.cursor() as cursor:
             cursor.execute("COMMIT")
