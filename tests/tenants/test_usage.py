@@ -96,6 +96,18 @@ def _count_a_send(company, results: dict) -> None:
         connections.close_all()
 
 
+def _upload_held_by(gate, company, results: dict, data: bytes) -> threading.Thread:
+    """An upload started in its own thread and held by `gate`'s lock on the media table, i.e. after
+    it took the company's row lock and before it inserts the file's row."""
+    with gate.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute(f'LOCK TABLE "{company.schema_name}".media_mediafile IN SHARE MODE')
+    upload = threading.Thread(target=_upload_as_admin, args=(company, results, data))
+    upload.start()
+    assert eventually(lambda: "upload_pid" in results and waiting_on_a_lock(results["upload_pid"]))
+    return upload
+
+
 def test_an_upload_and_a_counted_send_on_a_new_month_row_never_deadlock(make_live_company, queue_to_redis):
     # Given a company whose month row does not exist yet (the first counter of the month inserts it),
     company = make_live_company()
@@ -105,12 +117,7 @@ def test_an_upload_and_a_counted_send_on_a_new_month_row_never_deadlock(make_liv
     gate = connections.create_connection("default")
     try:
         # and an upload held (by a gate on its media table) after it took the company's row lock,
-        with gate.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f'LOCK TABLE "{company.schema_name}".media_mediafile IN SHARE MODE')
-        upload = threading.Thread(target=_upload_as_admin, args=(company, results, data))
-        upload.start()
-        assert eventually(lambda: "upload_pid" in results and waiting_on_a_lock(results["upload_pid"]))
+        upload = _upload_held_by(gate, company, results, data)
         # when the worker counts a sent message meanwhile (it waits, or is done, but holds no cycle)
         worker = threading.Thread(target=_count_a_send, args=(company, results))
         worker.start()
@@ -151,12 +158,7 @@ def test_an_upload_chosen_as_deadlock_victim_is_retried_not_answered_500(make_li
         gate_done.set()
 
     try:
-        with gate.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f'LOCK TABLE "{company.schema_name}".media_mediafile IN SHARE MODE')
-        upload = threading.Thread(target=_upload_as_admin, args=(company, results, data))
-        upload.start()
-        assert eventually(lambda: "upload_pid" in results and waiting_on_a_lock(results["upload_pid"]))
+        upload = _upload_held_by(gate, company, results, data)
         # when the gate then waits for the company row: a cycle, and the upload (waiting longer,
         # its deadlock_timeout ends first) is the one PostgreSQL aborts,
         locker = threading.Thread(target=gate_takes_the_company)
