@@ -250,3 +250,25 @@ def test_company_settings_get_the_same_verdict_on_the_api_and_the_pages(world, a
         )
         verdicts["ui"] = FORBIDDEN if ui == NOT_FOUND else ui
         assert set(verdicts.values()) == {want}, (role, action, verdicts)
+
+
+def test_another_companys_admin_gets_not_found_on_every_door(world, bravo, api):
+    """The table's rows for a stranger: an admin of another company sees none of it, on its own
+    host (with alpha's ids) and with its token on alpha's host."""
+    with schema_context(bravo.schema_name):
+        # Ids are per schema: this means something only while bravo has no rows with alpha's ids.
+        assert not Conversation.objects.filter(pk__in=world["conversations"].values()).exists()
+        assert not MediaFile.objects.filter(pk__in=world["files"].values()).exists()
+    stranger = make_user(bravo, role="admin")
+    token = api(bravo).login(stranger.email)["access"]
+    own_host, alpha_host = api(bravo, token=token), api(world["company"], token=token)
+    browser = signed_in(bravo, stranger)
+    for name in CONVERSATIONS:
+        conversation_id, media_id = world["conversations"][name], world["files"][name]
+        for path in (f"/api/v1/conversations/{conversation_id}", f"/api/v1/media/{media_id}",
+                     f"/api/v1/media/{media_id}/download"):
+            assert own_host.get(path).status_code == 404, path
+            assert alpha_host.get(path).status_code == 401, path  # its token is bound to bravo
+        assert browser.get(f"/app/c/{conversation_id}/").status_code == 404
+        assert browser.get(f"/app/media/{media_id}/original/").status_code == 404
+        assert not topics.authorize(bravo.schema_name, stranger.pk, "conversation", str(conversation_id))
