@@ -41,6 +41,9 @@ RULES: dict[str, Rule] = {
     "conversations.write": Rule(EVERYONE, "conversations:write"),
     # Handing a conversation to someone who neither holds it nor asked for it.
     "conversations.route": Rule(MANAGERS, "conversations:write"),
+    "teams.read": Rule(EVERYONE, "conversations:read"),
+    # Teams, their members, hours and SLA: supervisors and admins, never with a key.
+    "teams.manage": Rule(MANAGERS, None),
     "media.upload": Rule(EVERYONE, "conversations:write"),
     "quick_replies.use": Rule(EVERYONE, None),
     "quick_replies.share": Rule(MANAGERS, None),

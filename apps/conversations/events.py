@@ -5,7 +5,7 @@ sockets' side of the one visibility rule); the same goes for the files its messa
 """
 
 from apps.conversations.models import Conversation, Message
-from apps.conversations.selectors import conversation_audience
+from apps.conversations.selectors import audience_for, conversation_audience
 from apps.media.events import MEDIA_SCANNED, media_data
 from apps.media.models import MediaFile
 from conversa.realtime.fanout import realtime_payload, realtime_payloads
@@ -14,6 +14,8 @@ CONVERSATION_CREATED = "conversation.created"
 CONVERSATION_UPDATED = "conversation.updated"
 CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
 CONVERSATION_ASSIGNED = "conversation.assigned"
+# Internal (no frame): a conversation joined a team's queue; routing listens.
+CONVERSATION_QUEUED = "conversation.queued"
 MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
 
@@ -35,6 +37,10 @@ def conversation_data(conversation: Conversation) -> dict:
         "subject": conversation.subject,
         "inbox_id": conversation.inbox_id,
         "assignee_id": conversation.assignee_id,
+        "team_id": conversation.team_id,
+        "first_response_due_at": _iso(conversation.first_response_due_at),
+        "resolution_due_at": _iso(conversation.resolution_due_at),
+        "sla_breached": conversation.sla_breached,
         "unread_count": conversation.unread_count,
         "contact": {"id": contact.pk, "name": contact.name, "phone": contact.phone},
         "last_message_at": _iso(conversation.last_message_at),
@@ -81,13 +87,16 @@ def _conversation_frame(event, conversation):
     frames = [(conversation_data(conversation), audience)]
     if "previous_assignee_id" in event.data:
         # Whoever saw it before a (re)assignment learns only that it moved away, to drop it.
-        previous = event.data["previous_assignee_id"]
-        before = [f"user.{previous}"] if previous else ["staff"]
+        before = audience_for(
+            team_id=event.data.get("previous_team_id", conversation.team_id),
+            assignee_id=event.data["previous_assignee_id"],
+        )
         left = sorted(set(before) - set(audience))
         if left:
             moved = {
                 "id": conversation.pk,
                 "assignee_id": conversation.assignee_id,
+                "team_id": conversation.team_id,
                 "status": conversation.status,
             }
             frames.append((moved, left))

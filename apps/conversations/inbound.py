@@ -42,7 +42,9 @@ def conversation_for_inbound(
     if recent is not None:
         recent.status = Conversation.Status.OPEN if recent.assignee_id else Conversation.Status.QUEUED
         recent.closed_at = None
-        recent.save(update_fields=["status", "closed_at", "updated_at"])
+        if recent.status == Conversation.Status.QUEUED:
+            recent.queued_at = at
+        recent.save(update_fields=["status", "closed_at", "queued_at", "updated_at"])
         TimelineEvent.objects.create(conversation=recent, kind="reopened_by_contact")
         publish(
             events.CONVERSATION_STATUS_CHANGED,
@@ -51,8 +53,8 @@ def conversation_for_inbound(
         return recent, False
     # Created with the first message already counted: no update needed after the insert.
     conversation = Conversation.objects.create(
-        contact=contact, inbox=inbox, status=Conversation.Status.QUEUED, last_message_at=at,
-        last_inbound_at=at, unread_count=1,
+        contact=contact, inbox=inbox, team_id=inbox.default_team_id, status=Conversation.Status.QUEUED,
+        queued_at=at, last_message_at=at, last_inbound_at=at, unread_count=1,
     )
     return conversation, True
 

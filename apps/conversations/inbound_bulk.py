@@ -135,8 +135,9 @@ def _attach_conversations(items: list[_Item]) -> set[int]:
             item.counted = True
     new = [
         Conversation(
-            contact=batch[0].contact, inbox=batch[0].inbox, status=Conversation.Status.QUEUED,
-            last_message_at=batch[-1].at, last_inbound_at=batch[-1].at, unread_count=len(batch),
+            contact=batch[0].contact, inbox=batch[0].inbox, team_id=batch[0].inbox.default_team_id,
+            status=Conversation.Status.QUEUED, queued_at=batch[0].at, last_message_at=batch[-1].at,
+            last_inbound_at=batch[-1].at, unread_count=len(batch),
         )
         for batch in fresh.values()
     ]

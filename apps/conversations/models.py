@@ -49,6 +49,10 @@ class Conversation(models.Model):
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
     )
+    # The team whose queue and members the conversation belongs to (SPEC §3, §7); none: everyone's.
+    team = models.ForeignKey(
+        "teams.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     labels = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     subject = models.CharField(max_length=200, blank=True)
@@ -60,6 +64,18 @@ class Conversation(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # The last message as the inbox list shows it (its start, or its kind for a file), kept with
+    # the message so the list reads no messages.
+    last_message_preview = models.CharField(max_length=120, blank=True)
+    # When it last started waiting for an agent: the team queue is served in this order.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # SLA deadlines within the team's business hours; flagged once when one passes unmet.
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    sla_breached = models.BooleanField(default=False)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+    # The closed period (its start, ISO) whose offline message this conversation already got.
+    offline_notice_period = models.CharField(max_length=40, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=200, blank=True)
@@ -81,6 +97,12 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["status", "-last_message_at"], name="conv_status_activity_idx"),
             models.Index(fields=["assignee", "status"], name="conv_assignee_status_idx"),
+            # A team's queue, oldest first: what routing reads on every assignment.
+            models.Index(
+                fields=["team", "queued_at", "id"],
+                condition=Q(status="queued", assignee__isnull=True),
+                name="conv_team_queue_idx",
+            ),
             # The inbox's default list (active conversations, newest activity first) read in index
             # order, a page at a time, and its tab counts as an index-only scan: both cost what the
             # active conversations cost, however many closed ones the company has accumulated.

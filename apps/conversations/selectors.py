@@ -13,46 +13,73 @@ from apps.accounts.models import ApiKey, User
 from apps.accounts.permissions import Actor
 from apps.conversations.models import Conversation, Message, QuickReply
 from apps.media.models import MediaFile
+from apps.teams.selectors import team_ids_of
 from conversa.errors import NotFound
 
 
 def _sees_every_conversation(actor: Actor) -> bool:
-    """Supervisors, admins and API keys; agents see only theirs and the unassigned ones."""
-    return not (isinstance(actor, User) and actor.role == User.Role.AGENT)
+    """Admins and API keys; supervisors and agents see by team (`conversations_visible_to`)."""
+    return isinstance(actor, ApiKey) or actor.role == User.Role.ADMIN
 
 
 def conversations_visible_to(actor: Actor) -> QuerySet[Conversation]:
-    """Agents see conversations assigned to them and unassigned ones; supervisors, admins and API
-    keys with `conversations:read` see all; anyone else is refused (403)."""
+    """The one visibility rule (SPEC §3). Admins and API keys with `conversations:read` see every
+    conversation; supervisors see those of their teams, those of no team and those assigned to
+    them; agents see those assigned to them and the unassigned ones of their teams or of no team.
+    Anyone else is refused (403)."""
     permissions.check(actor, "conversations.read")
     conversations = Conversation.objects.select_related("contact", "inbox")
-    if not _sees_every_conversation(actor):
-        conversations = conversations.filter(Q(assignee=actor) | Q(assignee__isnull=True))
-    return conversations
+    if _sees_every_conversation(actor):
+        return conversations
+    teams = team_ids_of(actor)
+    in_reach = Q(team__isnull=True) | Q(team_id__in=teams) if teams else Q(team__isnull=True)
+    if actor.role == User.Role.SUPERVISOR:
+        return conversations.filter(in_reach | Q(assignee=actor))
+    return conversations.filter(Q(assignee=actor) | (Q(assignee__isnull=True) & in_reach))
 
 
 def may_see_conversation(actor: Actor, conversation: Conversation) -> bool:
-    """The rule of `conversations_visible_to` for a conversation already in hand (no query)."""
+    """The rule of `conversations_visible_to` for a conversation already in hand."""
     if not permissions.may(actor, "conversations.read"):
         return False
-    return _sees_every_conversation(actor) or conversation.assignee_id in (None, actor.pk)
+    if _sees_every_conversation(actor) or conversation.assignee_id == actor.pk:
+        return True
+    in_reach = conversation.team_id is None or conversation.team_id in team_ids_of(actor)
+    if actor.role == User.Role.SUPERVISOR:
+        return in_reach
+    return in_reach and conversation.assignee_id is None
 
 
 def audiences_of(user: User) -> list[str]:
     """Realtime group suffixes a user's sockets join; with `conversation_audience` it is the
     sockets' side of `conversations_visible_to` (a user receives a conversation's frames when the
-    two meet)."""
+    two meet). Admins hear everything through `admins`, so they join no team group."""
     suffixes = ["staff", f"user.{user.pk}"]
     if _sees_every_conversation(user):
+        return [*suffixes, "admins"]
+    for team_id in sorted(team_ids_of(user)):
+        suffixes.append(f"team.{team_id}")
+        if user.role == User.Role.SUPERVISOR:
+            suffixes.append(f"team.{team_id}.supervisors")
+    if user.role == User.Role.SUPERVISOR:
         suffixes.append("supervisors")
     return suffixes
 
 
+def audience_for(*, team_id: int | None, assignee_id: int | None) -> list[str]:
+    """Realtime group suffixes of everyone who may see a conversation of this team and assignee."""
+    if team_id is None:
+        if assignee_id is None:
+            return ["staff"]
+        return ["admins", "supervisors", f"user.{assignee_id}"]
+    if assignee_id is None:
+        return ["admins", f"team.{team_id}"]
+    return ["admins", f"team.{team_id}.supervisors", f"user.{assignee_id}"]
+
+
 def conversation_audience(conversation: Conversation) -> list[str]:
     """Realtime group suffixes of everyone allowed to see `conversation` right now."""
-    if conversation.assignee_id is None:
-        return ["staff"]
-    return ["supervisors", f"user.{conversation.assignee_id}"]
+    return audience_for(team_id=conversation.team_id, assignee_id=conversation.assignee_id)
 
 
 def conversation_get_for(actor: Actor, conversation_id: int) -> Conversation:
@@ -103,6 +130,7 @@ def conversation_list(
     status: str | None = None,
     assignee: str | None = None,
     inbox: int | None = None,
+    team: str | None = None,
     label: str | None = None,
     priority: str | None = None,
     unread: bool | None = None,
@@ -121,6 +149,12 @@ def conversation_list(
         conversations = conversations.filter(assignee_id=int(assignee))
     if inbox:
         conversations = conversations.filter(inbox_id=inbox)
+    if team == "mine" and isinstance(principal, User):
+        conversations = conversations.filter(team_id__in=team_ids_of(principal))
+    elif team == "none":
+        conversations = conversations.filter(team__isnull=True)
+    elif team and team.isdigit():
+        conversations = conversations.filter(team_id=int(team))
     if label:
         conversations = conversations.filter(labels__contains=[label])
     if priority:

@@ -25,6 +25,7 @@ from apps.conversations.models import (
     TimelineEvent,
 )
 from apps.conversations.selectors import may_see_conversation
+from apps.teams.models import Team
 from conversa.errors import Conflict, DomainError, NotFound, ValidationFailed
 from conversa.events import publish
 
@@ -162,6 +163,61 @@ def conversation_assign(
                 "previous_assignee_id": previous,
             },
         )
+    return conversation
+
+
+def conversation_transfer(
+    *,
+    conversation: Conversation,
+    actor: Actor | None,
+    agent: User | None = None,
+    team: Team | None = None,
+    reason: str = "",
+) -> Conversation:
+    """Hand the conversation to an agent (as `conversation_assign`) or to a team, whose queue it
+    joins unassigned, waiting for routing or a member. Moving it to a team is handing it over: its
+    holder may, anyone else needs to route."""
+    if (agent is None) == (team is None):
+        raise ValidationFailed(
+            details=[{"field": "agent_id", "message": str(_("Give an agent or a team, not both."))}]
+        )
+    if agent is not None:
+        return conversation_assign(conversation=conversation, assignee=agent, actor=actor, reason=reason)
+    with transaction.atomic():
+        conversation = _locked(conversation, actor)
+        if actor is not None and not _holds(actor, conversation):
+            permissions.check(actor, "conversations.route")
+        if conversation.status in (Conversation.Status.CLOSED, Conversation.Status.ARCHIVED):
+            raise InvalidTransition(_("Reopen the conversation before transferring it."))
+        previous_assignee, previous_team = conversation.assignee_id, conversation.team_id
+        if previous_team == team.pk and previous_assignee is None:
+            return conversation
+        conversation.team = team
+        conversation.assignee = None
+        conversation.assigned_at = None
+        if conversation.status != Conversation.Status.QUEUED:
+            # Into the team's queue: not a user-chosen transition, so it bypasses the table.
+            publish(
+                events.CONVERSATION_STATUS_CHANGED,
+                {"conversation_id": conversation.pk, "from": conversation.status, "to": "queued"},
+            )
+            conversation.status = Conversation.Status.QUEUED
+        conversation.queued_at = timezone.now()
+        conversation.save()
+        _timeline(
+            conversation, actor, "transferred",
+            team_id=team.pk, previous_team_id=previous_team, previous_assignee_id=previous_assignee,
+            reason=reason,
+        )
+        publish(
+            events.CONVERSATION_ASSIGNED,
+            {
+                "conversation_id": conversation.pk,
+                "previous_assignee_id": previous_assignee,
+                "previous_team_id": previous_team,
+            },
+        )
+        publish(events.CONVERSATION_QUEUED, {"conversation_id": conversation.pk, "team_id": team.pk})
     return conversation
 
 

@@ -31,6 +31,13 @@ class Inbox(models.Model):
     rate_limit_per_second = models.PositiveIntegerField(default=80)
     daily_limit = models.PositiveIntegerField(null=True, blank=True)
     reopen_window_hours = models.PositiveIntegerField(default=24)
+    # New conversations join this team's queue and follow its hours; none: everyone's queue.
+    default_team = models.ForeignKey(
+        "teams.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="inboxes"
+    )
+    # Close conversations idle this long (none: never), optionally saying so to the customer.
+    auto_close_after_hours = models.PositiveIntegerField(null=True, blank=True)
+    auto_close_message = models.TextField(blank=True)
     greeting_message = models.TextField(blank=True)
     away_message = models.TextField(blank=True)
     health = models.CharField(max_length=20, choices=Health.choices, default=Health.CONNECTED)

@@ -13,6 +13,7 @@ from apps.accounts.models import User
 from apps.conversations import outbound, selectors, services
 from apps.conversations.models import Conversation, Note, ScheduledMessage, TimelineEvent
 from apps.media.events import media_data
+from apps.teams.models import Team
 from conversa.errors import ValidationFailed
 from ninja_api.auth import current_user
 from ninja_api.pagination import PageParams, page_of
@@ -35,6 +36,10 @@ class ConversationOut(Schema):
     subject: str
     inbox_id: int
     assignee_id: int | None
+    team_id: int | None
+    first_response_due_at: dt.datetime | None
+    resolution_due_at: dt.datetime | None
+    sla_breached: bool
     contact: ContactBrief
     unread_count: int
     created_at: dt.datetime
@@ -140,7 +145,8 @@ class AssignIn(Schema):
 
 
 class TransferIn(Schema):
-    assignee_id: int
+    agent_id: int | None = Field(None, description="Give it to this agent…")
+    team_id: int | None = Field(None, description="…or put it in this team's queue (one of the two).")
     reason: str = Field("", max_length=500)
 
 
@@ -198,6 +204,7 @@ class ConversationFilters(Schema):
     status: str | None = Field(None, description="One status or several, comma-separated.")
     assignee: str | None = Field(None, description="`me`, `none` or a user id.")
     inbox: int | None = None
+    team: str | None = Field(None, description="A team id, `mine` (the caller's teams) or `none`.")
     label: str | None = None
     priority: str | None = None
     unread: bool | None = None
@@ -269,9 +276,14 @@ def assign(request, conversation_id: int, payload: AssignIn):
 @router.post("/{int:conversation_id}/transfer", response=ConversationOut)
 def transfer(request, conversation_id: int, payload: TransferIn):
     conversation = _conversation(request, conversation_id)
-    return services.conversation_assign(
+    if (payload.agent_id is None) == (payload.team_id is None):
+        raise ValidationFailed(
+            details=[{"field": "agent_id", "message": _("Give either agent_id or team_id.")}]
+        )
+    return services.conversation_transfer(
         conversation=conversation,
-        assignee=_assignee(payload.assignee_id),
+        agent=_assignee(payload.agent_id) if payload.agent_id is not None else None,
+        team=get_object_or_404(Team, pk=payload.team_id) if payload.team_id is not None else None,
         actor=request.auth,
         reason=payload.reason,
     )

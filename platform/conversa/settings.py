@@ -1,5 +1,6 @@
 """Conversa settings: every value comes from the environment (see the README's table)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,8 +11,8 @@ ROOT_DIR = Path(__file__).resolve().parents[2]
 
 env = environ.Env()
 # A local .env (written by `make run` for development) is read if present; real deployments set
-# the environment directly.
-env.read_env(str(ROOT_DIR / ".env"), overwrite=False)
+# the environment directly. ENV_FILE names another file (or /dev/null: none).
+env.read_env(os.environ.get("ENV_FILE", str(ROOT_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY")
@@ -60,6 +61,7 @@ TENANT_APPS = [
     "ninja_jwt.token_blacklist",
     "apps.accounts",
     "apps.inboxes",
+    "apps.teams",
     "apps.contacts",
     "apps.conversations",
     "apps.media",

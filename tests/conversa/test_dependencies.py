@@ -21,6 +21,7 @@ APP_LAYERS = {
     "apps.contacts": 4,
     "apps.inboxes": 4,
     "apps.media": 5,
+    "apps.teams": 5,  # a team names its members and the inboxes it answers
     "apps.conversations": 6,
 }
 DOORS = 9

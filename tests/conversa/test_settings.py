@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_check(**env) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECURE_", "DEBUG"))}
-    # Explicit values win over a developer's .env (read without overwriting the environment).
-    clean.update({"SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "false", **env})
+    # What a deployment without a .env gets: a developer's .env (make run) must not leak in.
+    clean.update({"ENV_FILE": os.devnull, "SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "false", **env})
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60,

@@ -144,7 +144,7 @@ def test_actions_write_the_timeline(setup, alpha):
     admin = s["client"][s["admin"]]
     url = f"/api/v1/conversations/{conversation}"
     admin.post(f"{url}/assign", {"assignee_id": s["ana"].pk})
-    admin.post(f"{url}/transfer", {"assignee_id": s["bruno"].pk, "reason": "speaks Spanish"})
+    admin.post(f"{url}/transfer", {"agent_id": s["bruno"].pk, "reason": "speaks Spanish"})
     admin.post(f"{url}/priority", {"priority": "urgent"})
     admin.post(f"{url}/labels", {"add": ["vip", "billing"]})
     admin.post(f"{url}/labels", {"remove": ["billing"]})

@@ -120,7 +120,7 @@ def api_door(world, role, action, conversation_id, media_id):
         "read_messages": lambda: client.get(f"{url}/messages"),
         "take": lambda: client.post(f"{url}/assign", {"assignee_id": me}),
         "hand_over": lambda: client.post(f"{url}/assign", {"assignee_id": receiver}),
-        "transfer": lambda: client.post(f"{url}/transfer", {"assignee_id": receiver, "reason": "shift"}),
+        "transfer": lambda: client.post(f"{url}/transfer", {"agent_id": receiver, "reason": "shift"}),
         "priority": lambda: client.post(f"{url}/priority", {"priority": "high"}),
         "note": lambda: client.post(f"{url}/notes", {"text": "Call back after 5"}),
         "media": lambda: client.get(f"/api/v1/media/{media_id}"),

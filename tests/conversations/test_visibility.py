@@ -103,7 +103,7 @@ def test_transfer_and_assign_refuse_an_agent_routing_a_queued_conversation_alike
     url = f"/api/v1/conversations/{queued}"
     colleague = desk["bruno"].pk
     assert desk["ana_api"].post(f"{url}/assign", {"assignee_id": colleague}).status_code == 403
-    assert desk["ana_api"].post(f"{url}/transfer", {"assignee_id": colleague}).status_code == 403
+    assert desk["ana_api"].post(f"{url}/transfer", {"agent_id": colleague}).status_code == 403
     ui = signed_in(alpha, desk["ana"]).post(f"/app/c/{queued}/assign/", {"assignee_id": colleague})
     assert ui.status_code == 200 and ui["HX-Retarget"] == "#flash"
     with schema_context(alpha.schema_name):
