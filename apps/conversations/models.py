@@ -97,6 +97,9 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["status", "-last_message_at"], name="conv_status_activity_idx"),
             models.Index(fields=["assignee", "status"], name="conv_assignee_status_idx"),
+            # The API's list (every status, newest activity first) read in index order a page at a
+            # time, filtered by visibility on the way, instead of sorting everything visible.
+            models.Index(F("last_message_at").desc(), F("id").desc(), name="conv_activity_idx"),
             # A team's queue, oldest first: what routing reads on every assignment.
             models.Index(
                 fields=["team", "queued_at", "id"],

@@ -251,3 +251,21 @@ def test_quick_replies_are_personal_or_shared(setup, alpha):
     assert {r["shortcut"] for r in ana.get("/api/v1/quick-replies").json()["items"]} == {"hello", "thanks"}
     bruno = s["client"][s["bruno"]]
     assert {r["shortcut"] for r in bruno.get("/api/v1/quick-replies").json()["items"]} == {"thanks"}
+
+
+def test_list_items_match_the_schema(setup, alpha, in_schema):
+    """The list writes its rows itself (it is the hottest route): they must say exactly what the
+    conversation's own route says, field for field, in the same JSON formats."""
+    s = setup
+    conversation = conversation_of(alpha, s["inbox"])
+    admin = s["client"][s["admin"]]
+    admin.post(f"/api/v1/conversations/{conversation}/assign", {"assignee_id": s["ana"].pk})
+    admin.post(f"/api/v1/conversations/{conversation}/labels", {"add": ["vip"]})
+    admin.post(f"/api/v1/conversations/{conversation}/close",
+               {"reason": "done", "outcome": "sale", "outcome_value": "12.50"})
+    listed = admin.get("/api/v1/conversations?limit=100").json()["items"]
+    detail = admin.get(f"/api/v1/conversations/{conversation}").json()
+    [item] = [item for item in listed if item["id"] == conversation]
+    assert item == detail
+    assert detail["outcome_value"] == "12.50" and detail["labels"] == ["vip"]
+    assert detail["within_service_window"] is True and detail["closed_at"].endswith("Z")
