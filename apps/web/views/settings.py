@@ -51,6 +51,7 @@ def _refused(request, exc: DomainError, fallback: str) -> HttpResponse:
 SECTIONS = (
     ("users.manage", "web:settings-users"),
     ("inboxes.manage", "web:settings-inboxes"),
+    ("teams.manage", "web:settings-teams"),
     ("quick_replies.use", "web:settings-quick-replies"),
     ("api_keys.manage", "web:settings-api-keys"),
     ("company.manage", "web:settings-branding"),
@@ -213,6 +214,7 @@ def _inbox_context(inbox: Inbox, form: InboxEditForm, template_form: TemplateFor
 def _edit_initial(inbox: Inbox) -> dict:
     return {name: getattr(inbox, name) for name in (
         "name", "rate_limit_per_second", "reopen_window_hours", "greeting_message", "away_message",
+        "default_team_id", "daily_limit", "auto_close_after_hours", "auto_close_message",
     )}
 
 
