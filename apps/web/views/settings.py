@@ -51,7 +51,6 @@ def _refused(request, exc: DomainError, fallback: str) -> HttpResponse:
 SECTIONS = (
     ("users.manage", "web:settings-users"),
     ("inboxes.manage", "web:settings-inboxes"),
-    ("teams.manage", "web:settings-teams"),
     ("quick_replies.use", "web:settings-quick-replies"),
     ("api_keys.manage", "web:settings-api-keys"),
     ("company.manage", "web:settings-branding"),
