@@ -198,3 +198,16 @@ def test_the_team_pages_speak_spanish_and_portuguese(alpha, office, language):
     english = {name: found for name, found in english.items() if found}
     assert not english, f"English on the {language} team pages: {english}"
     assert ("Equipos" if language == "es" else "Equipes") in pages["list"].content.decode()
+
+
+def test_deleting_from_the_page_asks_first_and_then_lands_on_the_list(alpha, office):
+    with schema_context(alpha.schema_name):
+        team = team_create(actor=None, name="Vendas")
+    sara = signed_in(alpha, office["sara"])
+    page = sara.get(f"/app/settings/teams/{team.pk}/").content.decode()
+    assert 'hx-confirm="Delete this team?"' in page
+    deleted = sara.post(f"/app/settings/teams/{team.pk}/delete/", **{"HX-Request": "true"})
+    assert deleted.status_code == 200 and deleted["HX-Redirect"] == "/app/settings/teams/"
+    assert "Team Vendas deleted." in sara.get("/app/settings/teams/").content.decode()
+    with schema_context(alpha.schema_name):
+        assert not Team.objects.filter(pk=team.pk).exists()

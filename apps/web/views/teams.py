@@ -6,7 +6,9 @@ from functools import wraps
 
 from django import forms
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -257,6 +259,10 @@ def team_delete_view(request, team_id: int):
     team = team_get_for(request.user, team_id)
     services.team_delete(actor=request.user, team=team)
     messages.success(request, _("Team %(name)s deleted.") % {"name": team.name})
+    if request.htmx:  # asked to confirm first (hx-confirm); the list then shows the flash
+        response = HttpResponse("")
+        response["HX-Redirect"] = reverse("web:settings-teams")
+        return response
     return redirect("web:settings-teams")
 
 
