@@ -17,7 +17,7 @@ from apps.audit.services import audit_record
 from apps.inboxes.models import Inbox
 from apps.teams.events import TEAM_DELETED, TEAM_MEMBERS_CHANGED, TEAM_UPDATED
 from apps.teams.models import DEFAULT_CAPACITY, Team, TeamMember
-from apps.teams.validation import validate_business_hours, validate_capacity, validate_sla_seconds
+from apps.teams.validation import clean_business_hours, validate_capacity, validate_sla_seconds
 from conversa.errors import Conflict, ValidationFailed
 from conversa.events import publish
 from conversa.realtime.close_codes import CLOSE_RESYNC
@@ -146,7 +146,7 @@ def team_create(
     check_team_manage(actor=actor)
     team = Team(
         routing=_clean_routing(routing),
-        business_hours=validate_business_hours(business_hours),
+        business_hours=clean_business_hours(business_hours),
         offline_message=_clean_offline_message(offline_message),
     )
     _apply_sla(team, sla or {}, {})
@@ -177,7 +177,7 @@ def team_update(
         if routing is not UNSET:
             _set(team, "routing", _clean_routing(routing), changes)
         if business_hours is not UNSET:
-            _set(team, "business_hours", validate_business_hours(business_hours), changes)
+            _set(team, "business_hours", clean_business_hours(business_hours), changes)
         if offline_message is not UNSET:
             _set(team, "offline_message", _clean_offline_message(offline_message), changes)
         if sla is not UNSET:

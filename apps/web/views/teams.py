@@ -1,6 +1,7 @@
 """Settings → Teams: list, create and edit teams (inboxes, members, hours, SLA), for supervisors
 and admins; agents, who may read teams but not manage them, get a 403 page saying so."""
 
+import re
 import zoneinfo
 from functools import wraps
 
@@ -92,8 +93,20 @@ class TeamForm(ServiceForm):
         "business_hours.holidays": "holidays",
         "sla.first_response_seconds": "sla_first_response_minutes",
         "sla.resolution_seconds": "sla_resolution_minutes",
-        **{f"business_hours.days.{day}": f"{day}_start1" for day in WEEKDAYS},
     }
+
+    def show_error(self, exc: DomainError) -> None:
+        """Details name a day's range (`business_hours.days.mon`, or `….mon.1` for its second) or
+        a holiday (`business_hours.holidays.2`): put each next to the control it is about."""
+        for detail in exc.details if isinstance(exc.details, list) else []:
+            name = str(detail.get("field", "")) if isinstance(detail, dict) else ""
+            day = re.fullmatch(r"business_hours\.days\.(\w+?)(?:\.(\d+))?", name)
+            if day and day.group(1) in WEEKDAYS:
+                index = min(int(day.group(2) or 0), RANGES_PER_DAY - 1) + 1
+                detail["field"] = f"{day.group(1)}_start{index}"
+            elif name.startswith("business_hours.holidays"):
+                detail["field"] = "holidays"
+        super().show_error(exc)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
