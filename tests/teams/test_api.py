@@ -242,3 +242,25 @@ def test_the_realtime_frame_of_a_team_goes_to_the_whole_staff(alpha, desk):
     assert data == {"id": team_id, "name": "Sales", "routing": "round_robin",
                     "member_ids": [desk["people"]["agent"].pk], "inbox_ids": [desk["inbox"].pk]}
     assert audience == ["staff"]
+
+
+def test_an_inbox_is_created_with_its_default_team_and_automations(alpha, desk):
+    admin = desk["api"]["admin"]
+    team_id = _create(admin).json()["id"]
+    created = admin.post("/api/v1/inboxes", {
+        "name": "Vendas WhatsApp", "provider": "sandbox", "default_team_id": team_id,
+        "greeting_message": "Olá!", "auto_close_after_hours": 72, "auto_close_message": "Até logo",
+    })
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["default_team_id"], body["greeting_message"]) == (team_id, "Olá!")
+    assert (body["auto_close_after_hours"], body["auto_close_message"]) == (72, "Até logo")
+    assert team_id in [t["id"] for t in admin.get("/api/v1/teams").json()["items"]
+                       if body["id"] in t["inbox_ids"]]
+    refused = admin.post(
+        "/api/v1/inboxes", {"name": "Nope", "provider": "sandbox", "default_team_id": 987654}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"] == [{"field": "default_team_id", "message": "No such team."}]
+    with schema_context(alpha.schema_name):
+        assert not Inbox.objects.filter(name="Nope").exists()
