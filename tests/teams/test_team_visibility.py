@@ -13,11 +13,11 @@ from apps.conversations.services import conversation_transfer
 from apps.media import services as media_services
 from apps.media.models import MediaFile
 from apps.teams.models import Team
-from apps.teams.services import team_create, team_member_set
+from apps.teams.services import team_create, team_delete, team_member_set
 from conversa.files.sniffing import sniff_file
 from conversa.realtime import topics
 from conversa.realtime.audiences import audiences_of
-from tests.fixtures.factories import make_user
+from tests.fixtures.factories import make_api_key, make_user
 from tests.fixtures.messaging import make_inbox, receive
 from tests.web.test_pages import signed_in
 
@@ -109,11 +109,14 @@ def test_joining_team_b_opens_its_queue_to_the_agent(alpha, two_teams, api):
 
 
 def test_another_companys_admin_never_reaches_our_teams(alpha, bravo, api, two_teams):
-    with schema_context(bravo.schema_name):
-        theirs = team_create(actor=None, name="Bravo Sales")
     with schema_context(alpha.schema_name):
-        # Ids are per schema: this means something only while alpha has no team with bravo's id.
-        assert not Team.objects.filter(pk=theirs.pk).exists()
+        alphas = set(Team.objects.values_list("pk", flat=True))
+    with schema_context(bravo.schema_name):
+        # Ids are per schema: bravo's team must not share an id with one of alpha's to mean anything.
+        theirs = team_create(actor=None, name="Bravo Sales")
+        while theirs.pk in alphas:
+            team_delete(actor=None, team=theirs)
+            theirs = team_create(actor=None, name="Bravo Sales")
     stranger = make_user(bravo, role="admin")
     token = api(bravo).login(stranger.email)["access"]
     alpha_host, own_host = api(alpha, token=token), api(bravo, token=token)
@@ -125,6 +128,11 @@ def test_another_companys_admin_never_reaches_our_teams(alpha, bravo, api, two_t
                  lambda c: c.post(f"/api/v1/teams/{ours}/members", {"user_id": stranger.pk})):
         response = call(alpha_host)
         assert response.status_code == 401 and response.json()["error"]["code"] == "token_invalid"
+    # Nor does its API key (a key works only on its own company's host).
+    _key, secret = make_api_key(bravo, scopes=("conversations:read",))
+    for path in ("/api/v1/teams", f"/api/v1/teams/{ours}"):
+        assert api(alpha, headers={"X-Api-Key": secret}).get(path).status_code == 401
+    assert api(bravo, headers={"X-Api-Key": secret}).get(f"/api/v1/teams/{ours}").status_code == 404
     # On its own host our teams do not exist; its list holds only its own.
     assert [t["name"] for t in own_host.get("/api/v1/teams").json()["items"]] == ["Bravo Sales"]
     with schema_context(bravo.schema_name):
