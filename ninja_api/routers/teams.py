@@ -10,12 +10,17 @@ from pydantic import Field
 from apps.accounts.models import User
 from apps.teams import services
 from apps.teams.selectors import team_get_for, teams_visible_to
+from apps.teams.validation import MAX_SLA_SECONDS
 from conversa.errors import NotFound, ValidationFailed
 from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["teams"])
 
 Routing = Literal["manual", "round_robin", "least_busy"]
+HOURS_HELP = (
+    '{"timezone": "America/Sao_Paulo", "days": {"mon": [["09:00", "18:00"]], …}, '
+    '"holidays": ["2026-12-25"]}; null or {}: always open; a weekday left out is closed.'
+)
 
 
 class MemberOut(Schema):
@@ -48,6 +53,15 @@ class MemberOut(Schema):
 class Sla(Schema):
     first_response_seconds: int | None = None
     resolution_seconds: int | None = None
+
+
+class SlaIn(Schema):
+    """Seconds within business hours; null: no target. A key left out of a PATCH keeps its target."""
+
+    model_config = {"extra": "forbid"}
+
+    first_response_seconds: int | None = Field(None, ge=1, le=MAX_SLA_SECONDS)
+    resolution_seconds: int | None = Field(None, ge=1, le=MAX_SLA_SECONDS)
 
 
 class TeamOut(Schema):
@@ -87,8 +101,8 @@ class TeamIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     routing: Routing = "manual"
     inbox_ids: list[int] = Field(default_factory=list)
-    business_hours: dict | None = None
-    sla: dict | None = None
+    business_hours: dict | None = Field(None, description=HOURS_HELP)
+    sla: SlaIn | None = None
     offline_message: str = Field("", max_length=4096)
 
 
@@ -97,8 +111,8 @@ class TeamPatch(Schema):
     name: str = Field(None, min_length=1, max_length=100)
     routing: Routing = None
     inbox_ids: list[int] = None
-    business_hours: dict | None = None
-    sla: dict | None = None
+    business_hours: dict | None = Field(None, description=HOURS_HELP)
+    sla: SlaIn | None = None
     offline_message: str = Field(None, max_length=4096)
 
 

@@ -110,6 +110,7 @@ def test_agents_and_api_keys_may_read_teams_but_never_manage_them(alpha, desk, a
     ({"business_hours": {"timezone": "UTC", "holidays": ["25/12/2026"]}}, "business_hours.holidays"),
     ({"sla": {"first_response_seconds": 0}}, "sla.first_response_seconds"),
     ({"sla": {"first_response_seconds": -5}}, "sla.first_response_seconds"),
+    ({"sla": {"first_response_minutes": 5}}, "sla.first_response_minutes"),
     ({"inbox_ids": [987654]}, "inbox_ids"),
     ({"name": ""}, "name"),
 ])
