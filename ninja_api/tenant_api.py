@@ -14,6 +14,7 @@ from ninja_api.routers import (
     media,
     notifications,
     quick_replies,
+    teams,
     users,
 )
 
@@ -35,6 +36,7 @@ api.add_router("/api-keys", api_keys.router)
 api.add_router("/contacts", contacts.router)
 api.add_router("/contact-fields", contacts.fields_router)
 api.add_router("/inboxes", inboxes.router)
+api.add_router("/teams", teams.router)
 api.add_router("/conversations", conversations.router)
 api.add_router("/quick-replies", quick_replies.router)
 api.add_router("/notifications", notifications.router)

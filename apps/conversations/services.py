@@ -9,7 +9,7 @@ before anything is written.
 import datetime as dt
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import permissions
@@ -25,6 +25,7 @@ from apps.conversations.models import (
     TimelineEvent,
 )
 from apps.conversations.selectors import may_see_conversation
+from apps.notifications.services import notify
 from apps.teams.models import Team
 from conversa.errors import Conflict, DomainError, NotFound, ValidationFailed
 from conversa.events import publish
@@ -182,7 +183,17 @@ def conversation_transfer(
             details=[{"field": "agent_id", "message": str(_("Give an agent or a team, not both."))}]
         )
     if agent is not None:
-        return conversation_assign(conversation=conversation, assignee=agent, actor=actor, reason=reason)
+        with transaction.atomic():
+            held_by = (
+                Conversation.objects.select_for_update(of=("self",))
+                .values_list("assignee_id", flat=True).get(pk=conversation.pk)
+            )
+            conversation = conversation_assign(
+                conversation=conversation, assignee=agent, actor=actor, reason=reason
+            )
+            if held_by != agent.pk:
+                _notify_transfer(conversation, actor, users=[agent], reason=reason)
+        return conversation
     with transaction.atomic():
         conversation = _locked(conversation, actor)
         if actor is not None and not _holds(actor, conversation):
@@ -218,7 +229,42 @@ def conversation_transfer(
             },
         )
         publish(events.CONVERSATION_QUEUED, {"conversation_id": conversation.pk, "team_id": team.pk})
+        _notify_transfer(conversation, actor, users=_available_members(team), reason=reason, team=team)
     return conversation
+
+
+def _available_members(team: Team) -> list[User]:
+    """Who of a receiving team can act on it now: its available members; if none is, the team's
+    supervisors (someone must know the queue grew)."""
+    members = User.objects.filter(team_memberships__team=team, is_active=True)
+    available = list(members.filter(status=User.Status.AVAILABLE))
+    return available or list(members.filter(role=User.Role.SUPERVISOR))
+
+
+def _notify_transfer(
+    conversation: Conversation, actor: Actor | None, *, users: list[User], reason: str,
+    team: Team | None = None,
+) -> None:
+    """Tell the receivers (never the one who transferred) in the caller's transaction."""
+    by = permissions.acting_user(actor)
+    receivers = [user for user in users if by is None or user.pk != by.pk]
+    if not receivers:
+        return
+    contact = conversation.contact.name or conversation.contact.phone
+    data = {
+        "conversation_id": conversation.pk, "team_id": team.pk if team else None,
+        "by_user_id": by.pk if by else None, "reason": reason,
+    }
+    for receiver in receivers:
+        # In the receiver's language, not the language of whoever transferred it.
+        with translation.override(receiver.language or None):
+            if team is not None:
+                title = _("Conversation with %(contact)s transferred to %(team)s") % {
+                    "contact": contact, "team": team.name,
+                }
+            else:
+                title = _("Conversation with %(contact)s transferred to you") % {"contact": contact}
+            notify(users=[receiver], kind="transfer", title=str(title), body=reason, data=data)
 
 
 def conversation_unassign(*, conversation: Conversation, actor: Actor | None) -> Conversation:

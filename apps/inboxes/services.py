@@ -57,6 +57,18 @@ def clean_credentials(provider: str, credentials: dict) -> dict:
     return cleaned
 
 
+def _check_settings(fields: dict) -> None:
+    """The automation settings the API and the settings page share the rules of."""
+    if fields.get("default_team_id") is not None:
+        # The team model is named through the relation: teams sits above inboxes.
+        teams = Inbox._meta.get_field("default_team").related_model.objects
+        if not teams.filter(pk=fields["default_team_id"]).exists():
+            raise _invalid("default_team_id", _("No such team."))
+    hours = fields.get("auto_close_after_hours")
+    if hours is not None and not 1 <= hours <= 24 * 90:
+        raise _invalid("auto_close_after_hours", _("Between 1 and 2160 hours, or empty for never."))
+
+
 def inbox_create(
     *, actor: Actor | None, name: str, provider: str, credentials: dict,
     rate_limit_per_second: int | None = None, **settings,
@@ -64,6 +76,7 @@ def inbox_create(
     """Connect a number within the plan's `max_inboxes` (admins; actor None is the system);
     credentials are stored encrypted."""
     _check_manage(actor)
+    _check_settings(settings)
     cleaned = clean_credentials(provider, credentials or {})
     with transaction.atomic():
         company = lock_current_company()
@@ -86,10 +99,14 @@ def inbox_update(*, actor: Actor | None, inbox: Inbox, credentials: dict | None 
         "greeting_message",
         "away_message",
         "is_active",
+        "default_team_id",
+        "auto_close_after_hours",
+        "auto_close_message",
     }
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"not updatable here: {sorted(unknown)}")
+    _check_settings(fields)
     with transaction.atomic():
         inbox = Inbox.objects.select_for_update().get(pk=inbox.pk)
         if fields.get("is_active") and not inbox.is_active:

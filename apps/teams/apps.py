@@ -5,3 +5,6 @@ class TeamsConfig(AppConfig):
     name = "apps.teams"
     label = "teams"
     verbose_name = "Teams"
+
+    def ready(self):
+        from apps.teams import events  # noqa: F401  (registers realtime payload builders)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import ApiKey, User
 from apps.inboxes.models import Inbox, MessageTemplate
+from apps.teams.models import Team
 from conversa.errors import DomainError
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
@@ -149,11 +150,29 @@ class InboxEditForm(CredentialsMixin, ServiceForm):
                                        widget=forms.Textarea(attrs={"rows": 2}))
     away_message = forms.CharField(label=_("Away message"), required=False, max_length=4096,
                                    widget=forms.Textarea(attrs={"rows": 2}))
+    default_team_id = forms.TypedChoiceField(
+        label=_("Default team"), coerce=int, required=False, empty_value=None,
+        help_text=_("New conversations join this team's queue and follow its hours."),
+    )
+    daily_limit = forms.IntegerField(
+        label=_("Daily send limit"), required=False, min_value=1,
+        help_text=_("Most messages sent per day; empty for no limit."),
+    )
+    auto_close_after_hours = forms.IntegerField(
+        label=_("Close idle conversations after (hours)"), required=False, min_value=1, max_value=24 * 90,
+        help_text=_("Empty: never close them automatically."),
+    )
+    auto_close_message = forms.CharField(
+        label=_("Closing message"), required=False, max_length=4096, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Sent to the customer when a conversation is closed for being idle (optional)."),
+    )
 
     def __init__(self, *args, inbox: Inbox, **kwargs):
         super().__init__(*args, **kwargs)
         self.detail_fields = {}
         self.inbox = inbox
+        teams = Team.objects.order_by("name", "id")
+        self.fields["default_team_id"].choices = [("", _("No team"))] + [(t.pk, t.name) for t in teams]
         if inbox.provider in PROVIDER_FIELDS:
             self.add_credential_fields([inbox.provider])
             for name in self.credential_names():

@@ -4,6 +4,7 @@ from django.urls import path
 
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.settings as settings_views
+import apps.web.views.teams as team_views
 from apps.web.views import conversation, inbox, media, notifications, session
 
 app_name = "web"
@@ -45,6 +46,12 @@ urlpatterns += [
          name="settings-template-create"),
     path("settings/inboxes/<int:inbox_id>/templates/<int:template_id>/delete/",
          settings_views.template_delete_view, name="settings-template-delete"),
+    path("settings/teams/", team_views.teams_view, name="settings-teams"),
+    path("settings/teams/<int:team_id>/", team_views.team_view, name="settings-team"),
+    path("settings/teams/<int:team_id>/delete/", team_views.team_delete_view, name="settings-team-delete"),
+    path("settings/teams/<int:team_id>/members/", team_views.member_set_view, name="settings-team-member"),
+    path("settings/teams/<int:team_id>/members/<int:user_id>/remove/", team_views.member_remove_view,
+         name="settings-team-member-remove"),
     path("settings/quick-replies/", settings_views.quick_replies_view, name="settings-quick-replies"),
     path("settings/quick-replies/<int:reply_id>/delete/", settings_views.quick_reply_delete_view,
          name="settings-quick-reply-delete"),

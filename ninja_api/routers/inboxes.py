@@ -28,6 +28,9 @@ class InboxOut(Schema):
     reopen_window_hours: int
     greeting_message: str
     away_message: str
+    default_team_id: int | None
+    auto_close_after_hours: int | None
+    auto_close_message: str
     health: str
     last_error: str
     is_active: bool
@@ -63,10 +66,15 @@ class InboxIn(Schema):
     rate_limit_per_second: int | None = Field(None, ge=1, le=1000)
     daily_limit: int | None = Field(None, ge=1)
     reopen_window_hours: int = Field(24, ge=0, le=24 * 30)
+    greeting_message: str = Field("", max_length=4096)
+    away_message: str = Field("", max_length=4096)
+    default_team_id: int | None = None
+    auto_close_after_hours: int | None = Field(None, ge=1, le=24 * 90)
+    auto_close_message: str = Field("", max_length=4096)
 
 
 class InboxPatch(Schema):
-    # Omitted fields stay as they are; null is refused except for daily_limit (no limit).
+    # Omitted fields stay as they are; null is refused except where it means "none".
     name: str = Field(None, min_length=1, max_length=100)
     credentials: dict = None
     rate_limit_per_second: int = Field(None, ge=1, le=1000)
@@ -75,6 +83,10 @@ class InboxPatch(Schema):
     greeting_message: str = Field(None, max_length=4096)
     away_message: str = Field(None, max_length=4096)
     is_active: bool = None
+    # null: no default team / never auto-close.
+    default_team_id: int | None = None
+    auto_close_after_hours: int | None = Field(None, ge=1, le=24 * 90)
+    auto_close_message: str = Field(None, max_length=4096)
 
 
 class TemplateIn(Schema):

@@ -18,6 +18,8 @@ from apps.conversations.selectors import conversation_audience
 from apps.conversations.services import conversation_assign
 from apps.media import services as media_services
 from apps.media.models import MediaFile
+from apps.teams.models import Team
+from apps.teams.services import team_create
 from conversa.files.sniffing import sniff_file
 from conversa.realtime import topics
 from conversa.realtime.audiences import audiences_of
@@ -44,7 +46,7 @@ SEES = {
 def expected(action: str, role: str, conversation: str) -> str:
     if conversation not in SEES[role]:
         return NOT_FOUND
-    if action in ("hand_over", "transfer"):
+    if action in ("hand_over", "transfer", "transfer_to_team"):
         # Giving it to someone else: its holder, or whoever routes (supervisors, admins).
         holds = role == "owner" and conversation == "owned"
         return ALLOWED if holds or role in ("admin", "supervisor") else FORBIDDEN
@@ -86,9 +88,12 @@ def world(alpha, api):
                 conversation=Conversation.objects.get(pk=conversations[name]), assignee=holder, actor=None
             )
     files = {name: _attached_file(alpha, pk) for name, pk in conversations.items()}
+    with schema_context(alpha.schema_name):
+        # A team none of the roles belongs to: handing a conversation to it is routing.
+        team = team_create(actor=None, name="Receiving desk")
     tokens = {role: api(alpha).login(user.email)["access"] for role, user in users.items()}
     return {
-        "company": alpha, "users": users, "receiver": receiver, "conversations": conversations,
+        "company": alpha, "users": users, "receiver": receiver, "team": team, "conversations": conversations,
         "files": files, "api": {role: api(alpha, token=token) for role, token in tokens.items()},
         "ui": {role: signed_in(alpha, user) for role, user in users.items()},
     }
@@ -106,6 +111,8 @@ def _api_verdict(response) -> str:
 def _ui_verdict(response) -> str:
     if response.status_code == 404:
         return NOT_FOUND
+    if response.status_code == 403:
+        return FORBIDDEN  # a page whose existence is no secret (Settings → Teams) says why it refuses
     assert response.status_code == 200, response.content
     # A refused action answers with its reason, retargeted at the page's flash line.
     return FORBIDDEN if response.get("HX-Retarget") else ALLOWED
@@ -121,6 +128,9 @@ def api_door(world, role, action, conversation_id, media_id):
         "take": lambda: client.post(f"{url}/assign", {"assignee_id": me}),
         "hand_over": lambda: client.post(f"{url}/assign", {"assignee_id": receiver}),
         "transfer": lambda: client.post(f"{url}/transfer", {"agent_id": receiver, "reason": "shift"}),
+        "transfer_to_team": lambda: client.post(
+            f"{url}/transfer", {"team_id": world["team"].pk, "reason": "shift"}
+        ),
         "priority": lambda: client.post(f"{url}/priority", {"priority": "high"}),
         "note": lambda: client.post(f"{url}/notes", {"text": "Call back after 5"}),
         "media": lambda: client.get(f"/api/v1/media/{media_id}"),
@@ -138,6 +148,9 @@ def ui_door(world, role, action, conversation_id, media_id):
         "take": lambda: browser.post(f"{url}/assign_me/"),
         "hand_over": lambda: browser.post(f"{url}/assign/", {"assignee_id": receiver}),
         "transfer": lambda: browser.post(f"{url}/assign/", {"assignee_id": receiver, "reason": "shift"}),
+        "transfer_to_team": lambda: browser.post(
+            f"{url}/transfer/", {"target": f"team:{world['team'].pk}", "reason": "shift"}
+        ),
         "priority": lambda: browser.post(f"{url}/priority/", {"priority": "high"}),
         "note": lambda: browser.post(f"{url}/send/", {"mode": "note", "text": "Call back after 5"}),
         "media": lambda: browser.get(f"/app/media/{media_id}/original/"),
@@ -159,7 +172,7 @@ def websocket_door(world, role, action, conversation_id, media_id):
 
 DOORS = {"api": api_door, "ui": ui_door}
 READS = ("read", "read_messages", "media", "media_download")
-WRITES = ("take", "hand_over", "transfer", "priority", "note")
+WRITES = ("take", "hand_over", "transfer", "transfer_to_team", "priority", "note")
 
 
 def _verdict_without_trace(door, world, role, action, name) -> str:
@@ -225,12 +238,18 @@ COMPANY_ACTIONS = {
         lambda client: client.post("/api/v1/quick-replies", {"shortcut": "bye", "content": "Bye!"}),
         "/app/settings/quick-replies/",
     ),
+    "teams.manage": (
+        lambda client: client.post("/api/v1/teams", {"name": "Night shift", "routing": "round_robin"}),
+        "/app/settings/teams/",
+    ),
+    # Everyone reads the teams (to transfer); there is no page of its own.
+    "teams.read": (lambda client: client.get("/api/v1/teams"), None),
 }
 MANAGES = {
     "admin": set(COMPANY_ACTIONS),
-    "supervisor": {"quick_replies.use"},
-    "owner": {"quick_replies.use"},
-    "other_agent": {"quick_replies.use"},
+    "supervisor": {"quick_replies.use", "teams.manage", "teams.read"},
+    "owner": {"quick_replies.use", "teams.read"},
+    "other_agent": {"quick_replies.use", "teams.read"},
 }
 
 
@@ -245,10 +264,11 @@ def test_company_settings_get_the_same_verdict_on_the_api_and_the_pages(world, a
                 lambda world, role, *_: _api_verdict(call_api(world["api"][role])),
                 world, role, action, "owned",
             )
-        ui = _verdict_without_trace(
-            lambda world, role, *_: _ui_verdict(world["ui"][role].get(page)), world, role, action, "owned"
-        )
-        verdicts["ui"] = FORBIDDEN if ui == NOT_FOUND else ui
+        if page is not None:
+            ui = _verdict_without_trace(
+                lambda world, role, *_: _ui_verdict(world["ui"][role].get(page)), world, role, action, "owned"
+            )
+            verdicts["ui"] = FORBIDDEN if ui == NOT_FOUND else ui
         assert set(verdicts.values()) == {want}, (role, action, verdicts)
 
 
@@ -272,3 +292,9 @@ def test_another_companys_admin_gets_not_found_on_every_door(world, bravo, api):
         assert browser.get(f"/app/c/{conversation_id}/").status_code == 404
         assert browser.get(f"/app/media/{media_id}/original/").status_code == 404
         assert not topics.authorize(bravo.schema_name, stranger.pk, "conversation", str(conversation_id))
+    team_id = world["team"].pk
+    with schema_context(bravo.schema_name):
+        assert not Team.objects.filter(pk=team_id).exists()
+    assert own_host.get(f"/api/v1/teams/{team_id}").status_code == 404
+    assert alpha_host.get(f"/api/v1/teams/{team_id}").status_code == 401
+    assert browser.get(f"/app/settings/teams/{team_id}/").status_code == 404

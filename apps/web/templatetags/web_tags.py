@@ -11,6 +11,7 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.conversations.models import Conversation
 from apps.notifications.models import Notification
+from apps.teams.models import Team
 
 register = template.Library()
 
@@ -106,8 +107,7 @@ def event_text(event) -> str:
         % {"actor": actor, "to": _status_label(data.get("to"))},
         "assigned": lambda: _("%(actor)s assigned it to %(user)s")
         % {"actor": actor, "user": _user_name(event)},
-        "transferred": lambda: _("%(actor)s transferred it to %(user)s")
-        % {"actor": actor, "user": _user_name(event)},
+        "transferred": lambda: _transferred_text(event, actor, data),
         "unassigned": lambda: _("%(actor)s unassigned it") % {"actor": actor},
         "priority_changed": lambda: _("%(actor)s set the priority to %(to)s")
         % {"actor": actor, "to": _priority_label(data.get("to"))},
@@ -119,6 +119,18 @@ def event_text(event) -> str:
     }
     make = texts.get(event.kind)
     return make() if make else _("%(actor)s: %(what)s") % {"actor": actor, "what": event.kind}
+
+
+def _transferred_text(event, actor: str, data: dict) -> str:
+    if data.get("team_id"):
+        team = Team.objects.filter(pk=data["team_id"]).values_list("name", flat=True).first()
+        text = _("%(actor)s transferred it to team %(team)s") % {
+            "actor": actor, "team": team or _("(deleted team)"),
+        }
+    else:
+        text = _("%(actor)s transferred it to %(user)s") % {"actor": actor, "user": _user_name(event)}
+    reason = str(data.get("reason") or "").strip()
+    return f"{text}: {reason}" if reason else text
 
 
 def _status_label(value) -> str:

@@ -16,6 +16,7 @@ from apps.contacts import services as contacts
 from apps.conversations import outbound, selectors, services
 from apps.conversations.models import Conversation, Message
 from apps.inboxes.models import MessageTemplate
+from apps.teams.models import Team
 from apps.web.auth import agent_required
 from apps.web.inbox_query import InboxFilters
 from apps.web.timeline import Item, TimelinePage, timeline_page, timeline_since
@@ -53,6 +54,7 @@ def head_context(request, conversation: Conversation) -> dict:
                          if conversation.can_move_to(value)],
         "priorities": Conversation.Priority.choices,
         "may_reassign": services.may_hand_over(actor=user, conversation=conversation),
+        "teams": Team.objects.only("name").order_by("name", "id"),
     }
 
 
@@ -188,6 +190,18 @@ def _user(value: str) -> User:
     return user
 
 
+def _transfer(conversation: Conversation, user: User, target: str, reason: str) -> None:
+    """`target` is "agent:ID" or "team:ID", as the transfer menu offers them."""
+    kind, _sep, pk = target.partition(":")
+    if kind == "agent":
+        services.conversation_transfer(conversation=conversation, actor=user, agent=_user(pk), reason=reason)
+        return
+    team = Team.objects.filter(pk=pk).first() if kind == "team" and pk.isdigit() else None
+    if team is None:
+        raise ValidationFailed(_("Choose an agent or a team."))
+    services.conversation_transfer(conversation=conversation, actor=user, team=team, reason=reason)
+
+
 def _snooze_until(value: str) -> dt.datetime:
     until = parse_datetime(value) if value else None
     if until is None:
@@ -203,6 +217,8 @@ def _apply(request, conversation: Conversation, action: str) -> None:
         assignee = _user(data.get("assignee_id", ""))
         services.conversation_assign(conversation=conversation, assignee=assignee, actor=user,
                                      reason=data.get("reason", "")[:200])
+    elif action == "transfer":
+        _transfer(conversation, user, data.get("target", ""), data.get("reason", "")[:200])
     elif action == "unassign":
         services.conversation_unassign(conversation=conversation, actor=user)
     elif action == "status":

@@ -213,6 +213,7 @@ def _inbox_context(inbox: Inbox, form: InboxEditForm, template_form: TemplateFor
 def _edit_initial(inbox: Inbox) -> dict:
     return {name: getattr(inbox, name) for name in (
         "name", "rate_limit_per_second", "reopen_window_hours", "greeting_message", "away_message",
+        "default_team_id", "daily_limit", "auto_close_after_hours", "auto_close_message",
     )}
 
 

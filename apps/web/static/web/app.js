@@ -248,7 +248,9 @@
     "notification.created"(data) {
       const badge = document.getElementById("notifications-badge");
       if (badge) { badge.textContent = Number(badge.textContent || 0) + 1; badge.hidden = false; }
-      notifyDesktop(data.title || strings.newMessage, data.body || "", "/app/");
+      const conversationId = data.data && Number(data.data.conversation_id);
+      notifyDesktop(data.title || strings.newMessage, data.body || "",
+        conversationId ? `/app/c/${conversationId}/` : "/app/");
     },
   };
 
