@@ -159,12 +159,14 @@ def _notify_supervisors(conversation: Conversation, missed: str) -> None:
         by_language.setdefault(user.language or "en", []).append(user)
     for language, users in by_language.items():
         with translation.override(language):
-            what = _("first response") if missed == FIRST_RESPONSE else _("resolution")
             notify(
                 users=users,
                 kind="sla_breached",
                 title=_("SLA breached: conversation #%(id)s") % {"id": conversation.pk},
-                body=_("The %(deadline)s deadline passed.") % {"deadline": what},
+                body=(
+                    _("The first response deadline passed.") if missed == FIRST_RESPONSE
+                    else _("The resolution deadline passed.")
+                ),
                 data={
                     "conversation_id": conversation.pk, "team_id": conversation.team_id, "deadline": missed,
                 },

@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_tenants.utils import schema_context
 from huey.contrib.djhuey import HUEY
 
@@ -17,6 +17,7 @@ from apps.conversations.sla import sla_breaches_flag
 from apps.inboxes.services import inbox_create
 from apps.notifications.models import Notification
 from apps.teams.models import Team, TeamMember
+from apps.web.templatetags.web_tags import event_text
 from conversa import periodic
 from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import receive
@@ -136,6 +137,8 @@ def test_a_breach_is_flagged_and_notified_to_the_teams_supervisors_once(alpha, i
         assert conversation.sla_breached and conversation.sla_breached_at is not None
         events = list(TimelineEvent.objects.filter(conversation_id=conversation_id, kind="sla_breached"))
         assert [event.data["deadline"] for event in events] == ["first_response"]
+        with translation.override("es"):  # as the timeline shows it
+            assert event_text(events[0]) == "SLA incumplido: venció el plazo de primera respuesta"
         notified = Notification.objects.filter(kind="sla_breached", data__conversation_id=conversation_id)
         assert list(notified.values_list("user_id", flat=True)) == [supervisor.pk]
         assert str(conversation_id) in notified.get().title
