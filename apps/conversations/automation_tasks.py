@@ -2,7 +2,7 @@
 
 After a commit, one task per company and batch of events (a webhook drain's batch is one task, not
 one per message) greets new conversations, starts their SLA deadlines and answers customers who
-write while their team is closed; a snooze schedules its wake-up for its time, and a deadline a
+write while their team is closed; a snooze schedules its wake-up for its time, and each deadline a
 check for the second it passes. The minute's sweeps are the backstop of those timed tasks (lost
 with a Redis restart, say) and close idle conversations.
 """
@@ -39,13 +39,14 @@ def automate_after_commit(batch: list[Event]) -> None:
 def automations_run(schema_name: str, created: list[int], queued: list[int], inbound: list[int]) -> None:
     """Greet the new conversations, start the SLA of those that joined a queue, then answer the
     messages that came in while their team was closed (in that order: greeting first)."""
-    for conversation_id in created:
+    for conversation_id in automations.greeting_candidates(created):
         automations.greeting_send(conversation_id=conversation_id)
     checks = sla.sla_start(conversation_ids=set(created) | set(queued))
-    for conversation_id, due in checks.items():
-        # A second late: a deadline has passed once the moment is strictly after it.
-        sla_check.schedule(args=(schema_name, conversation_id), eta=due + dt.timedelta(seconds=1))
-    for message_id in inbound:
+    for conversation_id, deadlines in checks.items():
+        for due in deadlines:
+            # A second late: a deadline has passed once the moment is strictly after it.
+            sla_check.schedule(args=(schema_name, conversation_id), eta=due + dt.timedelta(seconds=1))
+    for message_id in automations.offline_candidates(inbound):
         automations.offline_notice_send(message_id=message_id)
 
 

@@ -44,6 +44,39 @@ def _send(conversation: Conversation, text: str) -> Message | None:
         return None
 
 
+def greeting_candidates(conversation_ids) -> list[int]:
+    """Those of these conversations whose inbox greets, in one query: with no automation set up, a
+    burst of new conversations costs the worker this and nothing more."""
+    return list(
+        Conversation.objects.filter(pk__in=list(conversation_ids)).exclude(inbox__greeting_message="")
+        .order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def offline_candidates(message_ids) -> list[int]:
+    """Those of these inbound messages that came while their conversation's team was closed, with
+    something to say and not said yet in that closed period: one query, the hours worked out in
+    memory. `offline_notice_send` decides again under the conversation's lock."""
+    rows = (
+        Message.objects.filter(
+            pk__in=list(message_ids), direction=Message.Direction.INBOUND, conversation__team__isnull=False
+        )
+        .order_by("pk")
+        .values_list(
+            "pk", "created_at", "conversation__team__business_hours", "conversation__team__offline_message",
+            "conversation__inbox__away_message", "conversation__offline_notice_period",
+        )
+    )
+    wanted = []
+    for pk, at, hours, offline_message, away_message, notified in rows:
+        if not hours or not (offline_message or away_message).strip():
+            continue
+        period = closed_period_start(hours, at)
+        if period is not None and period != notified:
+            wanted.append(pk)
+    return wanted
+
+
 def greeting_send(*, conversation_id: int) -> Message | None:
     """The inbox's greeting, once, to a conversation its customer started (not to one an agent
     started, nor while a bot flow talks). Once: a timeline mark written with the message, checked

@@ -44,15 +44,15 @@ def sla_deadlines(team: Team | None, start: dt.datetime) -> tuple[dt.datetime | 
     return due(team.sla_first_response_seconds), due(team.sla_resolution_seconds)
 
 
-def sla_start(*, conversation_ids) -> dict[int, dt.datetime]:
+def sla_start(*, conversation_ids) -> dict[int, list[dt.datetime]]:
     """Set the deadlines of these conversations from their team and when they joined its queue.
 
     Idempotent (the same team and queue time give the same deadlines), and a conversation moved
     again meanwhile is left to the event of that move: the write is conditional on the team and
     queue time read here. An answered conversation keeps its first-response deadline. Returns, for
-    each conversation changed that is still open to a breach, its next deadline (for a check then).
+    each conversation changed that is still open to a breach, its deadlines (to check each then).
     """
-    changed: dict[int, dt.datetime] = {}
+    changed: dict[int, list[dt.datetime]] = {}
     conversations = Conversation.objects.filter(pk__in=list(conversation_ids)).select_related("team")
     for conversation in conversations:
         start = conversation.queued_at or conversation.created_at
@@ -73,7 +73,7 @@ def sla_start(*, conversation_ids) -> dict[int, dt.datetime]:
             publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
         deadlines = [due for due in (first_due, resolution_due) if due is not None]
         if deadlines and conversation.status in Conversation.ACTIVE_STATUSES:
-            changed[conversation.pk] = min(deadlines)
+            changed[conversation.pk] = sorted(set(deadlines))
     return changed
 
 

@@ -307,3 +307,16 @@ def test_an_inbound_within_the_inbox_reopen_window_reopens_and_after_it_starts_a
     assert later != first
     with in_schema(alpha.schema_name):
         assert Conversation.objects.get(pk=first).status == "closed"
+
+
+# --- cost ------------------------------------------------------------------------------------------------
+
+def test_a_burst_with_nothing_set_up_costs_the_worker_a_few_queries(alpha, django_assert_max_num_queries):
+    from apps.conversations.automation_tasks import automations_run
+
+    inbox = inbox_with(alpha, default_team=make_team(alpha))  # a team, no hours, no targets, no greeting
+    messages = [receive(alpha, inbox) for _ in range(20)]
+    conversations = [message.conversation_id for message in messages]
+
+    with django_assert_max_num_queries(6):  # the company's lookup, then one query per automation
+        automations_run.call_local(alpha.schema_name, conversations, [], [message.pk for message in messages])

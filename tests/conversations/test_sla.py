@@ -88,7 +88,7 @@ def test_a_conversation_of_a_team_without_targets_or_of_no_team_has_no_deadlines
         ) == [(None, None), (None, None)]
 
 
-def test_a_transfer_to_a_team_starts_its_deadlines_and_schedules_a_check_at_the_first(
+def test_a_transfer_to_a_team_starts_its_deadlines_and_schedules_a_check_at_each(
     alpha, in_schema, django_capture_on_commit_callbacks
 ):
     always_open = make_team(alpha, sla_first_response_seconds=600, sla_resolution_seconds=7200)
@@ -104,8 +104,9 @@ def test_a_transfer_to_a_team_starts_its_deadlines_and_schedules_a_check_at_the_
     assert conversation.resolution_due_at == conversation.queued_at + dt.timedelta(seconds=7200)
     checks = [task for task in HUEY.scheduled() if task.name.endswith("sla_check")
               and task.args == (alpha.schema_name, conversation_id)]
-    assert [task.eta for task in checks] == [
-        (conversation.first_response_due_at + dt.timedelta(seconds=1)).astimezone(UTC).replace(tzinfo=None)
+    assert sorted(task.eta for task in checks) == [
+        (due + dt.timedelta(seconds=1)).astimezone(UTC).replace(tzinfo=None)
+        for due in (conversation.first_response_due_at, conversation.resolution_due_at)
     ]
 
 
