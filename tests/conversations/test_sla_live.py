@@ -1,8 +1,10 @@
-"""SLA breaches under concurrency: two workers sweeping the same committed breaches at once flag
-and notify each exactly once."""
+"""SLA breaches with real sessions and workers: flagged and notified exactly once when two sweeps race,
+and within seconds of the deadline by its timed check."""
 
+import datetime as dt
 import threading
 
+import pytest
 from django_tenants.utils import schema_context
 
 from apps.conversations.models import Conversation, TimelineEvent
@@ -10,6 +12,10 @@ from apps.conversations.sla import sla_breaches_flag
 from apps.notifications.models import Notification
 from tests.conversations.test_sla import _breachable, join, make_team, team_inbox
 from tests.fixtures.factories import make_user
+from tests.fixtures.live_tenant import wait_until
+from tests.fixtures.messaging import receive
+
+pytestmark = [pytest.mark.live]
 
 
 def test_two_workers_sweeping_at_once_flag_and_notify_each_breach_once(make_live_company):
@@ -49,3 +55,25 @@ def test_two_workers_sweeping_at_once_flag_and_notify_each_breach_once(make_live
             "data__conversation_id", flat=True
         )
         assert sorted(per_conversation) == sorted(breached)
+
+
+def test_a_missed_deadline_is_flagged_within_seconds_by_its_timed_check(make_live_company, worker):
+    """With a real worker: the new conversation's deadlines are set after its commit, and the check
+    queued for its first deadline flags it about a second after it passes, not at the next minute."""
+    company = make_live_company()
+    team = make_team(company, sla_first_response_seconds=2)
+    supervisor = make_user(company, role="supervisor")
+    join(company, team, supervisor)
+    conversation_id = receive(company, team_inbox(company, team)).conversation_id
+
+    def flagged():
+        with schema_context(company.schema_name):
+            return Conversation.objects.filter(pk=conversation_id, sla_breached=True).first()
+
+    conversation = wait_until(flagged, timeout=40)
+    late = (conversation.sla_breached_at - conversation.first_response_due_at).total_seconds()
+    assert conversation.first_response_due_at == conversation.queued_at + dt.timedelta(seconds=2)
+    assert 0 < late < 30
+    with schema_context(company.schema_name):
+        assert Notification.objects.filter(user=supervisor, kind="sla_breached").count() == 1
+    print(f"breach flagged {late:.2f} s after the deadline")  # noqa: T201
