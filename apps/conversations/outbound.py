@@ -28,6 +28,7 @@ from apps.media.models import MediaFile
 from apps.media.storage import signed_path
 from conversa.errors import DomainError, RateLimited, ValidationFailed
 from conversa.events import publish
+from conversa.redis import get_redis, redis_key
 from tenants.limits import PlanLimitReached, lock_current_company
 from tenants.models import Company, MonthlyUsage
 from tenants.usage import month_start, usage_increment
@@ -105,12 +106,15 @@ def _ensure_outbound_quota() -> None:
 
 
 def _ensure_daily_limit(inbox: Inbox, now: dt.datetime) -> None:
-    """Refuse a send past the inbox's daily limit: its outbound messages since midnight in the
-    company's time zone. Call in the send's transaction: under the inbox's row lock, two sends at the
-    limit cannot both pass (inboxes without a limit take no lock)."""
-    if inbox.daily_limit is None:
-        return
-    limit = Inbox.objects.select_for_update().values_list("daily_limit", flat=True).get(pk=inbox.pk)
+    """Take one of the inbox's sends for today (since midnight in the company's time zone), or refuse
+    with 429 past its daily limit. Call last before the send's insert.
+
+    Counted in Redis: an atomic increment per send, so concurrent sends at the limit cannot both pass
+    and a send costs no count of the inbox's messages. The day's counter starts from the messages
+    stored so far (one count per inbox and day, or after Redis lost it). A send whose transaction
+    then rolls back keeps its place: the limit errs on the side of sending less.
+    """
+    limit = inbox.daily_limit
     if limit is None:
         return
     try:
@@ -119,11 +123,15 @@ def _ensure_daily_limit(inbox: Inbox, now: dt.datetime) -> None:
         zone = ZoneInfo("UTC")
     today = now.astimezone(zone).date()
     midnight = dt.datetime.combine(today, dt.time(0), tzinfo=zone)
-    sent = Message.objects.filter(
-        inbox_id=inbox.pk, direction=Message.Direction.OUTBOUND, created_at__gte=midnight
-    ).count()
-    if sent >= limit:
-        tomorrow = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    tomorrow = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    redis, key = get_redis(), redis_key("daily-sends", connection.schema_name, inbox.pk, today.isoformat())
+    if not redis.exists(key):
+        sent = Message.objects.filter(
+            inbox_id=inbox.pk, direction=Message.Direction.OUTBOUND, created_at__gte=midnight
+        ).count()
+        redis.set(key, sent, nx=True, ex=int((tomorrow - now).total_seconds()) + 3600)
+    if redis.incr(key) > limit:
+        redis.decr(key)
         raise DailyLimitReached(
             _("This inbox has sent its %(limit)s messages for today; sending resumes at midnight.")
             % {"limit": limit},

@@ -180,20 +180,52 @@ def test_the_daily_limit_refuses_a_send_with_429_and_queues_nothing(alpha, in_sc
 
 
 def test_the_daily_limit_counts_the_messages_since_midnight_in_the_company_time_zone(alpha, in_schema):
-    inbox = inbox_with(alpha, daily_limit=1)
+    inbox = inbox_with(alpha, daily_limit=2)
     conversation_id = receive(alpha, inbox).conversation_id
     with in_schema(alpha.schema_name):
         conversation = Conversation.objects.get(pk=conversation_id)
-        zone = Company.objects.get(schema_name=alpha.schema_name).time_zone
-        yesterday = message_send(conversation=conversation, author=None, text="yesterday")
-        today = timezone.now().astimezone(ZoneInfo(zone)).date()
-        midnight = dt.datetime.combine(today, dt.time(0), tzinfo=ZoneInfo(zone))
-        Message.objects.filter(pk=yesterday.pk).update(created_at=midnight - dt.timedelta(seconds=1))
+        zone = ZoneInfo(Company.objects.get(schema_name=alpha.schema_name).time_zone)
+        midnight = dt.datetime.combine(timezone.now().astimezone(zone).date(), dt.time(0), tzinfo=zone)
+        # Sent before today's first send: one just before midnight, one just after.
+        for at in (midnight - dt.timedelta(seconds=1), midnight + dt.timedelta(seconds=1)):
+            earlier = Message.objects.create(
+                conversation=conversation, inbox=inbox, direction="outbound", sender_type="system",
+                text="earlier", status="sent",
+            )
+            Message.objects.filter(pk=earlier.pk).update(created_at=at)
 
-        message_send(conversation=conversation, author=None, text="today")  # the day's one
+        message_send(conversation=conversation, author=None, text="today")  # the day's second
         with pytest.raises(DailyLimitReached):
             message_send(conversation=conversation, author=None, text="one too many")
         assert not Message.objects.filter(text="one too many").exists()
+
+
+def test_concurrent_sends_at_the_daily_limit_never_pass_it(alpha, in_schema):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from apps.conversations.outbound import _ensure_daily_limit
+
+    inbox = inbox_with(alpha, daily_limit=5)
+    now = timezone.now()
+    schema = alpha.schema_name
+
+    def take() -> bool:
+        from django.db import connection
+
+        try:
+            with schema_context(schema):
+                _ensure_daily_limit(inbox, now)
+            return True
+        except DailyLimitReached:
+            return False
+        finally:
+            connection.close()
+
+    with in_schema(schema):
+        _ensure_daily_limit(inbox, now)  # the day's counter starts here, from the stored messages
+    with ThreadPoolExecutor(8) as pool:
+        granted = list(pool.map(lambda _: take(), range(40)))
+    assert granted.count(True) == 4
 
 
 # --- snooze ------------------------------------------------------------------------------------------
