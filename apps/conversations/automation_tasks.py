@@ -1,16 +1,20 @@
 """Background work of the inbox automations and the SLA, and the listener that queues it.
 
 After a commit, one task per company and batch of events (a webhook drain's batch is one task, not
-one per message) greets new conversations, starts their SLA deadlines and answers customers who
-write while their team is closed; a snooze schedules its wake-up for its time, and each deadline a
-check for the second it passes. The minute's sweeps are the backstop of those timed tasks (lost
-with a Redis restart, say) and close idle conversations.
+one per message; none when one query finds nothing set up for them) greets new conversations,
+starts their SLA deadlines and answers customers who write while their team is closed; a snooze
+schedules its wake-up for its time, and each deadline a check for the second it passes. The
+minute's sweeps are the backstop of those timed tasks (lost with a Redis restart, say) and close
+idle conversations.
 """
 
 import datetime as dt
 from collections import defaultdict
+from contextlib import nullcontext
 
+from django.db import connection
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from apps.conversations import automations, events, sla
 from conversa.events import Event, subscribe_batch
@@ -28,11 +32,19 @@ def automate_after_commit(batch: list[Event]) -> None:
             work[event.schema_name]["queued"].append(event.data["conversation_id"])
         elif event.name == events.MESSAGE_CREATED and event.data.get("direction") == "inbound":
             work[event.schema_name]["inbound"].append(event.data["message_id"])
+            work[event.schema_name]["written_to"].append(event.data["conversation_id"])
         elif event.name == events.CONVERSATION_SNOOZED:
             until = dt.datetime.fromisoformat(event.data["until"])
             snooze_wake.schedule(args=(event.schema_name, event.data["conversation_id"]), eta=until)
     for schema_name, lists in work.items():
-        automations_run(schema_name, lists["created"], lists["queued"], lists["inbound"])
+        # The publisher's schema as a rule (the drain's, a request's): no switch, no extra statement.
+        same = connection.schema_name == schema_name
+        with nullcontext() if same else schema_context(schema_name):
+            wanted = automations.worth_a_task(
+                created=lists["created"], queued=lists["queued"], written_to=lists["written_to"]
+            )
+        if wanted:
+            automations_run(schema_name, lists["created"], lists["queued"], lists["inbound"])
 
 
 @tenant_task()

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -42,6 +43,27 @@ def _send(conversation: Conversation, text: str) -> Message | None:
     except DomainError as exc:
         logger.info("automatic message to conversation %s not sent: %s", conversation.pk, exc.code)
         return None
+
+
+def worth_a_task(*, created, queued, written_to) -> bool:
+    """Whether any automation may act on these conversations (new ones, ones that joined a queue, ones
+    a customer wrote to): one indexed query, so the commit that published them queues no task for
+    a company that set nothing up."""
+    created, queued, written_to = list(created), list(queued), list(written_to)
+    if not (created or queued or written_to):
+        return False
+    targets = (
+        Q(team__sla_first_response_seconds__isnull=False) | Q(team__sla_resolution_seconds__isnull=False)
+    )
+    greets = Q(pk__in=created) & ~Q(inbox__greeting_message="")
+    deadlines = Q(pk__in=created + queued) & (
+        targets | Q(first_response_due_at__isnull=False) | Q(resolution_due_at__isnull=False)
+    )
+    closed_hours = (
+        Q(pk__in=written_to) & Q(team__isnull=False) & ~Q(team__business_hours={})
+        & (~Q(team__offline_message="") | ~Q(inbox__away_message=""))
+    )
+    return Conversation.objects.filter(greets | deadlines | closed_hours).exists()
 
 
 def greeting_candidates(conversation_ids) -> list[int]:
