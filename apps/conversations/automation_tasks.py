@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.conversations import automations, events, sla
+from apps.conversations.models import Conversation
 from conversa.events import Event, subscribe_batch
 from conversa.periodic import every_minute
 from conversa.tasks import tenant_task
@@ -33,6 +34,11 @@ def automate_after_commit(batch: list[Event]) -> None:
         elif event.name == events.MESSAGE_CREATED and event.data.get("direction") == "inbound":
             work[event.schema_name]["inbound"].append(event.data["message_id"])
             work[event.schema_name]["written_to"].append(event.data["conversation_id"])
+        elif (
+            event.name == events.CONVERSATION_STATUS_CHANGED and event.data.get("from") == "closed"
+            and event.data.get("to") in Conversation.ACTIVE_STATUSES
+        ):
+            work[event.schema_name]["reopened"].append(event.data["conversation_id"])
         elif event.name == events.CONVERSATION_SNOOZED:
             until = dt.datetime.fromisoformat(event.data["until"])
             snooze_wake.schedule(args=(event.schema_name, event.data["conversation_id"]), eta=until)
@@ -41,19 +47,31 @@ def automate_after_commit(batch: list[Event]) -> None:
         same = connection.schema_name == schema_name
         with nullcontext() if same else schema_context(schema_name):
             wanted = automations.worth_a_task(
-                created=lists["created"], queued=lists["queued"], written_to=lists["written_to"]
+                created=lists["created"], queued=lists["queued"], written_to=lists["written_to"],
+                reopened=lists["reopened"],
             )
         if wanted:
-            automations_run(schema_name, lists["created"], lists["queued"], lists["inbound"])
+            automations_run(
+                schema_name, lists["created"], lists["queued"], lists["inbound"],
+                reopened=lists["reopened"], at=timezone.now().isoformat(),
+            )
 
 
 @tenant_task()
-def automations_run(schema_name: str, created: list[int], queued: list[int], inbound: list[int]) -> None:
-    """Greet the new conversations, start the SLA of those that joined a queue, then answer the
-    messages that came in while their team was closed (in that order: greeting first)."""
+def automations_run(
+    schema_name: str, created: list[int], queued: list[int], inbound: list[int],
+    reopened: list[int] = (), at: str | None = None,
+) -> None:
+    """Greet the new conversations, start the SLA of those that joined a queue (and the resolution
+    deadline of those reopened `at`), then answer the messages that came in while their team was
+    closed (in that order: greeting first)."""
     for conversation_id in automations.greeting_candidates(created):
         automations.greeting_send(conversation_id=conversation_id)
     checks = sla.sla_start(conversation_ids=set(created) | set(queued))
+    if reopened:
+        reopened_at = dt.datetime.fromisoformat(at) if at else timezone.now()
+        again = set(reopened) - set(checks)  # those requeued just now already count from then
+        checks.update(sla.sla_restart_resolution(conversation_ids=again, at=reopened_at))
     for conversation_id, deadlines in checks.items():
         for due in deadlines:
             # A second late: a deadline has passed once the moment is strictly after it.

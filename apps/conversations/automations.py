@@ -45,11 +45,12 @@ def _send(conversation: Conversation, text: str) -> Message | None:
         return None
 
 
-def worth_a_task(*, created, queued, written_to) -> bool:
-    """Whether any automation may act on these conversations (new ones, ones that joined a queue, ones
-    a customer wrote to): one indexed query, so the commit that published them queues no task for
-    a company that set nothing up."""
-    created, queued, written_to = list(created), list(queued), list(written_to)
+def worth_a_task(*, created, queued, written_to, reopened=()) -> bool:
+    """Whether any automation may act on these conversations (new ones, ones that joined a queue or
+    reopened, ones a customer wrote to): one indexed query, so the commit that published them
+    queues no task for a company that set nothing up."""
+    created, written_to = list(created), list(written_to)
+    queued = list(queued) + list(reopened)
     if not (created or queued or written_to):
         return False
     targets = (

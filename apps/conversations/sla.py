@@ -77,6 +77,30 @@ def sla_start(*, conversation_ids) -> dict[int, list[dt.datetime]]:
     return changed
 
 
+def sla_restart_resolution(*, conversation_ids, at: dt.datetime) -> dict[int, list[dt.datetime]]:
+    """Reopened conversations must be resolved again: their resolution deadline counts anew from
+    `at` (when they reopened) in their team's hours; the first response keeps its own. Returns the
+    new deadlines, as `sla_start`."""
+    changed: dict[int, list[dt.datetime]] = {}
+    conversations = Conversation.objects.filter(
+        pk__in=list(conversation_ids), status__in=Conversation.ACTIVE_STATUSES
+    ).select_related("team")
+    for conversation in conversations:
+        _first, due = sla_deadlines(conversation.team, at)
+        if due == conversation.resolution_due_at:
+            continue
+        with transaction.atomic():
+            updated = Conversation.objects.filter(
+                pk=conversation.pk, team_id=conversation.team_id, status__in=Conversation.ACTIVE_STATUSES
+            ).update(resolution_due_at=due, updated_at=timezone.now())
+            if not updated:
+                continue
+            publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+        if due is not None:
+            changed[conversation.pk] = [due]
+    return changed
+
+
 def _first_response_missed(now: dt.datetime) -> Q:
     due = F("first_response_due_at")
     return (

@@ -20,7 +20,7 @@ from apps.teams.models import Team, TeamMember
 from apps.web.templatetags.web_tags import event_text
 from conversa import periodic
 from tests.fixtures.factories import make_user
-from tests.fixtures.messaging import receive
+from tests.fixtures.messaging import new_phone, receive
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +192,29 @@ def test_the_breach_sweep_runs_every_minute_in_every_company():
     assert automation_tasks.sla_breaches_sweep in periodic._EVERY_MINUTE
     assert automation_tasks.snoozes_wake_sweep in periodic._EVERY_MINUTE
     assert automation_tasks.idle_conversations_close in periodic._EVERY_MINUTE
+
+
+def test_a_conversation_resolved_in_time_and_reopened_later_gets_a_new_resolution_deadline(
+    alpha, in_schema, django_capture_on_commit_callbacks
+):
+    team = make_team(alpha, sla_resolution_seconds=3600)
+    inbox = team_inbox(alpha, team)
+    phone = new_phone()
+    conversation_id = receive(alpha, inbox, phone=phone).conversation_id
+    with in_schema(alpha.schema_name):
+        conversation_close(conversation=Conversation.objects.get(pk=conversation_id), actor=None)
+        # Resolved in time, an hour and a half ago; its deadline passed an hour ago.
+        now = timezone.now()
+        Conversation.objects.filter(pk=conversation_id).update(
+            closed_at=now - dt.timedelta(minutes=90), resolution_due_at=now - dt.timedelta(minutes=60)
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = receive(alpha, inbox, phone=phone, text="It broke again")  # within the reopen window
+
+    assert again.conversation_id == conversation_id
+    with in_schema(alpha.schema_name):
+        conversation = Conversation.objects.get(pk=conversation_id)
+        assert conversation.status == "queued"
+        assert conversation.resolution_due_at > now + dt.timedelta(minutes=59)
+        assert sla_breaches_flag(conversation_ids=[conversation_id]) == 0
