@@ -9,7 +9,6 @@ a notification to the team's supervisors (the admins when it has none).
 """
 
 import datetime as dt
-import logging
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -23,8 +22,6 @@ from apps.notifications.services import notify
 from apps.teams.hours import add_business_seconds
 from apps.teams.models import Team
 from conversa.events import publish
-
-logger = logging.getLogger("conversa.sla")
 
 FIRST_RESPONSE = "first_response"
 RESOLUTION = "resolution"
