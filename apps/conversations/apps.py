@@ -7,5 +7,6 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations and messages"
 
     def ready(self):
-        # Register frames, topics and listeners (the drain's for stored webhooks among them).
-        from apps.conversations import drain, events, realtime, subscribers  # noqa: F401
+        # Register frames, topics and listeners (the drain's for stored webhooks among them), and the
+        # automations' listener and periodic tasks.
+        from apps.conversations import automation_tasks, drain, events, realtime, subscribers  # noqa: F401

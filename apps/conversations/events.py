@@ -16,6 +16,8 @@ CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
 CONVERSATION_ASSIGNED = "conversation.assigned"
 # Internal (no frame): a conversation joined a team's queue; routing listens.
 CONVERSATION_QUEUED = "conversation.queued"
+# Internal (no frame): a conversation was snoozed until {"until"}; its wake-up is scheduled then.
+CONVERSATION_SNOOZED = "conversation.snoozed"
 MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
 

@@ -96,7 +96,10 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
             events.CONVERSATION_CREATED if created else events.CONVERSATION_UPDATED,
             {"conversation_id": conversation.pk},
         )
-        publish(events.MESSAGE_CREATED, {"message_id": message.pk})
+        publish(
+            events.MESSAGE_CREATED,
+            {"message_id": message.pk, "conversation_id": conversation.pk, "direction": "inbound"},
+        )
         if inbound.media_ref:
             fetch_media_after_commit(message.pk)
     return message

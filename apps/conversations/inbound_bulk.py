@@ -77,7 +77,8 @@ def messages_receive(received: list[tuple[Inbox, InboundMessage]]) -> list[Messa
                 new = conversation_id in created
                 publish(events.CONVERSATION_CREATED if new else events.CONVERSATION_UPDATED,
                         {"conversation_id": conversation_id})
-            publish(events.MESSAGE_CREATED, {"message_id": message.pk})
+            publish(events.MESSAGE_CREATED,
+                    {"message_id": message.pk, "conversation_id": conversation_id, "direction": "inbound"})
             if item.inbound.media_ref:
                 fetch_media_after_commit(message.pk)
     return messages

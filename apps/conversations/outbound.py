@@ -9,6 +9,7 @@ webhook carrying our send key settles it.
 
 import datetime as dt
 import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -25,8 +26,9 @@ from apps.inboxes.selectors import provider_for, tenant_base_url
 from apps.inboxes.send_rate import wait_for_send_slot
 from apps.media.models import MediaFile
 from apps.media.storage import signed_path
-from conversa.errors import DomainError, ValidationFailed
+from conversa.errors import DomainError, RateLimited, ValidationFailed
 from conversa.events import publish
+from conversa.redis import get_redis, redis_key
 from tenants.limits import PlanLimitReached, lock_current_company
 from tenants.models import Company, MonthlyUsage
 from tenants.usage import month_start, usage_increment
@@ -52,6 +54,11 @@ class OutsideServiceWindow(DomainError):
 class CannotSend(DomainError):
     status = 422
     code = "cannot_send"
+
+
+class DailyLimitReached(RateLimited):
+    code = "daily_limit_reached"
+    default_message = _("This inbox has sent as many messages today as its daily limit allows.")
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -95,6 +102,41 @@ def _ensure_outbound_quota() -> None:
         raise PlanLimitReached(
             _("This month's outbound messages are used up (%(limit)s).") % {"limit": limit},
             details={"limit": limit, "used": used, "resource": "max_monthly_outbound_messages"},
+        )
+
+
+def _ensure_daily_limit(inbox: Inbox, now: dt.datetime) -> None:
+    """Take one of the inbox's sends for today (since midnight in the company's time zone), or refuse
+    with 429 past its daily limit. Call last before the send's insert.
+
+    Counted in Redis: an atomic increment per send, so concurrent sends at the limit cannot both pass
+    and a send costs no count of the inbox's messages. The day's counter starts from the messages
+    stored so far (one count per inbox and day, or after Redis lost it). A send whose transaction
+    then rolls back keeps its place: the limit errs on the side of sending less.
+    """
+    limit = inbox.daily_limit
+    if limit is None:
+        return
+    try:
+        zone = ZoneInfo(_current_company().time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    today = now.astimezone(zone).date()
+    midnight = dt.datetime.combine(today, dt.time(0), tzinfo=zone)
+    tomorrow = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    redis, key = get_redis(), redis_key("daily-sends", connection.schema_name, inbox.pk, today.isoformat())
+    if not redis.exists(key):
+        sent = Message.objects.filter(
+            inbox_id=inbox.pk, direction=Message.Direction.OUTBOUND, created_at__gte=midnight
+        ).count()
+        redis.set(key, sent, nx=True, ex=int((tomorrow - now).total_seconds()) + 3600)
+    if redis.incr(key) > limit:
+        redis.decr(key)
+        raise DailyLimitReached(
+            _("This inbox has sent its %(limit)s messages for today; sending resumes at midnight.")
+            % {"limit": limit},
+            retry_after=(tomorrow - now).total_seconds(),
+            details=[{"field": "inbox_id", "message": str(_("Daily limit reached."))}],
         )
 
 
@@ -146,14 +188,20 @@ def message_send(
     reply_to_id: int | None = None,
     media_id: int | None = None,
     preauthorized: bool = False,
+    automatic: bool = False,
 ) -> Message:
     """Queue an outbound message; a worker delivers it after commit (with media: once the file is clean).
 
     Free-form text or media need the 24-hour service window; templates do not. Refuses (and writes
     nothing) on bad input, an archived conversation, a blocked contact or a used-up monthly quota;
     404 when the author may not see the conversation (or the file), 403 when it may not write,
-    unless `preauthorized` (a scheduled message, checked when it was scheduled).
+    unless `preauthorized` (a scheduled message, checked when it was scheduled). An `automatic`
+    message is one the company sends by itself (greeting, away, closing message): from the system,
+    never an answer, and it leaves the conversation's status and queue alone. Past the inbox's daily
+    limit, 429 `daily_limit_reached` and nothing is queued.
     """
+    if automatic:
+        author, preauthorized = None, True
     if template is not None and (text is not None or media_id is not None):
         raise ValidationFailed(details=[{"field": "template", "message": str(_("A template goes alone."))}])
     if text is None and template is None and media_id is None:
@@ -187,6 +235,7 @@ def message_send(
     now = timezone.now()
     with transaction.atomic():
         _ensure_outbound_quota()
+        _ensure_daily_limit(conversation.inbox, now)
         locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
         message = Message.objects.create(
             conversation=locked,
@@ -204,7 +253,7 @@ def message_send(
             status=Message.Status.PENDING,
         )
         previous_status = locked.status
-        if locked.status in (
+        if not automatic and locked.status in (
             Conversation.Status.QUEUED,
             Conversation.Status.PENDING,
             Conversation.Status.CLOSED,

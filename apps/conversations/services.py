@@ -373,6 +373,10 @@ def conversation_snooze(
         conversation.save()
         _timeline(conversation, actor, "snoozed", until=until.isoformat() if until else None)
         publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+        if until is not None:
+            publish(
+                events.CONVERSATION_SNOOZED, {"conversation_id": conversation.pk, "until": until.isoformat()}
+            )
     return conversation
 
 

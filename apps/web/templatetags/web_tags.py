@@ -116,6 +116,12 @@ def event_text(event) -> str:
         "reopened_by_contact": lambda: _("The customer wrote again: the conversation reopened"),
         "message_scheduled": lambda: _("%(actor)s scheduled a message") % {"actor": actor},
         "schedule_cancelled": lambda: _("%(actor)s cancelled a scheduled message") % {"actor": actor},
+        "greeted": lambda: _("The inbox's greeting was sent"),
+        "sla_breached": lambda: (
+            _("SLA breached: the first response deadline passed") if data.get("deadline") == "first_response"
+            else _("SLA breached: the resolution deadline passed")
+        ),
+        "snooze_ended": lambda: _("The snooze ended: the conversation is back"),
     }
     make = texts.get(event.kind)
     return make() if make else _("%(actor)s: %(what)s") % {"actor": actor, "what": event.kind}
