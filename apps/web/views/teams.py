@@ -18,9 +18,10 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.inboxes.models import Inbox
 from apps.teams import services
+from apps.teams.hours import WEEKDAYS
 from apps.teams.models import DEFAULT_CAPACITY, Team, TeamMember
 from apps.teams.selectors import team_get_for, teams_visible_to
-from apps.teams.validation import MAX_CAPACITY, MIN_CAPACITY, WEEKDAYS
+from apps.teams.validation import MAX_CAPACITY, MIN_CAPACITY
 from apps.web.auth import agent_required
 from apps.web.forms import ServiceForm
 from conversa.errors import DomainError
