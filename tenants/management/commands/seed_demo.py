@@ -17,6 +17,8 @@ from apps.conversations.services import conversation_assign, conversation_close,
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import InboundMessage
 from apps.inboxes.services import inbox_create, template_create
+from apps.teams.models import Team
+from apps.teams.services import team_create, team_member_set
 from tenants.models import Company
 from tenants.services import company_create, tenant_host
 
@@ -63,7 +65,24 @@ QUICK_REPLIES = [
 AGENTS = [
     ("ana@example.com", "Ana Agent", "agent"),
     ("bruno@example.com", "Bruno Agent", "agent"),
+    ("carla@example.com", "Carla Supervisor", "supervisor"),
 ]
+# (name, routing, members (email, capacity), serves the sandbox inbox)
+TEAMS = [
+    ("Support", "round_robin", [("ana@example.com", 5), ("bruno@example.com", 5), ("carla@example.com", 3)],
+     True),
+    ("Sales", "manual", [("bruno@example.com", 4), ("carla@example.com", 3)], False),
+]
+# Weekdays 9:00–18:00 in São Paulo, with Christmas off; 15 minutes to answer, a working day to solve.
+DEMO_HOURS = {
+    "timezone": "America/Sao_Paulo",
+    "days": {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": ["2026-12-25", "2027-01-01"],
+}
+DEMO_SLA = {"first_response_seconds": 15 * 60, "resolution_seconds": 9 * 3600}
+OFFLINE_MESSAGE = (
+    "Thanks for writing! We answer Monday to Friday, 9:00 to 18:00 (São Paulo time); we'll be back soon."
+)
 
 
 class Command(BaseCommand):
@@ -90,6 +109,7 @@ class Command(BaseCommand):
                 if not User.objects.filter(email=email).exists():
                     user_create(actor=None, email=email, password=password, name=name, role=role)
             inbox = self.ensure_conversations()
+            self.ensure_teams(inbox)
             self.ensure_quick_replies()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         port = os.environ.get("PORT", "8000")
@@ -160,6 +180,24 @@ class Command(BaseCommand):
                     conversation=conversation, actor=None, reason="resolved", outcome="information"
                 )
         return inbox
+
+    @transaction.atomic
+    def ensure_teams(self, inbox: Inbox) -> None:
+        """Two teams, created once: Support answers the sandbox inbox by round robin within business
+        hours and an SLA (the sample conversations join its queue); Sales is routed by hand."""
+        if Team.objects.exists():
+            return
+        users = {user.email: user for user in User.objects.all()}
+        for name, routing, members, serves_inbox in TEAMS:
+            team = team_create(
+                actor=None, name=name, routing=routing, inbox_ids=[inbox.pk] if serves_inbox else [],
+                business_hours=DEMO_HOURS, sla=DEMO_SLA if serves_inbox else None,
+                offline_message=OFFLINE_MESSAGE if serves_inbox else "",
+            )
+            for email, capacity in members:
+                team_member_set(actor=None, team=team, user=users[email], capacity=capacity)
+            if serves_inbox:
+                Conversation.objects.filter(inbox=inbox, team__isnull=True).update(team=team)
 
     def ensure_quick_replies(self) -> None:
         for shortcut, content in QUICK_REPLIES:
