@@ -43,4 +43,7 @@ def ui_strings(request):
         "uploadFailed": _("Upload failed"),
         "newMessage": _("New message"),
         "replyingTo": _("Replying to: %(text)s"),
+        # The SLA badge's countdown (web_tags.sla_deadline writes the first one).
+        "slaIn": _("in %(n)d min"),
+        "slaLate": _("%(n)d min late"),
     }}

@@ -6,6 +6,7 @@ import re
 from django import template
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.accounts import permissions
 from apps.accounts.models import User
@@ -15,6 +16,9 @@ from apps.teams.models import Team
 
 register = template.Library()
 
+# Also handed to the countdown script (context_processors.ui_strings), which rewrites them each minute.
+SLA_IN = gettext_noop("in %(n)d min")
+SLA_LATE = gettext_noop("%(n)d min late")
 TICKS = {"pending": "🕓", "sending": "🕓", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!"}
 
 
@@ -70,6 +74,32 @@ def short_time(value: dt.datetime) -> str:
     if local.date() == timezone.localdate():
         return formats.time_format(local, "H:i")
     return formats.date_format(local, "SHORT_DATE_FORMAT")
+
+
+@register.filter
+def sla_deadline(conversation) -> dict | None:
+    """The SLA promise an agent works against now: the first response until someone answers, then
+    the resolution; None when the conversation's team promises nothing or it is over."""
+    if conversation.sla_breached:
+        return {"state": "breached", "title": _("A service-level deadline of this conversation passed.")}
+    if conversation.status not in ("queued", "open", "pending", "bot"):
+        return None
+    if conversation.first_response_at is None and conversation.first_response_due_at:
+        label, due = _("First response"), conversation.first_response_due_at
+    elif conversation.resolution_due_at:
+        label, due = _("Resolution"), conversation.resolution_due_at
+    else:
+        return None
+    now = timezone.now()
+    late = due <= now
+    # Rounded to the minute, as the countdown script writes it.
+    minutes = max(1, round(abs((due - now).total_seconds()) / 60))
+    relative = (_(SLA_LATE) if late else _(SLA_IN)) % {"n": minutes}
+    return {
+        "state": "late" if late else ("soon" if (due - now).total_seconds() < 15 * 60 else "ok"),
+        "label": label, "due": due, "relative": relative,
+        "title": _("Due at %(time)s") % {"time": local_time(due)},
+    }
 
 
 @register.filter
