@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 from django_tenants.utils import schema_context
 
 from tenants.models import Company
@@ -138,6 +139,14 @@ def api():
 def back_to_public():
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def back_to_default_language():
+    """A page served in Spanish leaves Spanish active in the test's thread (the locale middleware
+    activates, nothing deactivates): the next test must not inherit it."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
