@@ -7,5 +7,13 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations and messages"
 
     def ready(self):
-        # Register frames, topics and listeners (the drain's for stored webhooks among them).
-        from apps.conversations import drain, events, realtime, subscribers  # noqa: F401
+        # Register frames, topics and listeners (the drain's for stored webhooks among them), and
+        # auto-assignment's listeners and tasks.
+        from apps.conversations import (  # noqa: F401
+            drain,
+            events,
+            realtime,
+            routing_tasks,
+            routing_triggers,
+            subscribers,
+        )

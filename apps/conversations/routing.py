@@ -1,0 +1,233 @@
+"""Auto-assignment: a team's waiting conversations go to its available members with room (SPEC §7).
+
+`route_team` serves one team's queue, oldest first, one assignment per transaction, as long as a
+conversation waits and a member has room; any number of workers may run it at once, for one team or
+many. Locks, in this order (nothing else takes them in another order):
+
+1. the chosen member's `TeamMember` row, `SKIP LOCKED`: two workers never pick the same member of a
+   team, so round robin hands out turns in order across workers (its state is
+   `TeamMember.last_assigned_at`, in PostgreSQL); the row is re-read under the lock and the choice
+   is made again if another worker used that member meanwhile;
+2. the member's `User` row, waited for: the open load (open and pending conversations, across all
+   teams) is recounted under it, and every routing assignment to that user holds it until commit,
+   so no assignment ever takes anyone over capacity, whatever the number of workers and teams;
+3. the oldest waiting conversation, `SKIP LOCKED`: it is locked only once a member with room is
+   held, so a row another worker holds is already on its way to an agent and skipping it keeps the
+   arrival order for the next free agent.
+
+Triggers arrive through `route_team_after_commit` / `route_teams_of_user_after_commit` (one pending
+Huey task per team at a time, coalesced in Redis) and the minute sweep (`routing_tasks`).
+"""
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+
+from django.db import connection, transaction
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from redis.exceptions import RedisError
+
+from apps.accounts.models import User
+from apps.conversations.models import Conversation
+from apps.conversations.services import conversation_assign
+from apps.teams.models import Team, TeamMember
+from conversa.redis import get_redis, redis_key
+
+logger = logging.getLogger("conversa.routing")
+
+ROUTED = (Team.Routing.ROUND_ROBIN, Team.Routing.LEAST_BUSY)
+# What counts against a member's capacity.
+LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
+# One task assigns at most this many, then hands over to a fresh task (other teams get a turn).
+ROUTE_LIMIT = 200
+# How long a "route team T is pending" mark may outlive a task that never ran (worker died).
+PENDING_SECONDS = 30
+
+
+class Outcome(Enum):
+    ASSIGNED = "assigned"
+    QUEUE_EMPTY = "queue_empty"  # nothing waits that another worker is not already assigning
+    NO_ROOM = "no_room"  # nobody available with room (or all of them held by other workers)
+    STALE = "stale"  # another worker assigned meanwhile: choose again
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    member_id: int
+    user_id: int
+    capacity: int
+    priority: int
+    last_assigned_at: object
+    load: int
+
+
+def waiting(team_id: int):
+    """The team's queue in arrival order (what the partial index `conv_team_queue_idx` holds)."""
+    return Conversation.objects.filter(
+        team_id=team_id, status=Conversation.Status.QUEUED, assignee__isnull=True
+    ).order_by("queued_at", "id")
+
+
+def open_load(user_id: int) -> int:
+    return Conversation.objects.filter(assignee_id=user_id, status__in=LOAD_STATUSES).count()
+
+
+def candidates(team_id: int, routing: str) -> list[Candidate]:
+    """Available, active members with room, best first for the team's strategy."""
+    load = Coalesce(
+        Subquery(
+            Conversation.objects.filter(assignee_id=OuterRef("user_id"), status__in=LOAD_STATUSES)
+            .order_by()
+            .values("assignee_id")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+    longest_waiting = F("last_assigned_at").asc(nulls_first=True)
+    if routing == Team.Routing.LEAST_BUSY:
+        order = ["load", "-priority", longest_waiting, "pk"]
+    else:
+        order = ["-priority", longest_waiting, "pk"]
+    rows = (
+        TeamMember.objects.filter(
+            team_id=team_id, user__is_active=True, user__status=User.Status.AVAILABLE
+        )
+        .annotate(load=load)
+        .filter(load__lt=F("capacity"))
+        .order_by(*order)
+        .values_list("pk", "user_id", "capacity", "priority", "last_assigned_at", "load")
+    )
+    return [Candidate(*row) for row in rows]
+
+
+def assign_next(*, team_id: int) -> Outcome:
+    """Give the team's oldest waiting conversation to the best member with room, in one transaction
+    (the locks and their order: the module's docstring)."""
+    routing = Team.objects.filter(pk=team_id).values_list("routing", flat=True).first()
+    if routing not in ROUTED:
+        return Outcome.MANUAL
+    if not waiting(team_id).exists():
+        return Outcome.QUEUE_EMPTY
+    with transaction.atomic():
+        for candidate in candidates(team_id, routing):
+            member = (
+                TeamMember.objects.select_for_update(skip_locked=True)
+                .filter(pk=candidate.member_id)
+                .values_list("capacity", "priority", "last_assigned_at")
+                .first()
+            )
+            if member is None:
+                continue  # another worker is giving this member a conversation
+            if member != (candidate.capacity, candidate.priority, candidate.last_assigned_at):
+                return Outcome.STALE
+            user = (
+                User.objects.select_for_update()
+                .filter(pk=candidate.user_id, is_active=True, status=User.Status.AVAILABLE)
+                .first()
+            )
+            if user is None:
+                continue
+            load = open_load(user.pk)
+            if load >= candidate.capacity:
+                continue  # filled meanwhile (another team's routing, or a person's assignment)
+            if routing == Team.Routing.LEAST_BUSY and load != candidate.load:
+                return Outcome.STALE
+            conversation = waiting(team_id).select_for_update(skip_locked=True, of=("self",)).first()
+            if conversation is None:
+                return Outcome.QUEUE_EMPTY
+            conversation_assign(conversation=conversation, assignee=user, actor=None, by="routing")
+            TeamMember.objects.filter(pk=candidate.member_id).update(last_assigned_at=timezone.now())
+            return Outcome.ASSIGNED
+    return Outcome.NO_ROOM
+
+
+def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]:
+    """Assign the team's waiting conversations while someone has room; returns how many were
+    assigned and why it stopped (`ASSIGNED` when it stopped at `limit` with work left)."""
+    assigned = stale = 0
+    while assigned < limit and stale < limit:
+        outcome = assign_next(team_id=team_id)
+        if outcome is Outcome.ASSIGNED:
+            assigned += 1
+        elif outcome is Outcome.STALE:
+            stale += 1  # each one means another worker assigned: it carries on if we give up
+        else:
+            return assigned, outcome
+    return assigned, Outcome.ASSIGNED
+
+
+def routed_teams_of_user(user_id: int) -> list[int]:
+    return list(
+        TeamMember.objects.filter(user_id=user_id, team__routing__in=ROUTED).values_list("team_id", flat=True)
+    )
+
+
+def teams_with_waiting_work() -> list[int]:
+    """Routed teams whose queue is not empty (what the minute sweep serves)."""
+    return list(
+        Team.objects.filter(routing__in=ROUTED)
+        .filter(pk__in=Conversation.objects.filter(status=Conversation.Status.QUEUED, assignee__isnull=True)
+                .values("team_id"))
+        .values_list("pk", flat=True)
+    )
+
+
+# --- triggers ------------------------------------------------------------------------------------
+
+def pending_key(schema_name: str, team_id: int) -> str:
+    return redis_key("routing-pending", schema_name, team_id)
+
+
+def queue_route(schema_name: str, team_id: int) -> None:
+    """Queue `team_route` unless one is already queued and not yet started for this team.
+
+    The mark is dropped by the task as it starts, before it reads the queue: work committed before
+    that is seen by it, work committed after finds no mark and queues a task of its own. So a burst
+    costs one task, and no trigger is lost. Without Redis, the task is queued anyway (or not at all,
+    if Huey's Redis is down too: the minute sweep is the backstop).
+    """
+    from apps.conversations.routing_tasks import team_route
+
+    try:
+        fresh = get_redis().set(pending_key(schema_name, team_id), "1", nx=True, ex=PENDING_SECONDS)
+    except RedisError:
+        logger.warning("routing: Redis unavailable to coalesce; queueing team %s", team_id, exc_info=True)
+        fresh = True
+    if fresh:
+        try:
+            team_route(schema_name, team_id)
+        except RedisError:
+            logger.warning("routing: could not queue team %s; the minute sweep will", team_id, exc_info=True)
+
+
+def forget_pending(schema_name: str, team_id: int) -> None:
+    try:
+        get_redis().delete(pending_key(schema_name, team_id))
+    except RedisError:
+        logger.warning("routing: could not drop the pending mark of team %s", team_id, exc_info=True)
+
+
+def route_team_after_commit(team_id: int) -> None:
+    """Route the team once the current transaction commits (a member added, capacity grown…)."""
+    schema = connection.schema_name
+    transaction.on_commit(lambda: queue_route(schema, team_id))
+
+
+def route_teams_of_user_after_commit(user_id: int) -> None:
+    """Route every automatically routed team of the user once the current transaction commits
+    (they became available, or freed capacity)."""
+    schema = connection.schema_name
+
+    def queue():
+        with schema_context(schema):
+            teams = routed_teams_of_user(user_id)
+        for team_id in teams:
+            queue_route(schema, team_id)
+
+    transaction.on_commit(queue)

@@ -1,0 +1,76 @@
+"""When auto-assignment runs: work joins a routed team's queue, or an agent gains room to take it.
+
+Work: a new conversation in a routed team (`conversation.created`), one reopened into the queue
+(`conversation.status_changed` to `queued`), unassigned, or transferred to a team
+(`conversation.queued`). Room: an agent becomes available (`agent_status.updated`), or a
+conversation they held closes, is unassigned or goes to someone else. Each batch of events reads
+its conversations in one query and queues one routing task per team (`routing.queue_route`).
+"""
+
+from collections import defaultdict
+
+from django_tenants.utils import schema_context
+
+from apps.accounts.events import AGENT_STATUS_UPDATED
+from apps.accounts.models import User
+from apps.conversations import events as conversation_events
+from apps.conversations.models import Conversation
+from apps.conversations.routing import LOAD_STATUSES, ROUTED, queue_route
+from apps.teams.models import TeamMember
+from conversa.events import Event, subscribe_batch
+
+WORK = (
+    conversation_events.CONVERSATION_CREATED,
+    conversation_events.CONVERSATION_STATUS_CHANGED,
+    conversation_events.CONVERSATION_ASSIGNED,
+    conversation_events.CONVERSATION_QUEUED,
+)
+
+
+@subscribe_batch
+def route_when_work_or_room_appears(batch: list[Event]) -> None:
+    by_schema = defaultdict(list)
+    for event in batch:
+        if event.name in WORK or event.name == AGENT_STATUS_UPDATED:
+            by_schema[event.schema_name].append(event)
+    for schema_name, found in by_schema.items():
+        with schema_context(schema_name):
+            teams = teams_to_route(found)
+        for team_id in sorted(teams):
+            queue_route(schema_name, team_id)
+
+
+def teams_to_route(found: list[Event]) -> set[int]:
+    ids = {event.data["conversation_id"] for event in found if event.name in WORK}
+    rows = {
+        row[0]: row[1:]
+        for row in Conversation.objects.filter(pk__in=ids).values_list(
+            "pk", "status", "assignee_id", "team_id", "team__routing"
+        )
+    } if ids else {}
+    teams, users = set(), set()
+    for event in found:
+        if event.name == AGENT_STATUS_UPDATED:
+            users.add(event.data["user_id"])
+            continue
+        row = rows.get(event.data["conversation_id"])
+        if row is None:
+            continue
+        status, assignee_id, team_id, team_routing = row
+        if status == Conversation.Status.QUEUED and assignee_id is None and team_routing in ROUTED:
+            teams.add(team_id)
+        if event.name == conversation_events.CONVERSATION_STATUS_CHANGED:
+            if event.data["from"] in LOAD_STATUSES and event.data["to"] not in LOAD_STATUSES and assignee_id:
+                users.add(assignee_id)  # closed (or back in the queue): its holder has room again
+        elif event.name == conversation_events.CONVERSATION_ASSIGNED:
+            previous = event.data.get("previous_assignee_id")
+            if previous and previous != assignee_id:
+                users.add(previous)
+    if users:
+        teams.update(
+            TeamMember.objects.filter(
+                user_id__in=users, user__is_active=True, user__status=User.Status.AVAILABLE,
+                team__routing__in=ROUTED,
+            ).values_list("team_id", flat=True)
+        )
+    return teams
