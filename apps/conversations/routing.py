@@ -2,16 +2,16 @@
 
 `route_team` serves one team's queue, oldest first, one assignment per transaction, as long as a
 conversation waits and a member has room; any number of workers may run it at once, for one team or
-many. Locks, in this order (nothing else takes them in another order):
+many. Its locks, all taken with `SKIP LOCKED` (routing never waits on a lock, so never deadlocks):
 
-1. the chosen member's `TeamMember` row, `SKIP LOCKED`: two workers never pick the same member of a
-   team, so round robin hands out turns in order across workers (its state is
-   `TeamMember.last_assigned_at`, in PostgreSQL); the row is re-read under the lock and the choice
-   is made again if another worker used that member meanwhile;
-2. the member's `User` row, waited for: the open load (open and pending conversations, across all
-   teams) is recounted under it, and every routing assignment to that user holds it until commit,
-   so no assignment ever takes anyone over capacity, whatever the number of workers and teams;
-3. the oldest waiting conversation, `SKIP LOCKED`: it is locked only once a member with room is
+1. the chosen member's `TeamMember` row and their `User` row, together, `SKIP LOCKED`: two workers
+   never pick the same member (of a team, or of two teams through the user), so round robin hands
+   out turns in order across workers (its state is `TeamMember.last_assigned_at`, in PostgreSQL);
+   the row is re-read under the lock and passed over if another worker used that member meanwhile.
+   The open load (open and pending conversations, across all teams) is then recounted: every
+   routing assignment to that user holds the user's row until commit, so no assignment ever takes
+   anyone over capacity, whatever the number of workers and teams;
+2. the oldest waiting conversation, `SKIP LOCKED`: it is locked only once a member with room is
    held, so a row another worker holds is already on its way to an agent and skipping it keeps the
    arrival order for the next free agent.
 
@@ -77,7 +77,8 @@ def open_load(user_id: int) -> int:
 
 
 def candidates(team_id: int, routing: str) -> list[Candidate]:
-    """Available, active members with room, best first for the team's strategy."""
+    """Available, active members with room, best first for the team's strategy (none once the
+    team no longer routes that way)."""
     load = Coalesce(
         Subquery(
             Conversation.objects.filter(assignee_id=OuterRef("user_id"), status__in=LOAD_STATUSES)
@@ -96,7 +97,7 @@ def candidates(team_id: int, routing: str) -> list[Candidate]:
         order = ["-priority", longest_waiting, "pk"]
     rows = (
         TeamMember.objects.filter(
-            team_id=team_id, user__is_active=True, user__status=User.Status.AVAILABLE
+            team_id=team_id, team__routing=routing, user__is_active=True, user__status=User.Status.AVAILABLE
         )
         .annotate(load=load)
         .filter(load__lt=F("capacity"))
@@ -106,43 +107,44 @@ def candidates(team_id: int, routing: str) -> list[Candidate]:
     return [Candidate(*row) for row in rows]
 
 
-def assign_next(*, team_id: int) -> Outcome:
+def team_routing(team_id: int) -> str | None:
+    """The team's strategy when it routes automatically, else None."""
+    routing = Team.objects.filter(pk=team_id).values_list("routing", flat=True).first()
+    return routing if routing in ROUTED else None
+
+
+def assign_next(*, team_id: int, routing: str) -> Outcome:
     """Give the team's oldest waiting conversation to the best member with room, in one transaction
     (the locks and their order: the module's docstring)."""
-    routing = Team.objects.filter(pk=team_id).values_list("routing", flat=True).first()
-    if routing not in ROUTED:
-        return Outcome.MANUAL
-    if not waiting(team_id).exists():
-        return Outcome.QUEUE_EMPTY
     with transaction.atomic():
         for candidate in candidates(team_id, routing):
             member = (
-                TeamMember.objects.select_for_update(skip_locked=True)
-                .filter(pk=candidate.member_id)
-                .values_list("capacity", "priority", "last_assigned_at")
+                TeamMember.objects.select_for_update(skip_locked=True, of=("self", "user"))
+                .select_related("user")
+                .filter(pk=candidate.member_id, user__is_active=True, user__status=User.Status.AVAILABLE)
                 .first()
             )
             if member is None:
-                continue  # another worker is giving this member a conversation
-            if member != (candidate.capacity, candidate.priority, candidate.last_assigned_at):
-                return Outcome.STALE
-            user = (
-                User.objects.select_for_update()
-                .filter(pk=candidate.user_id, is_active=True, status=User.Status.AVAILABLE)
-                .first()
-            )
-            if user is None:
+                continue  # another worker is giving them a conversation (or they just left)
+            if (member.capacity, member.priority, member.last_assigned_at) != (
+                candidate.capacity, candidate.priority, candidate.last_assigned_at
+            ):
+                # Given one (or changed) since we looked. Under round robin that sends them to the
+                # back of their tier, so the next in our list is still the right one.
+                if routing == Team.Routing.LEAST_BUSY:
+                    return Outcome.STALE
                 continue
-            load = open_load(user.pk)
-            if load >= candidate.capacity:
+            # Recounted under the lock: every routing assignment to this user holds it until commit.
+            load = open_load(member.user_id)
+            if load >= member.capacity:
                 continue  # filled meanwhile (another team's routing, or a person's assignment)
             if routing == Team.Routing.LEAST_BUSY and load != candidate.load:
                 return Outcome.STALE
             conversation = waiting(team_id).select_for_update(skip_locked=True, of=("self",)).first()
             if conversation is None:
                 return Outcome.QUEUE_EMPTY
-            conversation_assign(conversation=conversation, assignee=user, actor=None, by="routing")
-            TeamMember.objects.filter(pk=candidate.member_id).update(last_assigned_at=timezone.now())
+            conversation_assign(conversation=conversation, assignee=member.user, actor=None, by="routing")
+            TeamMember.objects.filter(pk=member.pk).update(last_assigned_at=timezone.now())
             return Outcome.ASSIGNED
     return Outcome.NO_ROOM
 
@@ -150,9 +152,14 @@ def assign_next(*, team_id: int) -> Outcome:
 def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]:
     """Assign the team's waiting conversations while someone has room; returns how many were
     assigned and why it stopped (`ASSIGNED` when it stopped at `limit` with work left)."""
+    routing = team_routing(team_id)
+    if routing is None:
+        return 0, Outcome.MANUAL
+    if not waiting(team_id).exists():
+        return 0, Outcome.QUEUE_EMPTY  # the common case of an agent becoming available: no lock taken
     assigned = stale = 0
     while assigned < limit and stale < limit:
-        outcome = assign_next(team_id=team_id)
+        outcome = assign_next(team_id=team_id, routing=routing)
         if outcome is Outcome.ASSIGNED:
             assigned += 1
         elif outcome is Outcome.STALE:

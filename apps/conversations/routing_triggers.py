@@ -40,8 +40,21 @@ def route_when_work_or_room_appears(batch: list[Event]) -> None:
             queue_route(schema_name, team_id)
 
 
+def may_matter(event: Event) -> bool:
+    """Whether the event may have put work in a queue or given someone room; routing's own
+    assignments (queued → open, nobody before) do not, and cost no query here."""
+    if event.name == conversation_events.CONVERSATION_STATUS_CHANGED:
+        data = event.data
+        return data["to"] == Conversation.Status.QUEUED or (
+            data["from"] in LOAD_STATUSES and data["to"] not in LOAD_STATUSES
+        )
+    if event.name == conversation_events.CONVERSATION_ASSIGNED:
+        return bool(event.data.get("previous_assignee_id"))
+    return event.name in WORK
+
+
 def teams_to_route(found: list[Event]) -> set[int]:
-    ids = {event.data["conversation_id"] for event in found if event.name in WORK}
+    ids = {event.data["conversation_id"] for event in found if may_matter(event)}
     rows = {
         row[0]: row[1:]
         for row in Conversation.objects.filter(pk__in=ids).values_list(
@@ -54,7 +67,7 @@ def teams_to_route(found: list[Event]) -> set[int]:
             users.add(event.data["user_id"])
             continue
         row = rows.get(event.data["conversation_id"])
-        if row is None:
+        if row is None:  # nothing to do for it (or deleted since)
             continue
         status, assignee_id, team_id, team_routing = row
         if status == Conversation.Status.QUEUED and assignee_id is None and team_routing in ROUTED:
