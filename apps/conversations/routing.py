@@ -20,7 +20,8 @@ Huey task per team at a time, coalesced in Redis) and the minute sweep (`routing
 """
 
 import logging
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from django.db import connection, transaction
@@ -76,8 +77,8 @@ def open_load(user_id: int) -> int:
     return Conversation.objects.filter(assignee_id=user_id, status__in=LOAD_STATUSES).count()
 
 
-def candidates(team_id: int, routing: str) -> list[Candidate]:
-    """Available, active members with room, best first for the team's strategy (none once the
+def candidates(team_id: int, routing: str, *, limit: int) -> list[Candidate]:
+    """The best `limit` available, active members with room, in the team's order (none once the
     team no longer routes that way)."""
     load = Coalesce(
         Subquery(
@@ -102,9 +103,58 @@ def candidates(team_id: int, routing: str) -> list[Candidate]:
         .annotate(load=load)
         .filter(load__lt=F("capacity"))
         .order_by(*order)
-        .values_list("pk", "user_id", "capacity", "priority", "last_assigned_at", "load")
+        .values_list("pk", "user_id", "capacity", "priority", "last_assigned_at", "load")[:limit]
     )
     return [Candidate(*row) for row in rows]
+
+
+class Line:
+    """The members next in line, read once for a few assignments of one `route_team`.
+
+    Only a guess: each one is re-read under its lock before use. Under round robin a member who
+    was just given a conversation goes to the back of their tier, exactly where the database's
+    order would put them (or out of the line when their tier runs on beyond what was read), so the
+    line stays right without reading it again; it is read again once used up, and after SIZE
+    assignments anyway (for members who became available meanwhile). Least busy reads it again
+    after each assignment. Reading the whole team each time would cost more than the assignment
+    itself with hundreds of members.
+    """
+
+    SIZE = 32
+
+    def __init__(self, team_id: int, routing: str):
+        self.team_id, self.routing = team_id, routing
+        self.members: deque[Candidate] = deque()
+        self.read_full = False
+        self.given_since_read = 0
+
+    def __iter__(self):
+        """The members to try for one assignment: what is left of the line, then (once) a fresh one."""
+        fresh = False
+        while True:
+            if not self.members:
+                if fresh:
+                    return
+                rows = candidates(self.team_id, self.routing, limit=self.SIZE)
+                self.members, self.read_full, fresh = deque(rows), len(rows) == self.SIZE, True
+                self.given_since_read = 0
+                if not rows:
+                    return
+            yield self.members.popleft()
+
+    def given(self, member: Candidate, at) -> None:
+        """`member` (as read under its lock) was given a conversation at `at`."""
+        self.given_since_read += 1
+        if self.routing == Team.Routing.LEAST_BUSY or self.given_since_read >= self.SIZE:
+            self.members.clear()
+            return
+        if member.load + 1 >= member.capacity:
+            return
+        tier_end = next(
+            (i for i, m in enumerate(self.members) if m.priority < member.priority), len(self.members)
+        )
+        if tier_end < len(self.members) or not self.read_full:
+            self.members.insert(tier_end, replace(member, last_assigned_at=at, load=member.load + 1))
 
 
 def team_routing(team_id: int) -> str | None:
@@ -113,11 +163,12 @@ def team_routing(team_id: int) -> str | None:
     return routing if routing in ROUTED else None
 
 
-def assign_next(*, team_id: int, routing: str) -> Outcome:
-    """Give the team's oldest waiting conversation to the best member with room, in one transaction
-    (the locks and their order: the module's docstring)."""
+def assign_next(*, team_id: int, line: Line) -> Outcome:
+    """Give the team's oldest waiting conversation to the first member in line with room, in one
+    transaction (the locks and their order: the module's docstring)."""
+    routing = line.routing
     with transaction.atomic():
-        for candidate in candidates(team_id, routing):
+        for candidate in line:
             member = (
                 TeamMember.objects.select_for_update(skip_locked=True, of=("self", "user"))
                 .select_related("user")
@@ -130,23 +181,28 @@ def assign_next(*, team_id: int, routing: str) -> Outcome:
                 candidate.capacity, candidate.priority, candidate.last_assigned_at
             ):
                 # Given one (or changed) since we looked. Under round robin that sends them to the
-                # back of their tier, so the next in our list is still the right one.
+                # back of their tier, so the next in line is still the right one.
                 if routing == Team.Routing.LEAST_BUSY:
+                    line.members.clear()
                     return Outcome.STALE
                 continue
             # Recounted under the lock: every routing assignment to this user holds it until commit.
             load = open_load(member.user_id)
             if load >= member.capacity:
                 continue  # filled meanwhile (another team's routing, or a person's assignment)
-            if routing == Team.Routing.LEAST_BUSY and load != candidate.load:
+            if load != candidate.load and routing == Team.Routing.LEAST_BUSY:
+                line.members.clear()
                 return Outcome.STALE
             conversation = waiting(team_id).select_for_update(skip_locked=True, of=("self",)).first()
             if conversation is None:
                 return Outcome.QUEUE_EMPTY
             conversation_assign(conversation=conversation, assignee=member.user, actor=None, by="routing")
-            TeamMember.objects.filter(pk=member.pk).update(last_assigned_at=timezone.now())
+            now = timezone.now()
+            TeamMember.objects.filter(pk=member.pk).update(last_assigned_at=now)
+            line.given(replace(candidate, load=load), now)
             return Outcome.ASSIGNED
-    return Outcome.NO_ROOM
+    # Everyone in a full line was passed over: more members may wait behind them.
+    return Outcome.STALE if line.read_full else Outcome.NO_ROOM
 
 
 def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]:
@@ -157,9 +213,10 @@ def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]
         return 0, Outcome.MANUAL
     if not waiting(team_id).exists():
         return 0, Outcome.QUEUE_EMPTY  # the common case of an agent becoming available: no lock taken
+    line = Line(team_id, routing)
     assigned = stale = 0
     while assigned < limit and stale < limit:
-        outcome = assign_next(team_id=team_id, routing=routing)
+        outcome = assign_next(team_id=team_id, line=line)
         if outcome is Outcome.ASSIGNED:
             assigned += 1
         elif outcome is Outcome.STALE:

@@ -89,6 +89,19 @@ def test_round_robin_serves_the_highest_priority_tier_while_it_has_room(alpha):
     assert assignees(alpha, ids) == [senior_1.pk, senior_2.pk, senior_1.pk, senior_2.pk, junior.pk, junior.pk]
 
 
+def test_round_robin_stays_fair_in_a_team_larger_than_one_read_of_the_line(alpha):
+    team = make_team(alpha)
+    senior = make_agent(alpha, team, priority=5, capacity=3)
+    juniors = [make_agent(alpha, team) for _ in range(routing.Line.SIZE + 4)]
+    ids = waiting_conversations(alpha, routed_inbox(alpha, team), 3 + 2 * len(juniors))
+
+    route(alpha, team)
+
+    got = assignees(alpha, ids)
+    assert got[:3] == [senior.pk] * 3
+    assert got[3:] == [junior.pk for junior in juniors] * 2
+
+
 def test_least_busy_gives_each_conversation_to_the_member_with_the_fewest_open(alpha):
     team = make_team(alpha, routing="least_busy")
     busy, idle, some = make_agent(alpha, team), make_agent(alpha, team), make_agent(alpha, team)
