@@ -35,6 +35,7 @@ from apps.accounts.models import User
 from apps.conversations.models import Conversation
 from apps.conversations.services import conversation_assign
 from apps.teams.models import Team, TeamMember
+from conversa.events import delivered_together
 from conversa.redis import get_redis, redis_key
 
 logger = logging.getLogger("conversa.routing")
@@ -216,7 +217,10 @@ def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]
     line = Line(team_id, routing)
     assigned = stale = 0
     while assigned < limit and stale < limit:
-        outcome = assign_next(team_id=team_id, line=line)
+        # One assignment's events (status changed, assigned) reach the subscribers as one batch:
+        # their frames are built and pushed together.
+        with delivered_together():
+            outcome = assign_next(team_id=team_id, line=line)
         if outcome is Outcome.ASSIGNED:
             assigned += 1
         elif outcome is Outcome.STALE:
