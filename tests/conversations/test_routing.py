@@ -12,6 +12,7 @@ from apps.conversations import events, routing
 from apps.conversations.models import Conversation, TimelineEvent
 from apps.conversations.routing import Outcome, route_team
 from apps.conversations.routing_tasks import routing_sweep
+from apps.conversations.routing_triggers import teams_to_route
 from apps.conversations.services import (
     conversation_assign,
     conversation_close,
@@ -374,3 +375,34 @@ def test_a_burst_of_triggers_queues_one_routing_task_per_team_and_none_is_lost(a
     routing.queue_route(alpha.schema_name, team.pk)
     assert HUEY.pending_count() == 2
     routing.forget_pending(alpha.schema_name, team.pk)
+
+
+# --- cost -----------------------------------------------------------------------------------------
+
+def test_each_further_assignment_of_a_run_costs_the_same_few_queries(alpha, django_assert_num_queries):
+    team = make_team(alpha)
+    for _ in range(3):
+        make_agent(alpha, team)
+    inbox = routed_inbox(alpha, team)
+    waiting_conversations(alpha, inbox, 2)
+    with schema_context(alpha.schema_name), django_assert_num_queries(28):
+        assert route_team(team_id=team.pk, limit=2) == (2, Outcome.ASSIGNED)
+    waiting_conversations(alpha, inbox, 3)
+    # One more assignment costs 12 more queries, and nothing else: the line is read once per run.
+    with schema_context(alpha.schema_name), django_assert_num_queries(28 + 12):
+        assert route_team(team_id=team.pk, limit=3) == (3, Outcome.ASSIGNED)
+
+
+def test_routings_own_assignments_cost_its_trigger_no_query(alpha, django_assert_num_queries):
+    team = make_team(alpha)
+    make_agent(alpha, team)
+    ids = waiting_conversations(alpha, routed_inbox(alpha, team), 1)
+    with schema_context(alpha.schema_name):
+        route_team(team_id=team.pk)
+
+    assigned = [bus.Event(name, alpha.schema_name, data) for name, data in (
+        (events.CONVERSATION_STATUS_CHANGED, {"conversation_id": ids[0], "from": "queued", "to": "open"}),
+        (events.CONVERSATION_ASSIGNED, {"conversation_id": ids[0], "previous_assignee_id": None}),
+    )]
+    with schema_context(alpha.schema_name), django_assert_num_queries(0):
+        assert teams_to_route(assigned) == set()
