@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from django.db import connection, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -158,10 +158,17 @@ class Line:
             self.members.insert(tier_end, replace(member, last_assigned_at=at, load=member.load + 1))
 
 
-def team_routing(team_id: int) -> str | None:
-    """The team's strategy when it routes automatically, else None."""
-    routing = Team.objects.filter(pk=team_id).values_list("routing", flat=True).first()
-    return routing if routing in ROUTED else None
+def team_work(team_id: int) -> tuple[str | None, bool]:
+    """The team's strategy when it routes automatically (else None), and whether anything waits."""
+    found = (
+        Team.objects.filter(pk=team_id)
+        .annotate(has_work=Exists(waiting(team_id)))
+        .values_list("routing", "has_work")
+        .first()
+    )
+    if found is None or found[0] not in ROUTED:
+        return None, False
+    return found
 
 
 def assign_next(*, team_id: int, line: Line) -> Outcome:
@@ -209,10 +216,10 @@ def assign_next(*, team_id: int, line: Line) -> Outcome:
 def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]:
     """Assign the team's waiting conversations while someone has room; returns how many were
     assigned and why it stopped (`ASSIGNED` when it stopped at `limit` with work left)."""
-    routing = team_routing(team_id)
+    routing, has_work = team_work(team_id)
     if routing is None:
         return 0, Outcome.MANUAL
-    if not waiting(team_id).exists():
+    if not has_work:
         return 0, Outcome.QUEUE_EMPTY  # the common case of an agent becoming available: no lock taken
     line = Line(team_id, routing)
     assigned = stale = 0
@@ -223,6 +230,10 @@ def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]
             outcome = assign_next(team_id=team_id, line=line)
         if outcome is Outcome.ASSIGNED:
             assigned += 1
+            if not waiting(team_id).exists():
+                # Cheaper than locking the next member to find out; anything queued from now on
+                # triggers a run of its own.
+                return assigned, Outcome.QUEUE_EMPTY
         elif outcome is Outcome.STALE:
             stale += 1  # each one means another worker assigned: it carries on if we give up
         else:

@@ -383,14 +383,15 @@ def test_each_further_assignment_of_a_run_costs_the_same_few_queries(alpha, djan
     team = make_team(alpha)
     for _ in range(3):
         make_agent(alpha, team)
-    inbox = routed_inbox(alpha, team)
-    waiting_conversations(alpha, inbox, 2)
-    with schema_context(alpha.schema_name), django_assert_num_queries(28):
+    waiting_conversations(alpha, routed_inbox(alpha, team), 6)
+    with schema_context(alpha.schema_name), django_assert_num_queries(29):
         assert route_team(team_id=team.pk, limit=2) == (2, Outcome.ASSIGNED)
-    waiting_conversations(alpha, inbox, 3)
-    # One more assignment costs 12 more queries, and nothing else: the line is read once per run.
-    with schema_context(alpha.schema_name), django_assert_num_queries(28 + 12):
+    # One more assignment costs 13 more queries, and nothing else: the line is read once per run.
+    with schema_context(alpha.schema_name), django_assert_num_queries(29 + 13):
         assert route_team(team_id=team.pk, limit=3) == (3, Outcome.ASSIGNED)
+    # The run that empties the queue stops without locking anyone else.
+    with schema_context(alpha.schema_name), django_assert_num_queries(16):
+        assert route_team(team_id=team.pk) == (1, Outcome.QUEUE_EMPTY)
 
 
 def test_routings_own_assignments_cost_its_trigger_no_query(alpha, django_assert_num_queries):
