@@ -192,6 +192,22 @@ def test_another_teams_queue_is_left_alone(alpha):
     assert assignees(alpha, theirs) == [None]
 
 
+def test_routing_in_one_company_never_touches_another(alpha, bravo, django_capture_on_commit_callbacks):
+    ours, theirs = make_team(alpha), make_team(bravo)
+    make_agent(alpha, ours)
+    their_agent = make_agent(bravo, theirs, status="offline")
+    theirs_waiting = waiting_conversations(bravo, routed_inbox(bravo, theirs), 1)
+    with schema_context(bravo.schema_name):
+        user_set_status(user=their_agent, status="available")  # no trigger delivered: still waiting
+
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting_conversations(alpha, routed_inbox(alpha, ours), 1)
+    with schema_context(alpha.schema_name):
+        routing_sweep.call_local(alpha.schema_name)
+
+    assert assignees(bravo, theirs_waiting) == [None]
+
+
 # --- triggers -------------------------------------------------------------------------------------
 
 def test_a_customers_first_message_on_a_routed_inbox_is_assigned_at_once(
