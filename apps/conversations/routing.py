@@ -201,10 +201,16 @@ def assign_next(*, team_id: int, line: Line) -> Outcome:
             if load != candidate.load and routing == Team.Routing.LEAST_BUSY:
                 line.members.clear()
                 return Outcome.STALE
-            conversation = waiting(team_id).select_for_update(skip_locked=True, of=("self",)).first()
-            if conversation is None:
+            oldest = (
+                waiting(team_id).select_for_update(skip_locked=True, of=("self",))
+                .values_list("pk", flat=True).first()
+            )
+            if oldest is None:
                 return Outcome.QUEUE_EMPTY
-            conversation_assign(conversation=conversation, assignee=member.user, actor=None, by="routing")
+            # The write path re-reads the (locked) row itself.
+            conversation_assign(
+                conversation=Conversation(pk=oldest), assignee=member.user, actor=None, by="routing"
+            )
             now = timezone.now()
             TeamMember.objects.filter(pk=member.pk).update(last_assigned_at=now)
             line.given(replace(candidate, load=load), now)
