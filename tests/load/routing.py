@@ -187,6 +187,9 @@ def main() -> None:
             f"{(os.cpu_count() or 1) * wall:.1f} available; Huey {huey_cpu:.1f}, "
             f"PostgreSQL {services['postgres']:.1f}, Redis {services['redis']:.1f}, "
             f"this process (producer) {time.process_time():.1f} in all")
+        if done:
+            say(f"  per assignment: Huey {huey_cpu / len(done) * 1000:.1f} ms of CPU (the routing task, "
+                f"the assignment's write and its realtime frames)")
         failed = False
     finally:
         if stack is not None:
