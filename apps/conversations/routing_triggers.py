@@ -45,8 +45,8 @@ def may_matter(event: Event) -> bool:
     assignments (queued → open, nobody before) do not, and cost no query here."""
     if event.name == conversation_events.CONVERSATION_STATUS_CHANGED:
         data = event.data
-        return data["to"] == Conversation.Status.QUEUED or (
-            data["from"] in LOAD_STATUSES and data["to"] not in LOAD_STATUSES
+        return data.get("to") == Conversation.Status.QUEUED or (
+            data.get("from") in LOAD_STATUSES and data.get("to") not in LOAD_STATUSES
         )
     if event.name == conversation_events.CONVERSATION_ASSIGNED:
         return bool(event.data.get("previous_assignee_id"))
@@ -54,7 +54,7 @@ def may_matter(event: Event) -> bool:
 
 
 def teams_to_route(found: list[Event]) -> set[int]:
-    ids = {event.data["conversation_id"] for event in found if may_matter(event)}
+    ids = {event.data.get("conversation_id") for event in found if may_matter(event)} - {None}
     rows = {
         row[0]: row[1:]
         for row in Conversation.objects.filter(pk__in=ids).values_list(
@@ -66,14 +66,15 @@ def teams_to_route(found: list[Event]) -> set[int]:
         if event.name == AGENT_STATUS_UPDATED:
             users.add(event.data["user_id"])
             continue
-        row = rows.get(event.data["conversation_id"])
+        row = rows.get(event.data.get("conversation_id"))
         if row is None:  # nothing to do for it (or deleted since)
             continue
         status, assignee_id, team_id, team_routing = row
         if status == Conversation.Status.QUEUED and assignee_id is None and team_routing in ROUTED:
             teams.add(team_id)
         if event.name == conversation_events.CONVERSATION_STATUS_CHANGED:
-            if event.data["from"] in LOAD_STATUSES and event.data["to"] not in LOAD_STATUSES and assignee_id:
+            moved = (event.data.get("from"), event.data.get("to"))
+            if moved[0] in LOAD_STATUSES and moved[1] not in LOAD_STATUSES and assignee_id:
                 users.add(assignee_id)  # closed (or back in the queue): its holder has room again
         elif event.name == conversation_events.CONVERSATION_ASSIGNED:
             previous = event.data.get("previous_assignee_id")
