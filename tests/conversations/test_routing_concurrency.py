@@ -85,6 +85,8 @@ def close_all_open(schema: str, chunk: int = 20) -> None:
                     conversation_close(conversation=conversation, actor=None)
 
 
+# About a minute on a 2-core machine shared with other work; the suite's 120 s would be too tight.
+@pytest.mark.timeout(300)
 def test_two_processes_never_exceed_capacity_and_serve_the_queue_in_arrival_order(
     make_live_company, queue_to_redis, tmp_path
 ):
@@ -111,7 +113,7 @@ def test_two_processes_never_exceed_capacity_and_serve_the_queue_in_arrival_orde
         while served < WAITING:
             close_all_open(schema)
             served = min(WAITING, served + AGENTS * CAPACITY)
-            assert eventually(lambda n=served: len(ever_assigned(schema)) >= n, timeout=30), (
+            assert eventually(lambda n=served: len(ever_assigned(schema)) >= n, timeout=60), (
                 f"{len(ever_assigned(schema))} assigned, {served} expected"
             )
             # The freed places went to the next in line, never past anyone still waiting.
