@@ -1,8 +1,8 @@
 """Benchmark: auto-assignment latency, from a conversation joining a team's queue to its assignment.
 
     .venv/bin/python tests/load/routing.py [--agents 200] [--rate 50] [--duration 20]
-        [--workers 2] [--threads 2] [--capacity 10] [--routing round_robin|least_busy] [--keep]
-        [--keep-logs]
+        [--workers 2] [--threads 2] [--capacity 10] [--routing round_robin|least_busy]
+        [--via receive|create] [--keep] [--keep-logs]
 
 In a throwaway database `conversa_bench_routing`: one company (plan enterprise) with `--agents`
 available agents (created with `user_create`, MD5 password hashes in this process only), all
@@ -12,7 +12,9 @@ Customers' first messages are then received at a steady `--rate` for `--duration
 from a new customer, so each starts a conversation in the team's queue: `message_receive` is called
 in this process (a few threads keep the schedule), exactly what the worker does for a webhook; its
 events are published here after commit, and routing's trigger queues the team's routing task to the
-consumers, which assign it.
+consumers, which assign it. `--via create` creates the conversations directly with their
+`conversation.created` event instead (no message, no contact look-up): a lighter producer, for a
+machine too small to run both sides at full rate.
 
 Latency = the conversation's `assigned_at` − its `queued_at` (the customer's message received),
 both stamped by the processes on this machine. Target p95 < 100 ms (issue 12, acceptance 7).
@@ -63,15 +65,32 @@ def _team(company, agents: list, *, routing: str, capacity: int):
     return team, inbox
 
 
-def _produce(company, inbox, *, rate: float, count: int, threads: int) -> dict:
-    """`count` first messages of new customers at `rate` per second; returns how late it ran."""
-    from django.db import connection
+def _contacts(company, count: int) -> list[int]:
+    """`count` customers, inserted in bulk before the run (for `--via create`)."""
+    from django_tenants.utils import schema_context
+
+    from apps.contacts.models import Contact
+
+    with schema_context(company.schema_name):
+        made = Contact.objects.bulk_create(
+            Contact(name=f"Customer {i}", phone=f"+55219{i:08d}") for i in range(count)
+        )
+    return [contact.pk for contact in made]
+
+
+def _produce(company, inbox, *, rate: float, count: int, threads: int, via: str) -> dict:
+    """`count` new conversations at `rate` per second; returns how late it ran."""
+    from django.db import connection, transaction
     from django.utils import timezone
     from django_tenants.utils import schema_context
 
+    from apps.conversations import events
     from apps.conversations.inbound import message_receive
+    from apps.conversations.models import Conversation
     from apps.inboxes.providers.base import InboundMessage
+    from conversa.events import publish
 
+    contacts = _contacts(company, count) if via == "create" else []
     late, lock = [0.0], threading.Lock()
     started = time.time() + 0.2
 
@@ -83,11 +102,22 @@ def _produce(company, inbox, *, rate: float, count: int, threads: int) -> dict:
             with lock:
                 late[0] = max(late[0], -wait)
         with schema_context(company.schema_name):
-            message_receive(inbox=inbox, inbound=InboundMessage(
-                provider_message_id=f"bench.routing.{i}", from_phone=f"+55219{i:08d}",
-                profile_name=f"Customer {i}", kind="text", text=f"first message {i}",
-                timestamp=timezone.now(),
-            ))
+            if via == "create":
+                # What message_receive does for a new customer, without the message: the queue's
+                # side of the run costs the producer little, so routing has the machine.
+                with transaction.atomic():
+                    now = timezone.now()
+                    conversation = Conversation.objects.create(
+                        contact_id=contacts[i], inbox=inbox, team_id=inbox.default_team_id,
+                        status=Conversation.Status.QUEUED, queued_at=now, last_message_at=now,
+                    )
+                    publish(events.CONVERSATION_CREATED, {"conversation_id": conversation.pk})
+            else:
+                message_receive(inbox=inbox, inbound=InboundMessage(
+                    provider_message_id=f"bench.routing.{i}", from_phone=f"+55219{i:08d}",
+                    profile_name=f"Customer {i}", kind="text", text=f"first message {i}",
+                    timestamp=timezone.now(),
+                ))
         connection.close()  # this thread's: the next call may run on another one
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -125,6 +155,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per consumer")
     parser.add_argument("--capacity", type=int, default=10, help="each member's capacity")
     parser.add_argument("--routing", choices=("round_robin", "least_busy"), default="round_robin")
+    parser.add_argument("--via", choices=("receive", "create"), default="receive",
+                        help="new conversations from customers' messages (message_receive), or created "
+                             "directly with their event (a lighter producer)")
     parser.add_argument("--producer-threads", type=int, default=4,
                         help="threads calling message_receive (to keep the schedule)")
     parser.add_argument("--drain", type=float, default=15,
@@ -163,7 +196,8 @@ def main() -> None:
         cpu_before = stack.cpu("huey")
         services_before = _common.service_cpu_seconds()
         busy_before, wall_before = _common.machine_busy_seconds(), time.time()
-        produced = _produce(company, inbox, rate=args.rate, count=count, threads=args.producer_threads)
+        produced = _produce(company, inbox, rate=args.rate, count=count, threads=args.producer_threads,
+                            via=args.via)
         _wait_assigned(company, team, count, args.drain)
         wall = time.time() - wall_before
         huey_cpu = stack.cpu("huey") - cpu_before
@@ -175,7 +209,8 @@ def main() -> None:
         say("")
         say(f"configuration: {args.agents} agents, {args.routing}, capacity {args.capacity}; "
             f"{args.workers} Huey consumers × {args.threads} threads; {count} new conversations at "
-            f"{args.rate:g}/s from message_receive in this process ({args.producer_threads} threads)")
+            f"{args.rate:g}/s ({'message_receive' if args.via == 'receive' else 'created with their event'} "
+            f"in this process, {args.producer_threads} threads)")
         say(f"producer: at most {produced['late_ms']:.0f} ms behind its schedule, "
             f"{produced['seconds']:.1f} s for {count}")
         say(f"assigned {len(done)} of {count}; {waiting} still waiting after the drain")
