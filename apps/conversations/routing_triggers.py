@@ -2,8 +2,10 @@
 
 Work: a new conversation in a routed team (`conversation.created`), one reopened into the queue
 (`conversation.status_changed` to `queued`), unassigned, or transferred to a team
-(`conversation.queued`). Room: an agent becomes available (`agent_status.updated`), or a
-conversation they held closes, is unassigned or goes to someone else. Each batch of events reads
+(`conversation.queued`). Room: an agent becomes available (`agent_status.updated`), a
+conversation they held closes, is unassigned or goes to someone else, or the teams app says a team
+may take more work (`team.members_changed`: a member joined or got more capacity, the team moved
+to automatic routing). Each batch of events reads
 its conversations in one query and queues one routing task per team (`routing.queue_route`).
 """
 
@@ -19,6 +21,10 @@ from apps.conversations.routing import LOAD_STATUSES, ROUTED, queue_route
 from apps.teams.models import TeamMember
 from conversa.events import Event, subscribe_batch
 
+# Published by the teams app when a team may take more work (a member joined or got more capacity,
+# the team moved to automatic routing): `apps.teams.events.TEAM_MEMBERS_CHANGED`, with its team_id.
+TEAM_MEMBERS_CHANGED = "team.members_changed"
+
 WORK = (
     conversation_events.CONVERSATION_CREATED,
     conversation_events.CONVERSATION_STATUS_CHANGED,
@@ -31,7 +37,7 @@ WORK = (
 def route_when_work_or_room_appears(batch: list[Event]) -> None:
     by_schema = defaultdict(list)
     for event in batch:
-        if event.name in WORK or event.name == AGENT_STATUS_UPDATED:
+        if event.name in WORK or event.name in (AGENT_STATUS_UPDATED, TEAM_MEMBERS_CHANGED):
             by_schema[event.schema_name].append(event)
     for schema_name, found in by_schema.items():
         with schema_context(schema_name):
@@ -65,6 +71,10 @@ def teams_to_route(found: list[Event]) -> set[int]:
     for event in found:
         if event.name == AGENT_STATUS_UPDATED:
             users.add(event.data["user_id"])
+            continue
+        if event.name == TEAM_MEMBERS_CHANGED:
+            if event.data.get("team_id"):
+                teams.add(event.data["team_id"])  # a manual team's run stops at once
             continue
         row = rows.get(event.data.get("conversation_id"))
         if row is None:  # nothing to do for it (or deleted since)

@@ -12,7 +12,7 @@ from apps.conversations import events, routing
 from apps.conversations.models import Conversation, TimelineEvent
 from apps.conversations.routing import Outcome, route_team
 from apps.conversations.routing_tasks import routing_sweep
-from apps.conversations.routing_triggers import teams_to_route
+from apps.conversations.routing_triggers import TEAM_MEMBERS_CHANGED, teams_to_route
 from apps.conversations.services import (
     conversation_assign,
     conversation_close,
@@ -20,7 +20,7 @@ from apps.conversations.services import (
     conversation_transfer,
     conversation_unassign,
 )
-from apps.teams.models import TeamMember
+from apps.teams.models import Team, TeamMember
 from conversa import events as bus
 from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import make_inbox, receive
@@ -339,6 +339,21 @@ def test_the_functions_for_team_settings_route_after_commit(alpha, django_captur
         TeamMember.objects.filter(team=team, user=ana).update(capacity=2)
         routing.route_teams_of_user_after_commit(ana.pk)
     assert assignees(alpha, ids) == [ana.pk, ana.pk]
+
+
+def test_a_team_that_may_take_more_work_is_routed_when_the_teams_app_says_so(
+    alpha, django_capture_on_commit_callbacks
+):
+    team = make_team(alpha, routing="manual")
+    ana = make_agent(alpha, team)
+    ids = waiting_conversations(alpha, routed_inbox(alpha, team), 1)
+
+    with schema_context(alpha.schema_name), django_capture_on_commit_callbacks(execute=True):
+        # What the teams app does when a team moves to automatic routing (or gains room).
+        Team.objects.filter(pk=team.pk).update(routing="round_robin")
+        bus.publish(TEAM_MEMBERS_CHANGED, {"team_id": team.pk})
+
+    assert assignees(alpha, ids) == [ana.pk]
 
 
 def test_the_minute_sweep_assigns_what_no_trigger_did(alpha):
