@@ -136,6 +136,19 @@ def test_nobody_is_given_more_than_their_capacity_counting_open_and_pending_of_a
     assert conversation(alpha, ids[2]).status == Conversation.Status.QUEUED
 
 
+def test_a_member_of_two_teams_is_given_no_more_than_their_capacity_in_all(alpha):
+    sales, support = make_team(alpha), make_team(alpha)
+    ana = make_agent(alpha, sales, capacity=3)
+    add_member(alpha, support, ana, capacity=3)
+    for_sales = waiting_conversations(alpha, routed_inbox(alpha, sales), 2)
+    for_support = waiting_conversations(alpha, routed_inbox(alpha, support), 2)
+
+    route(alpha, sales)
+    assert route(alpha, support) == (1, Outcome.NO_ROOM)
+
+    assert assignees(alpha, for_sales + for_support) == [ana.pk, ana.pk, ana.pk, None]
+
+
 def test_only_available_active_members_of_the_team_are_given_conversations(alpha):
     team = make_team(alpha)
     admin = make_user(alpha, role="admin")
