@@ -178,7 +178,8 @@ def assign_next(*, team_id: int, line: Line) -> Outcome:
     with transaction.atomic():
         for candidate in line:
             member = (
-                TeamMember.objects.select_for_update(skip_locked=True, of=("self", "user"))
+                # NO KEY: rows that point at the user (messages, timeline) are not held up meanwhile.
+                TeamMember.objects.select_for_update(skip_locked=True, of=("self", "user"), no_key=True)
                 .select_related("user")
                 .filter(pk=candidate.member_id, user__is_active=True, user__status=User.Status.AVAILABLE)
                 .first()
