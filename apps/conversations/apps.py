@@ -7,6 +7,14 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations and messages"
 
     def ready(self):
-        # Register frames, topics and listeners (the drain's for stored webhooks among them), and the
-        # automations' listener and periodic tasks.
-        from apps.conversations import automation_tasks, drain, events, realtime, subscribers  # noqa: F401
+        # Register frames, topics and listeners (the drain's for stored webhooks among them),
+        # auto-assignment's and the automations' listeners and tasks.
+        from apps.conversations import (  # noqa: F401
+            automation_tasks,
+            drain,
+            events,
+            realtime,
+            routing_tasks,
+            routing_triggers,
+            subscribers,
+        )

@@ -132,10 +132,11 @@ def conversation_set_status(*, conversation: Conversation, status: str, actor: A
 
 
 def conversation_assign(
-    *, conversation: Conversation, assignee: User, actor: Actor | None, reason: str = ""
+    *, conversation: Conversation, assignee: User, actor: Actor | None, reason: str = "", by: str = ""
 ) -> Conversation:
     """Assign (or transfer) to an active user; a waiting conversation becomes open.
-    Who may hand what to whom: `check_conversation_assign`, checked on the locked row."""
+    Who may hand what to whom: `check_conversation_assign`, checked on the locked row. `by` names
+    the system part that chose the assignee (e.g. "routing") on the timeline."""
     if not assignee.is_active:
         raise ValidationFailed(details=[{"field": "assignee_id", "message": str(_("Inactive user."))}])
     with transaction.atomic():
@@ -155,7 +156,8 @@ def conversation_assign(
         conversation.save()
         kind = "transferred" if previous else "assigned"
         _timeline(
-            conversation, actor, kind, assignee_id=assignee.pk, previous_assignee_id=previous, reason=reason
+            conversation, actor, kind, assignee_id=assignee.pk, previous_assignee_id=previous, reason=reason,
+            **({"by": by} if by else {}),
         )
         publish(
             events.CONVERSATION_ASSIGNED,
