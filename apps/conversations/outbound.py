@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.permissions import Actor, acting_user
 from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
+from apps.conversations.preview import message_preview
 from apps.conversations.selectors import media_visible_to
 from apps.conversations.services import check_conversation_action
 from apps.inboxes.models import Inbox, MessageTemplate
@@ -224,6 +225,7 @@ def message_send(
         if sender is not None and locked.first_response_at is None:
             locked.first_response_at = now
         locked.last_message_at = now
+        locked.last_message_preview = message_preview(kind=message.kind, text=message.text)
         locked.save()
         publish(events.MESSAGE_CREATED, {"message_id": message.pk})
         publish(events.CONVERSATION_UPDATED, {"conversation_id": locked.pk})

@@ -87,7 +87,8 @@
         const count = document.querySelector(`[data-count="${tab}"]`);
         const unread = document.querySelector(`[data-unread="${tab}"]`);
         if (count) count.textContent = value.count;
-        if (unread) { unread.textContent = value.unread; unread.hidden = !value.unread; }
+        // The number is the badge's first text; its word ("unread") stays as rendered.
+        if (unread) { unread.firstChild.nodeValue = `${value.unread} `; unread.hidden = !value.unread; }
       }
     }, 150);
   }
