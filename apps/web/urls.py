@@ -52,6 +52,7 @@ urlpatterns += [
     path("settings/api-keys/<int:key_id>/revoke/", settings_views.api_key_revoke_view,
          name="settings-api-key-revoke"),
     path("settings/branding/", settings_views.branding_view, name="settings-branding"),
+    path("settings/conversations/", settings_views.conversation_settings_view, name="settings-conversations"),
     path("sandbox/", sandbox_views.sandbox_view, name="sandbox"),
     path("sandbox/<int:inbox_id>/thread/", sandbox_views.thread_view, name="sandbox-thread"),
     path("sandbox/<int:inbox_id>/send/", sandbox_views.send_view, name="sandbox-send"),
