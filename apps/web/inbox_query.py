@@ -116,7 +116,9 @@ def tab_counts(user: User) -> dict[str, dict[str, int]]:
     per_team = {}
     if teams:
         in_teams = Q(team_id__in=teams)
-        per_team = {"teams": Count("pk", filter=in_teams), "teams_unread": Count("pk", filter=unread & in_teams)}
+        per_team = {
+            "teams": Count("pk", filter=in_teams), "teams_unread": Count("pk", filter=unread & in_teams),
+        }
     # Every count is of active conversations: filtering them in WHERE (rather than in each FILTER)
     # lets the partial index conv_active_activity_idx answer without reading closed ones.
     row = (

@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from apps.accounts.models import User
-from apps.conversations import outbound, selectors, services
+from apps.conversations import outbound, selectors, services, starting
 from apps.conversations.models import Conversation, Note, ScheduledMessage, TimelineEvent
 from apps.media.events import media_data
 from apps.teams.models import Team
@@ -200,6 +200,16 @@ def _assignee(assignee_id: int) -> User:
     return get_object_or_404(User, pk=assignee_id, is_active=True)
 
 
+class ConversationStartIn(Schema):
+    inbox_id: int
+    contact_id: int | None = Field(None, description="Write to this contact…")
+    phone: str | None = Field(
+        None, max_length=32, description="…or to this phone (a new contact if unknown)."
+    )
+    name: str = Field("", max_length=200, description="The new contact's name, with `phone`.")
+    template: TemplateIn
+
+
 class ConversationFilters(Schema):
     status: str | None = Field(None, description="One status or several, comma-separated.")
     assignee: str | None = Field(None, description="`me`, `none` or a user id.")
@@ -208,7 +218,9 @@ class ConversationFilters(Schema):
     label: str | None = None
     priority: str | None = None
     unread: bool | None = None
-    q: str | None = Field(None, description="Contact name, phone or subject.")
+    q: str | None = Field(
+        None, description="Contact name (accents ignored), email or phone, subject or message text."
+    )
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -217,6 +229,17 @@ class ConversationFilters(Schema):
 def list_conversations(request, page: Query[PageParams], filters: Query[ConversationFilters]):
     conversations = selectors.conversation_list(request.auth, **filters.dict())
     return page_of(conversations, page, ordering=("-last_message_at", "-id"))
+
+
+@router.post("", response={201: ConversationOut})
+def start_conversation(request, payload: ConversationStartIn):
+    """Start a conversation with an approved template (the only message allowed outside the
+    customer's 24-hour window); 409 with the conversation's id when one is already in progress."""
+    conversation = starting.conversation_start(
+        actor=request.auth, inbox_id=payload.inbox_id, contact_id=payload.contact_id,
+        phone=payload.phone, name=payload.name, template=payload.template.dict(),
+    )
+    return Status(201, conversation)
 
 
 @router.get("/{int:conversation_id}", response=ConversationOut)

@@ -53,7 +53,8 @@ def test_a_file_shows_its_kind_in_the_readers_language():
     with translation.override("es"):
         assert preview_parts(stored)[0] == "📷 Foto"
     with translation.override("pt-br"):
-        assert preview_parts(message_preview(kind="document", text="nota.pdf")) == ("📄 Documento", "nota.pdf")
+        document = message_preview(kind="document", text="nota.pdf")
+        assert preview_parts(document) == ("📄 Documento", "nota.pdf")
     assert preview_parts("Just text") == ("", "Just text")
 
 
