@@ -4,7 +4,7 @@ from django.urls import path
 
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.settings as settings_views
-from apps.web.views import conversation, inbox, media, notifications, session
+from apps.web.views import contacts, conversation, inbox, media, notifications, session
 
 app_name = "web"
 
@@ -28,6 +28,8 @@ urlpatterns = [
     path("c/<int:conversation_id>/contact/", conversation.contact_view, name="contact"),
     path("c/<int:conversation_id>/<slug:action>/", conversation.action_view, name="action"),
     path("media/<int:media_id>/<str:variant>/", media.media_view, name="media"),
+    path("contacts/", contacts.contacts_view, name="contacts"),
+    path("contacts/<int:contact_id>/", contacts.contact_view, name="contact-detail"),
     path("notifications/", notifications.list_view, name="notifications"),
     path("notifications/read/", notifications.read_all_view, name="notifications-read"),
 ]
