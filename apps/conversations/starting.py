@@ -91,6 +91,8 @@ def conversation_start(
         raise _invalid("template.name", _("Choose a template."))
     inbox = _inbox(inbox_id)
     _template_for(inbox, template)  # 422 before anything is written
+    if any(not str(value).strip() for value in template.get("variables") or []):
+        raise _invalid("template.variables", _("Fill in every variable."))
     agent = actor if isinstance(actor, User) else None
     with transaction.atomic():
         contact = _contact(actor=actor, contact_id=contact_id, phone=phone, name=name)

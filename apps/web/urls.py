@@ -4,6 +4,7 @@ from django.urls import path
 
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.settings as settings_views
+import apps.web.views.starting as starting_views
 from apps.web.views import contacts, conversation, inbox, media, notifications, session
 
 app_name = "web"
@@ -29,6 +30,8 @@ urlpatterns = [
     path("c/<int:conversation_id>/<slug:action>/", conversation.action_view, name="action"),
     path("media/<int:media_id>/<str:variant>/", media.media_view, name="media"),
     path("contacts/", contacts.contacts_view, name="contacts"),
+    path("new/", starting_views.new_conversation_view, name="new-conversation"),
+    path("new/contacts/", starting_views.contact_choices_view, name="new-conversation-contacts"),
     path("contacts/<int:contact_id>/", contacts.contact_view, name="contact-detail"),
     path("notifications/", notifications.list_view, name="notifications"),
     path("notifications/read/", notifications.read_all_view, name="notifications-read"),
