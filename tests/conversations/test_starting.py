@@ -105,7 +105,7 @@ def test_the_409_does_not_name_another_teams_conversation(alpha, desk):
     ({"template": {"name": "no_such_template", "language": "en", "variables": []}}, "template.name"),
     ({"template": {"name": "order_update", "language": "en", "variables": ["one"]}}, "template.variables"),
     ({"template": {"name": "", "variables": []}}, "template.name"),
-    ({"template": {"name": "order_update", "language": "en", "variables": ["Carla", " "]}}, "template.variables"),
+    ({"template": {"name": "order_update", "variables": ["Carla", " "]}}, "template.variables"),
     ({"template": None}, "template"),
     ({"inbox_id": 999999}, "inbox_id"),
     ({"contact_id": 999999}, "contact_id"),
