@@ -148,3 +148,41 @@ def test_an_agent_without_teams_has_no_my_teams_tab(alpha, desk):
     loner = make_user(alpha)
     assert 'value="teams"' not in signed_in(alpha, loner).get("/app/").content.decode()
 
+
+
+# --- in Spanish and Portuguese ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("language", ["es", "pt-BR"])
+def test_the_triage_screens_have_no_english(alpha, desk, teams, language):
+    from apps.contacts.services import contact_create
+    from tests.fixtures.messaging import make_template, new_phone
+    from tests.web.test_i18n import LANGUAGES, EnglishFinder, english_on, english_strings, require_compiled
+
+    directory = LANGUAGES[language]
+    require_compiled(directory)
+    finder = EnglishFinder(english_strings(directory))
+    make_template(alpha, desk["inbox"])
+    with schema_context(alpha.schema_name):
+        contact = contact_create(phone=new_phone(), name="Joana Lima", tags=["atacado"])
+    agent = signed_in(alpha, desk["ana"])
+    assert agent.post("/app/profile/", {"name": "Ana", "language": language}).status_code == 200
+    admin = signed_in(alpha, desk["admin"])
+    assert admin.post("/app/profile/", {"name": "Alice", "language": language}).status_code == 200
+    pk = teams["ids"]["Sam Sales"]
+    pages = {
+        "inbox": agent.get("/app/"),
+        "my teams": agent.get(f"/app/?tab=teams&team={teams['sales'].pk}"),
+        "contacts": agent.get("/app/contacts/"),
+        "no contacts": agent.get("/app/contacts/?q=ninguem-aqui"),
+        "contact": agent.get(f"/app/contacts/{contact.pk}/"),
+        "dialog": agent.get("/app/new/"),
+        "dialog choices": agent.get("/app/new/contacts/?contact_q=zzz"),
+        "dialog refused": agent.post("/app/new/", {"inbox_id": desk["inbox"].pk, "phone": "12",
+                                                   "var1": "a", "var2": "b"}),
+        "conversation": agent.get(f"/app/c/{pk}/"),
+        "branding": admin.get("/app/settings/branding/"),
+    }
+    assert {"es": "Mis equipos", "pt-BR": "Minhas equipes"}[language] in pages["inbox"].content.decode()
+    english = {name: sorted(english_on(page.content.decode(), finder)) for name, page in pages.items()}
+    english = {name: found for name, found in english.items() if found}
+    assert not english, english
