@@ -1,6 +1,6 @@
 # Every conversation's last message preview, written from its last message (from now on the
-# inbound and outbound paths keep it); and the accent-free trigram index that lets the inbox search
-# message text.
+# inbound and outbound paths keep it); and the accent-free trigram indexes that let the inbox search
+# message text and subjects.
 
 from django.db import migrations
 
@@ -48,6 +48,7 @@ def backfill(apps, schema_editor):
 
 
 INDEX = "conversations_message_text_unaccent_trgm"
+SUBJECT_INDEX = "conversations_conversation_subject_unaccent_trgm"
 
 
 class Migration(migrations.Migration):
@@ -64,5 +65,10 @@ class Migration(migrations.Migration):
             f'CREATE INDEX "{INDEX}" ON "conversations_message" '
             f'USING gin ((UPPER(public.conversa_unaccent("text"))) gin_trgm_ops)',
             reverse_sql=f'DROP INDEX "{INDEX}"',
+        ),
+        migrations.RunSQL(
+            f'CREATE INDEX "{SUBJECT_INDEX}" ON "conversations_conversation" '
+            f'USING gin ((UPPER(public.conversa_unaccent("subject"))) gin_trgm_ops)',
+            reverse_sql=f'DROP INDEX "{SUBJECT_INDEX}"',
         ),
     ]
