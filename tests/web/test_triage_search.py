@@ -136,3 +136,21 @@ def test_search_finds_subjects_without_accents(alpha, people):
         # No service sets a subject yet (the API does not either): written as an import would.
         Conversation.objects.filter(contact__name="Jo Short").update(subject="Devolução do pedido")
         assert names(conversation_list(admin, q="devolucao")) == {"Jo Short"}
+
+
+def test_the_migration_backfills_previews_of_existing_conversations(alpha):
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module(
+        "apps.conversations.migrations.0005_backfill_last_message_preview"
+    ).backfill
+    inbox = make_inbox(alpha)
+    phone = new_phone()
+    receive(alpha, inbox, phone=phone, text="first")
+    pk = receive(alpha, inbox, phone=phone, text="the  last\none").conversation_id
+    with schema_context(alpha.schema_name):
+        Conversation.objects.filter(pk=pk).update(last_message_preview="")  # as before the migration
+        backfill(apps, None)
+        assert Conversation.objects.get(pk=pk).last_message_preview == "the last one"
