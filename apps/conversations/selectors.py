@@ -175,9 +175,9 @@ def conversation_list(
     return conversations
 
 
-# Shorter queries have no trigram to look up: searching every message's text for them would read
-# the whole table, so they search contacts and subjects only.
-MESSAGE_SEARCH_MIN_LENGTH = 3
+# Shorter queries have no trigram to look up: a trigram index would hand back every row to recheck.
+# They search contacts and subjects row by row, and not messages at all.
+TRIGRAM_MIN_LENGTH = 3
 
 
 def conversation_search(q: str) -> Q:
@@ -189,12 +189,13 @@ def conversation_search(q: str) -> Q:
     every row of the list instead cost 3 µs a row (70 ms on 10,000 conversations against 11 ms).
     """
     q = q.strip()
+    if len(q) < TRIGRAM_MIN_LENGTH:
+        return (Q(accent_free_contains("contact__name", q)) | Q(contact__email__icontains=q)
+                | Q(contact__phone__icontains=q) | Q(accent_free_contains("subject", q)))
     matching = Q(contact_id__in=Contact.all_objects.filter(contact_search(q)).values("pk"))
     matching |= Q(pk__in=Conversation.objects.filter(accent_free_contains("subject", q)).values("pk"))
-    if len(q) >= MESSAGE_SEARCH_MIN_LENGTH:
-        texts = Message.objects.filter(accent_free_contains("text", q), deleted_at__isnull=True)
-        matching |= Q(pk__in=texts.values("conversation_id"))
-    return matching
+    texts = Message.objects.filter(accent_free_contains("text", q), deleted_at__isnull=True)
+    return matching | Q(pk__in=texts.values("conversation_id"))
 
 
 def messages_of(conversation: Conversation) -> QuerySet[Message]:

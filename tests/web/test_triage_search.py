@@ -154,3 +154,11 @@ def test_the_migration_backfills_previews_of_existing_conversations(alpha):
         Conversation.objects.filter(pk=pk).update(last_message_preview="")  # as before the migration
         backfill(apps, None)
         assert Conversation.objects.get(pk=pk).last_message_preview == "the last one"
+
+
+def test_a_two_letter_search_finds_names_without_accents_but_not_message_text(alpha, people):
+    admin = make_user(alpha, role="admin")
+    with schema_context(alpha.schema_name):
+        assert names(conversation_list(admin, q="ão")) == {"João Araújo"}
+        assert "João Araújo" in names(conversation_list(admin, q="au"))  # "Araújo" → "ARAUJO"
+        assert names(conversation_list(admin, q="gu")) == set()  # "ÁGUA" is in a message only
