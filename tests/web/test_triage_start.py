@@ -70,3 +70,15 @@ def test_refusals_show_in_the_dialog_with_a_link_to_the_conversation_in_progress
     assert 'role="alert"' in html and 'value="12"' in html
     html = desk["browser"].post("/app/new/", {**base, "var2": "", "phone": new_phone()}).content.decode()
     assert 'role="alert"' in html
+
+
+def test_another_companys_people_find_none_of_our_contacts_in_the_dialog(alpha, bravo, desk):
+    from tests.web.test_pages import Browser
+
+    outsider = signed_in(bravo, make_user(bravo, role="admin"))
+    assert "João" not in outsider.get("/app/new/contacts/?contact_q=joao").content.decode()
+    html = outsider.get(f"/app/new/?contact_id={desk['contact'].pk}").content.decode()
+    assert "João" not in html and desk["contact"].phone not in html
+    # Signed out (or signed in elsewhere), our host's dialog is not served.
+    response = Browser(alpha).get("/app/new/")
+    assert response.status_code == 302 and "/app/login/" in response["Location"]
