@@ -87,8 +87,8 @@
         const count = document.querySelector(`[data-count="${tab}"]`);
         const unread = document.querySelector(`[data-unread="${tab}"]`);
         if (count) count.textContent = value.count;
-        // The number is the badge's first text; its word ("unread") stays as rendered.
-        if (unread) { unread.firstChild.nodeValue = `${value.unread} `; unread.hidden = !value.unread; }
+        // The number only: the badge's word ("unread") stays as rendered.
+        if (unread) { unread.textContent = value.unread; unread.closest(".badge").hidden = !value.unread; }
       }
     }, 150);
   }
