@@ -82,3 +82,12 @@ def test_another_companys_people_find_none_of_our_contacts_in_the_dialog(alpha, 
     # Signed out (or signed in elsewhere), our host's dialog is not served.
     response = Browser(alpha).get("/app/new/")
     assert response.status_code == 302 and "/app/login/" in response["Location"]
+
+
+def test_the_contact_page_opens_the_dialog_for_that_contact(alpha, desk):
+    page = desk["browser"].get(f"/app/contacts/{desk['contact'].pk}/").content.decode()
+    assert f'data-new-conversation data-contact-id="{desk["contact"].pk}"' in page
+    assert 'id="new-conversation-dialog"' in page
+    html = desk["browser"].get(f"/app/new/?contact_id={desk['contact'].pk}").content.decode()
+    assert f'name="contact_id" value="{desk["contact"].pk}"' in html and "João Araújo" in html
+    assert 'name="phone"' not in html
