@@ -12,6 +12,7 @@ from pydantic import Field
 from apps.accounts.models import User
 from apps.conversations import outbound, selectors, services, starting
 from apps.conversations.models import Conversation, Note, ScheduledMessage, TimelineEvent
+from apps.conversations.preview import preview_parts
 from apps.media.events import media_data
 from apps.teams.models import Team
 from conversa.errors import ValidationFailed
@@ -47,6 +48,10 @@ class ConversationOut(Schema):
     assigned_at: dt.datetime | None
     first_response_at: dt.datetime | None
     last_message_at: dt.datetime | None
+    last_message_preview: str = Field(
+        description="The last message on one line, or its kind for a file (\"📷 Photo\"), in the "
+                    "request's language."
+    )
     last_inbound_at: dt.datetime | None
     snoozed_until: dt.datetime | None
     closed_at: dt.datetime | None
@@ -58,6 +63,11 @@ class ConversationOut(Schema):
     @staticmethod
     def resolve_within_service_window(conversation):
         return outbound.within_service_window(conversation)
+
+    @staticmethod
+    def resolve_last_message_preview(conversation):
+        label, text = preview_parts(conversation.last_message_preview)
+        return " ".join(part for part in (label, text) if part)
 
 
 class ConversationPage(Schema):

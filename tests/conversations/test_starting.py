@@ -53,6 +53,7 @@ def test_an_agent_starts_a_conversation_with_a_template_and_holds_it(alpha, desk
         assert TimelineEvent.objects.filter(conversation_id=body["id"], kind="started").exists()
         conversation = Conversation.objects.get(pk=body["id"])
         assert conversation.last_message_preview == "Hi Carla, your order #1042 shipped."
+    assert body["last_message_preview"] == "Hi Carla, your order #1042 shipped."
     # It is in the agent's list, as a conversation of theirs.
     mine = desk["client"].get("/api/v1/conversations?assignee=me").json()["items"]
     assert [c["id"] for c in mine] == [body["id"]]
