@@ -99,6 +99,8 @@ class Company(TenantMixin):
     support_email = models.EmailField(blank=True)
     # Storage name of the re-encoded logo (`tenants/{schema}/branding/…`), served at /brand/logo.
     logo = models.CharField(max_length=255, blank=True)
+    # An agent's reply to an unassigned conversation assigns it to them (the conversations' send).
+    reply_assigns = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,10 +8,24 @@ from django.utils.translation import gettext as _
 from apps.accounts import permissions
 from apps.contacts.custom_fields import parse_filter
 from apps.contacts.models import Contact, CustomFieldDefinition, normalize_tag
+from apps.contacts.search import accent_free_contains
 from conversa.errors import NotFound
 
 # A query made only of these reads as a phone number: "+55 (11) 98765", "98765-4321".
 _PHONE_QUERY = re.compile(r"^[\d\s()+.\-]+$")
+
+
+def contact_search(q: str) -> Q:
+    """Contacts whose name (ignoring accents and case: "joao" finds "João") or email contains `q`, or
+    whose phone contains its digits when `q` reads as a phone number; an empty `q` matches all."""
+    q = q.strip()
+    if not q:
+        return Q()
+    search = Q(accent_free_contains("name", q)) | Q(email__icontains=q)
+    digits = re.sub(r"\D", "", q)
+    if digits and _PHONE_QUERY.match(q):
+        search |= Q(phone__icontains=digits)  # the trigram index is on UPPER(phone)
+    return search
 
 
 def contact_list(
@@ -20,17 +34,14 @@ def contact_list(
 ) -> QuerySet[Contact]:
     """Contacts (not deleted) matching every given filter; unordered (the caller paginates).
 
-    `q` searches name and email (case-blind, anywhere in the text) and the phone by its digits, so
-    "+55 11 98765" finds "+5511987654321". `custom_field` is "key=value" (422 for an unknown key).
+    `q` searches name (accent- and case-blind) and email (case-blind), anywhere in the text, and the
+    phone by its digits, so "+55 11 98765" finds "+5511987654321" (`contact_search`).
+    `custom_field` is "key=value" (422 for an unknown key).
     """
     contacts = Contact.objects.all()
     q = (q or "").strip()
     if q:
-        search = Q(name__icontains=q) | Q(email__icontains=q)
-        digits = re.sub(r"\D", "", q)
-        if digits and _PHONE_QUERY.match(q):
-            search |= Q(phone__icontains=digits)  # the trigram index is on UPPER(phone)
-        contacts = contacts.filter(search)
+        contacts = contacts.filter(contact_search(q))
     if tag:
         # @> (array contains) is what the GIN index on tags serves.
         contacts = contacts.filter(tags__contains=[normalize_tag(tag)])

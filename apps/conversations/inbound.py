@@ -11,6 +11,7 @@ from apps.contacts.models import Contact
 from apps.contacts.services import contact_get_or_create_for_inbound, contact_record_message
 from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
+from apps.conversations.preview import message_preview
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import FAILED, InboundMessage, StatusUpdate
 from apps.inboxes.selectors import provider_for
@@ -19,7 +20,7 @@ from conversa.events import publish
 
 
 def conversation_for_inbound(
-    *, contact: Contact, inbox: Inbox, at: dt.datetime
+    *, contact: Contact, inbox: Inbox, at: dt.datetime, preview: str = ""
 ) -> tuple[Conversation, bool]:
     """The contact's conversation in progress, a recently closed one reopened, or a new one.
 
@@ -54,7 +55,7 @@ def conversation_for_inbound(
     # Created with the first message already counted: no update needed after the insert.
     conversation = Conversation.objects.create(
         contact=contact, inbox=inbox, team_id=inbox.default_team_id, status=Conversation.Status.QUEUED,
-        queued_at=at, last_message_at=at, last_inbound_at=at, unread_count=1,
+        queued_at=at, last_message_at=at, last_inbound_at=at, unread_count=1, last_message_preview=preview,
     )
     return conversation, True
 
@@ -74,7 +75,8 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
         if Message.objects.filter(inbox=inbox, provider_message_id=inbound.provider_message_id).exists():
             return None
         at = min(inbound.timestamp, timezone.now())
-        conversation, created = conversation_for_inbound(contact=contact, inbox=inbox, at=at)
+        preview = message_preview(kind=inbound.kind, text=inbound.text)
+        conversation, created = conversation_for_inbound(contact=contact, inbox=inbox, at=at, preview=preview)
         reply_to = None
         if inbound.reply_to_provider_id:
             reply_to = Message.objects.filter(
@@ -88,6 +90,7 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
             Conversation.objects.filter(pk=conversation.pk).update(
                 unread_count=F("unread_count") + 1,
                 last_message_at=at,
+                last_message_preview=preview,
                 last_inbound_at=at,
                 updated_at=timezone.now(),
             )

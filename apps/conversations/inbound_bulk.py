@@ -26,6 +26,7 @@ from apps.conversations.inbound import (
     status_changes,
 )
 from apps.conversations.models import Conversation, Message
+from apps.conversations.preview import message_preview
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import InboundMessage, StatusUpdate
 from conversa.events import publish
@@ -40,6 +41,10 @@ class _Item:
     conversation: Conversation | None = None
     # Counted by the creation of its conversation (unread count, last message times).
     counted: bool = False
+
+    @property
+    def preview(self) -> str:
+        return message_preview(kind=self.inbound.kind, text=self.inbound.text)
 
 
 def messages_receive(received: list[tuple[Inbox, InboundMessage]]) -> list[Message]:
@@ -127,7 +132,7 @@ def _attach_conversations(items: list[_Item]) -> set[int]:
             continue
         if pair in recently_closed:
             active[pair], item.counted = conversation_for_inbound(
-                contact=item.contact, inbox=item.inbox, at=item.at
+                contact=item.contact, inbox=item.inbox, at=item.at, preview=item.preview
             )
             if item.counted:
                 created.add(active[pair].pk)
@@ -138,7 +143,7 @@ def _attach_conversations(items: list[_Item]) -> set[int]:
         Conversation(
             contact=batch[0].contact, inbox=batch[0].inbox, team_id=batch[0].inbox.default_team_id,
             status=Conversation.Status.QUEUED, queued_at=batch[0].at, last_message_at=batch[-1].at,
-            last_inbound_at=batch[-1].at, unread_count=len(batch),
+            last_inbound_at=batch[-1].at, unread_count=len(batch), last_message_preview=batch[-1].preview,
         )
         for batch in fresh.values()
     ]
@@ -200,14 +205,16 @@ def _count_in_conversations(items: list[_Item], now: dt.datetime) -> None:
     if not items:
         return
     counts = Counter(item.conversation.pk for item in items)
-    last = {item.conversation.pk: item.at for item in items}
+    last = {item.conversation.pk: item for item in items}
     table = connection.ops.quote_name(Conversation._meta.db_table)
-    rows = ", ".join(["(%s::bigint, %s::integer, %s::timestamptz)"] * len(counts))
+    rows = ", ".join(["(%s::bigint, %s::integer, %s::timestamptz, %s::text)"] * len(counts))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS c SET unread_count = c.unread_count + v.n, last_message_at = v.at, "
-            f"last_inbound_at = v.at, updated_at = %s FROM (VALUES {rows}) AS v(id, n, at) WHERE c.id = v.id",
-            [now, *(value for pk in sorted(counts) for value in (pk, counts[pk], last[pk]))],
+            f"last_inbound_at = v.at, last_message_preview = v.preview, updated_at = %s "
+            f"FROM (VALUES {rows}) AS v(id, n, at, preview) WHERE c.id = v.id",
+            [now, *(value for pk in sorted(counts)
+                    for value in (pk, counts[pk], last[pk].at, last[pk].preview))],
         )
 
 

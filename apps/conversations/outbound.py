@@ -18,8 +18,9 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.permissions import Actor, acting_user
 from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
+from apps.conversations.preview import message_preview
 from apps.conversations.selectors import media_visible_to
-from apps.conversations.services import check_conversation_action
+from apps.conversations.services import check_conversation_action, conversation_assign
 from apps.inboxes.models import Inbox, MessageTemplate
 from apps.inboxes.providers.base import ProviderError
 from apps.inboxes.selectors import provider_for, tenant_base_url
@@ -237,6 +238,9 @@ def message_send(
         _ensure_outbound_quota()
         _ensure_daily_limit(conversation.inbox, now)
         locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
+        if not preauthorized and _reply_assigns(locked, sender):
+            conversation_assign(conversation=locked, assignee=sender, actor=author)
+            locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
         message = Message.objects.create(
             conversation=locked,
             inbox_id=locked.inbox_id,
@@ -273,11 +277,23 @@ def message_send(
         if sender is not None and locked.first_response_at is None:
             locked.first_response_at = now
         locked.last_message_at = now
+        locked.last_message_preview = message_preview(kind=message.kind, text=message.text)
         locked.save()
         publish(events.MESSAGE_CREATED, {"message_id": message.pk})
         publish(events.CONVERSATION_UPDATED, {"conversation_id": locked.pk})
         transaction.on_commit(lambda: _enqueue_delivery(schema, message.pk))
     return message
+
+
+def _reply_assigns(locked: Conversation, sender) -> bool:
+    """Whether this reply takes the conversation for its author: a person answering an unassigned
+    conversation in progress, in a company that keeps `reply_assigns` on (the default). The taking
+    itself is `conversation_assign`, under the same rule as the Assign button."""
+    if sender is None or locked.assignee_id is not None:
+        return False
+    if locked.status not in Conversation.ACTIVE_STATUSES:
+        return False
+    return Company.objects.filter(schema_name=connection.schema_name, reply_assigns=True).exists()
 
 
 def _enqueue_delivery(schema_name: str, message_id: int, delay: float | None = None) -> None:

@@ -11,6 +11,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from apps.accounts import permissions
 from apps.accounts.models import ApiKey, User
 from apps.accounts.permissions import Actor
+from apps.contacts.models import Contact
+from apps.contacts.search import accent_free_contains
+from apps.contacts.selectors import contact_search
 from apps.conversations.models import Conversation, Message, QuickReply
 from apps.media.models import MediaFile
 from apps.teams.selectors import team_ids_of
@@ -168,10 +171,31 @@ def conversation_list(
     if until:
         conversations = conversations.filter(last_message_at__lt=until)
     if q:
-        conversations = conversations.filter(
-            Q(contact__name__icontains=q) | Q(contact__phone__icontains=q) | Q(subject__icontains=q)
-        )
+        conversations = conversations.filter(conversation_search(q))
     return conversations
+
+
+# Shorter queries have no trigram to look up: a trigram index would hand back every row to recheck.
+# They search contacts and subjects row by row, and not messages at all.
+TRIGRAM_MIN_LENGTH = 3
+
+
+def conversation_search(q: str) -> Q:
+    """Conversations whose contact matches `contact_search` (name without accents, email, phone),
+    whose subject contains `q`, or with a message containing it (accent- and case-blind).
+
+    Contacts (deleted ones too: their conversations remain), subjects and messages are each looked
+    up once through their trigram indexes, as subqueries the list then checks by hash: unaccenting
+    every row of the list instead cost 3 µs a row (70 ms on 10,000 conversations against 11 ms).
+    """
+    q = q.strip()
+    if len(q) < TRIGRAM_MIN_LENGTH:
+        return (Q(accent_free_contains("contact__name", q)) | Q(contact__email__icontains=q)
+                | Q(contact__phone__icontains=q) | Q(accent_free_contains("subject", q)))
+    matching = Q(contact_id__in=Contact.all_objects.filter(contact_search(q)).values("pk"))
+    matching |= Q(pk__in=Conversation.objects.filter(accent_free_contains("subject", q)).values("pk"))
+    texts = Message.objects.filter(accent_free_contains("text", q), deleted_at__isnull=True)
+    return matching | Q(pk__in=texts.values("conversation_id"))
 
 
 def messages_of(conversation: Conversation) -> QuerySet[Message]:

@@ -4,8 +4,9 @@ from django.urls import path
 
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.settings as settings_views
+import apps.web.views.starting as starting_views
 import apps.web.views.teams as team_views
-from apps.web.views import conversation, inbox, media, notifications, session
+from apps.web.views import contacts, conversation, inbox, media, notifications, session
 
 app_name = "web"
 
@@ -29,6 +30,10 @@ urlpatterns = [
     path("c/<int:conversation_id>/contact/", conversation.contact_view, name="contact"),
     path("c/<int:conversation_id>/<slug:action>/", conversation.action_view, name="action"),
     path("media/<int:media_id>/<str:variant>/", media.media_view, name="media"),
+    path("contacts/", contacts.contacts_view, name="contacts"),
+    path("new/", starting_views.new_conversation_view, name="new-conversation"),
+    path("new/contacts/", starting_views.contact_choices_view, name="new-conversation-contacts"),
+    path("contacts/<int:contact_id>/", contacts.contact_view, name="contact-detail"),
     path("notifications/", notifications.list_view, name="notifications"),
     path("notifications/read/", notifications.read_all_view, name="notifications-read"),
 ]
@@ -59,6 +64,7 @@ urlpatterns += [
     path("settings/api-keys/<int:key_id>/revoke/", settings_views.api_key_revoke_view,
          name="settings-api-key-revoke"),
     path("settings/branding/", settings_views.branding_view, name="settings-branding"),
+    path("settings/conversations/", settings_views.conversation_settings_view, name="settings-conversations"),
     path("sandbox/", sandbox_views.sandbox_view, name="sandbox"),
     path("sandbox/<int:inbox_id>/thread/", sandbox_views.thread_view, name="sandbox-thread"),
     path("sandbox/<int:inbox_id>/send/", sandbox_views.send_view, name="sandbox-send"),

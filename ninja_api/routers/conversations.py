@@ -7,15 +7,15 @@ from typing import Literal
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
 from apps.accounts.models import User
-from apps.conversations import outbound, selectors, services
+from apps.conversations import outbound, selectors, services, starting
 from apps.conversations.models import Conversation, Note, ScheduledMessage, TimelineEvent
+from apps.conversations.preview import preview_parts
 from apps.media.events import media_data
 from apps.teams.models import Team
 from conversa.errors import ValidationFailed
@@ -51,6 +51,10 @@ class ConversationOut(Schema):
     assigned_at: dt.datetime | None
     first_response_at: dt.datetime | None
     last_message_at: dt.datetime | None
+    last_message_preview: str = Field(
+        description="The last message on one line, or its kind for a file (\"📷 Photo\"), in the "
+                    "request's language."
+    )
     last_inbound_at: dt.datetime | None
     snoozed_until: dt.datetime | None
     closed_at: dt.datetime | None
@@ -62,6 +66,11 @@ class ConversationOut(Schema):
     @staticmethod
     def resolve_within_service_window(conversation):
         return outbound.within_service_window(conversation)
+
+    @staticmethod
+    def resolve_last_message_preview(conversation):
+        label, text = preview_parts(conversation.last_message_preview)
+        return " ".join(part for part in (label, text) if part)
 
 
 class ConversationPage(Schema):
@@ -204,6 +213,16 @@ def _assignee(assignee_id: int) -> User:
     return get_object_or_404(User, pk=assignee_id, is_active=True)
 
 
+class ConversationStartIn(Schema):
+    inbox_id: int
+    contact_id: int | None = Field(None, description="Write to this contact…")
+    phone: str | None = Field(
+        None, max_length=32, description="…or to this phone (a new contact if unknown)."
+    )
+    name: str = Field("", max_length=200, description="The new contact's name, with `phone`.")
+    template: TemplateIn
+
+
 class ConversationFilters(Schema):
     status: str | None = Field(None, description="One status or several, comma-separated.")
     assignee: str | None = Field(None, description="`me`, `none` or a user id.")
@@ -212,7 +231,9 @@ class ConversationFilters(Schema):
     label: str | None = None
     priority: str | None = None
     unread: bool | None = None
-    q: str | None = Field(None, description="Contact name, phone or subject.")
+    q: str | None = Field(
+        None, description="Contact name (accents ignored), email or phone, subject or message text."
+    )
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -222,26 +243,46 @@ def list_conversations(request, page: Query[PageParams], filters: Query[Conversa
     conversations = selectors.conversation_list(request.auth, **filters.dict())
     conversations = conversations.select_related(None).select_related("contact").only(*_LIST_COLUMNS)
     listed = page_of(conversations, page, ordering=("-last_message_at", "-id"))
-    now = timezone.now()
-    listed["items"] = [_list_item(conversation, now) for conversation in listed["items"]]
+    listed["items"] = [_list_item(conversation) for conversation in listed["items"]]
     # Every agent reloads this list all day: its rows skip the schema's per-attribute validation
     # (a third of the request's CPU) and go out through the API's own JSON encoder.
     return HttpResponse(json.dumps(listed, cls=NinjaJSONEncoder), content_type="application/json")
 
 
+# Fields the schema computes (`resolve_…`) are computed the same way here.
+_LIST_RESOLVED = {
+    name: getattr(ConversationOut, f"resolve_{name}")
+    for name in ConversationOut.model_fields if hasattr(ConversationOut, f"resolve_{name}")
+}
 _LIST_PLAIN = tuple(
-    name for name in ConversationOut.model_fields if name not in ("contact", "within_service_window")
+    name for name in ConversationOut.model_fields if name != "contact" and name not in _LIST_RESOLVED
 )
-_LIST_COLUMNS = (*_LIST_PLAIN, "contact__id", "contact__name", "contact__phone", "contact__last_inbound_at")
+# The columns the rows and the resolvers read (the service window: the contact's last message).
+_LIST_COLUMNS = (
+    *_LIST_PLAIN, "last_message_preview",
+    "contact__id", "contact__name", "contact__phone", "contact__last_inbound_at",
+)
 
 
-def _list_item(conversation: Conversation, now: dt.datetime) -> dict:
+def _list_item(conversation: Conversation) -> dict:
     """`ConversationOut` of one row, as a dict (`test_list_items_match_the_schema` keeps them equal)."""
     item = {name: getattr(conversation, name) for name in _LIST_PLAIN}
     contact = conversation.contact
     item["contact"] = {"id": contact.pk, "name": contact.name, "phone": contact.phone}
-    item["within_service_window"] = outbound.within_service_window(conversation, now)
+    for name, resolve in _LIST_RESOLVED.items():
+        item[name] = resolve(conversation)
     return item
+
+
+@router.post("", response={201: ConversationOut})
+def start_conversation(request, payload: ConversationStartIn):
+    """Start a conversation with an approved template (the only message allowed outside the
+    customer's 24-hour window); 409 with the conversation's id when one is already in progress."""
+    conversation = starting.conversation_start(
+        actor=request.auth, inbox_id=payload.inbox_id, contact_id=payload.contact_id,
+        phone=payload.phone, name=payload.name, template=payload.template.dict(),
+    )
+    return Status(201, conversation)
 
 
 @router.get("/{int:conversation_id}", response=ConversationOut)

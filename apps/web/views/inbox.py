@@ -13,12 +13,16 @@ from apps.web.inbox_query import (
     TABS,
     InboxFilters,
     inbox_conversations,
+    landing_tab,
     status_choices,
     tab_counts,
+    team_choices,
 )
 from ninja_api.pagination import paginate
 
 ORDERING = ("-activity", "-id")
+# The tab an agent last opened, to come back to it (when it has work) on the next visit.
+LAST_TAB = "inbox_tab"
 
 
 def list_page(request, filters: InboxFilters, cursor: str | None = None):
@@ -28,8 +32,9 @@ def list_page(request, filters: InboxFilters, cursor: str | None = None):
     )
 
 
-def inbox_context(request, filters: InboxFilters) -> dict:
+def inbox_context(request, filters: InboxFilters, counts: dict | None = None) -> dict:
     rows, next_cursor = list_page(request, filters)
+    counts = counts or tab_counts(request.user)
     # order_by("label"): the model's default ordering would join DISTINCT and repeat labels.
     labels = sorted(
         Conversation.objects.exclude(labels=[]).annotate(label=Func(F("labels"), function="unnest"))
@@ -37,8 +42,9 @@ def inbox_context(request, filters: InboxFilters) -> dict:
     )
     return {
         "filters": filters,
-        "tabs": TABS,
-        "counts": tab_counts(request.user),
+        "tabs": [(value, label) for value, label in TABS if value in counts],
+        "counts": counts,
+        "teams": team_choices(request.user),
         "statuses": status_choices(),
         "inboxes": Inbox.objects.filter(is_active=True).only("id", "name"),
         "labels": labels,
@@ -50,8 +56,15 @@ def inbox_context(request, filters: InboxFilters) -> dict:
 @agent_required
 @require_GET
 def inbox_view(request):
-    filters = InboxFilters.from_query(request.GET)
-    context = inbox_context(request, filters)
+    counts = tab_counts(request.user)
+    remembered = request.session.get(LAST_TAB)
+    if "tab" in request.GET:
+        filters = InboxFilters.from_query(request.GET)
+    else:
+        filters = InboxFilters.from_query(request.GET, default_tab=landing_tab(counts, remembered))
+    if filters.tab != remembered:
+        request.session[LAST_TAB] = filters.tab
+    context = inbox_context(request, filters, counts)
     if request.htmx and request.htmx.target == "conversation-list":
         return render(request, "web/partials/conversation_list.html", context)
     return render(request, "web/inbox.html", context)

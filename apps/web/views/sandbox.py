@@ -110,10 +110,14 @@ def _thread(user, inbox: Inbox, phone: str) -> dict:
     messages = []
     if contact is not None:
         conversations = conversations_visible_to(user).filter(contact_id=contact.pk, inbox=inbox).values("id")
+        # Files (images the agents sent, shown as the customer would see them) are served by
+        # web:media, which asks media_visible_to again: the same rule as the agents' own pages.
         messages = list(
             Message.objects.filter(conversation_id__in=conversations, deleted_at__isnull=True)
+            .select_related("media")
             .only("id", "direction", "kind", "text", "status", "created_at", "provider_message_id",
-                  "media_filename", "template_name")
+                  "media_filename", "template_name", "media__id", "media__status", "media__kind",
+                  "media__filename", "media__thumbnail_name")
             .order_by("-created_at", "-id")[:THREAD_SIZE]
         )[::-1]
     shown = {m.provider_message_id for m in messages if m.direction == Message.Direction.INBOUND}
@@ -129,7 +133,8 @@ def _thread(user, inbox: Inbox, phone: str) -> dict:
         if isinstance(data, dict) and data.get("from") == phone and data.get("id") not in shown:
             waiting.append({"id": data.get("id", ""), "text": data.get("text", ""), "at": event.received_at})
     waiting.reverse()
-    signature = repr([(m.pk, m.status) for m in messages] + [w["id"] for w in waiting])
+    signature = repr([(m.pk, m.status, m.media.status if m.media else "") for m in messages]
+                     + [w["id"] for w in waiting])
     return {
         "messages": messages,
         "waiting": waiting,

@@ -13,6 +13,7 @@ from apps.accounts import services as accounts
 from apps.accounts.models import ApiKey, User
 from apps.conversations import selectors as conversation_selectors
 from apps.conversations import services as conversations
+from apps.conversations.company_settings import company_set_reply_assigns
 from apps.conversations.models import QuickReply
 from apps.inboxes import services as inboxes
 from apps.inboxes.models import Inbox, MessageTemplate
@@ -366,3 +367,13 @@ def branding_view(request):
         "company": company,
         "white_label": company.plan.white_label,
     })
+
+
+@action_required("company.manage")
+@require_POST
+def conversation_settings_view(request):
+    """The company's conversation settings, a form on the branding page."""
+    company_set_reply_assigns(actor=request.user, enabled=request.POST.get("reply_assigns") == "on",
+                              request=request)
+    messages.success(request, _("Settings saved."))
+    return redirect("web:settings-branding")

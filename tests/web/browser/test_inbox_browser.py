@@ -64,7 +64,9 @@ def record_attachment_states(page) -> None:
 
 def test_a_customer_message_from_the_sandbox_page_appears_live_and_the_reply_ticks_to_read(chromium, team):
     ana = team.add_user("ana", name="Ana Agent")
-    player = team.add_user("paula", name="Paula Player")  # whoever plays the customer signs in too
+    # Whoever plays the customer signs in too; an admin, who still sees the conversation once Ana's
+    # reply has made it hers (a company's default since issue 12).
+    player = team.add_user("paula", role="admin", name="Paula Player")
     phone = new_phone()
     chat = urlencode({"inbox": team.inbox.pk, "phone": phone, "name": "Carla Cliente"})
     customer = sign_in(chromium, team, player, path=f"/app/sandbox/?{chat}")

@@ -87,7 +87,8 @@
         const count = document.querySelector(`[data-count="${tab}"]`);
         const unread = document.querySelector(`[data-unread="${tab}"]`);
         if (count) count.textContent = value.count;
-        if (unread) { unread.textContent = value.unread; unread.hidden = !value.unread; }
+        // The number only: the badge's word ("unread") stays as rendered.
+        if (unread) { unread.textContent = value.unread; unread.closest(".badge").hidden = !value.unread; }
       }
     }, 150);
   }
@@ -532,12 +533,55 @@
     askNotificationPermission();
   });
 
+  // --- the "New conversation" dialog -------------------------------------------------------------
+
+  async function openNewConversation(opener) {
+    const dialog = document.getElementById("new-conversation-dialog");
+    if (!dialog) return;
+    const params = new URLSearchParams();
+    if (opener.dataset.contactId) params.set("contact_id", opener.dataset.contactId);
+    const html = await fragment(`/app/new/?${params}`);
+    if (html === null) return;
+    const body = dialog.querySelector(".dialog-body");
+    body.innerHTML = html;
+    htmx.process(body);
+    renderStartPreview();
+    dialog.showModal();
+    const first = body.querySelector("#new-contact-q, #new-template, #new-var1");
+    if (first) first.focus();
+  }
+
+  // The template's text with the variables typed so far; the ones still empty keep their {{n}}.
+  function renderStartPreview() {
+    const preview = document.getElementById("new-template-preview");
+    if (!preview) return;
+    const form = preview.closest("form");
+    preview.textContent = preview.dataset.body.replace(/\{\{(\d+)\}\}/g, (whole, index) => {
+      const input = form.querySelector(`[data-variable="${index}"]`);
+      return input && input.value.trim() ? input.value : whole;
+    });
+  }
+
+  document.addEventListener("input", (event) => {
+    if (event.target.matches("#new-conversation-form [data-variable]")) renderStartPreview();
+  });
+
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest("[data-new-conversation]");
+    if (opener) { event.preventDefault(); openNewConversation(opener); return; }
+    if (event.target.closest("[data-close-dialog]")) {
+      const dialog = event.target.closest("dialog");
+      if (dialog) dialog.close();
+    }
+  });
+
   document.body.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-CSRFToken"] = csrf();
   });
 
   document.body.addEventListener("htmx:afterSwap", (event) => {
     const target = event.detail.target;
+    if (document.getElementById("new-template-preview")) renderStartPreview();
     if (target.id === "conversation-pane") {
       document.querySelector("main").classList.add("has-conversation");
       const timeline = document.getElementById("timeline");
