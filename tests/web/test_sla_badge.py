@@ -81,3 +81,10 @@ def test_the_badge_speaks_the_agents_language(desk, alpha):
     _set(alpha, desk["conversation"], first_response_due_at=_in(30))
     badge = _badge(desk)
     assert "Primera respuesta" in badge and "en 30 min" in badge
+
+
+def test_the_inbox_row_carries_the_same_badge(desk, alpha):
+    _set(alpha, desk["conversation"], first_response_due_at=_in(-3))
+    html = desk["browser"].get("/app/?tab=all").content.decode()
+    row = re.search(rf'<li id="row-{desk["conversation"]}".*?</li>', html, re.S).group(0)
+    assert "sla-late" in row and "First response" in row and "3 min late" in row

@@ -5,6 +5,7 @@ import re
 
 from django import template
 from django.utils import formats, timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -100,6 +101,25 @@ def sla_deadline(conversation) -> dict | None:
         "label": label, "due": due, "relative": relative,
         "title": _("Due at %(time)s") % {"time": local_time(due)},
     }
+
+
+@register.simple_tag
+def sla_badge(conversation) -> str:
+    """The SLA pill of a conversation (its header and its inbox row), "" without a deadline; the
+    countdown script keeps its <time> current."""
+    sla = sla_deadline(conversation)
+    if sla is None:
+        return ""
+    if sla["state"] == "breached":
+        return format_html(
+            '<span class="pill sla sla-breached" data-sla="breached" title="{}">{}</span>',
+            sla["title"], _("SLA breached"),
+        )
+    return format_html(
+        '<span class="pill sla sla-{}" data-sla="{}" title="{}">{} '
+        '<time datetime="{}" data-countdown>{}</time></span>',
+        sla["state"], sla["state"], sla["title"], sla["label"], sla["due"].isoformat(), sla["relative"],
+    )
 
 
 @register.filter
