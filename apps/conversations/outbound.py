@@ -141,7 +141,7 @@ def _ensure_daily_limit(inbox: Inbox, now: dt.datetime) -> None:
         )
 
 
-def _template_for(inbox: Inbox, template: dict) -> tuple[MessageTemplate, list[str]]:
+def template_for(inbox: Inbox, template: dict) -> tuple[MessageTemplate, list[str]]:
     name, language = template.get("name", ""), template.get("language") or ""
     variables = [str(value) for value in template.get("variables") or []]
     found = MessageTemplate.objects.filter(inbox=inbox, name=name, status=MessageTemplate.Status.APPROVED)
@@ -224,7 +224,7 @@ def message_send(
         raise CannotSend(_("This contact is blocked."))
     if template is None and not within_service_window(conversation):
         raise OutsideServiceWindow()
-    approved, variables = _template_for(conversation.inbox, template) if template is not None else (None, [])
+    approved, variables = template_for(conversation.inbox, template) if template is not None else (None, [])
     reply_to = None
     if reply_to_id is not None:
         reply_to = Message.objects.filter(pk=reply_to_id, conversation=conversation).first()

@@ -13,7 +13,7 @@ from apps.contacts.phones import normalize_phone
 from apps.contacts.services import contact_create
 from apps.conversations import events
 from apps.conversations.models import Conversation, TimelineEvent
-from apps.conversations.outbound import _template_for, message_send
+from apps.conversations.outbound import message_send, template_for
 from apps.conversations.selectors import may_see_conversation
 from apps.inboxes.models import Inbox
 from conversa.errors import Conflict, ValidationFailed
@@ -90,7 +90,7 @@ def conversation_start(
     if not template or not template.get("name"):
         raise _invalid("template.name", _("Choose a template."))
     inbox = _inbox(inbox_id)
-    _template_for(inbox, template)  # 422 before anything is written
+    template_for(inbox, template)  # 422 before anything is written
     if any(not str(value).strip() for value in template.get("variables") or []):
         raise _invalid("template.variables", _("Fill in every variable."))
     agent = actor if isinstance(actor, User) else None
