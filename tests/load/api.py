@@ -146,6 +146,8 @@ async def _run(args, port: int, server_pid: int, host: str, data: dict) -> list[
         admin_token = await client.sign_in(data["admin"].email)
         conversation = data["conversation"]
         kinds = [
+            # The floor: uvicorn, the ASGI handler and one middleware, no tenant, no query.
+            ("health (server floor)", admin_token, "/health"),
             ("list, agent (team visibility)", agent_token, "/api/v1/conversations?limit=25"),
             ("list, admin", admin_token, "/api/v1/conversations?limit=25"),
             ("list, agent, tab mine", agent_token, "/api/v1/conversations?assignee=me&limit=25"),
