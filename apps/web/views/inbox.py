@@ -88,7 +88,8 @@ def row_view(request, conversation_id: int):
     row = inbox_conversations(request.user, filters).filter(pk=conversation_id).first()
     if row is None:
         return HttpResponse("")
-    return render(request, "web/partials/conversation_row.html", {"c": row, "filters": filters})
+    return render(request, "web/partials/conversation_row.html",
+                  {"c": row, "filters": filters, "query": filters.as_query})
 
 
 @agent_required
