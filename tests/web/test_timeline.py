@@ -47,6 +47,16 @@ def test_an_event_read_on_its_own_still_names_its_assignee(alpha):
         assert event_text(event) == "System assigned it to Ana Agent"
 
 
+def test_an_assignment_by_routing_says_so(alpha):
+    inbox = make_inbox(alpha)
+    agent = make_user(alpha, name="Ana Agent")
+    conversation = receive(alpha, inbox).conversation
+    with schema_context(alpha.schema_name):
+        services.conversation_assign(conversation=conversation, assignee=agent, actor=None, by="routing")
+        event = conversation.timeline.get(kind="assigned")
+        assert event_text(event) == "Auto-assigned to Ana Agent by the team's routing"
+
+
 def test_tab_counts_count_active_conversations_by_role(alpha):
     # Given an unassigned unread conversation, one of the agent's, one of a colleague's, a closed one
     inbox = make_inbox(alpha)

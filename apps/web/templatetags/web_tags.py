@@ -155,8 +155,11 @@ def event_text(event) -> str:
     texts = {
         "status_changed": lambda: _("%(actor)s changed the status to %(to)s")
         % {"actor": actor, "to": _status_label(data.get("to"))},
-        "assigned": lambda: _("%(actor)s assigned it to %(user)s")
-        % {"actor": actor, "user": _user_name(event)},
+        "assigned": lambda: (
+            _("Auto-assigned to %(user)s by the team's routing") % {"user": _user_name(event)}
+            if data.get("by") == "routing"
+            else _("%(actor)s assigned it to %(user)s") % {"actor": actor, "user": _user_name(event)}
+        ),
         "transferred": lambda: _transferred_text(event, actor, data),
         "unassigned": lambda: _("%(actor)s unassigned it") % {"actor": actor},
         "priority_changed": lambda: _("%(actor)s set the priority to %(to)s")
