@@ -4,7 +4,7 @@ from functools import wraps
 
 from django.db import connection
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from apps.accounts import permissions
@@ -38,16 +38,20 @@ def agent_required(view):
     return wrapper
 
 
-def action_required(action: str):
+def action_required(action: str, *, forbidden_page: tuple[str, dict] | None = None):
     """Pages of `action` (see apps.accounts.permissions): whoever may not take it gets a 404 rather
-    than learning the page exists."""
+    than learning the page exists, or, with `forbidden_page` (template, context), a 403 page saying
+    why (for pages every signed-in user sees in the navigation)."""
 
     def decorate(view):
         @agent_required
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if not permissions.may(request.user, action):
-                raise Http404
+                if forbidden_page is None:
+                    raise Http404
+                template, context = forbidden_page
+                return render(request, template, context, status=403)
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -3,7 +3,6 @@ and admins; agents, who may read teams but not manage them, get a 403 page sayin
 
 import re
 import zoneinfo
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
@@ -14,7 +13,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.inboxes.models import Inbox
 from apps.teams import services
@@ -22,7 +20,7 @@ from apps.teams.hours import WEEKDAYS
 from apps.teams.models import DEFAULT_CAPACITY, Team, TeamMember
 from apps.teams.selectors import team_get_for, teams_visible_to
 from apps.teams.validation import MAX_CAPACITY, MIN_CAPACITY
-from apps.web.auth import agent_required
+from apps.web.auth import action_required
 from apps.web.forms import ServiceForm
 from conversa.errors import DomainError
 
@@ -39,18 +37,11 @@ ROUTING_HELP = gettext_lazy(
 )
 
 
-def teams_manager_required(view):
-    """Supervisors and admins; other signed-in users learn why they cannot (403)."""
-
-    @agent_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not permissions.may(request.user, "teams.manage"):
-            return render(request, "web/settings/teams_forbidden.html",
-                          {"section": "settings", "tab": "teams"}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Supervisors and admins; other signed-in users learn why they cannot (403).
+teams_manager_required = action_required(
+    "teams.manage",
+    forbidden_page=("web/settings/teams_forbidden.html", {"section": "settings", "tab": "teams"}),
+)
 
 
 def _time_input() -> forms.TextInput:
