@@ -48,6 +48,18 @@ RULES: dict[str, Rule] = {
     "quick_replies.use": Rule(EVERYONE, None),
     "quick_replies.share": Rule(MANAGERS, None),
     "sandbox.play": Rule(EVERYONE, "conversations:read"),
+    # Contact lists and segments: everyone reads them (the contacts page filters by them); their
+    # members and filters are changed by managers, who build campaigns' audiences.
+    "audiences.read": Rule(EVERYONE, "contacts:read"),
+    "audiences.manage": Rule(MANAGERS, "contacts:write"),
+    "contacts.import": Rule(MANAGERS, "contacts:write"),
+    "contacts.merge": Rule(MANAGERS, "contacts:write"),
+    # GDPR erasure cannot be undone: admins only, never with a key.
+    "contacts.erase": Rule(ADMINS, None),
+    # Exports carry the company's data out: managers, or a key that may read what it exports.
+    "exports.create": Rule(MANAGERS, "contacts:read"),
+    "campaigns.read": Rule(MANAGERS, "campaigns:read"),
+    "campaigns.write": Rule(MANAGERS, "campaigns:write"),
 }
 
 DENIED = {
@@ -55,6 +67,7 @@ DENIED = {
     "audit.read": _("Only admins can do this."),
     "company.manage": _("Only admins can do this."),
     "inboxes.manage": _("Only admins can do this."),
+    "contacts.erase": _("Only admins can do this."),
 }
 
 

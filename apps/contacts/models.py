@@ -1,10 +1,11 @@
 """The contacts CRM of one company: its customers and the custom fields it defines for them."""
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Lower, Upper
 from django.utils.translation import gettext_lazy as _
 
 PHONE_UNIQUE_CONSTRAINT = "contacts_contact_phone_unique_active"
@@ -55,6 +56,12 @@ class Contact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set on the contact that a merge folded into another one (it is soft-deleted at the same time).
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_from"
+    )
+    # GDPR erasure: personal data and media removed, conversations kept anonymised.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     # Deleted ones included. Related lookups (a conversation's contact) use Django's base manager,
     # which is unfiltered too, so old conversations still reach their deleted contact.
@@ -115,3 +122,104 @@ class CustomFieldDefinition(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.type})"
+
+
+class ContactList(models.Model):
+    """A static group of contacts, the usual audience of a campaign (SPEC §5)."""
+
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="contacts_contactlist_name_unique_ci"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ContactListMember(models.Model):
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_list", "contact"], name="contacts_listmember_unique"),
+        ]
+        indexes = [models.Index(fields=["contact"], name="contacts_listmember_contact")]
+
+
+class Segment(models.Model):
+    """A saved filter over contacts: `{tags?, lead_status?, custom_fields?, q?}` (SPEC §15.1), read
+    live each time, so its members change with the contacts."""
+
+    name = models.CharField(max_length=100)
+    filters = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="contacts_segment_name_unique_ci"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ContactImport(models.Model):
+    """One CSV/XLSX import run in the background; its result is `{imported, updated, skipped, errors}`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    format = models.CharField(max_length=4, choices=Format.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    # Where the uploaded file lies in the default storage (removed once the import is over).
+    file_name = models.CharField(max_length=500, blank=True)
+    # Column header → contact field key ("phone", "name", "email", "tags", "custom.<key>", …; "" skips).
+    mapping = models.JSONField(default=dict, blank=True)
+    # {default_country, update_existing, tags} chosen when the import was started.
+    options = models.JSONField(default=dict, blank=True)
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.SET_NULL, null=True, blank=True, related_name="imports"
+    )
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)  # [{row, error}]
+    failure = models.CharField(max_length=500, blank=True)  # why a `failed` import stopped
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.status})"
