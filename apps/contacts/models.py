@@ -156,6 +156,9 @@ class ContactListMember(models.Model):
         ]
         indexes = [models.Index(fields=["contact"], name="contacts_listmember_contact")]
 
+    def __str__(self):
+        return f"{self.contact_id} in {self.contact_list_id}"
+
 
 class Segment(models.Model):
     """A saved filter over contacts: `{tags?, lead_status?, custom_fields?, q?}` (SPEC §15.1), read
