@@ -11,6 +11,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import AfterValidator, Field, StringConstraints, validate_email
 
 from apps.contacts import selectors, services
+from apps.contacts.audience_filters import contacts_in_audience
 from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["contacts"])
@@ -112,6 +113,8 @@ class ContactFilters(Schema):
     custom_field: str | None = Field(None, max_length=1100, description="key=value")
     opted_out: bool | None = None
     blocked: bool | None = None
+    list: int | None = Field(None, description="Only members of this contact list.")
+    segment: int | None = Field(None, description="Only contacts this segment matches now.")
 
 
 class TagsIn(Schema):
@@ -142,7 +145,10 @@ class CustomFieldIn(Schema):
 
 @router.get("", response=ContactPage)
 def list_contacts(request, filters: Query[ContactFilters], page: Query[PageParams]):
-    contacts = selectors.contact_list_for(request.auth, **filters.dict())
+    params = filters.dict()
+    list_id, segment_id = params.pop("list"), params.pop("segment")
+    contacts = selectors.contact_list_for(request.auth, **params)
+    contacts = contacts_in_audience(contacts, actor=request.auth, list_id=list_id, segment_id=segment_id)
     return page_of(contacts, page, ordering=("-id",))
 
 
