@@ -12,6 +12,8 @@ from pydantic import AfterValidator, Field, StringConstraints, validate_email
 
 from apps.contacts import selectors, services
 from apps.contacts.audience_filters import contacts_in_audience
+from apps.conversations.contact_erasure import contact_erase
+from apps.conversations.contact_merge import contact_merge
 from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["contacts"])
@@ -117,6 +119,10 @@ class ContactFilters(Schema):
     segment: int | None = Field(None, description="Only contacts this segment matches now.")
 
 
+class MergeIn(Schema):
+    other_id: int = Field(description="The contact folded into this one (and then deleted).")
+
+
 class TagsIn(Schema):
     tags: list[Tag] = Field(min_length=1, max_length=50)
 
@@ -190,6 +196,23 @@ def remove_tag(request, contact_id: int, tag: str):
     services.check_contact_write(actor=request.auth)
     contact = selectors.contact_get(contact_id=contact_id)
     return services.contact_remove_tags(contact=contact, tags=[tag])
+
+
+@router.post("/{int:contact_id}/merge", response=ContactOut)
+def merge_contact(request, contact_id: int, payload: MergeIn):
+    """Fold `other_id` into this contact: its conversations (with their notes), lists and tags move
+    here, empty fields are filled from it, custom fields merge (this contact's values win); the
+    other is deleted and points here. Supervisors and admins; keys need `contacts:write`."""
+    return contact_merge(
+        actor=request.auth, contact_id=contact_id, other_id=payload.other_id, request=request,
+    )
+
+
+@router.post("/{int:contact_id}/erase", response=ContactOut)
+def erase_contact(request, contact_id: int):
+    """GDPR erasure: personal data, message texts and files removed, conversations kept anonymised.
+    Admins only, never with an API key. Idempotent (also for a contact already deleted)."""
+    return contact_erase(actor=request.auth, contact_id=contact_id, request=request)
 
 
 # --- custom field definitions ------------------------------------------------------------------
