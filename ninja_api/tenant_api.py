@@ -8,12 +8,14 @@ from ninja_api.routers import (
     api_keys,
     audit_logs,
     auth,
+    contact_lists,
     contacts,
     conversations,
     inboxes,
     media,
     notifications,
     quick_replies,
+    segments,
     teams,
     users,
 )
@@ -42,3 +44,5 @@ api.add_router("/quick-replies", quick_replies.router)
 api.add_router("/notifications", notifications.router)
 api.add_router("/audit-logs", audit_logs.router)
 api.add_router("/media", media.router)
+api.add_router("/contact-lists", contact_lists.router)
+api.add_router("/segments", segments.router)

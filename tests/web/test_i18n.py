@@ -292,6 +292,15 @@ def visit_every_screen(alpha, browser, s) -> dict[str, str]:
         get(path)
     post("template errors", f"/app/settings/inboxes/{s['inbox'].pk}/templates/", {"name": "Bad Name"},
          status=(200, 422))
+    # Contacts → lists and segments, with one of each, and a contact's page (merge, erasure).
+    list_url = browser.post("/app/contacts/lists/", {"name": "Clientes fiéis"})["Location"]
+    segment = {"name": "Qualificados", "lead_status": "qualified"}
+    segment_url = browser.post("/app/contacts/segments/", segment)["Location"]
+    post("list errors", "/app/contacts/lists/", {"name": ""}, status=(422,))
+    for path in ("/app/contacts/", "/app/contacts/lists/", "/app/contacts/segments/", list_url, segment_url,
+                 "/app/contacts/segments/count/?lead_status=qualified"):
+        get(path)
+    get(re.search(r'href="(/app/contacts/\d+/)"', pages["/app/contacts/"]).group(1))
     return pages
 
 

@@ -175,6 +175,8 @@ def event_text(event) -> str:
             else _("SLA breached: the resolution deadline passed")
         ),
         "snooze_ended": lambda: _("The snooze ended: the conversation is back"),
+        "contact_merged": lambda: _("%(actor)s merged the contact into another one") % {"actor": actor},
+        "contact_erased": lambda: _("%(actor)s erased the contact's personal data") % {"actor": actor},
     }
     make = texts.get(event.kind)
     return make() if make else _("%(actor)s: %(what)s") % {"actor": actor, "what": event.kind}
