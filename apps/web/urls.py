@@ -70,3 +70,17 @@ urlpatterns += [
     path("sandbox/<int:inbox_id>/send/", sandbox_views.send_view, name="sandbox-send"),
     path("sandbox/<int:inbox_id>/receipts/", sandbox_views.receipts_view, name="sandbox-receipts"),
 ]
+
+# Contact imports and exports.
+import apps.web.views.exports as export_views  # noqa: E402
+import apps.web.views.imports as import_views  # noqa: E402
+
+urlpatterns += [
+    path("contacts/import/", import_views.import_view, name="contacts-import"),
+    path("contacts/import/preview/", import_views.preview_view, name="contacts-import-preview"),
+    path("contacts/imports/<int:import_id>/", import_views.progress_view, name="contact-import"),
+    path("contacts/imports/<int:import_id>/errors.csv", import_views.errors_csv_view,
+         name="contact-import-errors"),
+    path("exports/", export_views.exports_view, name="exports"),
+    path("exports/<int:export_id>/download/", export_views.download_view, name="export-download"),
+]
