@@ -448,7 +448,14 @@ class _Run:
 def contact_import_run(*, import_id: int) -> ContactImport | None:
     """Run a queued import, or resume a running one after its worker died: every batch commits its
     contacts together with the counters that record it, so the rows up to `processed` are done and
-    the run goes on after them. A completed or failed import is left alone (None)."""
+    the run goes on after them. A completed or failed import is left alone (None). Row errors are
+    written in the language of the user who started it."""
+    author = ContactImport.objects.filter(pk=import_id).values_list("created_by__language", flat=True).first()
+    with translation.override(author or settings.LANGUAGE_CODE):
+        return _run(import_id)
+
+
+def _run(import_id: int) -> ContactImport | None:
     with transaction.atomic():
         record = ContactImport.objects.select_for_update().filter(pk=import_id).first()
         if record is None or record.status in (ContactImport.Status.COMPLETED, ContactImport.Status.FAILED):
