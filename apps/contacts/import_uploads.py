@@ -30,13 +30,20 @@ class ImportUploadHandler(TemporaryFileUploadHandler):
         return super().receive_data_chunk(raw_data, start)
 
 
-def received_file(request):
-    """The multipart `file` of an import request, or 413/422. Call before touching request.POST or
-    FILES: a Content-Length over the limit is refused before a byte of the body is read."""
+def install_upload_handler(request) -> None:
+    """Refuse a declared Content-Length over the limit (413) before a byte of the body is read, and
+    cap the body as it streams. Call before anything touches request.POST or FILES (Django's CSRF
+    check does: a view with a session posts through `csrf_exempt` outside, `csrf_protect` inside)."""
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > settings.CONTACT_IMPORT_MAX_BYTES + ENVELOPE_BYTES:
         check_import_size(declared)
-    request.upload_handlers = [ImportUploadHandler(request)]
+    if not any(isinstance(handler, ImportUploadHandler) for handler in request.upload_handlers):
+        request.upload_handlers = [ImportUploadHandler(request)]
+
+
+def received_file(request):
+    """The multipart `file` of an import request, or 413/422 (see `install_upload_handler`)."""
+    install_upload_handler(request)
     uploaded = request.FILES.get("file")
     if getattr(request, "import_upload_error", None):
         raise request.import_upload_error

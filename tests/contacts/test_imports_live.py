@@ -56,7 +56,8 @@ def test_the_author_and_admins_see_progress_to_the_end_and_nobody_else(tenant, w
     import_id = started.json()["id"]
 
     def finished(name):
-        return any(f["type"] == "import.progress" and f["data"]["status"] == "completed" for f in frames[name])
+        progress = [f["data"] for f in frames[name] if f["type"] == "import.progress"]
+        return any(data["status"] == "completed" for data in progress)
 
     from tests.fixtures.live_tenant import wait_until
 

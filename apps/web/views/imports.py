@@ -3,10 +3,11 @@ options, then follow the import live (the progress bar listens to `import.progre
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.contacts import imports
-from apps.contacts.import_uploads import received_file
+from apps.contacts.import_uploads import install_upload_handler, received_file
 from apps.contacts.models import ContactImport, ContactList
 from apps.web.auth import action_required
 from conversa.errors import DomainError
@@ -29,12 +30,32 @@ def _mapping(post) -> dict[str, str]:
     return mapping
 
 
+def _with_upload(view):
+    """The CSRF check reads the body: the upload's own handler must be in place before it runs."""
+
+    protected = csrf_protect(view)
+
+    @csrf_exempt
+    def wrapper(request, *args, **kwargs):
+        if request.method == "POST":
+            try:
+                install_upload_handler(request)
+            except DomainError as exc:
+                request.import_upload_error = exc
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+@_with_upload
 @action_required("contacts.import")
 @require_http_methods(["GET", "POST"])
 def import_view(request):
     context = {"section": "contacts", "lists": ContactList.objects.order_by("name")[:500]}
     if request.method == "POST":
         try:
+            if getattr(request, "import_upload_error", None):
+                raise request.import_upload_error
             uploaded = received_file(request)
             record = imports.contact_import_start(
                 actor=request.user, fileobj=uploaded, size=uploaded.size, filename=uploaded.name,
@@ -51,11 +72,14 @@ def import_view(request):
     return render(request, "web/contact_import.html", context)
 
 
+@_with_upload
 @action_required("contacts.import")
 @require_POST
 def preview_view(request):
     """The mapping screen for the chosen file (an htmx fragment)."""
     try:
+        if getattr(request, "import_upload_error", None):
+            raise request.import_upload_error
         uploaded = received_file(request)
         preview = imports.contact_import_preview(actor=request.user, fileobj=uploaded, size=uploaded.size)
     except DomainError as exc:
