@@ -62,7 +62,7 @@ from tenants.limits import lock_current_company
 
 logger = logging.getLogger("conversa.contacts.imports")
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 500
 # Frames while running: often enough for a live bar (SPEC: at least once a second), few enough to
 # cost nothing next to the inserts.
 PROGRESS_INTERVAL_SECONDS = 0.4
