@@ -61,6 +61,11 @@ def _invalid(message: str) -> ValidationFailed:
     return ValidationFailed(message, details=[{"field": "file", "message": str(message)}])
 
 
+def _unsupported() -> UnsupportedMediaType:
+    message = _("Upload a CSV or XLSX file.")
+    return UnsupportedMediaType(message, details=[{"field": "file", "message": str(message)}])
+
+
 def detect_format(fileobj: BinaryIO) -> str:
     """CSV or XLSX from the content; 415 for any other type, 422 for an empty file."""
     fileobj.seek(0)
@@ -76,16 +81,16 @@ def detect_format(fileobj: BinaryIO) -> str:
         try:
             sniffed = sniff_file(fileobj, filename="contacts.xlsx")
         except UnsupportedMediaType as exc:
-            raise UnsupportedMediaType(_("Upload a CSV or XLSX file."), details=exc.details) from exc
+            raise _unsupported() from exc
         if sniffed.mime == XLSX:
             return XLSX_FORMAT
-        raise UnsupportedMediaType(_("Upload a CSV or XLSX file."), details={"detected": sniffed.mime})
+        raise _unsupported()
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return CSV  # libmagic calls UTF-16 text "application/octet-stream" at times
     detected = normalise_mime(magic.from_buffer(head, mime=True))
     if detected in TEXT_TYPES or detected in TEXT_GUESSES:
         return CSV
-    raise UnsupportedMediaType(_("Upload a CSV or XLSX file."), details={"detected": detected})
+    raise _unsupported()
 
 
 def detect_encoding(fileobj: BinaryIO) -> str:

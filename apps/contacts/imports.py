@@ -346,10 +346,8 @@ def _max_bytes() -> int:
 
 def check_import_size(size: int) -> None:
     if size > _max_bytes():
-        raise FileTooLarge(
-            _("The file is too large: at most %(mb)d MB.") % {"mb": _max_bytes() // (1024 * 1024)},
-            details={"limit": _max_bytes(), "size": size},
-        )
+        message = _("The file is too large: at most %(mb)d MB.") % {"mb": _max_bytes() // (1024 * 1024)}
+        raise FileTooLarge(message, details=[{"field": "file", "message": message}])
 
 
 def contact_import_preview(*, actor, fileobj, size: int) -> dict:
