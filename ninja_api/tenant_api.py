@@ -8,9 +8,11 @@ from ninja_api.routers import (
     api_keys,
     audit_logs,
     auth,
+    contact_imports,
     contact_lists,
     contacts,
     conversations,
+    exports,
     inboxes,
     media,
     notifications,
@@ -35,6 +37,7 @@ install_error_handlers(api)
 api.add_router("/auth", auth.router)
 api.add_router("/users", users.router)
 api.add_router("/api-keys", api_keys.router)
+api.add_router("/contacts/imports", contact_imports.router)
 api.add_router("/contacts", contacts.router)
 api.add_router("/contact-fields", contacts.fields_router)
 api.add_router("/inboxes", inboxes.router)
@@ -46,3 +49,4 @@ api.add_router("/audit-logs", audit_logs.router)
 api.add_router("/media", media.router)
 api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
+api.add_router("/exports", exports.router)

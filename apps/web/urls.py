@@ -3,6 +3,8 @@
 from django.urls import path
 
 import apps.web.views.audiences as audience_views
+import apps.web.views.exports as export_views
+import apps.web.views.imports as import_views
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
@@ -89,4 +91,15 @@ urlpatterns += [
     path("contacts/<int:contact_id>/merge/candidates/", audience_views.merge_candidates_view,
          name="contact-merge-candidates"),
     path("contacts/<int:contact_id>/erase/", audience_views.erase_view, name="contact-erase"),
+]
+
+# Contact imports and exports.
+urlpatterns += [
+    path("contacts/import/", import_views.import_view, name="contacts-import"),
+    path("contacts/import/preview/", import_views.preview_view, name="contacts-import-preview"),
+    path("contacts/imports/<int:import_id>/", import_views.progress_view, name="contact-import"),
+    path("contacts/imports/<int:import_id>/errors.csv", import_views.errors_csv_view,
+         name="contact-import-errors"),
+    path("exports/", export_views.exports_view, name="exports"),
+    path("exports/<int:export_id>/download/", export_views.download_view, name="export-download"),
 ]

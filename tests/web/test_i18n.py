@@ -204,7 +204,7 @@ def test_the_finder_tells_english_from_translations():
 # --- the screens ----------------------------------------------------------------------------------------
 
 @pytest.fixture
-def screens(alpha):
+def screens(alpha, django_capture_on_commit_callbacks):
     """A company with conversations in every state the screens show, and an admin to look at them.
 
     Names and texts are user data that must not be msgids ("Loja Centro", not "Sandbox")."""
@@ -230,7 +230,7 @@ def screens(alpha):
         Conversation.objects.filter(pk=old).update(last_inbound_at=two_days_ago)
     connection.set_schema_to_public()
     return {"alpha": alpha, "admin": admin, "inbox": inbox, "cloud": cloud, "twilio": twilio,
-            "active": active, "closed": closed, "old": old}
+            "active": active, "closed": closed, "old": old, "capture": django_capture_on_commit_callbacks}
 
 
 def visit_every_screen(alpha, browser, s) -> dict[str, str]:
@@ -301,6 +301,21 @@ def visit_every_screen(alpha, browser, s) -> dict[str, str]:
                  "/app/contacts/segments/count/?lead_status=qualified"):
         get(path)
     get(re.search(r'href="(/app/contacts/\d+/)"', pages["/app/contacts/"]).group(1))
+    # Contacts → Import (form, mapping, progress with errors) and Exports.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    sheet = b"Telefone;Nome;E-mail\n+5511974000001;Gil;gil@exemplo.com\n+5511974000002;Ivo;errado\n"
+    get("/app/contacts/")
+    get("/app/contacts/import/")
+    pages["import mapping"] = browser.post("/app/contacts/import/preview/",
+                                           {"file": SimpleUploadedFile("l.csv", sheet)}).content.decode()
+    post("import refused", "/app/contacts/import/", {"file": SimpleUploadedFile("l.csv", b"nome\nGil\n")},
+         status=(422,))
+    with s["capture"](execute=True):
+        started = browser.post("/app/contacts/import/", {"file": SimpleUploadedFile("l.csv", sheet)})
+        browser.post("/app/exports/", {"entity": "contacts", "format": "xlsx"})
+    get(started["Location"])
+    get("/app/exports/")
     return pages
 
 
