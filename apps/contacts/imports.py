@@ -17,6 +17,7 @@ custom fields merged. Imported and updated contacts join the chosen list.
 
 import csv
 import io
+import itertools
 import logging
 import re
 import shutil
@@ -63,6 +64,10 @@ from tenants.limits import lock_current_company
 logger = logging.getLogger("conversa.contacts.imports")
 
 BATCH_SIZE = 500
+# A batch's commit should take about this long, so that progress frames come at least once a second
+# on a busy machine too: the next batch grows or shrinks (between MIN and MAX) to keep to it.
+BATCH_SECONDS = 0.25
+MIN_BATCH_SIZE, MAX_BATCH_SIZE = 50, 2000
 # Frames while running: often enough for a live bar (SPEC: at least once a second), few enough to
 # cost nothing next to the inserts.
 PROGRESS_INTERVAL_SECONDS = 0.4
@@ -494,8 +499,18 @@ def _process(record: ContactImport, fileobj) -> None:
     rows = import_files.iter_rows(fileobj, info)
     for _skipped in zip(range(done), rows, strict=False):
         pass
-    for batch in _batches(rows, BATCH_SIZE):
+    size = BATCH_SIZE
+    while batch := list(itertools.islice(rows, size)):
+        started = time.monotonic()
         _commit_batch(run, batch)
+        size = _next_batch_size(size, time.monotonic() - started)
+
+
+def _next_batch_size(size: int, seconds: float) -> int:
+    """The size whose commit should take BATCH_SECONDS, judging by how long `size` rows took."""
+    wanted = size * BATCH_SECONDS / max(seconds, 0.001)
+    # Halve at most / double at most per step: one slow commit (a lock wait) must not swing it far.
+    return int(min(max(wanted, size / 2, MIN_BATCH_SIZE), size * 2, MAX_BATCH_SIZE))
 
 
 def _contacts_limited() -> bool:
@@ -503,17 +518,6 @@ def _contacts_limited() -> bool:
 
     company = Company.objects.select_related("plan").get(schema_name=connection.schema_name)
     return company.plan.limit("max_contacts") is not None
-
-
-def _batches(rows: Iterator, size: int) -> Iterator[list]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _commit_batch(run: _Run, batch: list[tuple[int, list[str]]]) -> None:
