@@ -63,7 +63,9 @@ from tenants.limits import lock_current_company
 
 logger = logging.getLogger("conversa.contacts.imports")
 
-BATCH_SIZE = 500
+# The first batch is small, so the first progress frame comes soon after the start (the first rows
+# also pay for warming up: phone metadata, query compilation); then:
+FIRST_BATCH_SIZE = 100
 # A batch's commit should take about this long, so that progress frames come at least once a second
 # on a busy machine too: the next batch grows or shrinks (between MIN and MAX) to keep to it.
 BATCH_SECONDS = 0.25
@@ -499,7 +501,7 @@ def _process(record: ContactImport, fileobj) -> None:
     rows = import_files.iter_rows(fileobj, info)
     for _skipped in zip(range(done), rows, strict=False):
         pass
-    size = BATCH_SIZE
+    size = FIRST_BATCH_SIZE
     while batch := list(itertools.islice(rows, size)):
         started = time.monotonic()
         _commit_batch(run, batch)

@@ -334,7 +334,15 @@ class LiveStack:
                 "--worker-type", "thread", "--delay", "0.01", "--max-delay", "0.1"]
         if index:
             argv.append("--no-periodic")  # one scheduler is enough
-        return self._spawn(f"huey-{index}", argv, env)
+        label = f"huey-{index}"
+        process = self._spawn(label, argv, env)
+        # Started, not starting: a task queued while Django still loads would count its start-up.
+        deadline = time.monotonic() + 60
+        while "Huey consumer started" not in self.log_tail(label, chars=100_000):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{label} did not start:\n{self.log_tail(label)}")
+            time.sleep(0.05)
+        return process
 
     def pids(self, prefix: str) -> list[int]:
         return [process.pid for label, process in self.processes if label.startswith(prefix)]
