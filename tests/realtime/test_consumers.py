@@ -71,3 +71,36 @@ def test_a_socket_that_may_have_missed_frames_is_closed_to_reconnect():
     asyncio.run(consumer.dispatch({"type": "realtime.resync"}))
 
     assert sent == [{"type": "websocket.close", "code": 1012}]
+
+
+
+def test_a_frame_reaching_a_socket_through_two_of_its_groups_is_written_once():
+    sent = []
+    consumer = consumer_sending_to(sent)
+    first, second, lone = (event_message("import.progress", {"id": n})["text"] for n in range(3))
+    # A socket in `admins` and in `user.N` gets the copies push_realtime sends to each group (the same
+    # ids); a frame meant for one group only carries no id and is never taken for a copy.
+    through_admins = frame_messages([first, second], ids=["f1", "f2"])
+    through_user = frame_messages([first], ids=["f1"]) + frame_messages([second, lone], ids=["f2", ""])
+    for message in [*through_admins, *through_user, *frame_messages([lone], ids=[""])]:
+        asyncio.run(consumer.dispatch(message))
+
+    assert [json.loads(m["text"])["data"]["id"] for m in sent] == [0, 1, 2, 2]
+
+
+def test_the_fan_out_gives_a_frame_for_several_groups_one_id_in_all_of_them(monkeypatch):
+    from conversa import events
+    from conversa.realtime import fanout
+
+    monkeypatch.setitem(fanout._builders, "test.shared", lambda evs: [({"n": 1}, ["admins", "user.7"])
+                                                                       for _ in evs])
+    monkeypatch.setitem(fanout._builders, "test.single", lambda evs: [({"n": 2}, ["user.7"]) for _ in evs])
+    sent = []
+    monkeypatch.setattr(fanout, "send_messages", sent.extend)
+    monkeypatch.setattr(fanout, "_build", lambda schema, builder, evs: builder(evs))
+
+    fanout.push_realtime([events.Event("test.shared", "alpha"), events.Event("test.single", "alpha")])
+
+    ids = {group: message.get("ids") or [message.get("id", "")] for group, message in sent}
+    assert ids["alpha.admins"][0] == ids["alpha.user.7"][0] != ""
+    assert ids["alpha.user.7"][1] == ""

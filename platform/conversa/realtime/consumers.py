@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -18,7 +19,9 @@ from conversa.realtime.fanout import event_message
 from conversa.realtime.groups import company_group, group_name
 
 logger = logging.getLogger("conversa.realtime")
-
+# Frame ids a socket remembers to skip the copies that reach it through a second group: the copies
+# of one frame arrive within moments of each other.
+RECENT_FRAME_IDS = 256
 
 
 @database_sync_to_async
@@ -36,6 +39,10 @@ def authenticate(schema_name: str, company_id: int, token: str):
 
 
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._recent_frame_ids: OrderedDict[str, None] = OrderedDict()
+
     async def connect(self):
         self.schema_name = self.scope["schema_name"]
         self.company = self.scope["company"]
@@ -172,15 +179,28 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if message["type"] == "realtime.event":
             await self.realtime_event(message)
         elif message["type"] == "realtime.events":
-            for text in message["texts"]:
-                await self.base_send({"type": "websocket.send", "text": text})
+            ids = message.get("ids") or [""] * len(message["texts"])
+            for frame_id, text in zip(ids, message["texts"], strict=True):
+                if not self._already_sent(frame_id):
+                    await self.base_send({"type": "websocket.send", "text": text})
         elif message["type"] == "realtime.resync":
             await self.close(code=CLOSE_RESYNC)
         else:
             await super().dispatch(message)
 
+    def _already_sent(self, frame_id: str) -> bool:
+        """Whether this socket got the frame `frame_id` through another of its groups already."""
+        if not frame_id:
+            return False
+        if frame_id in self._recent_frame_ids:
+            return True
+        self._recent_frame_ids[frame_id] = None
+        if len(self._recent_frame_ids) > RECENT_FRAME_IDS:
+            self._recent_frame_ids.popitem(last=False)
+        return False
+
     async def realtime_event(self, message):
-        if message.get("exclude") == self.channel_name:
+        if message.get("exclude") == self.channel_name or self._already_sent(message.get("id", "")):
             return
         text = message.get("text")
         if text is None:  # sent by a process still running the previous release

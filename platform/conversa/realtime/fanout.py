@@ -8,9 +8,11 @@ builder of lists, `realtime_payloads`, which reads all their rows in one query.
 """
 
 import asyncio
+import itertools
 import json
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterable
 
@@ -130,16 +132,29 @@ def push_realtime(events: list[Event]) -> None:
             continue
         for index, result in zip(indexes, results, strict=True):
             built[index] = result
-    frames: dict[str, list[str]] = {}
+    frames: dict[str, list[tuple[str, str]]] = {}
     for event, result in zip(events, built, strict=True):
         for data, audience in result if isinstance(result, list) else [result] if result else []:
             text = event_message(event.name, data)["text"]
-            for group in sorted({group_name(event.schema_name, suffix) for suffix in audience}):
-                frames.setdefault(group, []).append(text)
+            groups = sorted({group_name(event.schema_name, suffix) for suffix in audience})
+            # A socket in two of these groups (an admin who started an import is in `admins` and
+            # in `user.N`) gets the frame once: the consumer skips an id it has just delivered.
+            frame_id = _next_frame_id() if len(groups) > 1 else ""
+            for group in groups:
+                frames.setdefault(group, []).append((frame_id, text))
     if frames:
         send_messages([
-            (group, message) for group, texts in frames.items() for message in frame_messages(texts)
+            (group, message) for group, items in frames.items()
+            for message in frame_messages([text for _, text in items], ids=[i for i, _ in items])
         ])
+
+
+_FRAME_ID_PREFIX = secrets.token_hex(4)
+_frame_counter = itertools.count()
+
+
+def _next_frame_id() -> str:
+    return f"{_FRAME_ID_PREFIX}{next(_frame_counter):x}"
 
 
 # Frames per channel-layer message: a drain's batch reaches a socket in a few messages, each sent
@@ -147,14 +162,22 @@ def push_realtime(events: list[Event]) -> None:
 FRAMES_PER_MESSAGE = 100
 
 
-def frame_messages(texts: list[str]) -> list[dict]:
-    """Channel-layer messages carrying these serialised frames, in order."""
+def frame_messages(texts: list[str], ids: list[str] | None = None) -> list[dict]:
+    """Channel-layer messages carrying these serialised frames, in order; `ids` ("" for none) let a
+    socket that is in several of the groups skip the copies."""
+    ids = ids if ids and any(ids) else None
     if len(texts) == 1:
-        return [{"type": "realtime.event", "text": texts[0]}]
-    return [
-        {"type": "realtime.events", "texts": texts[start:start + FRAMES_PER_MESSAGE]}
-        for start in range(0, len(texts), FRAMES_PER_MESSAGE)
-    ]
+        message = {"type": "realtime.event", "text": texts[0]}
+        if ids:
+            message["id"] = ids[0]
+        return [message]
+    messages = []
+    for start in range(0, len(texts), FRAMES_PER_MESSAGE):
+        message = {"type": "realtime.events", "texts": texts[start:start + FRAMES_PER_MESSAGE]}
+        if ids:
+            message["ids"] = ids[start:start + FRAMES_PER_MESSAGE]
+        messages.append(message)
+    return messages
 
 
 def _build(schema_name: str, builder: BatchBuilder, events: list[Event]) -> list[Built]:
