@@ -101,6 +101,9 @@ class Company(TenantMixin):
     logo = models.CharField(max_length=255, blank=True)
     # An agent's reply to an unassigned conversation assigns it to them (the conversations' send).
     reply_assigns = models.BooleanField(default=True)
+    # The tenant migrations this company's schema was last brought up to (see tenants.schema_versions):
+    # `migrate_schemas` visits only the schemas whose stamp differs from the code's. Empty: unknown.
+    migrations_stamp = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,51 @@
+"""The deploy command as operators run it: `manage.py migrate_schemas --noinput`, with the pool on.
+
+It visits only the company schemas behind the code (a no-op run touches none), finishes with the
+multiprocessing executor (it used to hang for good with DB_POOL on), and keeps the template current.
+Subprocesses under a timeout, so a hang is a failure.
+"""
+
+import re
+import subprocess
+import sys
+
+from django.db import connection
+
+from tenants.models import Company
+from tenants.schema_versions import tenant_migrations_stamp
+from tests.conversa.test_fork_safe_pool import pooled_env
+from tests.fixtures.live import ROOT
+
+VISITED = re.compile(r"standard:(\S+?)\]|multiprocessing:(\S+?)\]")
+
+
+def migrate(*options: str) -> tuple[str, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate_schemas", "--noinput", *options],
+        cwd=ROOT, env=pooled_env(), capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    visited = {a or b for a, b in VISITED.findall(done.stdout)}
+    return done.stdout, visited - {"public", "tenant_template"}
+
+
+def test_only_schemas_behind_the_code_are_migrated_and_stamped(make_live_company):
+    first, second = make_live_company(), make_live_company()
+    assert first.migrations_stamp == ""  # a new company is checked by the next run
+
+    _, visited = migrate("--executor=multiprocessing")
+    assert {first.schema_name, second.schema_name} <= visited
+    stamp = tenant_migrations_stamp()
+    connection.set_schema_to_public()
+    assert set(Company.objects.filter(pk__in=[first.pk, second.pk]).values_list("migrations_stamp",
+                                                                                flat=True)) == {stamp}
+
+    output, visited = migrate()
+    assert "0 company schema(s) behind" in output and visited == set()
+
+    Company.objects.filter(pk=second.pk).update(migrations_stamp="an older release")
+    output, visited = migrate()
+    assert "1 company schema(s) behind" in output and visited == {second.schema_name}
+
+    _, visited = migrate("--all-schemas")  # the way to visit every schema anyway
+    assert {first.schema_name, second.schema_name} <= visited
