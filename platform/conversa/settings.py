@@ -253,6 +253,9 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
 PASSWORD_RESET_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESET_PER_EMAIL_PER_HOUR", default=3)
 PASSWORD_RESET_PER_IP_PER_HOUR = env.int("PASSWORD_RESET_PER_IP_PER_HOUR", default=20)
 
+# A company whose cancellation was asked for keeps working this many days, then is cancelled.
+COMPANY_CANCEL_GRACE_DAYS = env.int("COMPANY_CANCEL_GRACE_DAYS", default=30)
+
 # --- messaging ----------------------------------------------------------------------------------
 
 # Fernet keys for provider credentials at rest, newest first: add a new key in front to rotate,
