@@ -76,5 +76,4 @@ def reset_view(request, token: str):
 
 def _no_store(response):
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     return response
