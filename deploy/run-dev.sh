@@ -90,6 +90,13 @@ if [ "$ready" -ne 1 ]; then
 fi
 
 host="http://$BASE_DOMAIN:$PORT"
+# Where invitations and reset links go (the worker sends them).
+mail_host=$(setting EMAIL_HOST "")
+if [ -n "$mail_host" ]; then
+    mail_where="SMTP server $mail_host:$(setting EMAIL_PORT 587)"
+else
+    mail_where="one file per email in $PWD/var/mail/ (set EMAIL_HOST to send by SMTP)"
+fi
 demo="demo.$BASE_DOMAIN:$PORT"
 cat <<EOF
 
@@ -101,6 +108,7 @@ Conversa is running. Ctrl-C stops the web server and the worker.
   Platform API docs       $host/platform/api/v1/docs
   Websocket               ws://$demo/ws/v1/?token=ACCESS_TOKEN  (access token from POST /api/v1/auth/login)
   Health                  $host/health/ready
+  Development mail        $mail_where
   Logins (password conversa-demo):
     on demo.$BASE_DOMAIN      admin@example.com (admin), ana@example.com and bruno@example.com (agents)
     on $BASE_DOMAIN           operator@example.com (super-admin: console and platform API)

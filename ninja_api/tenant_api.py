@@ -14,8 +14,10 @@ from ninja_api.routers import (
     conversations,
     exports,
     inboxes,
+    invitations,
     media,
     notifications,
+    passwords,
     quick_replies,
     segments,
     teams,
@@ -35,6 +37,9 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("/auth", auth.router)
+api.add_router("/auth/invitations", invitations.accept_router)
+api.add_router("/auth/password", passwords.router)
+api.add_router("/users/invitations", invitations.router)
 api.add_router("/users", users.router)
 api.add_router("/api-keys", api_keys.router)
 api.add_router("/contacts/imports", contact_imports.router)

@@ -89,6 +89,11 @@ class Company(TenantMixin):
     status_reason = models.CharField(max_length=500, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     trial_ends_at = models.DateTimeField(null=True, blank=True)
+    # Lifecycle (tenants.lifecycle): the admins were warned that the trial ends soon (once); a
+    # cancellation asked for keeps the company working until `grace_ends_at`, then cancels it.
+    trial_warning_sent_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    grace_ends_at = models.DateTimeField(null=True, blank=True)
     owner_email = models.EmailField(blank=True)
     default_language = models.CharField(max_length=10, default="en")
     time_zone = models.CharField(max_length=64, default="UTC")

@@ -170,6 +170,10 @@ def company_change_plan(
         company.save(update_fields=["plan", "updated_at"])
         platform_audit_record(action="company.plan_changed", actor=actor, meta=meta,
                               company=company, details={"from": before, "to": plan.code})
+        if company.status == Company.Status.TRIAL and plan.monthly_price > 0:
+            # A trial that moves to a paid plan is a paying company: its trial no longer ends it.
+            company = _set_status(company, Company.Status.ACTIVE, "paid_plan", action="company.activated",
+                                  actor=actor, meta=meta)
     return company
 
 
@@ -207,9 +211,14 @@ def company_suspend(
 def company_activate(
     *, company: Company, reason: str = "", actor=None, meta: RequestMeta | None = None,
 ) -> Company:
-    """Activate again; audited as `company.activated` with the reason."""
-    return _set_status(company, Company.Status.ACTIVE, reason, action="company.activated",
-                       actor=actor, meta=meta)
+    """Activate again (a pending cancellation is dropped); audited as `company.activated`."""
+    with transaction.atomic():
+        company = _set_status(company, Company.Status.ACTIVE, reason, action="company.activated",
+                              actor=actor, meta=meta)
+        if company.cancel_requested_at or company.grace_ends_at:
+            company.cancel_requested_at = company.grace_ends_at = None
+            company.save(update_fields=["cancel_requested_at", "grace_ends_at", "updated_at"])
+    return company
 
 
 def company_get(company_id: int) -> Company:

@@ -3,7 +3,7 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
-from tenants import schema_pool
+from tenants import lifecycle, schema_pool
 
 
 @db_task()
@@ -25,3 +25,11 @@ def company_counts_refresh_periodically() -> int:
     from tenants.counts import company_counts_refresh_all
 
     return company_counts_refresh_all()
+
+
+@db_periodic_task(crontab(minute="*/10"))
+@lock_task("company-lifecycle")
+def company_lifecycle_periodically() -> dict:
+    # Bounded batches each run; a backlog (a migration that set many trials) drains over runs.
+    return {"warned": lifecycle.trials_warn(), "trials_ended": lifecycle.trials_end(),
+            "cancelled": lifecycle.grace_periods_end()}

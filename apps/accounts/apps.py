@@ -9,7 +9,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Users and API keys"
 
     def ready(self):
-        from apps.accounts import events  # noqa: F401  (registers realtime payload builders)
+        from apps.accounts import (
+            events,  # noqa: F401  (registers realtime payload builders)
+            trial_mail,  # noqa: F401  (emails admins before a trial ends)
+        )
         from apps.accounts.models import User
         from apps.accounts.services import user_create
         from tenants.services import register_first_admin_create

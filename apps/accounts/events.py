@@ -23,3 +23,6 @@ def agent_status_frame(event):
         return None
     # Teammates see each other's status (for transfers); nobody outside the company does.
     return agent_status_data(user), ["staff"]
+
+# Internal (no frame): the invited person joined; the teams app adds them to the invitation's teams.
+INVITATION_ACCEPTED = "invitation.accepted"

@@ -125,3 +125,46 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class Invitation(models.Model):
+    """An admin's invitation to join the company; the link's token is stored only as a hash.
+
+    Pending: neither accepted nor revoked, and not expired. Accepting creates the user.
+    """
+
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=12, choices=User.Role.choices, default=User.Role.AGENT)
+    # Teams live above accounts: their ids are kept here and the teams app adds the new member
+    # when it hears `invitation.accepted`.
+    team_ids = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=10, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["email"], name="accounts_invitation_email_idx")]
+
+    def __str__(self):
+        return f"{self.email} ({self.role})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == "pending"

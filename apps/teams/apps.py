@@ -7,4 +7,7 @@ class TeamsConfig(AppConfig):
     verbose_name = "Teams"
 
     def ready(self):
-        from apps.teams import events  # noqa: F401  (registers realtime payload builders)
+        from apps.teams import (
+            events,  # noqa: F401  (registers realtime payload builders)
+            invitations,  # noqa: F401  (joins invited users to their teams)
+        )

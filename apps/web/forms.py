@@ -236,3 +236,56 @@ class ApiKeyForm(ServiceForm):
 
 class SandboxMessageForm(forms.Form):
     text = forms.CharField(label=_("Message"), max_length=4096, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+# --- invitations and passwords -----------------------------------------------------------------------
+
+class InvitationForm(ServiceForm):
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=User.Role.choices, initial=User.Role.AGENT)
+    teams = forms.ModelMultipleChoiceField(
+        label=_("Teams"), queryset=Team.objects.none(), required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    language = forms.ChoiceField(label=_("Language of the email"), choices=[
+        ("en", "English"), ("es", "Español"), ("pt-br", "Português (Brasil)"),
+    ])
+
+    def __init__(self, *args, teams=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["teams"].queryset = teams if teams is not None else Team.objects.none()
+        if not self.fields["teams"].queryset.exists():
+            del self.fields["teams"]
+
+
+class AcceptInvitationForm(ServiceForm):
+    name = forms.CharField(label=_("Your name"), max_length=150)
+    password = forms.CharField(
+        label=_("Password"), max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 8 characters."),
+    )
+
+
+class PasswordChangeForm(ServiceForm):
+    current_password = forms.CharField(
+        label=_("Current password"), max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = forms.CharField(
+        label=_("New password"), max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 8 characters."),
+    )
+
+
+class PasswordForgotForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=254)
+
+
+class PasswordResetForm(ServiceForm):
+    new_password = forms.CharField(
+        label=_("New password"), max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 8 characters."),
+    )

@@ -5,6 +5,8 @@ from django.urls import path
 import apps.web.views.audiences as audience_views
 import apps.web.views.exports as export_views
 import apps.web.views.imports as import_views
+import apps.web.views.invitations as invitation_views
+import apps.web.views.passwords as password_views
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
@@ -102,4 +104,18 @@ urlpatterns += [
          name="contact-import-errors"),
     path("exports/", export_views.exports_view, name="exports"),
     path("exports/<int:export_id>/download/", export_views.download_view, name="export-download"),
+]
+
+# Invitations and passwords (account email flows).
+
+urlpatterns += [
+    path("settings/users/invitations/", invitation_views.invitations_view, name="settings-invitations"),
+    path("settings/invitations/<int:invitation_id>/resend/", invitation_views.resend_view,
+         name="settings-invitation-resend"),
+    path("settings/invitations/<int:invitation_id>/revoke/", invitation_views.revoke_view,
+         name="settings-invitation-revoke"),
+    path("invite/<str:token>/", invitation_views.accept_view, name="invite-accept"),
+    path("profile/password/", password_views.change_view, name="password-change"),
+    path("password/forgot/", password_views.forgot_view, name="password-forgot"),
+    path("password/reset/<str:token>/", password_views.reset_view, name="password-reset"),
 ]

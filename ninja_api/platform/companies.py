@@ -10,7 +10,7 @@ from pydantic import EmailStr, Field
 
 from ninja_api.pagination import PageParams, page_of
 from ninja_api.platform.acting import acting
-from tenants import services
+from tenants import lifecycle, services
 from tenants.models import Company
 from tenants.selectors import company_usage
 from tenants.services import tenant_host
@@ -42,6 +42,9 @@ class CompanyOut(Schema):
     primary_color: str
     support_email: str
     trial_ends_at: datetime | None
+    trial_warning_sent_at: datetime | None
+    cancel_requested_at: datetime | None
+    grace_ends_at: datetime | None
     created_at: datetime
 
     @staticmethod
@@ -144,3 +147,14 @@ def suspend_company(request, company_id: int, payload: ReasonIn):
 def activate_company(request, company_id: int, payload: ReasonIn):
     return services.company_activate(company=services.company_get(company_id),
                                      reason=payload.reason, **acting(request))
+
+
+@router.post("/{int:company_id}/cancel", response=CompanyDetailOut)
+def cancel_company(request, company_id: int):
+    """Cancel after the grace period (COMPANY_CANCEL_GRACE_DAYS); the company works until then."""
+    return lifecycle.company_cancel(company=services.company_get(company_id), **acting(request))
+
+
+@router.post("/{int:company_id}/cancel/withdraw", response=CompanyDetailOut)
+def withdraw_cancellation(request, company_id: int):
+    return lifecycle.company_cancel_withdraw(company=services.company_get(company_id), **acting(request))

@@ -68,6 +68,7 @@ TENANT_APPS = [
     "apps.audit",
     "apps.notifications",
     "apps.exports",
+    "apps.mail",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -223,6 +224,37 @@ LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=1
 LOGIN_ATTEMPTS_PER_IP_PER_MINUTE = env.int("LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", default=10)
 # Honour X-Forwarded-For only behind a proxy that sets it; otherwise clients could pick their IP.
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
+
+# --- email -------------------------------------------------------------------------------------
+
+# SMTP when EMAIL_HOST is set; otherwise development mail is written as files under EMAIL_FILE_PATH
+# (`make run` prints where). EMAIL_BACKEND overrides both (e.g. the console backend).
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=bool(EMAIL_HOST))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=(
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+))
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=str(ROOT_DIR / "var" / "mail"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"no-reply@{BASE_DOMAIN}")
+# A failed send is retried this many times, after EMAIL_RETRY_DELAY_SECONDS, doubling each time.
+EMAIL_SEND_RETRIES = env.int("EMAIL_SEND_RETRIES", default=6)
+EMAIL_RETRY_DELAY_SECONDS = env.int("EMAIL_RETRY_DELAY_SECONDS", default=30)
+# Port of the links in emails sent without a request (trial reminders), e.g. 8000 in development.
+PUBLIC_PORT = env.str("PUBLIC_PORT", default="")
+# Invitation links and password reset links stay valid this long.
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
+# Reset requests accepted per address and per client IP, each per hour (then 429).
+PASSWORD_RESET_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESET_PER_EMAIL_PER_HOUR", default=3)
+PASSWORD_RESET_PER_IP_PER_HOUR = env.int("PASSWORD_RESET_PER_IP_PER_HOUR", default=20)
+
+# A company whose cancellation was asked for keeps working this many days, then is cancelled.
+COMPANY_CANCEL_GRACE_DAYS = env.int("COMPANY_CANCEL_GRACE_DAYS", default=30)
 
 # --- messaging ----------------------------------------------------------------------------------
 
