@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0006_company_reply_assigns'),
+        ('tenants', '0007_company_migrations_stamp'),
     ]
 
     operations = [
