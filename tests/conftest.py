@@ -149,6 +149,19 @@ def back_to_default_language():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Every test starts with full rate-limit budgets: otherwise a test's wrong passwords (the API
+    fuzzer's, on a password change) would lock the shared companies' admins out of later tests."""
+    yield
+    from conversa.redis import get_redis, redis_key
+
+    redis = get_redis()
+    keys = list(redis.scan_iter(match=redis_key("rl", "*"), count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
 @pytest.fixture
 def fresh_host_list():
     """The process's list of custom hosts, forgotten before and after: a test's rows are rolled
