@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from apps.accounts import api_keys, permissions, throttling
+from apps.accounts import api_keys, permissions, throttling, two_factor
 from apps.accounts.events import AGENT_STATUS_UPDATED
 from apps.accounts.models import AgentStatusPeriod, ApiKey, User
 from apps.accounts.permissions import Actor
@@ -166,11 +166,15 @@ def _audit_login(*, user: User | None, email: str, ok: bool, request) -> None:
                  success=ok)
 
 
-def credentials_check(*, email: str, password: str, ip: str, request=None) -> User:
+def credentials_check(
+    *, email: str, password: str, ip: str, otp: str | None = None, request=None,
+) -> User:
     """The active user of the current schema with these credentials, or InvalidCredentials.
 
     Throttled per IP and per account; every attempt is audited (failed ones by a hash of the
-    email: it may be a stranger's typo). Used by the API's login and the agents' UI alike.
+    email: it may be a stranger's typo). With two-factor on, a right password without `otp` raises
+    OtpRequired (carrying the user for the UI's second step) and a wrong code OtpInvalid, throttled
+    per account. Used by the API's login and the agents' UI alike.
     """
     user = User.objects.filter(email__iexact=email.strip()).first()
     # The budget of the account found, whatever spelling of its email found it.
@@ -185,15 +189,50 @@ def credentials_check(*, email: str, password: str, ip: str, request=None) -> Us
         throttling.record_login_failure(account=account)
         _audit_login(user=user, email=email, ok=False, request=request)
         raise InvalidCredentials()
-    with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-        _audit_login(user=user, email=email, ok=True, request=request)
+    if connection.schema_name != "public" and two_factor.is_on(user):
+        if not otp:
+            raise two_factor.OtpRequired(user=user)
+        _second_factor(user=user, otp=otp, request=request)
+    _login_succeeded(user=user, request=request)
     return user
 
 
-def session_start(*, email: str, password: str, ip: str, request=None) -> tuple[User, TenantRefreshToken]:
-    """Check credentials in the current schema and issue a refresh token bound to it."""
-    user = credentials_check(email=email, password=password, ip=ip, request=request)
+def _second_factor(*, user: User, otp: str, request=None) -> None:
+    try:
+        two_factor.check_code(user=user, code=otp)
+    except two_factor.OtpInvalid:
+        with transaction.atomic():
+            audit_record(action="login_failed", entity_type="user", entity_id=user.pk,
+                         changes={"step": "otp"}, request=request, success=False)
+        raise
+
+
+def _login_succeeded(*, user: User, request=None) -> None:
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+        _audit_login(user=user, email=user.email, ok=True, request=request)
+
+
+def second_factor_login(*, user_id: int, otp: str, ip: str, request=None) -> User:
+    """The UI's second step: the user whose password was right moments ago, with their code.
+
+    Spends the per-IP login budget and the account's code budget like the API's login.
+    """
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise InvalidCredentials()
+    throttling.check_login_allowed(ip=ip, account=throttling.account_key(user=user))
+    _second_factor(user=user, otp=otp, request=request)
+    _login_succeeded(user=user, request=request)
+    return user
+
+
+def session_start(
+    *, email: str, password: str, ip: str, otp: str | None = None, request=None,
+) -> tuple[User, TenantRefreshToken]:
+    """Check credentials (and the second factor) in the current schema and issue a refresh token
+    bound to it."""
+    user = credentials_check(email=email, password=password, ip=ip, otp=otp, request=request)
     return user, TenantRefreshToken.for_user(user)
 
 

@@ -221,6 +221,9 @@ NINJA_JWT = {
 LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
 LOGIN_ATTEMPTS_PER_IP_PER_MINUTE = env.int("LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", default=10)
+# Wrong two-factor codes (TOTP or backup) per account before a 429, and the window they count in.
+OTP_FAILURES_PER_ACCOUNT = env.int("OTP_FAILURES_PER_ACCOUNT", default=5)
+OTP_FAILURE_WINDOW_SECONDS = env.int("OTP_FAILURE_WINDOW_SECONDS", default=15 * 60)
 # Honour X-Forwarded-For only behind a proxy that sets it; otherwise clients could pick their IP.
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 
