@@ -6,6 +6,7 @@ import apps.web.views.audiences as audience_views
 import apps.web.views.exports as export_views
 import apps.web.views.imports as import_views
 import apps.web.views.sandbox as sandbox_views
+import apps.web.views.security as security_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
 import apps.web.views.teams as team_views
@@ -102,4 +103,10 @@ urlpatterns += [
          name="contact-import-errors"),
     path("exports/", export_views.exports_view, name="exports"),
     path("exports/<int:export_id>/download/", export_views.download_view, name="export-download"),
+]
+
+# Security: two-factor sign-in and sessions of the signed-in user; the company-wide requirement.
+urlpatterns += [
+    path("profile/security/", security_views.security_view, name="security"),
+    path("settings/security/", security_views.require_two_factor_view, name="settings-security"),
 ]
