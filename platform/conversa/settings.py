@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "conversa.middleware.ratelimits.RateLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -231,6 +232,14 @@ NINJA_JWT = {
 LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
 LOGIN_ATTEMPTS_PER_IP_PER_MINUTE = env.int("LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", default=10)
+# Requests per minute per user or API key (SPEC §13), shared by every web process through Redis:
+# `general` counts every API request; sends, uploads and exports count on the API and the UI.
+RATE_LIMITS_PER_MINUTE = {
+    "general": env.int("RATE_LIMIT_GENERAL_PER_MINUTE", default=600),
+    "sends": env.int("RATE_LIMIT_SENDS_PER_MINUTE", default=60),
+    "uploads": env.int("RATE_LIMIT_UPLOADS_PER_MINUTE", default=20),
+    "exports": env.int("RATE_LIMIT_EXPORTS_PER_MINUTE", default=5),
+}
 # Wrong two-factor codes (TOTP or backup) per account before a 429, and the window they count in.
 OTP_FAILURES_PER_ACCOUNT = env.int("OTP_FAILURES_PER_ACCOUNT", default=5)
 OTP_FAILURE_WINDOW_SECONDS = env.int("OTP_FAILURE_WINDOW_SECONDS", default=15 * 60)
