@@ -160,3 +160,26 @@ class BackupCode(models.Model):
 
     def __str__(self):
         return f"backup code of {self.user_id}"
+
+
+class DeviceSession(models.Model):
+    """One signed-in device of the API: the chain of refresh tokens one login started.
+
+    Each refresh rotates the token (`refresh_jti` follows it); revoking the session blacklists the
+    current token and refuses the access tokens it issued (they carry the session's id, `sid`).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="device_sessions")
+    refresh_jti = models.CharField(max_length=255, db_index=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_used_at", "-id"]
+
+    def __str__(self):
+        return f"session {self.pk} of {self.user_id}"

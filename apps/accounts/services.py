@@ -11,16 +11,17 @@ from django.utils.translation import gettext_lazy as _
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from apps.accounts import api_keys, permissions, throttling, two_factor
+from apps.accounts import api_keys, device_sessions, permissions, throttling, two_factor
 from apps.accounts.events import AGENT_STATUS_UPDATED
-from apps.accounts.models import AgentStatusPeriod, ApiKey, User
+from apps.accounts.models import AgentStatusPeriod, ApiKey, DeviceSession, User
 from apps.accounts.permissions import Actor
-from apps.accounts.tokens import TenantRefreshToken
+from apps.accounts.tokens import SESSION_CLAIM, TenantRefreshToken
 from apps.audit.services import audit_record
 from conversa.errors import Conflict, Forbidden, TokenInvalid, ValidationFailed
 from conversa.events import publish
 from conversa.realtime.close_codes import CLOSE_RESYNC, CLOSE_UNAUTHENTICATED
 from conversa.realtime.fanout import close_user_sockets
+from tenants.console import totp as console_totp
 from tenants.limits import ensure_within_limit, lock_current_company
 
 
@@ -126,6 +127,8 @@ def user_deactivate(*, user: User, actor: Actor) -> User:
         user = User.objects.select_for_update().get(pk=user.pk)
         user.is_active = False
         user.save(update_fields=["is_active"])
+        # Every device signed out now: refresh tokens blacklisted, their access tokens refused.
+        device_sessions.device_sessions_revoke_all(user=user)
         audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, actor=actor)
         _close_sockets_after_commit(user, CLOSE_UNAUTHENTICATED)
     return user
@@ -233,11 +236,21 @@ def session_start(
     """Check credentials (and the second factor) in the current schema and issue a refresh token
     bound to it."""
     user = credentials_check(email=email, password=password, ip=ip, otp=otp, request=request)
-    return user, TenantRefreshToken.for_user(user)
+    if connection.schema_name == "public" and console_totp.totp_is_on(user.pk):
+        # The platform API asks a super-admin for the console's second factor too (the console's
+        # own sign-in asks for it as its second step).
+        if not otp:
+            raise two_factor.OtpRequired()
+        throttling.check_otp_allowed(user=user)
+        if not console_totp.totp_check(user_id=user.pk, code=otp):
+            throttling.record_otp_failure(user=user)
+            raise two_factor.OtpInvalid()
+    return user, device_sessions.device_session_start(user=user, request=request)
 
 
-def session_refresh(*, refresh: str) -> TenantRefreshToken:
-    """Rotate a refresh token: the old one is blacklisted, a new one issued (one per device)."""
+def session_refresh(*, refresh: str, request=None) -> TenantRefreshToken:
+    """Rotate a refresh token: the old one is blacklisted, a new one issued (one per device); the
+    token of a revoked device session is refused."""
     with transaction.atomic():
         try:
             old = TenantRefreshToken(refresh)
@@ -253,14 +266,25 @@ def session_refresh(*, refresh: str) -> TenantRefreshToken:
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise TokenInvalid()
         BlacklistedToken.objects.create(token=outstanding)
-        return TenantRefreshToken.for_user(user)
+        token = device_sessions.device_session_rotate(user=user, session_id=old.get(SESSION_CLAIM),
+                                                      request=request)
+        if token is None:
+            raise TokenInvalid()
+        return token
 
 
-def session_end(*, refresh: str) -> None:
+def session_end(*, refresh: str, user: User) -> None:
+    """Log out the device of this refresh token (the caller's own: another user's is refused)."""
     try:
-        TenantRefreshToken(refresh).blacklist()
+        token = TenantRefreshToken(refresh)
     except TokenError as exc:
         raise TokenInvalid() from exc
+    if token.get("user_id") != user.pk:
+        raise TokenInvalid()
+    with transaction.atomic():
+        token.blacklist()
+        if token.get(SESSION_CLAIM) is not None:
+            DeviceSession.objects.filter(pk=token[SESSION_CLAIM], user=user).update(revoked_at=timezone.now())
 
 
 # --- API keys ---------------------------------------------------------------------------------

@@ -232,3 +232,19 @@ def test_the_migration_encrypts_console_secrets_stored_in_the_clear(superadmin):
         migration.encrypt_console_secrets(global_apps, None)
         stored = SuperAdminTotp.objects.get(user_id=superadmin.pk).secret
     assert stored != plain and decrypt_text(stored) == plain
+
+
+def test_the_platform_api_asks_a_super_admin_with_console_totp_for_the_code(api, superadmin):
+    from tenants.console import totp
+
+    with schema_context("public"):
+        device = totp.totp_enrol_start(user=superadmin)
+        secret = totp.secret_of(device)
+        assert totp.totp_check(user_id=superadmin.pk, code=pyotp.TOTP(secret).now(), confirming=True)
+    client = api("localhost")
+    body = {"email": superadmin.email, "password": PASSWORD}
+
+    missing = client.post("/platform/api/v1/auth/login", body)
+    assert missing.status_code == 401 and missing.json()["error"]["code"] == "otp_required"
+    signed_in = client.post("/platform/api/v1/auth/login", {**body, "otp": next_step_code(secret)})
+    assert signed_in.status_code == 200

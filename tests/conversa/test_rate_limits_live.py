@@ -30,7 +30,8 @@ def test_a_users_budget_is_shared_by_both_processes(two_servers, make_live_compa
     company = make_live_company(plan="enterprise")
     user = make_user(company)
     first, second = clients(two_servers, company)
-    token = first.post("/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}).json()["access"]
+    signed_in = first.post("/api/v1/auth/login", json={"email": user.email, "password": PASSWORD})
+    token = signed_in.json()["access"]
     headers = {"Authorization": f"Bearer {token}"}
 
     # alternate between the processes: together they allow exactly GENERAL requests

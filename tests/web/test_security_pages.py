@@ -92,3 +92,31 @@ def test_only_admins_see_and_change_the_requirement(alpha):
     with schema_context("public"):
         alpha.refresh_from_db()
         assert alpha.require_two_factor is False
+
+
+def test_the_security_page_lists_the_users_devices_and_signs_them_out(alpha, api):
+    from tests.fixtures.factories import PASSWORD
+
+    user, other = make_user(alpha), make_user(alpha)
+    phone = api(alpha).post("/api/v1/auth/login", {"email": user.email, "password": PASSWORD},
+                            headers={"User-Agent": "Conversa-iOS/2.0"}).json()
+    api(alpha).post("/api/v1/auth/login", {"email": user.email, "password": PASSWORD},
+                    headers={"User-Agent": "Zapier integration"})
+    api(alpha).post("/api/v1/auth/login", {"email": other.email, "password": PASSWORD},
+                    headers={"User-Agent": "Someone else's tablet"})
+    browser = signed_in(alpha, user)
+
+    page = browser.get("/app/profile/security/").content.decode()
+    assert "Conversa-iOS/2.0" in page and "Zapier integration" in page
+    assert "Someone else" not in page
+    session_id = int(page.split('id="session-')[1].split('"')[0])  # newest use first: Zapier
+    revoked = browser.post("/app/profile/security/", {"step": "revoke", "session": session_id})
+    assert revoked.status_code == 302
+    page = browser.get("/app/profile/security/").content.decode()
+    assert "Zapier integration" not in page and "Conversa-iOS/2.0" in page
+
+    browser.post("/app/profile/security/", {"step": "revoke_all"})
+    assert 'id="no-sessions"' in browser.get("/app/profile/security/").content.decode()
+    assert api(alpha, token=phone["access"]).get("/api/v1/auth/me").status_code == 401
+    # another user's device id changes nothing and says so
+    assert browser.post("/app/profile/security/", {"step": "revoke", "session": 10**9}).status_code == 404

@@ -1,5 +1,6 @@
-"""The signed-in user's security page: two-factor sign-in (QR code, backup codes shown once) and,
-for admins, the company-wide requirement."""
+"""The signed-in user's security page: two-factor sign-in (QR code, backup codes shown once), the
+devices signed in through the API (apps, integrations) to sign out, and, for admins, the
+company-wide requirement."""
 
 import segno
 from django.contrib import messages
@@ -7,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from apps.accounts import two_factor
+from apps.accounts import device_sessions, two_factor
 from apps.web.auth import action_required, agent_required
 from conversa.errors import DomainError
 
@@ -25,6 +26,7 @@ def _page(request, *, status=200, **context):
         "section": "profile",
         "required": two_factor.company_requires(),
         "codes_left": two_factor.backup_codes_left(user),
+        "sessions": list(device_sessions.device_sessions_of(user)[:200]),
     })
     if pending and not context.get("backup_codes"):
         secret, url = pending
@@ -32,6 +34,13 @@ def _page(request, *, status=200, **context):
     response = render(request, "web/security.html", context, status=status)
     response["Cache-Control"] = "no-store"  # the page may show the secret or backup codes
     return response
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 @agent_required
@@ -47,6 +56,12 @@ def security_view(request):
             codes = two_factor.two_factor_enable(user=user, code=request.POST.get("code", "")[:32],
                                                  request=request)
             return _page(request, backup_codes=codes, enabled=True)
+        elif step == "revoke":
+            device_sessions.device_session_revoke(user=user, session_id=_int(request.POST.get("session")))
+            messages.success(request, _("The device is signed out."))
+        elif step == "revoke_all":
+            device_sessions.device_sessions_revoke_others(user=user, keep_id=None)
+            messages.success(request, _("Every device is signed out."))
         elif step == "disable":
             two_factor.two_factor_disable(user=user, password=request.POST.get("password", "")[:128],
                                           code=request.POST.get("code", "")[:32], request=request)
