@@ -8,11 +8,15 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from ninja.security import HttpBearer
 
+from apps.accounts import two_factor
 from apps.accounts.api_keys import api_key_from_request, raw_key_from_request
 from apps.accounts.authentication import user_for_access_token
 from apps.accounts.models import User
 from conversa.errors import Forbidden, TokenInvalid
 from conversa.sentry import tag_user
+
+# What a user may still do while their company requires two-factor and they have not set it up.
+TWO_FACTOR_SETUP_PATHS = ("/api/v1/auth/2fa", "/api/v1/auth/me", "/api/v1/auth/logout")
 
 
 class TenantAuth(HttpBearer):
@@ -31,6 +35,10 @@ class TenantAuth(HttpBearer):
         user = user_for_access_token(token)
         if user is None:
             raise TokenInvalid()
+        company = getattr(request, "tenant", None)
+        if (company is not None and company.require_two_factor
+                and not request.path.startswith(TWO_FACTOR_SETUP_PATHS) and not two_factor.is_on(user)):
+            raise two_factor.TwoFactorSetupRequired()
         request.user = user
         tag_user(user.pk)
         return user

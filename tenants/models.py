@@ -109,6 +109,8 @@ class Company(TenantMixin):
     # The tenant migrations this company's schema was last brought up to (see tenants.schema_versions):
     # `migrate_schemas` visits only the schemas whose stamp differs from the code's. Empty: unknown.
     migrations_stamp = models.CharField(max_length=64, blank=True, default="")
+    # Every user must sign in with a second factor; those without one set it up at their next login.
+    require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -250,13 +252,26 @@ class CompanyCounts(models.Model):
 
 
 class SuperAdminTotp(models.Model):
-    """A super-admin's TOTP secret; sign-in asks for a code once `confirmed_at` is set."""
+    """A super-admin's TOTP secret (encrypted at rest); sign-in asks for a code once `confirmed_at`
+    is set."""
 
     user_id = models.BigIntegerField(unique=True)
-    secret = models.CharField(max_length=64)
+    secret = models.TextField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
     last_used_step = models.BigIntegerField(default=0)  # a code is accepted once
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return f"totp of {self.user_id}"
+
+
+class SuperAdminBackupCode(models.Model):
+    """A super-admin's single-use backup code (keyed hash only, see conversa.totp)."""
+
+    user_id = models.BigIntegerField(db_index=True)
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"backup code of {self.user_id}"

@@ -168,3 +168,59 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == "pending"
+class TwoFactorDevice(models.Model):
+    """A user's TOTP secret (encrypted at rest); sign-in asks for a code once `confirmed_at` is set."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor")
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last 30 s step whose code was accepted: a code is accepted once.
+    last_used_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"two-factor of {self.user_id}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class BackupCode(models.Model):
+    """A single-use code that stands in for a TOTP code; only its keyed hash is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backup_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code_hash"], name="backup_code_unique_per_user"),
+        ]
+
+    def __str__(self):
+        return f"backup code of {self.user_id}"
+
+
+class DeviceSession(models.Model):
+    """One signed-in device of the API: the chain of refresh tokens one login started.
+
+    Each refresh rotates the token (`refresh_jti` follows it); revoking the session blacklists the
+    current token and refuses the access tokens it issued (they carry the session's id, `sid`).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="device_sessions")
+    refresh_jti = models.CharField(max_length=255, db_index=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_used_at", "-id"]
+
+    def __str__(self):
+        return f"session {self.pk} of {self.user_id}"

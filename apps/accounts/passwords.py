@@ -15,11 +15,12 @@ from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.accounts import throttling
+from apps.accounts.device_sessions import device_sessions_revoke_all, device_sessions_revoke_others
 from apps.accounts.models import User
 from apps.accounts.reset_tokens import reset_tokens, user_of_reset_token
 from apps.accounts.services import _validate_password
 from apps.accounts.tasks import password_reset_send
-from apps.accounts.tokens import TenantRefreshToken
+from apps.accounts.tokens import SESSION_CLAIM, TenantRefreshToken
 from apps.audit.services import audit_record
 from conversa import ratelimit
 from conversa.errors import RateLimited, TokenInvalid, ValidationFailed
@@ -44,14 +45,17 @@ def revoke_refresh_tokens(user: User, *, keep_jti: str | None = None) -> int:
     return len(revoked)
 
 
-def _jti_of(user: User, refresh: str | None) -> str | None:
+def _kept(user: User, refresh: str | None) -> tuple[str | None, int | None]:
+    """The jti and device session of the caller's own refresh token (None, None if not theirs)."""
     if not refresh:
-        return None
+        return None, None
     try:
         token = TenantRefreshToken(refresh)
     except TokenError:
-        return None
-    return token["jti"] if token.get("user_id") == user.pk else None
+        return None, None
+    if token.get("user_id") != user.pk:
+        return None, None
+    return token["jti"], token.get(SESSION_CLAIM)
 
 
 def password_change(
@@ -70,11 +74,13 @@ def password_change(
             "field": "current_password", "message": str(_("The current password is not correct.")),
         }])
     _checked(new_password, user)
-    keep_jti = _jti_of(user, keep_refresh)
+    keep_jti, keep_session = _kept(user, keep_refresh)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         user.set_password(new_password)
         user.save(update_fields=["password"])
+        # Revoking the devices also refuses their access tokens at once, not when they expire.
+        device_sessions_revoke_others(user=user, keep_id=keep_session)
         revoked = revoke_refresh_tokens(user, keep_jti=keep_jti)
         audit_record(action="user.password_changed", entity_type="user", entity_id=user.pk, actor=user,
                      changes={"sessions_revoked": revoked})
@@ -124,6 +130,7 @@ def password_reset_confirm(*, token: str, new_password: str) -> User:
         _checked(new_password, user)
         user.set_password(new_password)
         user.save(update_fields=["password"])
+        device_sessions_revoke_all(user=user)
         revoked = revoke_refresh_tokens(user)
         audit_record(action="user.password_reset", entity_type="user", entity_id=user.pk, actor=user,
                      changes={"sessions_revoked": revoked})

@@ -11,16 +11,17 @@ from django.utils.translation import gettext_lazy as _
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from apps.accounts import api_keys, permissions, throttling
+from apps.accounts import api_keys, device_sessions, permissions, throttling, two_factor
 from apps.accounts.events import AGENT_STATUS_UPDATED
-from apps.accounts.models import AgentStatusPeriod, ApiKey, User
+from apps.accounts.models import AgentStatusPeriod, ApiKey, DeviceSession, User
 from apps.accounts.permissions import Actor
-from apps.accounts.tokens import TenantRefreshToken
+from apps.accounts.tokens import SESSION_CLAIM, TenantRefreshToken
 from apps.audit.services import audit_record
 from conversa.errors import Conflict, Forbidden, TokenInvalid, ValidationFailed
 from conversa.events import publish
 from conversa.realtime.close_codes import CLOSE_RESYNC, CLOSE_UNAUTHENTICATED
 from conversa.realtime.fanout import close_user_sockets
+from tenants import superadmin_totp as console_totp
 from tenants.limits import ensure_within_limit, lock_current_company
 
 
@@ -126,6 +127,8 @@ def user_deactivate(*, user: User, actor: Actor) -> User:
         user = User.objects.select_for_update().get(pk=user.pk)
         user.is_active = False
         user.save(update_fields=["is_active"])
+        # Every device signed out now: refresh tokens blacklisted, their access tokens refused.
+        device_sessions.device_sessions_revoke_all(user=user)
         audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, actor=actor)
         _close_sockets_after_commit(user, CLOSE_UNAUTHENTICATED)
     return user
@@ -166,11 +169,15 @@ def _audit_login(*, user: User | None, email: str, ok: bool, request) -> None:
                  success=ok)
 
 
-def credentials_check(*, email: str, password: str, ip: str, request=None) -> User:
+def credentials_check(
+    *, email: str, password: str, ip: str, otp: str | None = None, request=None,
+) -> User:
     """The active user of the current schema with these credentials, or InvalidCredentials.
 
     Throttled per IP and per account; every attempt is audited (failed ones by a hash of the
-    email: it may be a stranger's typo). Used by the API's login and the agents' UI alike.
+    email: it may be a stranger's typo). With two-factor on, a right password without `otp` raises
+    OtpRequired (carrying the user for the UI's second step) and a wrong code OtpInvalid, throttled
+    per account. Used by the API's login and the agents' UI alike.
     """
     user = User.objects.filter(email__iexact=email.strip()).first()
     # The budget of the account found, whatever spelling of its email found it.
@@ -185,20 +192,65 @@ def credentials_check(*, email: str, password: str, ip: str, request=None) -> Us
         throttling.record_login_failure(account=account)
         _audit_login(user=user, email=email, ok=False, request=request)
         raise InvalidCredentials()
-    with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-        _audit_login(user=user, email=email, ok=True, request=request)
+    if connection.schema_name != "public" and two_factor.is_on(user):
+        if not otp:
+            raise two_factor.OtpRequired(user=user)
+        _second_factor(user=user, otp=otp, request=request)
+    _login_succeeded(user=user, request=request)
     return user
 
 
-def session_start(*, email: str, password: str, ip: str, request=None) -> tuple[User, TenantRefreshToken]:
-    """Check credentials in the current schema and issue a refresh token bound to it."""
-    user = credentials_check(email=email, password=password, ip=ip, request=request)
-    return user, TenantRefreshToken.for_user(user)
+def _second_factor(*, user: User, otp: str, request=None) -> None:
+    try:
+        two_factor.check_code(user=user, code=otp)
+    except two_factor.OtpInvalid:
+        with transaction.atomic():
+            audit_record(action="login_failed", entity_type="user", entity_id=user.pk,
+                         changes={"step": "otp"}, request=request, success=False)
+        raise
 
 
-def session_refresh(*, refresh: str) -> TenantRefreshToken:
-    """Rotate a refresh token: the old one is blacklisted, a new one issued (one per device)."""
+def _login_succeeded(*, user: User, request=None) -> None:
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+        _audit_login(user=user, email=user.email, ok=True, request=request)
+
+
+def second_factor_login(*, user_id: int, otp: str, ip: str, request=None) -> User:
+    """The UI's second step: the user whose password was right moments ago, with their code.
+
+    Spends the per-IP login budget and the account's code budget like the API's login.
+    """
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise InvalidCredentials()
+    throttling.check_login_allowed(ip=ip, account=throttling.account_key(user=user))
+    _second_factor(user=user, otp=otp, request=request)
+    _login_succeeded(user=user, request=request)
+    return user
+
+
+def session_start(
+    *, email: str, password: str, ip: str, otp: str | None = None, request=None,
+) -> tuple[User, TenantRefreshToken]:
+    """Check credentials (and the second factor) in the current schema and issue a refresh token
+    bound to it."""
+    user = credentials_check(email=email, password=password, ip=ip, otp=otp, request=request)
+    if connection.schema_name == "public" and console_totp.totp_is_on(user.pk):
+        # The platform API asks a super-admin for the console's second factor too (the console's
+        # own sign-in asks for it as its second step).
+        if not otp:
+            raise two_factor.OtpRequired()
+        throttling.check_otp_allowed(user=user)
+        if not console_totp.totp_check(user_id=user.pk, code=otp):
+            throttling.record_otp_failure(user=user)
+            raise two_factor.OtpInvalid()
+    return user, device_sessions.device_session_start(user=user, request=request)
+
+
+def session_refresh(*, refresh: str, request=None) -> TenantRefreshToken:
+    """Rotate a refresh token: the old one is blacklisted, a new one issued (one per device); the
+    token of a revoked device session is refused."""
     with transaction.atomic():
         try:
             old = TenantRefreshToken(refresh)
@@ -214,14 +266,25 @@ def session_refresh(*, refresh: str) -> TenantRefreshToken:
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise TokenInvalid()
         BlacklistedToken.objects.create(token=outstanding)
-        return TenantRefreshToken.for_user(user)
+        token = device_sessions.device_session_rotate(user=user, session_id=old.get(SESSION_CLAIM),
+                                                      request=request)
+        if token is None:
+            raise TokenInvalid()
+        return token
 
 
-def session_end(*, refresh: str) -> None:
+def session_end(*, refresh: str, user: User) -> None:
+    """Log out the device of this refresh token (the caller's own: another user's is refused)."""
     try:
-        TenantRefreshToken(refresh).blacklist()
+        token = TenantRefreshToken(refresh)
     except TokenError as exc:
         raise TokenInvalid() from exc
+    if token.get("user_id") != user.pk:
+        raise TokenInvalid()
+    with transaction.atomic():
+        token.blacklist()
+        if token.get(SESSION_CLAIM) is not None:
+            DeviceSession.objects.filter(pk=token[SESSION_CLAIM], user=user).update(revoked_at=timezone.now())
 
 
 # --- API keys ---------------------------------------------------------------------------------

@@ -46,3 +46,24 @@ def check_login_allowed(*, ip: str, account: str) -> None:
 
 def record_login_failure(*, account: str) -> None:
     ratelimit.incr(account, window=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+# --- second factor ------------------------------------------------------------------------------
+# Wrong TOTP or backup codes have their own budget per account: reaching a code prompt takes the
+# password, and the code space (10^6 per step) must not be walked through at request speed.
+
+def otp_key(user) -> str:
+    return f"{connection.schema_name}:otp-fail:user:{user.pk}"
+
+
+TOO_MANY_CODES = _("Too many wrong codes. Try again later.")
+
+
+def check_otp_allowed(*, user) -> None:
+    window = settings.OTP_FAILURE_WINDOW_SECONDS
+    if ratelimit.count(otp_key(user), window=window) >= settings.OTP_FAILURES_PER_ACCOUNT:
+        raise RateLimited(TOO_MANY_CODES, retry_after=ratelimit.seconds_left(window))
+
+
+def record_otp_failure(*, user) -> None:
+    ratelimit.incr(otp_key(user), window=settings.OTP_FAILURE_WINDOW_SECONDS)

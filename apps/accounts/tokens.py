@@ -14,6 +14,9 @@ from ninja_jwt.tokens import AccessToken, RefreshToken
 from ninja_jwt.utils import datetime_from_epoch
 
 TENANT_CLAIM = "tenant"
+# The device session (apps.accounts.models.DeviceSession) a refresh token and its access tokens
+# belong to: revoking the session refuses them all.
+SESSION_CLAIM = "sid"
 
 
 class TenantBoundToken:
@@ -32,11 +35,13 @@ class TenantRefreshToken(TenantBoundToken, RefreshToken):
     access_token_class = TenantAccessToken
 
     @classmethod
-    def for_user(cls, user):
+    def for_user(cls, user, session_id: int | None = None):
         """A refresh token for `user` in the current schema, recorded as outstanding."""
         token = cls()
         token[api_settings.USER_ID_CLAIM] = user.pk
         token[TENANT_CLAIM] = connection.schema_name
+        if session_id is not None:
+            token[SESSION_CLAIM] = session_id
         OutstandingToken.objects.create(
             user=user,
             jti=token[api_settings.JTI_CLAIM],

@@ -7,12 +7,25 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from apps.accounts import permissions
+from apps.accounts import permissions, two_factor
 from conversa.errors import NotFound
+
+# Pages a user whose company requires two-factor may open before setting it up.
+TWO_FACTOR_SETUP_PAGES = ("web:security", "web:realtime-token")
+
+
+def _must_set_up_two_factor(request) -> bool:
+    company = getattr(request, "tenant", None)
+    return (company is not None and company.require_two_factor
+            and request.path not in {reverse(name) for name in TWO_FACTOR_SETUP_PAGES}
+            and not two_factor.is_on(request.user))
 
 
 def _to_login(request):
-    url = f"{reverse('web:login')}?next={request.get_full_path()}"
+    return _redirect(request, f"{reverse('web:login')}?next={request.get_full_path()}")
+
+
+def _redirect(request, url: str):
     if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
@@ -29,6 +42,8 @@ def agent_required(view):
             raise Http404
         if not request.user.is_authenticated or not request.user.is_active:
             return _to_login(request)
+        if _must_set_up_two_factor(request):
+            return _redirect(request, reverse("web:security"))
         try:
             return view(request, *args, **kwargs)
         except NotFound as exc:

@@ -8,6 +8,7 @@ import apps.web.views.imports as import_views
 import apps.web.views.invitations as invitation_views
 import apps.web.views.passwords as password_views
 import apps.web.views.sandbox as sandbox_views
+import apps.web.views.security as security_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
 import apps.web.views.teams as team_views
@@ -118,4 +119,10 @@ urlpatterns += [
     path("profile/password/", password_views.change_view, name="password-change"),
     path("password/forgot/", password_views.forgot_view, name="password-forgot"),
     path("password/reset/<str:token>/", password_views.reset_view, name="password-reset"),
+]
+
+# Security: two-factor sign-in and sessions of the signed-in user; the company-wide requirement.
+urlpatterns += [
+    path("profile/security/", security_views.security_view, name="security"),
+    path("settings/security/", security_views.require_two_factor_view, name="settings-security"),
 ]

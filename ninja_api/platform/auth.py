@@ -12,7 +12,8 @@ router = Router(tags=["platform auth"])
 @router.post("/login", auth=None, response=TokenPairOut)
 def login(request, payload: LoginIn):
     _, refresh = services.session_start(
-        email=payload.email, password=payload.password, ip=client_ip(request), request=request,
+        email=payload.email, password=payload.password, otp=payload.otp, ip=client_ip(request),
+        request=request,
     )
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 

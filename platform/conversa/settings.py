@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "conversa.middleware.ratelimits.RateLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -210,6 +211,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Argon2id first: a PBKDF2 hash of an older install is upgraded at its user's next login.
+PASSWORD_HASHERS = [
+    "apps.accounts.hashers.ConversaArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+# Argon2id cost (never below OWASP's minimum of 2 passes over 19 MiB, 1 lane): ~50 ms on 2 cores.
+ARGON2_TIME_COST = env.int("ARGON2_TIME_COST", default=2)
+ARGON2_MEMORY_KIB = env.int("ARGON2_MEMORY_KIB", default=19 * 1024)
+
 NINJA_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("ACCESS_TOKEN_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("REFRESH_TOKEN_DAYS", default=7)),
@@ -222,6 +233,17 @@ NINJA_JWT = {
 LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
 LOGIN_ATTEMPTS_PER_IP_PER_MINUTE = env.int("LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", default=10)
+# Requests per minute per user or API key (SPEC §13), shared by every web process through Redis:
+# `general` counts every API request; sends, uploads and exports count on the API and the UI.
+RATE_LIMITS_PER_MINUTE = {
+    "general": env.int("RATE_LIMIT_GENERAL_PER_MINUTE", default=600),
+    "sends": env.int("RATE_LIMIT_SENDS_PER_MINUTE", default=60),
+    "uploads": env.int("RATE_LIMIT_UPLOADS_PER_MINUTE", default=20),
+    "exports": env.int("RATE_LIMIT_EXPORTS_PER_MINUTE", default=5),
+}
+# Wrong two-factor codes (TOTP or backup) per account before a 429, and the window they count in.
+OTP_FAILURES_PER_ACCOUNT = env.int("OTP_FAILURES_PER_ACCOUNT", default=5)
+OTP_FAILURE_WINDOW_SECONDS = env.int("OTP_FAILURE_WINDOW_SECONDS", default=15 * 60)
 # Honour X-Forwarded-For only behind a proxy that sets it; otherwise clients could pick their IP.
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 

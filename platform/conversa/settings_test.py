@@ -17,6 +17,10 @@ os.environ.setdefault("MEDIA_ROOT", os.path.join(tempfile.gettempdir(), f"conver
 os.environ.setdefault("OUTBOUND_ALLOW_PRIVATE", "true")
 # Every test logs in from 127.0.0.1; the throttle's own test lowers this again.
 os.environ.setdefault("LOGIN_ATTEMPTS_PER_IP_PER_MINUTE", "100000")
+# The session's companies' admins act in hundreds of tests a minute; the rate limits' own tests
+# lower these (settings fixture, or the live servers' environment).
+for _budget in ("GENERAL", "SENDS", "UPLOADS", "EXPORTS"):
+    os.environ.setdefault(f"RATE_LIMIT_{_budget}_PER_MINUTE", "100000")
 
 from conversa.settings import *  # noqa: E402, F403
 

@@ -17,8 +17,8 @@ from apps.accounts import throttling
 from apps.accounts.models import User
 from conversa.errors import DomainError, RateLimited
 from conversa.request_meta import RequestMeta, client_ip
+from tenants import superadmin_totp as totp
 from tenants.audit import platform_audit_record
-from tenants.console import totp
 from tenants.console.forms import CodeForm, LoginForm
 
 PENDING_KEY = "console_pending_user"
@@ -160,8 +160,16 @@ def security_view(request):
                 user_id=user.pk, code=form.cleaned_data["otp"], confirming=confirming,
             ):
                 if confirming:
+                    codes = totp.backup_codes_issue(user=user)
                     platform_audit_record(action="console.totp_enabled", actor=user,
                                           meta=RequestMeta.of(request, source="console"))
+                    # Shown on this answer only: a reload shows them no more.
+                    response = render(request, "console/security.html", {
+                        "device": totp.totp_for(user.pk), "form": CodeForm(), "tab": "security",
+                        "backup_codes": codes,
+                    })
+                    response["Cache-Control"] = "no-store"
+                    return response
                 else:
                     with transaction.atomic():
                         totp.totp_remove(user=user)
@@ -172,6 +180,7 @@ def security_view(request):
     context = {"device": device, "form": form, "error": error, "tab": "security"}
     if device is not None and device.confirmed_at is None:
         context["uri"] = totp.provisioning_uri(device, user.email)
+        context["secret"] = totp.secret_of(device)
     response = render(request, "console/security.html", context, status=422 if error else 200)
     response["Cache-Control"] = "no-store"  # the page may show the secret
     return response

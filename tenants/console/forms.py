@@ -15,8 +15,10 @@ class LoginForm(forms.Form):
 
 class CodeForm(forms.Form):
     otp = forms.RegexField(
-        label=_("Code from your authenticator app"), regex=r"^\s*\d{6}\s*$", max_length=8,
-        error_messages={"invalid": _("Enter the 6-digit code.")},
+        # Six digits from the app, or a backup code ("xxxxx-xxxxx").
+        label=_("Code from your authenticator app"),
+        regex=r"^\s*(\d{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5})\s*$", max_length=13,
+        error_messages={"invalid": _("Enter the 6-digit code or a backup code.")},
     )
 
 

@@ -4,6 +4,7 @@ import pyotp
 import pytest
 from django.test import Client
 
+from conversa.crypto import decrypt_text
 from tenants.models import PlatformAuditEntry, SuperAdminTotp
 from tests.conftest import host_of
 from tests.console.conftest import Console
@@ -92,12 +93,15 @@ def test_totp_enrolment_then_sign_in_needs_the_code(console, superadmin):
     page = console.post("/console/security/", {"step": "start"})
     assert page.status_code == 200 and page["Cache-Control"] == "no-store"
     device = SuperAdminTotp.objects.get(user_id=superadmin.pk)
-    assert device.secret in page.content.decode()
+    secret = decrypt_text(device.secret)  # encrypted at rest
+    assert secret != device.secret and secret in page.content.decode()
     assert "otpauth://totp/" in page.content.decode()
-    totp = pyotp.TOTP(device.secret)
+    totp = pyotp.TOTP(secret)
 
     assert console.post("/console/security/", {"step": "confirm", "otp": "000000"}).status_code == 422
-    assert console.post("/console/security/", {"step": "confirm", "otp": totp.now()}).status_code == 302
+    confirmed = console.post("/console/security/", {"step": "confirm", "otp": totp.now()})
+    # the ten backup codes are shown on this answer only
+    assert confirmed.status_code == 200 and confirmed.content.decode().count("<li><code>") == 10
     assert SuperAdminTotp.objects.get(user_id=superadmin.pk).confirmed_at is not None
     console.post("/console/logout/")
 

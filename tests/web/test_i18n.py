@@ -264,8 +264,14 @@ def visit_every_screen(alpha, browser, s) -> dict[str, str]:
 
     for path in ("/app/", "/app/?tab=unassigned", "/app/?tab=all&status=any", f"/app/c/{active}/",
                  f"/app/c/{closed}/", f"/app/c/{s['old']}/", "/app/notifications/", "/app/profile/",
-                 "/app/sandbox/", f"/app/sandbox/?inbox={s['inbox'].pk}&phone=%2B5511987654321&name=Gil"):
+                 "/app/sandbox/", f"/app/sandbox/?inbox={s['inbox'].pk}&phone=%2B5511987654321&name=Gil",
+                 "/app/profile/security/"):
         get(path)
+    # Security: the authenticator set-up (QR code, key) and a wrong code's refusal.
+    browser.post("/app/profile/security/", {"step": "start"})
+    get("/app/profile/security/")
+    post("two-factor wrong code", "/app/profile/security/", {"step": "enable", "code": "12"},
+         status=(422,))
     # Refused actions explain why, in the user's language.
     post("refused status", f"/app/c/{active}/status/", {"status": "archived"})
     post("refused send", f"/app/c/{active}/send/", {"text": "x" * 4097})

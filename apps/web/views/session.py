@@ -1,5 +1,7 @@
 """Signing in and out of the agents' UI, the profile, language and agent status."""
 
+import time
+
 from django import forms
 from django.contrib.auth import login, logout
 from django.http import JsonResponse
@@ -10,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts import services as accounts
+from apps.accounts import two_factor
 from apps.accounts.models import User
 from apps.accounts.tokens import access_token_for
 from apps.web.auth import agent_required
@@ -32,9 +35,16 @@ def _next_url(request) -> str:
     return "/app/"
 
 
+# The UI's second step: whose password was right, and when (the code must follow within minutes).
+PENDING_KEY = "two_factor_pending"
+PENDING_SECONDS = 300
+
+
 def login_view(request):
     if request.user.is_authenticated:
         return redirect(_next_url(request))
+    if request.method == "POST" and request.POST.get("step") == "otp":
+        return _code_step(request)
     form = LoginForm(request.POST or None)
     error, status = "", 200
     if request.method == "POST" and form.is_valid():
@@ -45,18 +55,47 @@ def login_view(request):
             )
         except RateLimited as exc:
             error, status = exc.message, 429
+        except two_factor.OtpRequired as exc:
+            request.session[PENDING_KEY] = {"user_id": exc.user.pk, "at": time.time()}
+            return render(request, "web/login_code.html", {"next": _next_url(request)})
         except DomainError:
             error, status = _("Wrong email or password."), 401
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            if user.status == User.Status.OFFLINE:
-                # Signing in to the inbox is starting work; a chosen busy/paused status is kept.
-                accounts.user_set_status(user=user, status=User.Status.AVAILABLE)
-            return redirect(_next_url(request))
+            return _signed_in(request, user)
     elif request.method == "POST":
         status = 422
     return render(request, "web/login.html", {"form": form, "error": error, "next": _next_url(request)},
                   status=status)
+
+
+def _code_step(request):
+    pending = request.session.get(PENDING_KEY) or {}
+    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        request.session.pop(PENDING_KEY, None)
+        return redirect("web:login")
+    code = request.POST.get("otp", "").strip()[:32]
+    try:
+        user = accounts.second_factor_login(user_id=pending["user_id"], otp=code, ip=client_ip(request),
+                                            request=request)
+    except RateLimited as exc:
+        error, status = exc.message, 429
+    except DomainError:
+        error, status = _("That code is not right. Try the current one."), 401
+    else:
+        request.session.pop(PENDING_KEY, None)
+        return _signed_in(request, user)
+    return render(request, "web/login_code.html", {"next": _next_url(request), "error": error},
+                  status=status)
+
+
+def _signed_in(request, user):
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if user.status == User.Status.OFFLINE:
+        # Signing in to the inbox is starting work; a chosen busy/paused status is kept.
+        accounts.user_set_status(user=user, status=User.Status.AVAILABLE)
+    if two_factor.setup_pending(user, getattr(request, "tenant", None)):
+        return redirect("web:security")
+    return redirect(_next_url(request))
 
 
 @require_POST

@@ -1,16 +1,16 @@
-"""Optional TOTP (RFC 6238) for super-admins: enrol, confirm, verify once per time step, remove."""
+"""Optional TOTP (RFC 6238) for super-admins: enrol, confirm, verify once per time step, remove;
+single-use backup codes. The secret is encrypted at rest, backup codes are kept as keyed hashes."""
 
-import hmac
 import time
 
-import pyotp
 from django.db import transaction
 from django.utils import timezone
 
-from tenants.models import SuperAdminTotp
+from conversa import totp as otp
+from conversa.crypto import decrypt_text, encrypt_text
+from tenants.models import SuperAdminBackupCode, SuperAdminTotp
 
 ISSUER = "Conversa console"
-DRIFT_STEPS = 1  # a code of the previous or next 30 s step is accepted: clocks drift
 
 
 def totp_for(user_id: int) -> SuperAdminTotp | None:
@@ -21,8 +21,12 @@ def totp_is_on(user_id: int) -> bool:
     return SuperAdminTotp.objects.filter(user_id=user_id, confirmed_at__isnull=False).exists()
 
 
+def secret_of(device: SuperAdminTotp) -> str:
+    return decrypt_text(device.secret)
+
+
 def provisioning_uri(device: SuperAdminTotp, email: str) -> str:
-    return pyotp.TOTP(device.secret).provisioning_uri(name=email, issuer_name=ISSUER)
+    return otp.provisioning_uri(secret_of(device), email=email, issuer=ISSUER)
 
 
 def totp_enrol_start(*, user) -> SuperAdminTotp:
@@ -33,24 +37,21 @@ def totp_enrol_start(*, user) -> SuperAdminTotp:
             return device
         if device is None:
             device = SuperAdminTotp(user_id=user.pk)
-        device.secret = pyotp.random_base32()
+        device.secret = encrypt_text(otp.new_secret())
         device.last_used_step = 0
         device.save()
     return device
 
 
-def _matching_step(secret: str, code: str, now: float) -> int | None:
-    totp = pyotp.TOTP(secret)
-    code = code.strip()
-    for drift in range(-DRIFT_STEPS, DRIFT_STEPS + 1):
-        moment = now + drift * totp.interval
-        if hmac.compare_digest(totp.at(moment), code):
-            return int(moment // totp.interval)
-    return None
+def _use_backup_code(user_id: int, code: str) -> bool:
+    return bool(SuperAdminBackupCode.objects.filter(
+        user_id=user_id, code_hash=otp.hash_backup_code(code), used_at__isnull=True,
+    ).update(used_at=timezone.now()))
 
 
 def totp_check(*, user_id: int, code: str, confirming: bool = False) -> bool:
     """True once per time step for a right code: a code seen over a shoulder cannot be replayed.
+    Once confirmed, an unused backup code is accepted too (and used up).
 
     Locks the device row, so two requests with the same code cannot both pass.
     """
@@ -58,7 +59,9 @@ def totp_check(*, user_id: int, code: str, confirming: bool = False) -> bool:
         device = SuperAdminTotp.objects.select_for_update().filter(user_id=user_id).first()
         if device is None or (device.confirmed_at is None) != confirming:
             return False
-        step = _matching_step(device.secret, code, time.time())
+        if not otp.looks_like_totp(code):
+            return not confirming and _use_backup_code(user_id, code)
+        step = otp.matching_step(secret_of(device), code, time.time())
         if step is None or step <= device.last_used_step:
             return False
         device.last_used_step = step
@@ -68,5 +71,17 @@ def totp_check(*, user_id: int, code: str, confirming: bool = False) -> bool:
     return True
 
 
+def backup_codes_issue(*, user) -> list[str]:
+    """Ten new backup codes replacing the old ones; the codes are returned here once."""
+    codes = otp.new_backup_codes()
+    with transaction.atomic():
+        SuperAdminBackupCode.objects.filter(user_id=user.pk).delete()
+        SuperAdminBackupCode.objects.bulk_create(
+            SuperAdminBackupCode(user_id=user.pk, code_hash=otp.hash_backup_code(code)) for code in codes
+        )
+    return codes
+
+
 def totp_remove(*, user) -> None:
     SuperAdminTotp.objects.filter(user_id=user.pk).delete()
+    SuperAdminBackupCode.objects.filter(user_id=user.pk).delete()
