@@ -8,6 +8,7 @@ from ninja_api.routers import (
     api_keys,
     audit_logs,
     auth,
+    campaigns,
     contacts,
     conversations,
     inboxes,
@@ -42,3 +43,4 @@ api.add_router("/quick-replies", quick_replies.router)
 api.add_router("/notifications", notifications.router)
 api.add_router("/audit-logs", audit_logs.router)
 api.add_router("/media", media.router)
+api.add_router("/campaigns", campaigns.router)
