@@ -108,7 +108,10 @@ class CampaignRecipient(models.Model):
     error_message = models.CharField(max_length=500, blank=True)
     # Carried by the send; providers echo it in status callbacks, so a lost response is settled.
     send_key = models.UUIDField(default=uuid.uuid4, unique=True)
+    # Claimed by the sender until then (queued), or settled by the rule after then (sending).
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # A retry after a retryable provider error waits until then.
+    not_before = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_message_id = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -78,8 +78,8 @@ logger = logging.getLogger("conversa.campaigns")
 
 BATCH = 100
 CLAIM_LEASE = dt.timedelta(seconds=60)
-SENDER_LEASE = 5.0
-LEASE_RENEW_SECONDS = 1.0
+SENDER_LEASE = 3.0
+LEASE_RENEW_SECONDS = 0.75
 MAX_ATTEMPTS = 6
 MAX_UNSETTLED = 3
 PROGRESS_SECONDS = 1.0
@@ -174,12 +174,21 @@ def _claim(campaign_id: int, limit: int) -> list[CampaignRecipient]:
             .select_related("contact")
             .filter(campaign_id=campaign_id, status=CampaignRecipient.Status.QUEUED)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(Q(not_before__isnull=True) | Q(not_before__lt=now))
             .order_by("id")[:limit]
         )
         if recipients:
             CampaignRecipient.objects.filter(pk__in=[r.pk for r in recipients]).update(
                 claimed_until=now + CLAIM_LEASE)
     return recipients
+
+
+def _take_over(campaign_id: int) -> None:
+    """Drop the claims of an earlier sender of this campaign: holding the campaign's lock now, we
+    know it is gone, and its claimed recipients are still queued (never sent)."""
+    CampaignRecipient.objects.filter(
+        campaign_id=campaign_id, status=CampaignRecipient.Status.QUEUED, claimed_until__isnull=False,
+    ).update(claimed_until=None)
 
 
 def _release(recipients: list[CampaignRecipient]) -> None:
@@ -216,7 +225,8 @@ def _mark_failed(recipient: CampaignRecipient, code: str, text: str) -> None:
 
 def _mark_retry(recipient: CampaignRecipient, delay: float, error: ProviderError) -> None:
     CampaignRecipient.objects.filter(pk=recipient.pk, status=CampaignRecipient.Status.SENDING).update(
-        status=CampaignRecipient.Status.QUEUED, claimed_until=timezone.now() + dt.timedelta(seconds=delay),
+        status=CampaignRecipient.Status.QUEUED, claimed_until=None,
+        not_before=timezone.now() + dt.timedelta(seconds=delay),
         reason=(error.code or f"http_{error.status}")[:50], error_message=str(error)[:500],
     )
 
@@ -337,6 +347,7 @@ class Sender:
 
     def run(self) -> str:
         recipients_materialize(campaign_id=self.campaign_id)
+        _take_over(self.campaign_id)
         self.progress(force=True)
         try:
             while True:
@@ -348,11 +359,14 @@ class Sender:
                 if opening is not None:
                     queue_sender(self.schema, self.campaign_id, eta=opening)
                     return "outside_window"
+                self.count_usage()  # the month's counter is current before the quota is read
                 left = outbound_left()
                 if left is not None and left <= 0:
                     _pause_for_limit(campaign)
                     return "outbound_limit"
-                batch = _claim(self.campaign_id, BATCH if left is None else min(BATCH, left))
+                # About two seconds of sends: a claim outlives its batch at any rate.
+                size = min(BATCH, max(5, 2 * campaign.effective_rate))
+                batch = _claim(self.campaign_id, size if left is None else min(size, left))
                 if not batch:
                     return self.finish_or_wait()
                 outcome = self.send_batch(campaign, batch)
@@ -406,11 +420,16 @@ class Sender:
         if not pending.exists():
             campaign_finish(campaign_id=self.campaign_id)
             return "completed"
-        if pending.filter(status=CampaignRecipient.Status.QUEUED).filter(
-                Q(claimed_until__isnull=True) | Q(claimed_until__lt=timezone.now())).exists():
+        now = timezone.now()
+        queued = pending.filter(status=CampaignRecipient.Status.QUEUED)
+        if queued.filter(Q(not_before__isnull=True) | Q(not_before__lt=now)).filter(
+                Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).exists():
             queue_sender(self.schema, self.campaign_id, delay=0.1)
             return "again"
-        due = pending.order_by("claimed_until").values_list("claimed_until", flat=True).first()
+        retry = queued.order_by("not_before").values_list("not_before", flat=True).first()
+        settle = pending.filter(status=CampaignRecipient.Status.SENDING).order_by(
+            "claimed_until").values_list("claimed_until", flat=True).first()
+        due = min([when for when in (retry, settle) if when is not None], default=None)
         delay = max(0.5, (due - timezone.now()).total_seconds() + 0.1) if due else 1.0
         queue_sender(self.schema, self.campaign_id, delay=min(delay, 60.0))
         return "waiting"

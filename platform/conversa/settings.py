@@ -362,3 +362,9 @@ if SENTRY_DSN:
         environment=env.str("SENTRY_ENVIRONMENT", default="production"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
+
+# --- campaigns ------------------------------------------------------------------------------------
+# Campaign senders working at once across all workers (each takes one Huey thread while it sends).
+CAMPAIGN_SENDERS_MAX = env.int("CAMPAIGN_SENDERS_MAX", default=2)
+# How long a send interrupted mid-request may stay unconfirmed by the provider before it is retried.
+CAMPAIGN_UNSETTLED_GRACE_SECONDS = env.int("CAMPAIGN_UNSETTLED_GRACE_SECONDS", default=300)

@@ -19,7 +19,8 @@ def desk(alpha, api):
         "supervisor": make_user(alpha, role="supervisor", name="Sara Supervisor"),
         "agent": make_user(alpha, name="Ana Agent"),
     }
-    clients = {role: api(alpha, token=api(alpha).login(user.email)["access"]) for role, user in people.items()}
+    clients = {role: api(alpha, token=api(alpha).login(user.email)["access"])
+               for role, user in people.items()}
     return {"people": people, "api": clients, "inbox": make_inbox(alpha, rate=500)}
 
 
@@ -41,6 +42,7 @@ def make_campaign(company, *, actor, inbox, tags, text="Hi {{contact.first_name}
     with schema_context(company.schema_name):
         return services.campaign_create(
             actor=actor, name=fields.pop("name", "Spring sale"), inbox_id=inbox.pk,
-            audience={"tags": tags, **fields.pop("audience", {})}, message=fields.pop("message", {"text": text}),
+            audience={"tags": tags, **fields.pop("audience", {})},
+            message=fields.pop("message", {"text": text}),
             **fields,
         )
