@@ -5,7 +5,7 @@
   move sent → delivered → read, never backwards; a `failed` recipient we marked
   `delivery_unknown` is overtaken by any word from the provider.
 - `message.created` of an inbound message: a whole-message opt-out word (`OPT_OUT_WORDS`, case-blind)
-  opts the contact out of campaigns; and the first reply of a recipient within `REPLY_WINDOW` of a
+  opts the contact out of campaigns; and the first reply of a recipient within `control.REPLY_WINDOW` of a
   campaign's send on that inbox links the conversation to the campaign (recipient.conversation and
   a `campaign_reply` timeline entry naming the campaign and the text it sent).
 
@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -23,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.campaigns import control
 from apps.campaigns.events import CAMPAIGN_PROGRESS
 from apps.campaigns.models import CampaignRecipient
 from apps.campaigns.selectors import campaign_message_for
@@ -40,7 +42,6 @@ logger = logging.getLogger("conversa.campaigns")
 # a final period or exclamation mark ignored): English, Portuguese and Spanish, the product's
 # languages. A deployment may replace them with the CAMPAIGN_OPT_OUT_WORDS setting.
 OPT_OUT_WORDS = ("stop", "parar", "baja")
-REPLY_WINDOW = dt.timedelta(days=7)
 STAMPS = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
 
 
@@ -62,13 +63,18 @@ def campaigns_hear(batch: list[Event]) -> None:
             inbound[event.schema_name].append(event.data["message_id"])
     for schema_name in sorted(set(statuses) | set(inbound)):
         try:
-            with schema_context(schema_name):
+            with _in_schema(schema_name):
                 if statuses.get(schema_name):
                     recipients_apply_statuses(statuses[schema_name])
                 if inbound.get(schema_name):
                     replies_receive(inbound[schema_name])
         except Exception:
             logger.exception("campaign listeners failed in %s", schema_name)
+
+
+def _in_schema(schema_name: str):
+    # Entering the schema the drain is already in would cost two SET search_path for nothing.
+    return nullcontext() if connection.schema_name == schema_name else schema_context(schema_name)
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -183,19 +189,25 @@ def replies_receive(message_ids: list[int]) -> None:
 
 
 def _link_replies(messages: list[dict]) -> None:
-    """Link each contact's first reply after a campaign's send (on the campaign's inbox) to it."""
+    """Link each contact's first reply after a campaign's send (on the campaign's inbox) to it.
+
+    Costs no query on inboxes no campaign sent on within REPLY_WINDOW (a Redis flag per inbox the
+    sender keeps), and one read when none of these contacts is waiting for a reply."""
+    recent = control.sent_recently(connection.schema_name, [message["inbox_id"] for message in messages])
+    messages = [message for message in messages if message["inbox_id"] in recent]
+    if not messages:
+        return
     contact_ids = {message["conversation__contact_id"] for message in messages}
-    since = timezone.now() - REPLY_WINDOW
+    since = timezone.now() - control.REPLY_WINDOW
+    waiting = CampaignRecipient.objects.filter(
+        contact_id__in=contact_ids, conversation__isnull=True, sent_at__gte=since,
+        status__in=("sent", "delivered", "read"),
+    )
+    if not waiting.exists():
+        return
     with transaction.atomic():
-        waiting = list(
-            CampaignRecipient.objects.select_for_update(of=("self",), skip_locked=True)
-            .select_related("campaign", "contact")
-            .filter(contact_id__in=contact_ids, conversation__isnull=True, sent_at__gte=since,
-                    status__in=("sent", "delivered", "read"))
-            .order_by("-sent_at")
-        )
-        if not waiting:
-            return
+        waiting = list(waiting.select_for_update(of=("self",), skip_locked=True)
+                       .select_related("campaign", "contact").order_by("-sent_at"))
         linked = set()
         for message in messages:
             key = (message["conversation__contact_id"], message["inbox_id"])

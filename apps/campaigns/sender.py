@@ -379,6 +379,7 @@ class Sender:
 
     def send_batch(self, campaign: Campaign, batch: list[CampaignRecipient]) -> str | None:
         providers = _Provider(campaign.inbox)
+        control.mark_sent_recently(self.schema, campaign.inbox_id)
         for index, recipient in enumerate(batch):
             token = uuid.uuid4().hex
             if self.stopped() or not self.wait_for_slot(campaign, token):

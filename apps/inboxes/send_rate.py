@@ -50,9 +50,11 @@ local wait = 0
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
 if redis.call('ZCARD', KEYS[2]) >= limit then
     local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    wait = tonumber(oldest[2]) + window - now
-    -- an entry still in flight is bounded by its hold; its sender usually lowers it much sooner
-    wait = math.max(1, math.min(wait, 20000))
+    wait = math.max(1, tonumber(oldest[2]) + window - now)
+    -- a bulk send still in flight is bounded by its hold; its sender lowers it much sooner
+    if string.sub(oldest[1], 1, 2) == 'b:' and tonumber(oldest[2]) > now then
+        wait = math.min(wait, 20000)
+    end
 else
     local next_grant = tonumber(redis.call('GET', KEYS[1]) or '0')
     if next_grant > now then
@@ -122,12 +124,12 @@ def reserve_bulk_slot(*, redis, schema_name: str, inbox_id: int, per_second: int
     waiting replies, paced without slack and bounded by the arrival log. Report the provider's
     answer with `bulk_slot_done(token)` as soon as it comes. `redis`: the caller's client."""
     return _reserve(redis, schema_name=schema_name, inbox_id=inbox_id, per_second=per_second, window=1.0,
-                    token=token, high=False, hold=BULK_HOLD)
+                    token=f"b:{token}", high=False, hold=BULK_HOLD)
 
 
 def bulk_slot_done(*, redis, schema_name: str, inbox_id: int, token: str) -> None:
     """The bulk send `token` has been answered: its arrival is behind us, bound it by now."""
-    redis.eval(_DONE, 1, _keys(schema_name, inbox_id)[1], token)
+    redis.eval(_DONE, 1, _keys(schema_name, inbox_id)[1], f"b:{token}")
 
 
 def wait_for_send_slot(*, schema_name: str, inbox_id: int, per_second: int, timeout: float) -> bool:
