@@ -15,7 +15,9 @@ Design (SPEC §9; issue 13):
 - **Pacing** at min(campaign rate, inbox rate) through the inbox's shared limiter in Redis, paced
   without slack and bounded by a log of arrival bounds: the provider never sees more than the rate
   in any one-second window, however the network scatters the requests, and a steady sender loses
-  only one round trip per second of its rate.
+  only one round trip per second of its rate. A fast campaign sends on a few lanes at once (threads
+  of the one sender, `SENDS_PER_LANE` each, at most `CAMPAIGN_SEND_LANES_MAX`): one lane does about
+  200 sends a second.
 - **Exactly once.** Recipients are claimed in batches of `BATCH` (queued, `FOR UPDATE SKIP LOCKED`,
   a claim lease in `claimed_until`); a claimed recipient is still `queued`, so one left behind by a
   dead worker is simply claimed again once the claim expires, never having been sent. Right before
@@ -44,6 +46,7 @@ Design (SPEC §9; issue 13):
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 import uuid
@@ -53,6 +56,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
 from huey.contrib.djhuey import HUEY
 from redis.exceptions import LockError, RedisError
 
@@ -85,6 +89,7 @@ MAX_ATTEMPTS = 6
 MAX_UNSETTLED = 3
 # Twice the rate SPEC §13 asks for: a frame stays under a second apart despite delivery jitter.
 PROGRESS_SECONDS = 0.5
+SENDS_PER_LANE = 120
 STOP_POLL_SECONDS = 0.05
 MEDIA_LINK_TTL = 6 * 3600
 
@@ -104,6 +109,10 @@ return 0
 
 def unsettled_grace() -> dt.timedelta:
     return dt.timedelta(seconds=getattr(settings, "CAMPAIGN_UNSETTLED_GRACE_SECONDS", 300))
+
+
+def send_lanes_max() -> int:
+    return max(1, getattr(settings, "CAMPAIGN_SEND_LANES_MAX", 6))
 
 
 def senders_max() -> int:
@@ -314,24 +323,30 @@ class Sender:
 
     def __init__(self, schema_name: str, campaign_id: int, redis, lease: SenderLease):
         self.schema, self.campaign_id, self.redis, self.lease = schema_name, campaign_id, redis, lease
-        self.last_progress = 0.0
         self.sent_uncounted = 0
+        self.lock = threading.Lock()  # the lanes share the counter above
 
     def stopped(self) -> bool:
         return self.lease.lost or control.stop_raised(self.schema, self.campaign_id)
 
-    def progress(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self.last_progress >= PROGRESS_SECONDS:
-            self.last_progress = now
-            self.count_usage()
-            publish(CAMPAIGN_PROGRESS, {"campaign_id": self.campaign_id})
+    def progress(self) -> None:
+        publish(CAMPAIGN_PROGRESS, {"campaign_id": self.campaign_id})
+
+    def tick(self, done: threading.Event) -> None:
+        """`campaign.progress` every PROGRESS_SECONDS while the sender works, from a thread of its
+        own: the count and the frame never hold up a send."""
+        while not done.wait(PROGRESS_SECONDS):
+            try:
+                self.progress()
+            except Exception:
+                logger.exception("campaign %s: a progress frame failed", self.campaign_id)
 
     def count_usage(self) -> None:
-        if self.sent_uncounted:
+        with self.lock:
+            amount, self.sent_uncounted = self.sent_uncounted, 0
+        if amount:
             company_id = Company.objects.filter(schema_name=self.schema).values_list("pk", flat=True).get()
-            usage_increment(company_id=company_id, counter="outbound_messages", amount=self.sent_uncounted)
-            self.sent_uncounted = 0
+            usage_increment(company_id=company_id, counter="outbound_messages", amount=amount)
 
     def wait_for_slot(self, campaign: Campaign, token: str) -> bool:
         """Take a slot of the inbox's budget; False if the campaign was stopped meanwhile."""
@@ -350,7 +365,11 @@ class Sender:
     def run(self) -> str:
         recipients_materialize(campaign_id=self.campaign_id)
         _take_over(self.campaign_id)
-        self.progress(force=True)
+        self.progress()
+        done = threading.Event()
+        ticker = threading.Thread(target=self.in_schema, args=(lambda: self.tick(done),),
+                                  name="campaign-progress", daemon=True)
+        ticker.start()
         try:
             while True:
                 campaign = Campaign.objects.select_related("inbox", "media", "created_by").filter(
@@ -375,30 +394,80 @@ class Sender:
                 if outcome:
                     return outcome
         finally:
-            self.progress(force=True)
+            done.set()
+            ticker.join()
+            self.count_usage()
+            self.progress()
+
+    def lanes(self, campaign: Campaign) -> int:
+        """Sends in flight at once. One lane does about 200 a second (a request and two writes per
+        send); faster campaigns get more, each lane on its own database connection."""
+        return max(1, min(send_lanes_max(), math.ceil(campaign.effective_rate / SENDS_PER_LANE)))
 
     def send_batch(self, campaign: Campaign, batch: list[CampaignRecipient]) -> str | None:
         providers = _Provider(campaign.inbox)
         control.mark_sent_recently(self.schema, campaign.inbox_id)
-        for index, recipient in enumerate(batch):
-            token = uuid.uuid4().hex
-            if self.stopped() or not self.wait_for_slot(campaign, token):
-                _release(batch[index:])
-                return "stopped"
-            if not _mark_sending(recipient):
-                self.slot_done(campaign, token)
-                continue
-            try:
-                result = _send_one(campaign, recipient, providers)
-            except ProviderError as exc:
-                self.settle_error(recipient, exc)
-            else:
-                _mark_sent(recipient, result.provider_message_id)
-                self.sent_uncounted += 1
-            finally:
-                self.slot_done(campaign, token)
-            self.progress()
+        upcoming, taking, stop = iter(batch), threading.Lock(), threading.Event()
+        not_sent: list[CampaignRecipient] = []
+
+        def lane() -> None:
+            while not stop.is_set():
+                with taking:
+                    recipient = next(upcoming, None)
+                if recipient is None:
+                    return
+                if not self.send_recipient(campaign, recipient, providers):
+                    stop.set()
+                    with taking:
+                        not_sent.append(recipient)
+
+        lanes = self.lanes(campaign)
+        if lanes == 1:
+            lane()
+        else:
+            threads = [threading.Thread(target=self.in_schema, args=(lane,), name=f"campaign-lane-{n}")
+                       for n in range(lanes)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if stop.is_set():
+            _release(not_sent + list(upcoming))
+            return "stopped"
         return None
+
+    def in_schema(self, work) -> None:
+        """Run a lane on this thread's own connection, in the company's schema, closed after."""
+        try:
+            with schema_context(self.schema):
+                work()
+        finally:
+            connection.close()
+
+    def send_recipient(self, campaign: Campaign, recipient: CampaignRecipient, providers: "_Provider",
+                       ) -> bool:
+        """Send one claimed recipient; False (nothing sent) when the campaign was stopped first."""
+        token = uuid.uuid4().hex
+        if self.stopped() or not self.wait_for_slot(campaign, token):
+            return False
+        if not _mark_sending(recipient):
+            self.slot_done(campaign, token)
+            return True
+        try:
+            result = _send_one(campaign, recipient, providers)
+        except ProviderError as exc:
+            self.slot_done(campaign, token)
+            self.settle_error(recipient, exc)
+        except BaseException:
+            self.slot_done(campaign, token)
+            raise
+        else:
+            # The answer is in, so the request has arrived: bound it now, before our own write.
+            self.slot_done(campaign, token)
+            _mark_sent(recipient, result.provider_message_id)
+            with self.lock:
+                self.sent_uncounted += 1
+        return True
 
     def slot_done(self, campaign: Campaign, token: str) -> None:
         bulk_slot_done(redis=self.redis, schema_name=self.schema, inbox_id=campaign.inbox_id, token=token)

@@ -67,7 +67,13 @@ if wait > 0 then
     end
     return tostring(wait)
 end
-redis.call('SET', KEYS[1], tostring(now + interval), 'PX', math.ceil(interval / 1000) + 1000)
+-- On schedule: a caller that comes a little late (a sleep's overshoot) keeps the pace, at most one
+-- interval behind; the log above bounds any burst that could make.
+local base = tonumber(redis.call('GET', KEYS[1]) or '0')
+if base < now - interval then
+    base = now
+end
+redis.call('SET', KEYS[1], tostring(base + interval), 'PX', math.ceil(interval / 1000) + 1000)
 redis.call('ZADD', KEYS[2], now + hold, ARGV[3])
 redis.call('PEXPIRE', KEYS[2], math.ceil((hold + window) / 1000) + 1000)
 if high then

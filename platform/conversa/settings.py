@@ -366,5 +366,7 @@ if SENTRY_DSN:
 # --- campaigns ------------------------------------------------------------------------------------
 # Campaign senders working at once across all workers (each takes one Huey thread while it sends).
 CAMPAIGN_SENDERS_MAX = env.int("CAMPAIGN_SENDERS_MAX", default=2)
+# Sends one campaign sender keeps in flight at once (threads, ~120/s each), for fast inboxes.
+CAMPAIGN_SEND_LANES_MAX = env.int("CAMPAIGN_SEND_LANES_MAX", default=6)
 # How long a send interrupted mid-request may stay unconfirmed by the provider before it is retried.
 CAMPAIGN_UNSETTLED_GRACE_SECONDS = env.int("CAMPAIGN_UNSETTLED_GRACE_SECONDS", default=300)

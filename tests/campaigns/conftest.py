@@ -21,7 +21,7 @@ def desk(alpha, api):
     }
     clients = {role: api(alpha, token=api(alpha).login(user.email)["access"])
                for role, user in people.items()}
-    return {"people": people, "api": clients, "inbox": make_inbox(alpha, rate=500)}
+    return {"people": people, "api": clients, "inbox": make_inbox(alpha, rate=80)}
 
 
 def make_audience(company, n: int, *, tag: str | None = None, **fields) -> tuple[str, list]:

@@ -37,7 +37,7 @@ def test_a_supervisor_builds_previews_and_starts_a_campaign(alpha, desk):
     campaign = created.json()
     assert campaign["status"] == "draft" and campaign["message"] == {"text": "Hi {{contact.first_name}}",
                                                                      "template": None}
-    assert campaign["effective_rate_per_second"] == 500  # capped by the inbox
+    assert campaign["effective_rate_per_second"] == 80  # capped by the inbox
     assert campaign["send_window"] == {"days": ["mon", "fri"], "start": "09:00", "end": "18:00"}
     url = f"/api/v1/campaigns/{campaign['id']}"
 

@@ -69,7 +69,7 @@ def test_the_monthly_outbound_limit_pauses_the_campaign_and_tells_its_creator(
     plan_create(code=code, name="Tiny", max_monthly_outbound_messages=3, campaigns=True)
     company = company_change_plan(company=company, plan_code=code)
     creator = make_user(company, role="supervisor")
-    inbox = make_inbox(company, rate=500)
+    inbox = make_inbox(company, rate=80)
     tag, _ = make_audience(company, 5)
     campaign = make_campaign(company, actor=creator, inbox=inbox, tags=[tag])
 
