@@ -6,15 +6,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
+        DRAFT = "draft", pgettext_lazy("campaign status", "Draft")
         SCHEDULED = "scheduled", _("Scheduled")
-        RUNNING = "running", _("Running")
+        RUNNING = "running", pgettext_lazy("campaign status", "Running")
         PAUSED = "paused", _("Paused")
-        COMPLETED = "completed", _("Completed")
+        COMPLETED = "completed", pgettext_lazy("campaign status", "Completed")
         CANCELLED = "cancelled", _("Cancelled")
         FAILED = "failed", _("Failed")
 
@@ -93,7 +94,7 @@ class CampaignRecipient(models.Model):
         DELIVERED = "delivered", _("Delivered")
         READ = "read", _("Read")
         FAILED = "failed", _("Failed")
-        SKIPPED = "skipped", _("Skipped")
+        SKIPPED = "skipped", pgettext_lazy("campaign status", "Skipped")
 
     # Delivery statuses only move forward (failed can still be overtaken by delivered/read: the
     # provider's word beats our `delivery_unknown`).

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from apps.accounts import permissions
 from apps.accounts.models import ApiKey
@@ -41,7 +42,7 @@ def clean_name(name) -> str:
     if not name:
         raise invalid("name", _("This field is required."))
     if len(name) > 200:
-        raise invalid("name", _("At most 200 characters."))
+        raise invalid("name", pgettext("campaign", "At most 200 characters."))
     return name
 
 
@@ -62,7 +63,7 @@ def clean_audience(audience, *, require_members: bool = True) -> dict:
         raise invalid(f"audience.{unknown[0]}", _("Unknown field."))
     list_ids = audience.get("list_ids") or []
     if not isinstance(list_ids, list) or not all(isinstance(pk, int) for pk in list_ids):
-        raise invalid("audience.list_ids", _("Must be a list of ids."))
+        raise invalid("audience.list_ids", pgettext("campaign", "Must be a list of ids."))
     list_ids = sorted(set(list_ids))
     found = set(ContactList.objects.filter(pk__in=list_ids).values_list("pk", flat=True))
     missing = [pk for pk in list_ids if pk not in found]
@@ -71,10 +72,10 @@ def clean_audience(audience, *, require_members: bool = True) -> dict:
         raise invalid("audience.list_ids", _("No such list: %(ids)s.") % {"ids": ids})
     segment_id = audience.get("segment_id")
     if segment_id is not None and not isinstance(segment_id, int):
-        raise invalid("audience.segment_id", _("Must be an id."))
+        raise invalid("audience.segment_id", pgettext("campaign", "Must be an id."))
     tags = audience.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise invalid("audience.tags", _("Must be a list of tags."))
+        raise invalid("audience.tags", pgettext("campaign", "Must be a list of tags."))
     tags = sorted({tag.strip() for tag in tags if tag.strip()})
     cleaned = {"list_ids": list_ids, "segment_id": segment_id, "tags": tags}
     # Raises 422 `audience.segment_id` for a segment that does not exist.
@@ -143,16 +144,16 @@ def clean_scheduled_at(value, *, zone: str, now: dt.datetime | None = None) -> d
         try:
             value = dt.datetime.fromisoformat(value)
         except ValueError as exc:
-            raise invalid("scheduled_at", _("Not a date and time.")) from exc
+            raise invalid("scheduled_at", pgettext("campaign", "Not a date and time.")) from exc
     if not isinstance(value, dt.datetime):
-        raise invalid("scheduled_at", _("Not a date and time."))
+        raise invalid("scheduled_at", pgettext("campaign", "Not a date and time."))
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
     now = now or timezone.now()
     if value <= now:
-        raise invalid("scheduled_at", _("The time is in the past."))
+        raise invalid("scheduled_at", pgettext("campaign", "The time is in the past."))
     if value > now + MAX_AHEAD:
-        raise invalid("scheduled_at", _("At most one year ahead."))
+        raise invalid("scheduled_at", pgettext("campaign", "At most one year ahead."))
     return value.astimezone(dt.UTC)
 
 
@@ -171,7 +172,7 @@ def clean_send_window(window) -> dict:
     start, end = window.get("start") or "00:00", window.get("end") or "23:59"
     for field, value in (("start", start), ("end", end)):
         if not isinstance(value, str) or not HHMM.match(value):
-            raise invalid(f"send_window.{field}", _("Use HH:MM."))
+            raise invalid(f"send_window.{field}", pgettext("campaign", "Use HH:MM."))
     if start >= end:
         raise invalid("send_window.end", _("The window must end after it starts."))
     return {"days": [day for day in DAYS if day in days], "start": start, "end": end}

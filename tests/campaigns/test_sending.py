@@ -17,6 +17,7 @@ from apps.contacts.models import Contact
 from apps.contacts.services import contact_update
 from apps.conversations.models import DELIVERY_UNKNOWN, TimelineEvent
 from apps.notifications.models import Notification
+from apps.web.templatetags.web_tags import event_text
 from conversa import events
 from conversa.events import Event
 from tenants.services import company_change_plan, plan_create
@@ -170,3 +171,4 @@ def test_a_reply_lands_as_a_conversation_linked_to_the_campaign(
     assert entry.data == {"campaign_id": campaign.pk, "campaign_name": "Spring sale",
                           "text": "Hello Client, 20% off today"}
     assert other.conversation_id is None
+    assert event_text(entry) == "Reply to the campaign “Spring sale”, which said: Hello Client, 20% off today"

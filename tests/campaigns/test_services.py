@@ -149,3 +149,19 @@ def test_duplicate_is_a_new_draft_with_the_same_message(alpha, desk):
         copy = services.campaign_duplicate(actor=desk["people"]["admin"], campaign=campaign)
     assert copy.pk != campaign.pk and copy.status == S.DRAFT
     assert (copy.text, copy.audience, copy.rate_per_second) == (campaign.text, campaign.audience, 5)
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("es", "Variable desconocida {{contact.nickname}}."),
+    ("pt-br", "Variável desconhecida {{contact.nickname}}."),
+])
+def test_errors_speak_the_users_language(alpha, desk, language, expected):
+    from django.utils import translation
+
+    tag, _ = make_audience(alpha, 1)
+    with translation.override(language), pytest.raises(ValidationFailed) as refused:
+        make_campaign(alpha, actor=desk["people"]["admin"], inbox=desk["inbox"], tags=[tag],
+                      text="Hi {{contact.nickname}}")
+    assert refused.value.details[0]["message"] == expected
+    with translation.override(language):
+        assert str(Campaign.Status.DRAFT.label) in ("Borrador", "Rascunho")

@@ -175,6 +175,8 @@ def event_text(event) -> str:
             else _("SLA breached: the resolution deadline passed")
         ),
         "snooze_ended": lambda: _("The snooze ended: the conversation is back"),
+        "campaign_reply": lambda: _("Reply to the campaign “%(name)s”, which said: %(text)s")
+        % {"name": data.get("campaign_name", ""), "text": data.get("text", "")},
     }
     make = texts.get(event.kind)
     return make() if make else _("%(actor)s: %(what)s") % {"actor": actor, "what": event.kind}
