@@ -327,7 +327,7 @@ def campaign_finish(*, campaign_id: int, status: str = Campaign.Status.COMPLETED
     """running → completed (every recipient final) or → failed with `reason`, and its creator is
     told; False if it had already moved (paused, cancelled meanwhile)."""
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update().select_related("created_by").filter(
+        locked = Campaign.objects.select_for_update(of=("self",)).select_related("created_by").filter(
             pk=campaign_id).first()
         if locked is None or locked.status != Campaign.Status.RUNNING or not locked.may_become(status):
             return False
