@@ -74,6 +74,7 @@ from apps.inboxes.selectors import provider_for, tenant_base_url
 from apps.inboxes.send_rate import bulk_slot_done, reserve_bulk_slot
 from apps.media.storage import signed_path
 from apps.notifications.services import notify
+from conversa.errors import ValidationFailed
 from conversa.events import publish
 from conversa.redis import redis_key
 from tenants.models import Company, MonthlyUsage
@@ -382,7 +383,13 @@ class Sender:
             time.sleep(min(wait, STOP_POLL_SECONDS))
 
     def run(self) -> str:
-        recipients_materialize(campaign_id=self.campaign_id)
+        try:
+            recipients_materialize(campaign_id=self.campaign_id)
+        except ValidationFailed as exc:  # its segment was deleted after the start: nothing to send
+            detail = (exc.details or [{}])[0]
+            campaign_finish(campaign_id=self.campaign_id, status=Campaign.Status.FAILED,
+                            reason=f"{detail.get('field', '')}: {detail.get('message', exc.message)}")
+            return "failed"
         _take_over(self.campaign_id)
         self.progress()
         done = threading.Event()
