@@ -23,6 +23,7 @@ APP_LAYERS = {
     "apps.media": 5,
     "apps.teams": 5,  # a team names its members and the inboxes it answers
     "apps.conversations": 6,
+    "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
 }
 DOORS = 9
 
