@@ -18,8 +18,9 @@ Design (SPEC §9; issue 13):
   only one round trip per second of its rate. A fast campaign sends on a few lanes at once (threads
   of the one sender, `SENDS_PER_LANE` each, at most `CAMPAIGN_SEND_LANES_MAX`): one lane does about
   200 sends a second.
-- **Exactly once.** Recipients are claimed in batches of `BATCH` (queued, `FOR UPDATE SKIP LOCKED`,
-  a claim lease in `claimed_until`); a claimed recipient is still `queued`, so one left behind by a
+- **Exactly once.** The first run materialises the recipients (once: `materialize.py`). They are
+  claimed in batches of about two seconds of sends (queued, `FOR UPDATE SKIP LOCKED`, a claim
+  lease in `claimed_until`; a new sender of the campaign drops a dead one's claims at once); a claimed recipient is still `queued`, so one left behind by a
   dead worker is simply claimed again once the claim expires, never having been sent. Right before
   its request a recipient becomes `sending` (a conditional UPDATE: of two senders only one wins),
   and the request carries its `send_key`. After the answer it becomes `sent` (with the provider's
@@ -32,8 +33,9 @@ Design (SPEC §9; issue 13):
   never reached them; it is queued again with the same send key, at most `MAX_UNSETTLED` times,
   after which it is `failed` with `delivery_unknown`.
 - **Pause, cancel** raise a Redis flag after their commit (`apps.campaigns.control`); the sender
-  reads it before every send and while it waits for a slot, puts back what it claimed and stops:
-  the provider sees no send later than one in flight. Resume queues a sender again.
+  reads it every `STOP_POLL_SECONDS` (50 ms), between sends and while it waits for a slot, puts
+  back what it claimed and stops: the provider sees no send later than the ones in flight then.
+  Resume queues a sender again.
 - **Monthly outbound limit.** Before each batch the sender takes at most what the plan has left
   this month (the month's counter plus replies queued); none left pauses the campaign
   (`pause_reason` `outbound_limit`) and notifies its creator.
@@ -65,6 +67,7 @@ from apps.campaigns.events import CAMPAIGN_PROGRESS
 from apps.campaigns.materialize import recipients_materialize
 from apps.campaigns.models import Campaign, CampaignRecipient
 from apps.campaigns.selectors import campaign_message_for
+from apps.campaigns.variables import render
 from apps.campaigns.services import campaign_finish, campaign_pause
 from apps.campaigns.windows import next_opening
 from apps.conversations.models import DELIVERY_UNKNOWN, Message
@@ -320,11 +323,12 @@ def _send_one(campaign: Campaign, recipient: CampaignRecipient, providers: _Prov
     key = str(recipient.send_key)
     provider = providers.for_key(key)
     to = recipient.contact.phone
-    message = campaign_message_for(campaign, recipient.contact)
     if campaign.template:
+        variables = [render(value, recipient.contact) for value in campaign.template.get("variables", [])]
         return provider.send_template(to=to, name=campaign.template["name"],
-                                      language=campaign.template["language"],
-                                      variables=message["variables"], send_key=key)
+                                      language=campaign.template["language"], variables=variables,
+                                      send_key=key)
+    message = campaign_message_for(campaign, recipient.contact)
     if campaign.media_id:
         url = tenant_base_url() + signed_path(campaign.media.key, "original", ttl=MEDIA_LINK_TTL)
         return provider.send_media(to=to, kind=campaign.media.kind, url=url, send_key=key,
