@@ -67,8 +67,8 @@ from apps.campaigns.events import CAMPAIGN_PROGRESS
 from apps.campaigns.materialize import recipients_materialize
 from apps.campaigns.models import Campaign, CampaignRecipient
 from apps.campaigns.selectors import campaign_message_for
-from apps.campaigns.variables import render
 from apps.campaigns.services import campaign_finish, campaign_pause
+from apps.campaigns.variables import render
 from apps.campaigns.windows import next_opening
 from apps.conversations.models import DELIVERY_UNKNOWN, Message
 from apps.inboxes.models import Inbox
