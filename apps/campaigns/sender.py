@@ -20,8 +20,9 @@ Design (SPEC §9; issue 13):
   200 sends a second.
 - **Exactly once.** The first run materialises the recipients (once: `materialize.py`). They are
   claimed in batches of about two seconds of sends (queued, `FOR UPDATE SKIP LOCKED`, a claim
-  lease in `claimed_until`; a new sender of the campaign drops a dead one's claims at once); a claimed recipient is still `queued`, so one left behind by a
-  dead worker is simply claimed again once the claim expires, never having been sent. Right before
+  lease in `claimed_until`; a new sender of the campaign drops a dead one's claims at once). A
+  claimed recipient is still `queued`, so one left behind by a dead worker is simply claimed again,
+  never having been sent. Right before
   its request a recipient becomes `sending` (a conditional UPDATE: of two senders only one wins),
   and the request carries its `send_key`. After the answer it becomes `sent` (with the provider's
   id) or `failed` (the error code), or `queued` again with a retry time on a retryable error.
