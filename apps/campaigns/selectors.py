@@ -41,10 +41,20 @@ def campaign_stats(campaign_id: int) -> dict:
     """`{total, queued, sent, delivered, read, failed, skipped}`, cumulative along the way: `sent`
     counts every recipient the provider took (sent, delivered or read), `delivered` those delivered
     or read; `queued` includes the one being sent."""
-    by_status = dict(
-        CampaignRecipient.objects.filter(campaign_id=campaign_id).order_by()
-        .values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
+    return campaign_stats_many([campaign_id])[campaign_id]
+
+
+def campaign_stats_many(campaign_ids) -> dict[int, dict]:
+    """`campaign_stats` of several campaigns (a list page) in one grouped count."""
+    by_campaign: dict[int, dict[str, int]] = {pk: {} for pk in campaign_ids}
+    rows = (CampaignRecipient.objects.filter(campaign_id__in=list(by_campaign)).order_by()
+            .values_list("campaign_id", "status").annotate(n=Count("id")))
+    for campaign_id, status, n in rows:
+        by_campaign[campaign_id][status] = n
+    return {pk: _stats(counts) for pk, counts in by_campaign.items()}
+
+
+def _stats(by_status: dict[str, int]) -> dict:
     status = CampaignRecipient.Status
     read = by_status.get(status.READ, 0)
     delivered = by_status.get(status.DELIVERED, 0) + read

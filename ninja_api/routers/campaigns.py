@@ -20,6 +20,7 @@ from apps.campaigns.selectors import (
     campaign_recipients,
     campaign_report,
     campaign_stats,
+    campaign_stats_many,
     campaigns_visible_to,
 )
 from ninja_api.pagination import PageParams, page_of
@@ -95,7 +96,9 @@ class CampaignOut(Schema):
 
     @staticmethod
     def resolve_stats(campaign):
-        return campaign_stats(campaign.pk)
+        # A list page reads them for all its campaigns at once (`list_campaigns`).
+        stats = getattr(campaign, "prefetched_stats", None)
+        return stats if stats is not None else campaign_stats(campaign.pk)
 
 
 class CampaignPage(Schema):
@@ -198,7 +201,11 @@ def list_campaigns(request, params: Query[ListParams]):
     campaigns = campaigns_visible_to(request.auth)
     if params.status:
         campaigns = campaigns.filter(status=params.status)
-    return page_of(campaigns, params)
+    page = page_of(campaigns, params)
+    stats = campaign_stats_many([campaign.pk for campaign in page["items"]])
+    for campaign in page["items"]:
+        campaign.prefetched_stats = stats[campaign.pk]
+    return page
 
 
 @router.post("", response={201: CampaignOut})

@@ -148,3 +148,18 @@ def test_a_plan_without_campaigns_is_refused(make_company, api):
     client = api(company, token=api(company).login(admin.email)["access"])
     refused = client.get("/api/v1/campaigns")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "feature_not_in_plan"
+
+
+def test_a_list_page_counts_its_campaigns_recipients_in_one_query(
+    alpha, desk, django_assert_max_num_queries,
+):
+    for _ in range(3):
+        tag, _contacts = make_audience(alpha, 2)
+        campaign = make_campaign(alpha, actor=desk["people"]["admin"], inbox=desk["inbox"], tags=[tag])
+        with schema_context(alpha.schema_name):
+            recipients_materialize(campaign_id=campaign.pk)
+    client = desk["api"]["supervisor"]
+    client.get("/api/v1/campaigns?limit=3")  # warm: the user's session and permissions
+    with django_assert_max_num_queries(6):  # one count for the page, not one per campaign
+        listed = client.get("/api/v1/campaigns?limit=3").json()["items"]
+    assert [item["stats"]["total"] for item in listed] == [2, 2, 2]
