@@ -68,8 +68,8 @@ if wait > 0 then
     end
     return tostring(wait)
 end
--- On schedule: a caller that comes a little late (a sleep's overshoot, a bulk sender fetching its
--- next batch) keeps the pace, at most `catch_up` behind; the log above bounds any burst that makes.
+-- A bulk caller that comes a little late (a sleep's overshoot, fetching its next batch) keeps its
+-- pace, at most `catch_up` behind; the log above bounds any burst that makes. Replies pass 0.
 local catch_up = tonumber(ARGV[6])
 local base = tonumber(redis.call('GET', KEYS[1]) or '0')
 if base < now - catch_up then
@@ -115,7 +115,9 @@ def _reserve(redis, *, schema_name: str, inbox_id: int, per_second: int, window:
     if per_second < 1:
         raise ValueError("per_second must be at least 1")
     interval_us = round(window * 1_000_000 / per_second)
-    catch_up_us = interval_us if catch_up is None else max(interval_us, round(catch_up * 1_000_000))
+    # Replies never catch up: their slack (`SAFETY`) is what absorbs the network's jitter, and two
+    # grants closer than one interval would spend it.
+    catch_up_us = 0 if catch_up is None else max(interval_us, round(catch_up * 1_000_000))
     wait_us = float(redis.eval(_RESERVE, 3, *_keys(schema_name, inbox_id), interval_us, per_second, token,
                                "1" if high else "0", round(hold * 1_000_000), catch_up_us))
     return 0.0 if wait_us <= 0 else max(wait_us / 1_000_000, _MIN_WAIT)
