@@ -551,12 +551,26 @@ class Sender:
 
 def queue_sender(schema_name: str, campaign_id: int, *, delay: float | None = None,
                  eta: dt.datetime | None = None, look_again: bool = True) -> None:
+    """Queue the campaign's sender now, or for later (`delay` seconds, or at `eta`).
+
+    A later wake is queued only if none is queued for that moment or earlier: the minute sweep
+    wakes a waiting campaign (outside its send window, or until a retry is due) every minute, and
+    each would otherwise leave one more eta task behind.
+    """
     from apps.campaigns.tasks import campaign_send
 
     if delay is None and eta is None:
         campaign_send(schema_name, campaign_id, look_again)
-    else:
-        campaign_send.schedule(args=(schema_name, campaign_id, look_again), delay=delay, eta=eta)
+        return
+    now = time.time()
+    when = eta.timestamp() if eta is not None else now + delay
+    redis, key = control.shared_redis(), redis_key("campaign-wake", schema_name, campaign_id)
+    queued = redis.get(key)
+    if queued is not None and now < float(queued) <= when + 0.05:
+        return
+    redis.set(key, repr(when), ex=max(1, math.ceil(when - now)) + 5)
+    campaign_send.schedule(args=(schema_name, campaign_id, look_again),
+                           eta=dt.datetime.fromtimestamp(when, dt.UTC))
 
 
 def campaign_send_run(*, schema_name: str, campaign_id: int, look_again: bool = True) -> str:

@@ -182,3 +182,16 @@ def test_at_most_the_configured_number_of_senders_work_at_once(settings):
         for lease, taken in zip(leases, got, strict=False):
             if taken == "ok":
                 lease.release()
+
+
+def test_a_waiting_campaign_has_one_wake_queued_however_often_it_is_woken(monkeypatch):
+    from apps.campaigns import sender, tasks
+
+    scheduled = []
+    monkeypatch.setattr(tasks.campaign_send, "schedule", lambda **kw: scheduled.append(kw["eta"]))
+    schema = f"wake_{uuid.uuid4().hex[:8]}"
+    opening = timezone.now() + dt.timedelta(hours=2)
+    for _ in range(5):  # the minute sweep finds it outside its window, again and again
+        sender.queue_sender(schema, 1, eta=opening)
+    sender.queue_sender(schema, 1, delay=30)  # something due sooner is still queued
+    assert len(scheduled) == 2 and scheduled[0] > scheduled[1]
