@@ -108,7 +108,7 @@ def _stop_sender(campaign_id: int) -> None:
 
 
 def _schedule_start(campaign: Campaign) -> None:
-    """An eta task at the campaign's time; the minute sweep (`campaigns_due_sweep`) catches a lost one."""
+    """An eta task at the campaign's time; the minute sweep (`campaigns_sweep`) catches a lost one."""
     from apps.campaigns.tasks import campaign_start_due
 
     schema, pk, eta = connection.schema_name, campaign.pk, campaign.scheduled_at
