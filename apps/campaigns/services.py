@@ -34,6 +34,7 @@ from apps.campaigns.validation import (
     invalid,
 )
 from apps.notifications.services import notify
+from conversa import ratelimit
 from conversa.errors import Conflict, ValidationFailed
 from conversa.events import publish
 
@@ -376,3 +377,19 @@ def campaign_fail_scheduled(*, campaign_id: int, reason: str) -> None:
         locked.failure_reason = reason
         locked.save()
         _announce(locked, previous, "fail", None)
+
+
+REPORT_EXPORTS_PER_MINUTE = 5
+
+
+def campaign_report_export(*, actor: Actor, campaign: Campaign, request=None) -> None:
+    """Allow and record one download of a campaign's report, which carries its recipients' names
+    and phones: 5 a minute per user or key (SPEC §13 exports, else 429), audited as
+    `campaign.report_exported`."""
+    permissions.check(actor, "campaigns.read")
+    ratelimit.hit(
+        f"{connection.schema_name}:campaign-report:{actor.__class__.__name__}:{actor.pk}",
+        limit=REPORT_EXPORTS_PER_MINUTE, window=60,
+    )
+    audit_record(action="campaign.report_exported", entity_type="campaign", entity_id=campaign.pk,
+                 actor=actor, request=request)

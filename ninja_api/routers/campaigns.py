@@ -299,6 +299,7 @@ def report_csv(request, campaign_id: int):
     """Summary lines (counts, rates, timing, failures by error code), a blank line, then one row per
     recipient."""
     campaign = campaign_get_for(request.auth, campaign_id)
+    services.campaign_report_export(actor=request.auth, campaign=campaign, request=request)
     data = campaign_report(request.auth, campaign)
     rows = campaign_recipients(request.auth, campaign).order_by("id").values_list("id", *REPORT_FIELDS)
     schema = connection.schema_name

@@ -163,3 +163,17 @@ def test_a_list_page_counts_its_campaigns_recipients_in_one_query(
     with django_assert_max_num_queries(6):  # one count for the page, not one per campaign
         listed = client.get("/api/v1/campaigns?limit=3").json()["items"]
     assert [item["stats"]["total"] for item in listed] == [2, 2, 2]
+
+
+def test_report_downloads_are_audited_and_limited_to_five_a_minute(alpha, desk):
+    tag, _ = make_audience(alpha, 1)
+    campaign = make_campaign(alpha, actor=desk["people"]["admin"], inbox=desk["inbox"], tags=[tag])
+    client = desk["api"]["supervisor"]
+    url = f"/api/v1/campaigns/{campaign.pk}/report.csv"
+
+    answers = [client.get(url).status_code for _ in range(6)]
+
+    assert answers == [200] * 5 + [429]
+    with schema_context(alpha.schema_name):
+        audited = AuditLog.objects.filter(action="campaign.report_exported", entity_id=str(campaign.pk))
+        assert audited.count() == 5 and audited.first().actor_id == desk["people"]["supervisor"].pk
