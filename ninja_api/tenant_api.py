@@ -8,6 +8,7 @@ from ninja_api.routers import (
     api_keys,
     audit_logs,
     auth,
+    campaigns,
     contact_imports,
     contact_lists,
     contacts,
@@ -55,3 +56,4 @@ api.add_router("/media", media.router)
 api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
+api.add_router("/campaigns", campaigns.router)

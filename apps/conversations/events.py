@@ -19,6 +19,10 @@ CONVERSATION_QUEUED = "conversation.queued"
 # Internal (no frame): a conversation was snoozed until {"until"}; its wake-up is scheduled then.
 CONVERSATION_SNOOZED = "conversation.snoozed"
 MESSAGE_CREATED = "message.created"
+# Internal (no frame): provider statuses for ids no message of ours carries (a campaign's sends,
+# which live above conversations); {"statuses": [{inbox_id, provider_message_id, send_key, status,
+# timestamp, error_code, error_message}]}. Campaigns listen.
+STATUSES_UNMATCHED = "message.statuses_unmatched"
 MESSAGE_UPDATED = "message.updated"
 
 CONVERSATION_EVENTS = (

@@ -186,12 +186,22 @@ def message_apply_status(*, inbox: Inbox, update: StatusUpdate, send_key: str = 
     with transaction.atomic():
         message = _find_outbound(inbox, update, send_key)
         if message is None:
+            publish(events.STATUSES_UNMATCHED, {"statuses": [unmatched_status(inbox, update, send_key)]})
             return None
         changed = status_changes(message, update)
         if changed:
             message.save(update_fields=changed)
             publish(events.MESSAGE_UPDATED, {"message_id": message.pk})
     return message
+
+
+def unmatched_status(inbox: Inbox, update: StatusUpdate, send_key: str) -> dict:
+    """A status no message of ours matched, as plain values for `STATUSES_UNMATCHED`."""
+    return {
+        "inbox_id": inbox.pk, "provider_message_id": update.provider_message_id, "send_key": send_key or "",
+        "status": update.status, "timestamp": update.timestamp.isoformat(),
+        "error_code": update.error_code, "error_message": update.error_message[:500],
+    }
 
 
 def status_changes(message: Message, update: StatusUpdate) -> list[str]:

@@ -24,6 +24,7 @@ from apps.conversations.inbound import (
     fetch_media_after_commit,
     inbound_message,
     status_changes,
+    unmatched_status,
 )
 from apps.conversations.models import Conversation, Message
 from apps.conversations.preview import message_preview
@@ -231,6 +232,7 @@ def statuses_apply(updates: list[tuple[Inbox, StatusUpdate, str]]) -> int:
     send_keys = {key for _, _, send_key in updates if (key := _uuid(send_key))}
     if not provider_ids and not send_keys:
         return 0
+    unmatched = []
     # A superset (any of the inboxes with any of the ids), told apart below by (inbox, id).
     wanted = Q(provider_message_id__in=provider_ids) | Q(send_key__in=send_keys)
     changed: dict[int, tuple[Message, set[str]]] = {}
@@ -249,6 +251,7 @@ def statuses_apply(updates: list[tuple[Inbox, StatusUpdate, str]]) -> int:
             if message is None and (key := _uuid(send_key)):
                 message = by_send_key.get((inbox.pk, key))
             if message is None:
+                unmatched.append(unmatched_status(inbox, update, send_key))
                 continue
             fields = status_changes(message, update)
             if fields:
@@ -262,6 +265,8 @@ def statuses_apply(updates: list[tuple[Inbox, StatusUpdate, str]]) -> int:
             Message.objects.bulk_update(messages, sorted(fields))
         for message_id in changed:
             publish(events.MESSAGE_UPDATED, {"message_id": message_id})
+        if unmatched:
+            publish(events.STATUSES_UNMATCHED, {"statuses": unmatched})
     return len(changed)
 
 

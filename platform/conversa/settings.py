@@ -69,6 +69,7 @@ TENANT_APPS = [
     "apps.notifications",
     "apps.exports",
     "apps.mail",
+    "apps.campaigns",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -420,3 +421,11 @@ if SENTRY_DSN:
         environment=env.str("SENTRY_ENVIRONMENT", default="production"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
+
+# --- campaigns ------------------------------------------------------------------------------------
+# Campaign senders working at once across all workers (each takes one Huey thread while it sends).
+CAMPAIGN_SENDERS_MAX = env.int("CAMPAIGN_SENDERS_MAX", default=2)
+# Sends one campaign sender keeps in flight at once (threads, ~120/s each), for fast inboxes.
+CAMPAIGN_SEND_LANES_MAX = env.int("CAMPAIGN_SEND_LANES_MAX", default=6)
+# How long a send interrupted mid-request may stay unconfirmed by the provider before it is retried.
+CAMPAIGN_UNSETTLED_GRACE_SECONDS = env.int("CAMPAIGN_UNSETTLED_GRACE_SECONDS", default=300)

@@ -26,6 +26,7 @@ APP_LAYERS = {
     "apps.conversations": 6,
     "apps.exports": 7,  # reads contacts, conversations and the audit log through their selectors
     "apps.mail": 2,  # branded email, beside accounts (invitations, resets, trial reminders)
+    "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
 }
 DOORS = 9
 

@@ -242,5 +242,7 @@ def test_receipts_applied_together_end_as_one_by_one(
         ("failed", "wamid.out-2"),
         ("delivered", "wamid.out-3"),
     ]
-    updated = [e for e in published[before:] if e.schema_name == bravo.schema_name]
+    # (a receipt for an id no message has goes on to campaigns as `message.statuses_unmatched`)
+    updated = [e for e in published[before:]
+               if e.schema_name == bravo.schema_name and e.name != "message.statuses_unmatched"]
     assert [e.name for e in updated] == ["message.updated"] * 4  # once per message, not per receipt

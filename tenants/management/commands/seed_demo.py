@@ -10,6 +10,10 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from apps.accounts.services import user_create
+from apps.campaigns.models import Campaign
+from apps.campaigns.sender import campaign_send_run
+from apps.campaigns.services import campaign_create, campaign_start
+from apps.contacts.models import Contact, ContactList, ContactListMember
 from apps.conversations.inbound import message_receive
 from apps.conversations.models import Conversation, QuickReply
 from apps.conversations.outbound import message_send
@@ -84,6 +88,7 @@ OFFLINE_MESSAGE = (
     "Thanks for writing! We answer Monday to Friday, 9:00 to 18:00 (São Paulo time); we'll be back soon."
 )
 
+DEMO_CAMPAIGNS = ("Spring sale (demo)", "Saturday event (draft)")
 
 class Command(BaseCommand):
     help = "Create (or complete) the demo company `demo`, its users and a platform super-admin."
@@ -111,6 +116,7 @@ class Command(BaseCommand):
             inbox = self.ensure_conversations()
             self.ensure_teams(inbox)
             self.ensure_quick_replies()
+            self.ensure_campaigns(company, inbox)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         port = os.environ.get("PORT", "8000")
         self.stdout.write(f"  agents' UI:   http://{tenant_host('demo')}:{port}/app/")
@@ -198,6 +204,26 @@ class Command(BaseCommand):
                 team_member_set(actor=None, team=team, user=users[email], capacity=capacity)
             if serves_inbox:
                 Conversation.objects.filter(inbox=inbox, team__isnull=True).update(team=team)
+
+    def ensure_campaigns(self, company, inbox: Inbox) -> None:
+        """A list of the demo's customers, one campaign sent to them through the sandbox (really
+        sent, by the sender run here) and one draft; created once."""
+        if Campaign.objects.filter(name=DEMO_CAMPAIGNS[0]).exists():
+            return
+        customers, _ = ContactList.objects.get_or_create(name="Demo customers")
+        ContactListMember.objects.bulk_create(
+            [ContactListMember(contact_list=customers, contact=contact) for contact in Contact.objects.all()],
+            ignore_conflicts=True,
+        )
+        audience = {"list_ids": [customers.pk]}
+        sent = campaign_create(actor=None, name=DEMO_CAMPAIGNS[0], inbox_id=inbox.pk, audience=audience,
+                               message={"text": "Hi {{contact.first_name}}! Our spring sale starts today."})
+        campaign_start(actor=None, campaign=sent)
+        campaign_send_run(schema_name=company.schema_name, campaign_id=sent.pk)
+        campaign_create(actor=None, name=DEMO_CAMPAIGNS[1], inbox_id=inbox.pk, audience=audience,
+                        message={"text": "Hola {{contact.first_name}}, ¡te esperamos el sábado!"},
+                        send_window={"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00",
+                                     "end": "18:00"}, timezone="America/Sao_Paulo", rate_per_second=10)
 
     def ensure_quick_replies(self) -> None:
         for shortcut, content in QUICK_REPLIES:
