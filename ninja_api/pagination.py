@@ -65,14 +65,26 @@ def _value(row, field: str):
 
 
 def _after(ordering: tuple[str, ...], values: list) -> Q:
-    """Rows strictly after `values` in `ordering`: (a > x) or (a = x and b > y) …"""
+    """Rows strictly after `values` in `ordering`: (a > x) or (a = x and b > y) …
+
+    NULLs sort as PostgreSQL sorts them by default: last ascending, first descending; so after a NULL
+    in a descending field come all the values, and after a value in an ascending field the NULLs.
+    """
     condition = Q()
     equal_so_far = Q()
     for name, value in zip(ordering, values, strict=True):
         field = name.lstrip("-")
-        lookup = "lt" if name.startswith("-") else "gt"
-        condition |= equal_so_far & Q(**{f"{field}__{lookup}": value})
-        equal_so_far &= Q(**{field: value})
+        descending = name.startswith("-")
+        if value is None:
+            beyond = Q(**{f"{field}__isnull": False}) if descending else Q(pk__in=[])
+            equal = Q(**{f"{field}__isnull": True})
+        else:
+            beyond = Q(**{f"{field}__{'lt' if descending else 'gt'}": value})
+            if not descending:
+                beyond |= Q(**{f"{field}__isnull": True})
+            equal = Q(**{field: value})
+        condition |= equal_so_far & beyond
+        equal_so_far &= equal
     return condition
 
 

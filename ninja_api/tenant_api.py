@@ -9,12 +9,16 @@ from ninja_api.routers import (
     audit_logs,
     auth,
     campaigns,
+    contact_imports,
+    contact_lists,
     contacts,
     conversations,
+    exports,
     inboxes,
     media,
     notifications,
     quick_replies,
+    segments,
     teams,
     users,
 )
@@ -34,6 +38,7 @@ install_error_handlers(api)
 api.add_router("/auth", auth.router)
 api.add_router("/users", users.router)
 api.add_router("/api-keys", api_keys.router)
+api.add_router("/contacts/imports", contact_imports.router)
 api.add_router("/contacts", contacts.router)
 api.add_router("/contact-fields", contacts.fields_router)
 api.add_router("/inboxes", inboxes.router)
@@ -44,3 +49,6 @@ api.add_router("/notifications", notifications.router)
 api.add_router("/audit-logs", audit_logs.router)
 api.add_router("/media", media.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/contact-lists", contact_lists.router)
+api.add_router("/segments", segments.router)
+api.add_router("/exports", exports.router)

@@ -1,6 +1,6 @@
 """Events of the contacts app and the realtime frames built from them."""
 
-from apps.contacts.models import Contact
+from apps.contacts.models import Contact, ContactImport
 from conversa.realtime.fanout import realtime_payload, realtime_payloads
 
 CONTACT_CREATED = "contact.created"
@@ -43,3 +43,23 @@ def contact_deleted_frame(event):
     if contact is None:
         return None
     return {"id": contact.pk, "deleted_at": contact.deleted_at.isoformat()}, ["staff"]
+
+
+# An import's counters, to the user who started it and to admins (SPEC §13 `import.progress`).
+IMPORT_PROGRESS = "import.progress"
+
+
+@realtime_payload(IMPORT_PROGRESS)
+def import_progress_frame(event):
+    from_row = ContactImport.objects.filter(pk=event.data["import_id"]).first()
+    if from_row is None:
+        return None
+    audience = ["admins"] + ([f"user.{from_row.created_by_id}"] if from_row.created_by_id else [])
+    return import_progress_data(from_row), audience
+
+
+def import_progress_data(record: ContactImport) -> dict:
+    return {
+        "id": record.pk, "status": record.status, "total": record.total, "processed": record.processed,
+        "imported": record.imported, "updated": record.updated, "skipped": record.skipped,
+    }

@@ -2,12 +2,12 @@
 
 import secrets
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import permissions
 from apps.accounts.permissions import Actor
-from apps.inboxes.models import Inbox, MessageTemplate
+from apps.inboxes.models import Inbox, MessageTemplate, WebhookEvent
 from conversa.errors import Conflict, ValidationFailed
 from conversa.netguard import UnsafeOutboundURL, check_outbound_url
 from tenants.limits import ensure_within_limit, lock_current_company
@@ -141,3 +141,19 @@ def template_create(
 def template_delete(*, actor: Actor | None, template: MessageTemplate) -> None:
     _check_manage(actor)
     template.delete()
+
+
+def webhook_events_forget_phone(*, phone: str) -> int:
+    """Erasure: delete the stored provider webhooks (processed or failed) that carry this phone
+    number; every provider writes its digits unbroken. Pending ones are left to be applied (a
+    customer writing after the erasure is a new contact). Returns how many were deleted."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) < 8:  # too short to name one person: it would match unrelated payloads
+        return 0
+    table = connection.ops.quote_name(WebhookEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE status <> %s AND position(%s::bytea IN body) > 0",
+            [WebhookEvent.Status.PENDING, digits.encode()],
+        )
+        return cursor.rowcount

@@ -262,3 +262,29 @@ def media_mark_clean(*, media: MediaFile) -> MediaFile:
     with transaction.atomic():
         media = _settle(media, status=MediaFile.Status.CLEAN)
     return media
+
+
+# Why an erased file is refused: a reason, not a status, so every door that refuses rejected files
+# (sending, downloading, previews) refuses it too.
+ERASED_REASON = "Removed with the personal data of its contact (erasure)."
+
+
+def media_erase(*, media_ids) -> int:
+    """GDPR erasure of files: their bytes and thumbnails are deleted from storage once the caller's
+    transaction commits, their rows stay (messages point at them) as `rejected` with
+    ERASED_REASON, without the filename or checksum. Idempotent. Returns how many rows changed."""
+    files = list(MediaFile.objects.select_for_update().filter(pk__in=list(media_ids)).exclude(
+        status=MediaFile.Status.REJECTED, reject_reason=ERASED_REASON,
+    ).only("pk", "storage_name", "thumbnail_name"))
+    names = [name for media in files for name in (media.storage_name, media.thumbnail_name) if name]
+    MediaFile.objects.filter(pk__in=[media.pk for media in files]).update(
+        status=MediaFile.Status.REJECTED, reject_reason=ERASED_REASON, storage_name="", thumbnail_name="",
+        filename="", sha256="", signature="", next_scan_at=None,
+    )
+
+    def delete_bytes():
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_bytes)
+    return len(files)

@@ -1,6 +1,9 @@
 """Creating and reading notifications."""
 
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -42,3 +45,11 @@ def notification_mark_read(*, notification: Notification) -> Notification:
 
 def notifications_mark_all_read(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def notifications_forget_conversations(*, conversation_ids) -> int:
+    """Erasure: notifications about these conversations keep only the conversation's number (their
+    titles and bodies may quote the contact's name or words)."""
+    return Notification.objects.filter(data__conversation_id__in=list(conversation_ids)).update(
+        title=Concat(Value("#"), KeyTextTransform("conversation_id", "data")), body="",
+    )

@@ -2,6 +2,9 @@
 
 from django.urls import path
 
+import apps.web.views.audiences as audience_views
+import apps.web.views.exports as export_views
+import apps.web.views.imports as import_views
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
@@ -69,4 +72,34 @@ urlpatterns += [
     path("sandbox/<int:inbox_id>/thread/", sandbox_views.thread_view, name="sandbox-thread"),
     path("sandbox/<int:inbox_id>/send/", sandbox_views.send_view, name="sandbox-send"),
     path("sandbox/<int:inbox_id>/receipts/", sandbox_views.receipts_view, name="sandbox-receipts"),
+]
+
+# Contacts → lists and segments; merge and erasure on a contact's page.
+urlpatterns += [
+    path("contacts/lists/", audience_views.lists_view, name="contact-lists"),
+    path("contacts/lists/<int:list_id>/", audience_views.list_view, name="contact-list"),
+    path("contacts/lists/<int:list_id>/delete/", audience_views.list_delete_view, name="contact-list-delete"),
+    path("contacts/lists/<int:list_id>/members/<int:contact_id>/remove/",
+         audience_views.list_member_remove_view, name="contact-list-member-remove"),
+    path("contacts/add-to-list/", audience_views.add_to_list_view, name="contacts-add-to-list"),
+    path("contacts/segments/", audience_views.segments_view, name="segments"),
+    path("contacts/segments/count/", audience_views.segment_count_view, name="segment-count"),
+    path("contacts/segments/<int:segment_id>/", audience_views.segment_view, name="segment"),
+    path("contacts/segments/<int:segment_id>/delete/", audience_views.segment_delete_view,
+         name="segment-delete"),
+    path("contacts/<int:contact_id>/merge/", audience_views.merge_view, name="contact-merge"),
+    path("contacts/<int:contact_id>/merge/candidates/", audience_views.merge_candidates_view,
+         name="contact-merge-candidates"),
+    path("contacts/<int:contact_id>/erase/", audience_views.erase_view, name="contact-erase"),
+]
+
+# Contact imports and exports.
+urlpatterns += [
+    path("contacts/import/", import_views.import_view, name="contacts-import"),
+    path("contacts/import/preview/", import_views.preview_view, name="contacts-import-preview"),
+    path("contacts/imports/<int:import_id>/", import_views.progress_view, name="contact-import"),
+    path("contacts/imports/<int:import_id>/errors.csv", import_views.errors_csv_view,
+         name="contact-import-errors"),
+    path("exports/", export_views.exports_view, name="exports"),
+    path("exports/<int:export_id>/download/", export_views.download_view, name="export-download"),
 ]

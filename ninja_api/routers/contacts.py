@@ -11,6 +11,9 @@ from ninja import Query, Router, Schema, Status
 from pydantic import AfterValidator, Field, StringConstraints, validate_email
 
 from apps.contacts import selectors, services
+from apps.contacts.audience_filters import contacts_in_audience
+from apps.conversations.contact_erasure import contact_erase
+from apps.conversations.contact_merge import contact_merge
 from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["contacts"])
@@ -112,6 +115,12 @@ class ContactFilters(Schema):
     custom_field: str | None = Field(None, max_length=1100, description="key=value")
     opted_out: bool | None = None
     blocked: bool | None = None
+    list: int | None = Field(None, description="Only members of this contact list.")
+    segment: int | None = Field(None, description="Only contacts this segment matches now.")
+
+
+class MergeIn(Schema):
+    other_id: int = Field(description="The contact folded into this one (and then deleted).")
 
 
 class TagsIn(Schema):
@@ -142,7 +151,10 @@ class CustomFieldIn(Schema):
 
 @router.get("", response=ContactPage)
 def list_contacts(request, filters: Query[ContactFilters], page: Query[PageParams]):
-    contacts = selectors.contact_list_for(request.auth, **filters.dict())
+    params = filters.dict()
+    list_id, segment_id = params.pop("list"), params.pop("segment")
+    contacts = selectors.contact_list_for(request.auth, **params)
+    contacts = contacts_in_audience(contacts, actor=request.auth, list_id=list_id, segment_id=segment_id)
     return page_of(contacts, page, ordering=("-id",))
 
 
@@ -184,6 +196,23 @@ def remove_tag(request, contact_id: int, tag: str):
     services.check_contact_write(actor=request.auth)
     contact = selectors.contact_get(contact_id=contact_id)
     return services.contact_remove_tags(contact=contact, tags=[tag])
+
+
+@router.post("/{int:contact_id}/merge", response=ContactOut)
+def merge_contact(request, contact_id: int, payload: MergeIn):
+    """Fold `other_id` into this contact: its conversations (with their notes), lists and tags move
+    here, empty fields are filled from it, custom fields merge (this contact's values win); the
+    other is deleted and points here. Supervisors and admins; keys need `contacts:write`."""
+    return contact_merge(
+        actor=request.auth, contact_id=contact_id, other_id=payload.other_id, request=request,
+    )
+
+
+@router.post("/{int:contact_id}/erase", response=ContactOut)
+def erase_contact(request, contact_id: int):
+    """GDPR erasure: personal data, message texts and files removed, conversations kept anonymised.
+    Admins only, never with an API key. Idempotent (also for a contact already deleted)."""
+    return contact_erase(actor=request.auth, contact_id=contact_id, request=request)
 
 
 # --- custom field definitions ------------------------------------------------------------------

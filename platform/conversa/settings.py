@@ -68,6 +68,7 @@ TENANT_APPS = [
     "apps.audit",
     "apps.notifications",
     "apps.campaigns",
+    "apps.exports",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -253,6 +254,10 @@ MEDIA_MAX_BYTES = {
 }
 # Signed download URLs stay valid this long.
 MEDIA_URL_TTL_SECONDS = env.int("MEDIA_URL_TTL_SECONDS", default=300)
+# Contact imports (CSV/XLSX): larger uploads are refused with 413 before their body is read.
+CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# Signed export download links stay valid this long.
+EXPORT_URL_TTL_SECONDS = env.int("EXPORT_URL_TTL_SECONDS", default=300)
 
 # --- i18n ---------------------------------------------------------------------------------------
 

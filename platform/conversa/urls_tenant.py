@@ -3,6 +3,7 @@
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from apps.exports.views import signed_download as export_signed_download
 from apps.inboxes import views as hooks
 from apps.media.views import signed_download
 from conversa.views import api_not_found
@@ -17,6 +18,7 @@ urlpatterns = [
     path("hooks/twilio/<int:inbox_id>", hooks.twilio_webhook, name="hook-twilio"),
     path("hooks/sandbox/<int:inbox_id>", hooks.sandbox_webhook, name="hook-sandbox"),
     path("media/<uuid:key>/<str:variant>", signed_download, name="media-signed"),
+    path("exports/<uuid:key>/download", export_signed_download, name="export-signed"),
     path("brand/logo", brand_logo, name="brand-logo"),
     re_path(r"^api/", api_not_found),
 ]

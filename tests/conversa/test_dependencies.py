@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KERNEL = {
     "conversa.events", "conversa.errors", "conversa.tasks", "conversa.redis", "conversa.netguard",
     "conversa.ratelimit", "conversa.periodic", "conversa.sentry", "conversa.schemas", "conversa.files",
-    "conversa.db", "conversa.logs", "conversa.request_meta",
+    "conversa.db", "conversa.db_pool", "conversa.logs", "conversa.request_meta",
     "conversa.realtime.topics", "conversa.realtime.audiences", "conversa.realtime.fanout",
     "conversa.realtime.groups", "conversa.realtime.close_codes",
     "conversa.realtime.layers", "conversa.realtime.presence", "conversa.realtime.viewers",
@@ -23,6 +23,7 @@ APP_LAYERS = {
     "apps.media": 5,
     "apps.teams": 5,  # a team names its members and the inboxes it answers
     "apps.conversations": 6,
+    "apps.exports": 7,  # reads contacts, conversations and the audit log through their selectors
 }
 DOORS = 9
 

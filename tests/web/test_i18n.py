@@ -204,7 +204,7 @@ def test_the_finder_tells_english_from_translations():
 # --- the screens ----------------------------------------------------------------------------------------
 
 @pytest.fixture
-def screens(alpha):
+def screens(alpha, django_capture_on_commit_callbacks):
     """A company with conversations in every state the screens show, and an admin to look at them.
 
     Names and texts are user data that must not be msgids ("Loja Centro", not "Sandbox")."""
@@ -230,7 +230,7 @@ def screens(alpha):
         Conversation.objects.filter(pk=old).update(last_inbound_at=two_days_ago)
     connection.set_schema_to_public()
     return {"alpha": alpha, "admin": admin, "inbox": inbox, "cloud": cloud, "twilio": twilio,
-            "active": active, "closed": closed, "old": old}
+            "active": active, "closed": closed, "old": old, "capture": django_capture_on_commit_callbacks}
 
 
 def visit_every_screen(alpha, browser, s) -> dict[str, str]:
@@ -292,6 +292,30 @@ def visit_every_screen(alpha, browser, s) -> dict[str, str]:
         get(path)
     post("template errors", f"/app/settings/inboxes/{s['inbox'].pk}/templates/", {"name": "Bad Name"},
          status=(200, 422))
+    # Contacts → lists and segments, with one of each, and a contact's page (merge, erasure).
+    list_url = browser.post("/app/contacts/lists/", {"name": "Clientes fiéis"})["Location"]
+    segment = {"name": "Qualificados", "lead_status": "qualified"}
+    segment_url = browser.post("/app/contacts/segments/", segment)["Location"]
+    post("list errors", "/app/contacts/lists/", {"name": ""}, status=(422,))
+    for path in ("/app/contacts/", "/app/contacts/lists/", "/app/contacts/segments/", list_url, segment_url,
+                 "/app/contacts/segments/count/?lead_status=qualified"):
+        get(path)
+    get(re.search(r'href="(/app/contacts/\d+/)"', pages["/app/contacts/"]).group(1))
+    # Contacts → Import (form, mapping, progress with errors) and Exports.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    sheet = b"Telefone;Nome;E-mail\n+5511974000001;Gil;gil@exemplo.com\n+5511974000002;Ivo;errado\n"
+    get("/app/contacts/")
+    get("/app/contacts/import/")
+    pages["import mapping"] = browser.post("/app/contacts/import/preview/",
+                                           {"file": SimpleUploadedFile("l.csv", sheet)}).content.decode()
+    post("import refused", "/app/contacts/import/", {"file": SimpleUploadedFile("l.csv", b"nome\nGil\n")},
+         status=(422,))
+    with s["capture"](execute=True):
+        started = browser.post("/app/contacts/import/", {"file": SimpleUploadedFile("l.csv", sheet)})
+        browser.post("/app/exports/", {"entity": "contacts", "format": "xlsx"})
+    get(started["Location"])
+    get("/app/exports/")
     return pages
 
 

@@ -177,6 +177,8 @@ def event_text(event) -> str:
         "snooze_ended": lambda: _("The snooze ended: the conversation is back"),
         "campaign_reply": lambda: _("Reply to the campaign “%(name)s”, which said: %(text)s")
         % {"name": data.get("campaign_name", ""), "text": data.get("text", "")},
+        "contact_merged": lambda: _("%(actor)s merged the contact into another one") % {"actor": actor},
+        "contact_erased": lambda: _("%(actor)s erased the contact's personal data") % {"actor": actor},
     }
     make = texts.get(event.kind)
     return make() if make else _("%(actor)s: %(what)s") % {"actor": actor, "what": event.kind}

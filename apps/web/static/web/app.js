@@ -266,6 +266,8 @@
   function onFrame(frame) {
     const handler = handlers[frame.type];
     if (handler) handler(frame.data || {});
+    // Page scripts (imports.js) follow the frames they care about without a handler here.
+    document.dispatchEvent(new CustomEvent("conversa:frame", { detail: frame }));
   }
 
   let typingTimer = null;

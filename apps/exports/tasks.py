@@ -1,0 +1,10 @@
+"""Background work of the exports app: generating files."""
+
+from apps.exports.services import export_run
+from conversa.tasks import tenant_task
+
+
+@tenant_task()
+def export_generate(schema_name: str, export_id: int) -> str:
+    export = export_run(export_id=export_id)
+    return export.status if export is not None else "skipped"
