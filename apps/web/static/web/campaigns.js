@@ -8,6 +8,7 @@
 
   const FIELDS = ["total", "queued", "sent", "delivered", "read", "failed", "skipped"];
   const CHART_EVERY_MS = 5000;
+  const FINAL = ["completed", "cancelled", "failed"];
 
   function live() { return document.getElementById("campaign-live"); }
 
@@ -65,8 +66,9 @@
   document.addEventListener("conversa:frame", (event) => {
     const frame = event.detail || {};
     if (frame.type === "campaign.progress") show(frame.data || {});
-    // Frames sent before the socket was ready are lost: read the state once it is.
-    if (frame.type === "ready" && live()) reload();
+    // Frames sent before the socket was ready are lost: read the state once it is (a draft's does
+    // not move by itself, and its schedule form may be being filled in).
+    if (frame.type === "ready" && live() && !["draft", ...FINAL].includes(live().dataset.status)) reload();
   });
 
   // --- the builder ---------------------------------------------------------------------------
