@@ -90,7 +90,7 @@
     if (!select) return;
     const cap = document.getElementById(select.dataset.rateTarget);
     const option = select.selectedOptions[0];
-    if (cap && option) cap.textContent = cap.dataset.template.replace("%(rate)s", option.dataset.rate);
+    if (cap && option) cap.textContent = cap.dataset.template.replace("{rate}", option.dataset.rate);
   }
 
   function showKind() {
