@@ -111,6 +111,8 @@ urlpatterns += [
     path("campaigns/new/", campaign_views.new_view, name="campaign-new"),
     path("campaigns/audience-count/", campaign_views.audience_count_view, name="campaign-audience-count"),
     path("campaigns/preview/", campaign_views.preview_view, name="campaign-preview"),
+    path("campaigns/media/", campaign_views.media_view, name="campaign-media"),
+    path("campaigns/media/<int:media_id>/", campaign_views.media_view, name="campaign-media-status"),
     path("campaigns/<int:campaign_id>/", campaign_views.detail_view, name="campaign"),
     path("campaigns/<int:campaign_id>/edit/", campaign_views.edit_view, name="campaign-edit"),
     path("campaigns/<int:campaign_id>/report.csv", campaign_views.report_csv_view,

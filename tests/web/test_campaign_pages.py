@@ -230,3 +230,34 @@ def test_another_company_cannot_open_or_change_a_campaign(alpha, bravo, shop):
     assert shop["people"][0].phone not in preview.content.decode()
     with schema_context(alpha.schema_name):
         assert Campaign.objects.get(pk=campaign.pk).status == "draft"
+
+
+def test_a_file_is_attached_once_clean_and_another_users_upload_is_not(alpha, shop):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.media.models import MediaFile
+    from apps.media.services import media_mark_clean
+    from tests.fixtures.media_files import png
+
+    browser = shop["browser"]
+    uploaded = browser.post("/app/campaigns/media/", {"file": SimpleUploadedFile("promo.png", png(),
+                                                                                  "image/png")})
+    page = uploaded.content.decode()
+    media_id = int(re.search(r'name="media_id" value="(\d+)"', page).group(1))
+    assert 'data-status="scanning"' in page and f'hx-get="/app/campaigns/media/{media_id}/"' in page
+    still_scanning = browser.post("/app/campaigns/new/", _form(shop, media_id=media_id))
+    assert still_scanning.status_code == 422 and 'id="media-error"' in still_scanning.content.decode()
+
+    with schema_context(alpha.schema_name):
+        media_mark_clean(media=MediaFile.objects.get(pk=media_id))
+    assert 'data-status="clean"' in browser.get(f"/app/campaigns/media/{media_id}/").content.decode()
+    assert browser.post("/app/campaigns/new/", _form(shop, media_id=media_id)).status_code == 302
+    with schema_context(alpha.schema_name):
+        assert Campaign.objects.get().media_id == media_id
+
+    # Another manager cannot see that upload nor attach it to a campaign of theirs.
+    other = signed_in(alpha, make_user(alpha, role="supervisor"))
+    assert 'id="media-error"' in other.get(f"/app/campaigns/media/{media_id}/").content.decode()
+    assert other.post("/app/campaigns/new/", _form(shop, name="Other", media_id=media_id)).status_code == 422
+    refused = other.post("/app/campaigns/media/", {"file": SimpleUploadedFile("x.exe", b"MZ\x90\x00" * 50)})
+    assert 'id="media-error"' in refused.content.decode()

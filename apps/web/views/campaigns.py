@@ -35,7 +35,9 @@ from apps.campaigns.selectors import (
 from apps.campaigns.validation import DAYS
 from apps.contacts import lists, segments
 from apps.contacts.models import Contact
+from apps.conversations.selectors import media_get_for
 from apps.inboxes.models import Inbox, MessageTemplate
+from apps.media.services import media_upload
 from apps.web.auth import action_required
 from apps.web.forms import ServiceForm
 from conversa.errors import DomainError, ValidationFailed
@@ -225,11 +227,25 @@ class CampaignForm(ServiceForm):
         }
 
 
+def _chosen_media(request, form: CampaignForm, campaign: Campaign | None):
+    """The file the form carries: the one just uploaded (if this user may see it) or the campaign's."""
+    value = form.data.get("media_id") if form.is_bound else None
+    if value and str(value).isdigit():
+        if campaign is not None and campaign.media_id == int(value):
+            return campaign.media
+        try:
+            return media_get_for(request.user, int(value))
+        except DomainError:
+            return None
+    return campaign.media if campaign is not None and not form.is_bound else None
+
+
 def _builder(request, form: CampaignForm, campaign: Campaign | None, status: int = 200):
     contacts = Contact.objects.order_by("-id")[:50]
     return render(request, "web/campaigns/builder.html", {
         **SECTION, "form": form, "campaign": campaign, "variables": VARIABLE_BUTTONS,
-        "preview_contacts": contacts,
+        "preview_contacts": contacts, "media": _chosen_media(request, form, campaign),
+        "media_error": " ".join(form.errors.get("media_id", [])),
     }, status=status)
 
 
@@ -244,8 +260,11 @@ def _save(request, form: CampaignForm, campaign: Campaign | None):
             campaign = services.campaign_create(actor=request.user, **form.service_fields())
             messages.success(request, _("Draft %(name)s saved.") % {"name": campaign.name})
         else:
-            campaign = services.campaign_update(
-                actor=request.user, campaign=campaign, **form.service_fields())
+            fields = form.service_fields()
+            if fields["media_id"] == campaign.media_id:
+                # Unchanged: another manager's upload stays without this user having to see it.
+                fields.pop("media_id")
+            campaign = services.campaign_update(actor=request.user, campaign=campaign, **fields)
             messages.success(request, _("Campaign saved."))
     except DomainError as exc:
         form.show_error(exc)
@@ -310,6 +329,27 @@ def preview_view(request):
         except DomainError as exc:
             error = _error_text(exc)
     return render(request, "web/campaigns/partials/preview.html", {"text": text, "error": error})
+
+
+@campaigns_page
+@require_http_methods(["GET", "POST"])
+def media_view(request, media_id: int | None = None):
+    """The builder's attachment: POST uploads the chosen file into quarantine (the scan runs in the
+    background); GET shows a file's status (polled while it is being scanned), or nothing."""
+    media, error = None, ""
+    try:
+        if request.method == "POST":
+            uploaded = request.FILES.get("file")
+            if uploaded is None:
+                error = _("Choose a file.")
+            else:
+                media = media_upload(actor=request.user, fileobj=uploaded, size=uploaded.size,
+                                     filename=uploaded.name, declared_type=uploaded.content_type)
+        elif media_id is not None:
+            media = media_get_for(request.user, media_id)
+    except DomainError as exc:
+        error = _error_text(exc)
+    return render(request, "web/campaigns/partials/media.html", {"media": media, "media_error": error})
 
 
 # --- the list, the progress page and the report -------------------------------------------------
