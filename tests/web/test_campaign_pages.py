@@ -261,3 +261,24 @@ def test_a_file_is_attached_once_clean_and_another_users_upload_is_not(alpha, sh
     assert other.post("/app/campaigns/new/", _form(shop, name="Other", media_id=media_id)).status_code == 422
     refused = other.post("/app/campaigns/media/", {"file": SimpleUploadedFile("x.exe", b"MZ\x90\x00" * 50)})
     assert 'id="media-error"' in refused.content.decode()
+
+
+def test_a_template_with_variables_is_previewed_and_saved(alpha, shop):
+    from tests.fixtures.messaging import make_template
+
+    make_template(alpha, shop["inbox"], name="promo", body="Oi {{1}}, cupom {{2}}.", language="pt_BR")
+    browser = shop["browser"]
+    builder = browser.get("/app/campaigns/new/").content.decode()
+    assert 'value="promo|pt_BR"' in builder
+    template_fields = {"kind": "template", "template": "promo|pt_BR",
+                       "template_variables": "{{contact.first_name}}\nBF10", "text": ""}
+    preview = browser.get(_query("/app/campaigns/preview/", {
+        **template_fields, "inbox_id": shop["inbox"].pk, "preview_contact": shop["people"][0].pk,
+    })).content.decode()
+    assert "Oi Client, cupom BF10." in preview
+    wrong = browser.post("/app/campaigns/new/", _form(shop, **{**template_fields, "template_variables": "x"}))
+    assert wrong.status_code == 422 and 'id="id_template_variables_error"' in wrong.content.decode()
+    assert browser.post("/app/campaigns/new/", _form(shop, **template_fields)).status_code == 302
+    with schema_context(alpha.schema_name):
+        assert Campaign.objects.get().template == {
+            "name": "promo", "language": "pt_BR", "variables": ["{{contact.first_name}}", "BF10"]}
