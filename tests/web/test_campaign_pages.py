@@ -64,6 +64,7 @@ def test_the_builder_saves_a_draft_and_its_page_offers_the_draft_actions(alpha, 
                    "campaign-cancel", "campaign-delete"):
         assert f'id="{button}"' in detail
     assert 'id="campaign-pause"' not in detail and 'id="campaign-report"' not in detail
+    assert "Mon, Tue 09:00–18:00 (America/Sao_Paulo)" in detail and f"Tags: {shop['tag']}." in detail
     listing = browser.get("/app/campaigns/").content.decode()
     assert "Spring sale" in listing and "0 of 0 sent" in listing
 

@@ -382,6 +382,18 @@ def _percent(stats: dict) -> int:
     return min(100, int(100 * done / stats["total"])) if stats["total"] else 0
 
 
+def _audience_names(actor, audience: dict) -> dict:
+    """The audience's lists and segment by name (ids another page may have deleted meanwhile drop out)."""
+    list_ids, segment_id = audience.get("list_ids") or [], audience.get("segment_id")
+    return {
+        "lists": list(lists.contact_lists_visible_to(actor).filter(pk__in=list_ids)
+                      .order_by("name").values_list("name", flat=True)),
+        "segment": segments.segments_visible_to(actor).filter(pk=segment_id).values_list("name", flat=True)
+        .first() if segment_id else None,
+        "tags": audience.get("tags") or [],
+    }
+
+
 def _live_context(request, campaign: Campaign) -> dict:
     report = campaign_report(request.user, campaign)
     stats = report["stats"]
@@ -391,6 +403,8 @@ def _live_context(request, campaign: Campaign) -> dict:
         "final": campaign.status in Campaign.FINAL,
         "schedule_value": CampaignForm.initial_for(campaign)["scheduled_at"],
         "rates": {key: round(value * 100, 1) for key, value in report["rates"].items()},
+        "audience": _audience_names(request.user, campaign.audience or {}),
+        "window_days": [str(DAY_LABELS[day]) for day in (campaign.send_window or {}).get("days", [])],
     }
 
 
