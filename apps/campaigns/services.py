@@ -20,6 +20,7 @@ from apps.campaigns import control
 from apps.campaigns.errors import InvalidTransition
 from apps.campaigns.events import CAMPAIGN_FINISHED, CAMPAIGN_PROGRESS
 from apps.campaigns.models import Campaign
+from apps.campaigns.selectors import campaign_stats
 from apps.campaigns.validation import (
     clean_audience,
     clean_inbox,
@@ -32,6 +33,7 @@ from apps.campaigns.validation import (
     clean_timezone,
     invalid,
 )
+from apps.notifications.services import notify
 from conversa.errors import Conflict, ValidationFailed
 from conversa.events import publish
 
@@ -322,17 +324,24 @@ def campaign_duplicate(*, actor: Actor | None, campaign: Campaign) -> Campaign:
 # --- the system's moves (the sender and the scheduler) ------------------------------------------
 
 def campaign_finish(*, campaign_id: int, status: str = Campaign.Status.COMPLETED, reason: str = "") -> bool:
-    """running → completed (every recipient final) or → failed with `reason`; False if it had
-    already moved (paused, cancelled meanwhile)."""
+    """running → completed (every recipient final) or → failed with `reason`, and its creator is
+    told; False if it had already moved (paused, cancelled meanwhile)."""
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
-        if locked is None or not locked.may_become(status) or locked.status != Campaign.Status.RUNNING and \
-                status == Campaign.Status.COMPLETED:
+        locked = Campaign.objects.select_for_update(of=("self",)).select_related("created_by").filter(
+            pk=campaign_id).first()
+        if locked is None or locked.status != Campaign.Status.RUNNING or not locked.may_become(status):
             return False
         previous = _move(locked, status, now=timezone.now())
         locked.failure_reason = reason[:500]
         locked.save()
         _announce(locked, previous, "fail" if status == Campaign.Status.FAILED else "complete", None)
+        if locked.created_by is not None and locked.created_by.is_active:
+            stats = campaign_stats(locked.pk)
+            title = (_("Campaign “%(name)s” finished") if status == Campaign.Status.COMPLETED
+                     else _("Campaign “%(name)s” failed")) % {"name": locked.name}
+            notify(users=[locked.created_by], kind="campaign_finished", title=title,
+                   body=_("%(sent)d sent, %(failed)d failed, %(skipped)d skipped.") % stats,
+                   data={"campaign_id": locked.pk, "status": status})
     return True
 
 

@@ -45,20 +45,25 @@ def campaigns_sweep(schema_name: str) -> dict:
     return {"started": started, "woken": len(running)}
 
 
+RECOVERY_SCHEMAS_PER_QUERY = 200
+
+
 def campaigns_recover() -> list[tuple[str, int]]:
     """Queue a sender for every running campaign of every company: run when a worker process
-    starts, since the worker before it may have died in the middle of sending."""
+    starts, since the worker before it may have died in the middle of sending. One statement per
+    RECOVERY_SCHEMAS_PER_QUERY companies, not a query (and a schema switch) per company."""
+    schemas = list(Company.objects.exclude(schema_name="public").exclude(
+        status=Company.Status.CANCELLED).values_list("schema_name", flat=True))
+    quote, table = connection.ops.quote_name, Campaign._meta.db_table
     found = []
-    schemas = Company.objects.exclude(schema_name="public").exclude(
-        status=Company.Status.CANCELLED).values_list("schema_name", flat=True)
-    table = connection.ops.quote_name(Campaign._meta.db_table)
-    for schema_name in schemas:
+    for start in range(0, len(schemas), RECOVERY_SCHEMAS_PER_QUERY):
+        chunk = schemas[start:start + RECOVERY_SCHEMAS_PER_QUERY]
+        probes = [f"(SELECT %s, id FROM {quote(schema)}.{quote(table)} WHERE status = %s)"
+                  for schema in chunk]
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {connection.ops.quote_name(schema_name)}.{table} WHERE status = %s",
-                [Campaign.Status.RUNNING],
-            )
-            found += [(schema_name, row[0]) for row in cursor.fetchall()]
+            cursor.execute(" UNION ALL ".join(probes),
+                           [value for schema in chunk for value in (schema, Campaign.Status.RUNNING)])
+            found += [(row[0], row[1]) for row in cursor.fetchall()]
     for schema_name, campaign_id in found:
         campaign_send(schema_name, campaign_id)
     return found

@@ -34,7 +34,8 @@ WINDOW = 1.0 + SAFETY
 # a Lua number (a double) holds exactly. The wait goes back as a string because Redis truncates Lua
 # numbers to integers.
 # KEYS: pace (next grant), log (sorted set token -> arrival bound), wanted (a reply is waiting).
-# ARGV: interval, limit per window, token, high priority (1/0), arrival bound after the grant.
+# ARGV: interval, limit per window, token, high priority (1/0), arrival bound after the grant,
+# how far behind its pace a late caller may catch up.
 _RESERVE = """
 local interval = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
@@ -67,10 +68,11 @@ if wait > 0 then
     end
     return tostring(wait)
 end
--- On schedule: a caller that comes a little late (a sleep's overshoot) keeps the pace, at most one
--- interval behind; the log above bounds any burst that could make.
+-- On schedule: a caller that comes a little late (a sleep's overshoot, a bulk sender fetching its
+-- next batch) keeps the pace, at most `catch_up` behind; the log above bounds any burst that makes.
+local catch_up = tonumber(ARGV[6])
 local base = tonumber(redis.call('GET', KEYS[1]) or '0')
-if base < now - interval then
+if base < now - catch_up then
     base = now
 end
 redis.call('SET', KEYS[1], tostring(base + interval), 'PX', math.ceil(interval / 1000) + 1000)
@@ -94,6 +96,9 @@ _MIN_WAIT = 0.001
 # A bulk send's arrival bound until its sender reports the answer: the provider clients' timeout
 # (10 s) plus margin; a sender that dies mid-send holds its slot that long.
 BULK_HOLD = 11.0
+# A bulk sender stalled this long (fetching its next batch) may send a little faster until it is
+# back on its pace; the log keeps every second within the rate all the same.
+BULK_CATCH_UP = 0.1
 
 
 def _key(schema_name: str, inbox_id: int) -> str:
@@ -106,12 +111,13 @@ def _keys(schema_name: str, inbox_id: int) -> list[str]:
 
 
 def _reserve(redis, *, schema_name: str, inbox_id: int, per_second: int, window: float, token: str,
-             high: bool, hold: float) -> float:
+             high: bool, hold: float, catch_up: float | None = None) -> float:
     if per_second < 1:
         raise ValueError("per_second must be at least 1")
     interval_us = round(window * 1_000_000 / per_second)
+    catch_up_us = interval_us if catch_up is None else max(interval_us, round(catch_up * 1_000_000))
     wait_us = float(redis.eval(_RESERVE, 3, *_keys(schema_name, inbox_id), interval_us, per_second, token,
-                               "1" if high else "0", round(hold * 1_000_000)))
+                               "1" if high else "0", round(hold * 1_000_000), catch_up_us))
     return 0.0 if wait_us <= 0 else max(wait_us / 1_000_000, _MIN_WAIT)
 
 
@@ -130,7 +136,7 @@ def reserve_bulk_slot(*, redis, schema_name: str, inbox_id: int, per_second: int
     waiting replies, paced without slack and bounded by the arrival log. Report the provider's
     answer with `bulk_slot_done(token)` as soon as it comes. `redis`: the caller's client."""
     return _reserve(redis, schema_name=schema_name, inbox_id=inbox_id, per_second=per_second, window=1.0,
-                    token=f"b:{token}", high=False, hold=BULK_HOLD)
+                    token=f"b:{token}", high=False, hold=BULK_HOLD, catch_up=BULK_CATCH_UP)
 
 
 def bulk_slot_done(*, redis, schema_name: str, inbox_id: int, token: str) -> None:

@@ -71,3 +71,20 @@ def test_tasks_run_in_their_own_schema_only(alpha, bravo, desk):
         assert Campaign.objects.get(pk=campaign.pk).status == "draft"
     with pytest.raises(ValueError):
         campaign_send.call_local("public", campaign.pk)
+
+
+def test_a_starting_worker_wakes_the_running_campaigns_of_each_company_in_its_own_schema(
+    alpha, bravo, desk, monkeypatch,
+):
+    from apps.campaigns import tasks
+
+    campaign = alpha_campaign_unknown_to_bravo(alpha, bravo, desk["people"]["admin"], desk["inbox"])
+    with schema_context(alpha.schema_name):
+        Campaign.objects.filter(pk=campaign.pk).update(status="running")
+    woken = []
+    monkeypatch.setattr(tasks, "campaign_send", lambda schema, pk: woken.append((schema, pk)))
+
+    found = tasks.campaigns_recover()
+
+    assert (alpha.schema_name, campaign.pk) in found and woken == found
+    assert all(schema != bravo.schema_name for schema, _ in found)

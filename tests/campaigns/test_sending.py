@@ -60,6 +60,10 @@ def test_a_started_campaign_sends_each_recipient_once_and_completes(
                      "delivered": 0, "read": 0, "failed": 0, "skipped": 1}
     assert sorted(audience) == ["admins", "supervisors"]
     assert [e.name for e in seen].count(CAMPAIGN_PROGRESS) >= 3  # started, while sending, completed
+    with schema_context(alpha.schema_name):
+        told = list(Notification.objects.filter(user=desk["people"]["admin"], kind="campaign_finished")
+                    .values_list("title", "body"))
+    assert told == [("Campaign “Spring sale” finished", "4 sent, 0 failed, 1 skipped.")]
 
 
 def test_the_monthly_outbound_limit_pauses_the_campaign_and_tells_its_creator(

@@ -24,6 +24,7 @@ APP_LAYERS = {
     "apps.teams": 5,  # a team names its members and the inboxes it answers
     "apps.conversations": 6,
     "apps.exports": 7,  # reads contacts, conversations and the audit log through their selectors
+    "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
 }
 DOORS = 9
 

@@ -22,6 +22,7 @@ In a throwaway database `conversa_bench_campaign`:
 """
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -118,17 +119,20 @@ def _sends(fake, phone_id: str) -> list[float]:
     return sorted(r.time for r in fake.accepted if f"/{phone_id}/" in r.path)
 
 
-def _rate(company, fake, tag: str, rate: int, seconds: float) -> None:
+def _rate(company, fake, tag: str, rate: int, seconds: float, stack) -> None:
     from django_tenants.utils import schema_context
 
     phone_id = f"9{rate:05d}{uuid.uuid4().int % 1000:03d}"
     fake.register_meta(phone_id, TOKEN)
     inbox = _inbox(company, fake, phone_id=phone_id, rate=rate)
     campaign = _campaign(company, inbox, tag)
+    cpu_before, busy_before, wall_before = stack.cpu("huey"), _common.machine_busy_seconds(), time.time()
     _act(company, campaign, "start")
     time.sleep(seconds)
     _act(company, campaign, "cancel")
     time.sleep(1.0)
+    huey_cpu, wall = stack.cpu("huey") - cpu_before, time.time() - wall_before
+    busy = _common.machine_busy_seconds() - busy_before
     times = _sends(fake, phone_id)
     if len(times) < 2:
         say(f"rate {rate}/s: only {len(times)} sends arrived — is the worker running?")
@@ -145,6 +149,9 @@ def _rate(company, fake, tag: str, rate: int, seconds: float) -> None:
         f"(target ≥ 95 %: {'PASS' if share >= 95 else 'FAIL'}); "
         f"most in any 1 s window: {most} (never above {rate}: {'PASS' if most <= rate else 'FAIL'}); "
         f"recipients marked sent: {sent}")
+    per_send = huey_cpu / max(1, len(times)) * 1000
+    say(f"  CPU: the worker {huey_cpu:.1f} s ({per_send:.2f} ms per send); machine busy "
+        f"{busy:.1f} of {wall * (os.cpu_count() or 1):.1f} CPU-s available")
 
 
 def _neighbour(company_a, company_b, fake, tag: str, rate: int, seconds: float, stack) -> None:
@@ -239,7 +246,7 @@ def main() -> None:
         time.sleep(4)
         stack.check_alive()
         for rate in rates:
-            _rate(company_a, fake, audience, rate, args.seconds)
+            _rate(company_a, fake, audience, rate, args.seconds, stack)
         _neighbour(company_a, company_b, fake, audience, max(rates), args.neighbour_seconds, stack)
         stack.check_alive()
         failed = False
