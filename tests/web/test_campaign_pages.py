@@ -156,7 +156,7 @@ def test_actions_follow_the_status_and_the_report_shows_once_over(
     assert 'data-rate="delivery">66.7%' in report
     failed_only = browser.get(_query(url, {"status": "failed"})).content.decode()
     assert failed_only.count('class="recipient-row"') == 1
-    csv_text = browser.get(f"{url}report.csv").content.decode()
+    csv_text = b"".join(browser.get(f"{url}report.csv").streaming_content).decode()
     assert csv_text.startswith(f"campaign,{campaign.pk},Spring sale,cancelled")
     assert "failures,131026,1" in csv_text and csv_text.count("\n") > 20
 
