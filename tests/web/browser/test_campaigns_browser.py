@@ -24,6 +24,10 @@ def test_an_admin_builds_schedules_starts_pauses_resumes_and_reads_the_report(ch
     off_loop(make_contact, team.company, name="Não Quer", tags=["vip"], opted_out=True)
 
     page = sign_in(chromium, team, alice, path="/app/campaigns/")
+    problems = []  # script errors and CSP violations (no inline script or handler on these pages)
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" or "Content Security Policy" in message.text else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
     expect(page.locator("#campaigns-empty")).to_be_visible()
     page.locator("#campaign-new").click()
     page.fill("#id_name", "Black Friday")
@@ -80,3 +84,4 @@ def test_an_admin_builds_schedules_starts_pauses_resumes_and_reads_the_report(ch
         page.locator("#campaign-report-csv").click()
     content = open(download_info.value.path(), encoding="utf-8").read()
     assert content.count(",opted_out,") == 1 and "count,sent,10" in content
+    assert problems == []
