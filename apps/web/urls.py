@@ -3,6 +3,7 @@
 from django.urls import path
 
 import apps.web.views.audiences as audience_views
+import apps.web.views.campaigns as campaign_views
 import apps.web.views.exports as export_views
 import apps.web.views.imports as import_views
 import apps.web.views.invitations as invitation_views
@@ -125,4 +126,19 @@ urlpatterns += [
 urlpatterns += [
     path("profile/security/", security_views.security_view, name="security"),
     path("settings/security/", security_views.require_two_factor_view, name="settings-security"),
+]
+
+# Campaigns: list, builder, live progress and report (managers).
+urlpatterns += [
+    path("campaigns/", campaign_views.list_view, name="campaigns"),
+    path("campaigns/new/", campaign_views.new_view, name="campaign-new"),
+    path("campaigns/audience-count/", campaign_views.audience_count_view, name="campaign-audience-count"),
+    path("campaigns/preview/", campaign_views.preview_view, name="campaign-preview"),
+    path("campaigns/media/", campaign_views.media_view, name="campaign-media"),
+    path("campaigns/media/<int:media_id>/", campaign_views.media_view, name="campaign-media-status"),
+    path("campaigns/<int:campaign_id>/", campaign_views.detail_view, name="campaign"),
+    path("campaigns/<int:campaign_id>/edit/", campaign_views.edit_view, name="campaign-edit"),
+    path("campaigns/<int:campaign_id>/report.csv", campaign_views.report_csv_view,
+         name="campaign-report-csv"),
+    path("campaigns/<int:campaign_id>/<slug:action>/", campaign_views.action_view, name="campaign-action"),
 ]

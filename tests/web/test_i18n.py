@@ -322,6 +322,21 @@ def visit_every_screen(alpha, browser, s) -> dict[str, str]:
         browser.post("/app/exports/", {"entity": "contacts", "format": "xlsx"})
     get(started["Location"])
     get("/app/exports/")
+    # Campaigns: the list, the builder (and its errors), a draft's page, a cancelled one's report.
+    contact_id = re.search(r'href="/app/contacts/(\d+)/"', pages["/app/contacts/"]).group(1)
+    list_id = re.search(r"/lists/(\d+)/", list_url).group(1)
+    browser.post("/app/contacts/add-to-list/", {"list_id": list_id, "contact_ids": [contact_id]})
+    post("campaign errors", "/app/campaigns/new/", {"name": "", "kind": "text"}, status=(422,))
+    campaign_url = browser.post("/app/campaigns/new/", {
+        "name": "Promoção", "inbox_id": s["inbox"].pk, "list_ids": [list_id], "kind": "text",
+        "text": "Oi {{contact.first_name}}", "timezone": "UTC",
+    })["Location"]
+    for path in ("/app/campaigns/", "/app/campaigns/new/", campaign_url, f"{campaign_url}edit/",
+                 f"/app/campaigns/audience-count/?list_ids={list_id}",
+                 f"/app/campaigns/preview/?kind=text&text=Oi&preview_contact={contact_id}"):
+        get(path)
+    browser.post(f"{campaign_url}cancel/")
+    get(campaign_url)
     return pages
 
 
