@@ -2,17 +2,15 @@
 §15.1). Managers only (API keys: `campaigns:read` / `campaigns:write`); the plan middleware refuses
 every path here without the plan's `campaigns` feature."""
 
-import csv
 import datetime as dt
 from typing import Any
 
-from django.db import connection
 from django.http import StreamingHttpResponse
-from django_tenants.utils import schema_context
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from apps.campaigns import services
+from apps.campaigns.report_csv import campaign_report_csv
 from apps.campaigns.selectors import (
     audience_count,
     campaign_get_for,
@@ -287,68 +285,13 @@ def report(request, campaign_id: int) -> dict:
     return campaign_report(request.auth, campaign_get_for(request.auth, campaign_id))
 
 
-REPORT_COLUMNS = ("contact_id", "name", "phone", "status", "reason", "error_message", "sent_at",
-                  "delivered_at", "read_at", "failed_at", "conversation_id")
-CSV_CHUNK = 2000
-REPORT_FIELDS = ("contact_id", "contact__name", "contact__phone", "status", "reason", "error_message",
-                 "sent_at", "delivered_at", "read_at", "failed_at", "conversation_id")
-
-
 @router.get("/{int:campaign_id}/report.csv")
 def report_csv(request, campaign_id: int):
     """Summary lines (counts, rates, timing, failures by error code), a blank line, then one row per
-    recipient."""
+    recipient (apps.campaigns.report_csv), streamed."""
     campaign = campaign_get_for(request.auth, campaign_id)
     services.campaign_report_export(actor=request.auth, campaign=campaign, request=request)
-    data = campaign_report(request.auth, campaign)
-    rows = campaign_recipients(request.auth, campaign).order_by("id").values_list("id", *REPORT_FIELDS)
-    schema = connection.schema_name
-
-    def lines():
-        yield ["campaign", data["id"], data["name"], data["status"]]
-        for key, value in data["stats"].items():
-            yield ["count", key, value]
-        for key, value in data["rates"].items():
-            yield ["rate", key, value]
-        for key, value in data["timing"].items():
-            yield ["timing", key, _csv_safe(value)]
-        for failure in data["failures"]:
-            yield ["failures", _csv_safe(failure["error_code"]), failure["count"]]
-        yield []
-        yield REPORT_COLUMNS
-        last = 0
-        while True:
-            # Read after the view returned, perhaps on another thread: each chunk names its schema.
-            with schema_context(schema):
-                chunk = list(rows.filter(id__gt=last)[:CSV_CHUNK])
-            for _id, *row in chunk:
-                yield [_csv_safe(value) for value in row]
-            if len(chunk) < CSV_CHUNK:
-                return
-            last = chunk[-1][0]
-
-    # Streamed: a 100,000-recipient report is never held in memory whole.
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(line) for line in lines()),
+    response = StreamingHttpResponse(campaign_report_csv(request.auth, campaign),
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-report.csv"'
     return response
-
-
-class _Echo:
-    """csv.writer's file: hands back each line instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value):
-    """Dates as ISO text; a text starting like a formula is quoted so spreadsheets do not run it."""
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, str) and (value[:1] in ("=", "@", "\t", "\r") or (
-            value[:1] in ("+", "-") and not value[1:].isdigit())):
-        return "'" + value
-    return value

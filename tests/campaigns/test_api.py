@@ -83,7 +83,7 @@ def test_templates_schedule_duplicate_and_delete(alpha, desk):
 
 
 def test_recipients_report_and_csv(alpha, desk, monkeypatch):
-    monkeypatch.setattr("ninja_api.routers.campaigns.CSV_CHUNK", 2)  # rows streamed in chunks
+    monkeypatch.setattr("apps.campaigns.report_csv._CHUNK", 2)  # rows streamed in chunks
     tag, contacts = make_audience(alpha, 3)
     campaign = make_campaign(alpha, actor=desk["people"]["admin"], inbox=desk["inbox"], tags=[tag])
     with schema_context(alpha.schema_name):

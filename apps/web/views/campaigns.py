@@ -6,24 +6,22 @@ Every write goes through `apps.campaigns.services` with the signed-in user as ac
 through `apps.campaigns.selectors`. The progress numbers follow `campaign.progress` frames
 (static/web/campaigns.js)."""
 
-import csv
 import zoneinfo
 from functools import wraps
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import connection
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_tenants.utils import schema_context
 
 from apps.campaigns import services
 from apps.campaigns.models import Campaign, CampaignRecipient
+from apps.campaigns.report_csv import campaign_report_csv
 from apps.campaigns.selectors import (
     audience_count,
     campaign_get_for,
@@ -41,10 +39,9 @@ from apps.inboxes.models import Inbox, MessageTemplate
 from apps.media.services import media_upload
 from apps.web.auth import action_required
 from apps.web.forms import ServiceForm
-from conversa.errors import DomainError, ValidationFailed
+from conversa.errors import DomainError, RateLimited, ValidationFailed
 
 RECIPIENTS_PAGE = 50
-CSV_CHUNK = 2000
 CHART_BUCKETS = 120
 VARIABLE_BUTTONS = ("contact.first_name", "contact.name", "contact.phone", "contact.email",
                     "contact.company", "contact.city", "contact.country")
@@ -478,67 +475,19 @@ def action_view(request, campaign_id: int, action: str):
     return _to_detail(request, campaign.pk)
 
 
-REPORT_COLUMNS = ("contact_id", "contact_name", "phone", "status", "reason", "error_message", "sent_at",
-                  "delivered_at", "read_at", "failed_at", "conversation_id")
-
-
-def _csv_value(value):
-    """Dates as ISO text; a text starting like a formula is quoted so spreadsheets do not run it."""
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, str) and (value[:1] in ("=", "@", "\t", "\r") or (
-            value[:1] in ("+", "-") and not value[1:].isdigit())):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    """csv.writer's file: hands back each line instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 @campaigns_page
 @require_GET
 def report_csv_view(request, campaign_id: int):
-    """The same file as the API's `report.csv`: summary lines, a blank line, one row per recipient,
-    streamed in chunks (100,000 recipients are not held in memory)."""
+    """The same file as the API's `report.csv` (apps.campaigns.report_csv), audited alike."""
     campaign = campaign_get_for(request.user, campaign_id)
-    data = campaign_report(request.user, campaign)
-    rows = campaign_recipients(request.user, campaign).order_by("id").values_list(
-        "id", "contact_id", "contact__name", "contact__phone", "status", "reason", "error_message", "sent_at",
-        "delivered_at", "read_at", "failed_at", "conversation_id",
-    )
-    schema = connection.schema_name
-
-    def lines():
-        yield ["campaign", data["id"], _csv_value(data["name"]), data["status"]]
-        for key, value in data["stats"].items():
-            yield ["count", key, value]
-        for key, value in data["rates"].items():
-            yield ["rate", key, value]
-        for key, value in data["timing"].items():
-            yield ["timing", key, _csv_value(value)]
-        for failure in data["failures"]:
-            yield ["failures", _csv_value(failure["error_code"]), failure["count"]]
-        yield []
-        yield REPORT_COLUMNS
-        last = 0
-        while True:
-            # Read after the view returned, perhaps on another thread: each chunk names its schema.
-            with schema_context(schema):
-                chunk = list(rows.filter(id__gt=last)[:CSV_CHUNK])
-            for _id, *row in chunk:
-                yield [_csv_value(value) for value in row]
-            if len(chunk) < CSV_CHUNK:
-                return
-            last = chunk[-1][0]
-
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(line) for line in lines()),
+    try:
+        services.campaign_report_export(actor=request.user, campaign=campaign, request=request)
+    except RateLimited as exc:
+        refused = HttpResponse(exc.message, status=429, content_type="text/plain; charset=utf-8")
+        for name, value in exc.headers.items():
+            refused[name] = value
+        return refused
+    response = StreamingHttpResponse(campaign_report_csv(request.user, campaign),
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-report.csv"'
     response["X-Content-Type-Options"] = "nosniff"
