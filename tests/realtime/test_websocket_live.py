@@ -264,3 +264,23 @@ def test_a_role_change_or_deactivation_closes_the_users_sockets(asgi_server, liv
     demoted, heard, deactivated = asyncio.run(scenario())
     assert demoted == 1012 and deactivated == 4401
     assert [frame for frame in heard if frame["type"] == "message.created"] == []
+
+
+def test_a_user_who_must_still_set_up_two_factor_gets_no_socket(asgi_server, live_db, make_live_company):
+    from django_tenants.utils import schema_context
+
+    from apps.accounts.models import User
+    from apps.accounts.two_factor import company_set_require_two_factor
+
+    company = make_live_company()
+    agent = make_user(company)
+    token = login(asgi_server, company, agent.email)  # before the requirement: a valid token
+    with schema_context(company.schema_name):
+        admin = User.objects.get(email=f"admin@{company.slug}.example.com")
+        company_set_require_two_factor(actor=admin, enabled=True)
+
+    async def scenario():
+        async with connect(asgi_server, company, token) as ws:
+            return await close_code(ws)
+
+    assert asyncio.run(scenario()) == 4401

@@ -27,15 +27,20 @@ RECENT_FRAME_IDS = 256
 @database_sync_to_async
 def authenticate(schema_name: str, company_id: int, token: str):
     """Return (user, company_blocked) for an access token, inside the socket's schema."""
+    from apps.accounts import two_factor
     from apps.accounts.authentication import user_for_access_token
     from tenants.models import Company
 
     with schema_context(schema_name):
-        blocked = Company.objects.get(pk=company_id).is_blocked
+        company = Company.objects.get(pk=company_id)
         user = user_for_access_token(token)
+        if user is not None and two_factor.setup_pending(user, company):
+            # The company requires a second factor this user has not set up: like every API call
+            # but the set-up, the socket refuses them (their login token gets them nothing else).
+            user = None
         if user is not None:
             user.audiences = audiences_of(user)
-        return user, blocked
+        return user, company.is_blocked
 
 
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
