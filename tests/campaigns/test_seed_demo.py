@@ -1,4 +1,5 @@
-"""`seed_demo` leaves one campaign really sent through the sandbox and one draft, once."""
+"""`seed_demo` leaves one campaign really sent through the sandbox and one draft, once, with the list
+they went to and a segment."""
 
 import io
 
@@ -7,6 +8,8 @@ from django.core.management import call_command
 from django_tenants.utils import schema_context
 
 from apps.campaigns.models import Campaign, CampaignRecipient
+from apps.contacts.audiences import segment_contacts
+from apps.contacts.models import Contact, ContactList, Segment
 from tenants.models import Company
 
 pytestmark = pytest.mark.django_db
@@ -20,5 +23,10 @@ def test_the_demo_has_a_completed_campaign_and_a_draft(companies):
         campaigns = dict(Campaign.objects.values_list("name", "status"))
         statuses = set(CampaignRecipient.objects.filter(campaign__name="Spring sale (demo)")
                        .values_list("status", flat=True))
+        lists = list(ContactList.objects.values_list("name", flat=True))
+        segments = list(Segment.objects.all())
+        in_segment, contacts = segment_contacts(segments[0]).count(), Contact.objects.count()
+    assert lists == ["Demo customers"] and [segment.name for segment in segments] == ["New leads"]
+    assert in_segment == contacts > 0
     assert campaigns == {"Spring sale (demo)": "completed", "Saturday event (draft)": "draft"}
     assert statuses == {"sent"}

@@ -13,7 +13,8 @@ from apps.accounts.services import user_create
 from apps.campaigns.models import Campaign
 from apps.campaigns.sender import campaign_send_run
 from apps.campaigns.services import campaign_create, campaign_start
-from apps.contacts.models import Contact, ContactList, ContactListMember
+from apps.contacts.models import Contact, ContactList, ContactListMember, Segment
+from apps.contacts.segments import segment_create
 from apps.conversations.inbound import message_receive
 from apps.conversations.models import Conversation, QuickReply
 from apps.conversations.outbound import message_send
@@ -88,6 +89,7 @@ OFFLINE_MESSAGE = (
     "Thanks for writing! We answer Monday to Friday, 9:00 to 18:00 (São Paulo time); we'll be back soon."
 )
 
+DEMO_SEGMENT = ("New leads", {"lead_status": "new"})
 DEMO_CAMPAIGNS = ("Spring sale (demo)", "Saturday event (draft)")
 
 class Command(BaseCommand):
@@ -117,6 +119,7 @@ class Command(BaseCommand):
             self.ensure_teams(inbox)
             self.ensure_quick_replies()
             self.ensure_campaigns(company, inbox)
+            self.ensure_segments()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         port = os.environ.get("PORT", "8000")
         self.stdout.write(f"  agents' UI:   http://{tenant_host('demo')}:{port}/app/")
@@ -224,6 +227,11 @@ class Command(BaseCommand):
                         message={"text": "Hola {{contact.first_name}}, ¡te esperamos el sábado!"},
                         send_window={"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00",
                                      "end": "18:00"}, timezone="America/Sao_Paulo", rate_per_second=10)
+
+    def ensure_segments(self) -> None:
+        """A saved filter to show segments with (every demo contact is a new lead)."""
+        if not Segment.objects.filter(name=DEMO_SEGMENT[0]).exists():
+            segment_create(actor=None, name=DEMO_SEGMENT[0], filters=DEMO_SEGMENT[1])
 
     def ensure_quick_replies(self) -> None:
         for shortcut, content in QUICK_REPLIES:
