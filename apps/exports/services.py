@@ -6,7 +6,7 @@ import tempfile
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.accounts import permissions
@@ -14,6 +14,7 @@ from apps.accounts.models import ApiKey
 from apps.audit.services import audit_record
 from apps.exports import sources, writers
 from apps.exports.models import Export
+from apps.notifications.services import notify
 from conversa.errors import DomainError, Forbidden, ValidationFailed
 
 logger = logging.getLogger("conversa.exports")
@@ -89,7 +90,23 @@ def export_run(*, export_id: int) -> Export | None:
         export.status, export.error = Export.Status.FAILED, _("The export could not be generated.")
     export.finished_at = timezone.now()
     export.save(update_fields=["status", "error", "filename", "file_name", "rows", "size", "finished_at"])
+    if export.created_by is not None:
+        _notify_finished(export)
     return export
+
+
+def _notify_finished(export: Export) -> None:
+    """Tell the author their file is ready (or why not): big exports take a while, and the exports
+    page is not where they wait."""
+    user = export.created_by
+    with translation.override(user.language or None):
+        if export.status == Export.Status.COMPLETED:
+            title = _("Your export %(file)s is ready") % {"file": export.filename}
+            body = _("%(rows)d rows. Download it from the exports page.") % {"rows": export.rows}
+        else:
+            title, body = _("Your export failed"), export.error
+    notify(users=[user], kind="export_finished", title=str(title), body=str(body),
+           data={"export_id": export.pk})
 
 
 def export_record_download(*, export: Export, actor=None, request=None) -> None:

@@ -175,3 +175,22 @@ def test_a_key_lists_its_own_exports_and_needs_a_read_scope(alpha, api, django_c
     assert [item["id"] for item in client.get("/api/v1/exports").json()["items"]] == [export["id"]]
     _key, users_only = make_api_key(alpha, scopes=["users:read"])
     assert api(alpha, token=users_only).post("/api/v1/exports", {"entity": "contacts"}).status_code == 403
+
+
+def test_the_author_is_notified_in_their_language_when_the_file_is_ready(
+    alpha, api, django_capture_on_commit_callbacks,
+):
+    from apps.accounts.models import User
+    from apps.notifications.models import Notification
+
+    user = make_user(alpha, role="supervisor")
+    with schema_context(alpha.schema_name):
+        User.objects.filter(pk=user.pk).update(language="pt-BR")
+        user.refresh_from_db()
+    _user, client = signed_in(api, alpha, user=user)
+    export = export_now(client, django_capture_on_commit_callbacks, entity="contacts", format="csv")
+
+    with schema_context(alpha.schema_name):
+        notices = list(Notification.objects.filter(user=user, kind="export_finished"))
+    assert [notice.data for notice in notices] == [{"export_id": export["id"]}]
+    assert notices[0].title.startswith("Sua exportação")
