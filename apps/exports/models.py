@@ -25,6 +25,8 @@ class Export(models.Model):
         RUNNING = "running", _("Running")
         COMPLETED = "completed", _("Ready")
         FAILED = "failed", _("Failed")
+        # The file was deleted EXPORT_RETENTION_HOURS after it was made; the row stays as history.
+        EXPIRED = "expired", _("Expired")
 
     # The file's name in the storage and in signed links: random, never guessable from the id.
     key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

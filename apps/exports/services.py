@@ -3,6 +3,7 @@
 import logging
 import tempfile
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -61,7 +62,7 @@ def export_run(*, export_id: int) -> Export | None:
     its author may see now. A finished export is left alone (None)."""
     with transaction.atomic():
         export = Export.objects.select_for_update().filter(pk=export_id).first()
-        if export is None or export.status in (Export.Status.COMPLETED, Export.Status.FAILED):
+        if export is None or export.status not in (Export.Status.QUEUED, Export.Status.RUNNING):
             return None
         export.status = Export.Status.RUNNING
         export.started_at = timezone.now()
@@ -92,6 +93,29 @@ def export_run(*, export_id: int) -> Export | None:
     export.save(update_fields=["status", "error", "filename", "file_name", "rows", "size", "finished_at"])
     if export.created_by is not None:
         _notify_finished(export)
+    if export.status == Export.Status.COMPLETED:
+        _expire_later(connection.schema_name, export.pk)
+    return export
+
+
+def _expire_later(schema_name: str, export_id: int) -> None:
+    from apps.exports.tasks import export_expire
+
+    export_expire.schedule(args=(schema_name, export_id), delay=settings.EXPORT_RETENTION_HOURS * 3600)
+
+
+def export_expire_file(*, export_id: int) -> Export | None:
+    """Delete a ready export's file (it carries the company's data out: it is not kept for ever);
+    the row stays, `expired`, in the author's list. Idempotent."""
+    with transaction.atomic():
+        export = Export.objects.select_for_update().filter(
+            pk=export_id, status=Export.Status.COMPLETED).first()
+        if export is None:
+            return None
+        name = export.file_name
+        export.status, export.file_name = Export.Status.EXPIRED, ""
+        export.save(update_fields=["status", "file_name"])
+        transaction.on_commit(lambda: default_storage.delete(name) if name else None)
     return export
 
 

@@ -312,6 +312,8 @@ MEDIA_URL_TTL_SECONDS = env.int("MEDIA_URL_TTL_SECONDS", default=300)
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 # Signed export download links stay valid this long.
 EXPORT_URL_TTL_SECONDS = env.int("EXPORT_URL_TTL_SECONDS", default=300)
+# A ready export's file is deleted this long after it was made (the row stays, `expired`).
+EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=24)
 
 # --- i18n ---------------------------------------------------------------------------------------
 

@@ -194,3 +194,30 @@ def test_the_author_is_notified_in_their_language_when_the_file_is_ready(
         notices = list(Notification.objects.filter(user=user, kind="export_finished"))
     assert [notice.data for notice in notices] == [{"export_id": export["id"]}]
     assert notices[0].title.startswith("Sua exportação")
+
+
+def test_a_ready_file_is_deleted_when_it_expires_and_its_row_stays(
+    alpha, api, django_capture_on_commit_callbacks, monkeypatch, settings,
+):
+    from django.core.files.storage import default_storage
+
+    from apps.exports.services import export_expire_file
+
+    scheduled = []
+    monkeypatch.setattr("apps.exports.tasks.export_expire.schedule",
+                        lambda args=None, delay=None, **options: scheduled.append((args, delay)))
+    settings.EXPORT_RETENTION_HOURS = 2
+    _user, client = signed_in(api, alpha)
+    export = export_now(client, django_capture_on_commit_callbacks, entity="contacts", format="csv")
+    assert scheduled == [((alpha.schema_name, export["id"]), 2 * 3600)]
+    with schema_context(alpha.schema_name):
+        name = Export.objects.get(pk=export["id"]).file_name
+        assert default_storage.exists(name)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert export_expire_file(export_id=export["id"]) is not None
+        assert export_expire_file(export_id=export["id"]) is None  # once
+
+    assert not default_storage.exists(name)
+    after = client.get(f"/api/v1/exports/{export['id']}").json()
+    assert (after["status"], after["download_url"]) == ("expired", None)
+    assert fetch(alpha, export["download_url"]).status_code == 404
