@@ -6,8 +6,7 @@ from django.utils.translation import gettext as _
 
 from apps.accounts import permissions
 from apps.accounts.permissions import Actor
-from apps.contacts.audiences import segment_condition
-from apps.contacts.lists import in_list_condition
+from apps.contacts.audiences import in_lists_condition, segment_condition
 from apps.contacts.models import Contact, ContactList
 from apps.contacts.segments import segments_visible_to
 from conversa.errors import ValidationFailed
@@ -22,7 +21,7 @@ def contacts_in_audience(
         permissions.check(actor, "audiences.read")
         if not ContactList.objects.filter(pk=list_id).exists():
             raise ValidationFailed(details=[{"field": "list", "message": _("No such list.")}])
-        contacts = contacts.filter(in_list_condition(list_id))
+        contacts = contacts.filter(in_lists_condition([list_id]))
     if segment_id is not None:
         segment = segments_visible_to(actor).filter(pk=segment_id).first()
         if segment is None:

@@ -77,6 +77,13 @@ def segment_condition(filters: dict) -> Q:
     return condition
 
 
+def in_lists_condition(list_ids: Iterable[int]) -> Q:
+    """Contacts that are members of any of the lists, as one condition (EXISTS: each contact once)."""
+    return Q(Exists(ContactListMember.objects.filter(
+        contact_list_id__in=list(list_ids), contact_id=OuterRef("pk"),
+    )))
+
+
 def segment_contacts(segment: Segment) -> QuerySet[Contact]:
     return Contact.objects.filter(segment_condition(segment.filters))
 
@@ -90,9 +97,7 @@ def audience_contacts(
     list_ids, tags = sorted(set(list_ids)), sorted({normalize_tag(tag) for tag in tags if tag.strip()})
     condition = Q(pk__in=[])
     if list_ids:
-        condition |= Q(Exists(ContactListMember.objects.filter(
-            contact_list_id__in=list_ids, contact_id=OuterRef("pk"),
-        )))
+        condition |= in_lists_condition(list_ids)
     if segment_id is not None:
         segment = Segment.objects.filter(pk=segment_id).first()
         if segment is None:

@@ -6,13 +6,14 @@ bulk, up to MAX_MEMBER_IDS ids a call; adding is idempotent (ON CONFLICT DO NOTH
 """
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from apps.accounts import permissions
 from apps.accounts.permissions import Actor
 from apps.audit.services import audit_record
+from apps.contacts.audiences import in_lists_condition
 from apps.contacts.models import Contact, ContactList, ContactListMember
 from conversa.errors import Conflict, NotFound, ValidationFailed
 
@@ -229,11 +230,6 @@ def member_count(contact_list: ContactList) -> int:
     return contact_list.memberships.filter(contact__deleted_at__isnull=True).count()
 
 
-def in_list_condition(list_id: int) -> Q:
-    """Contacts that are members of the list, as one condition (EXISTS: each contact once)."""
-    return Q(Exists(ContactListMember.objects.filter(contact_list_id=list_id, contact_id=OuterRef("pk"))))
-
-
 def list_members(contact_list: ContactList) -> QuerySet[Contact]:
     """The list's contacts (not deleted), unordered: the caller paginates."""
-    return Contact.objects.filter(in_list_condition(contact_list.pk))
+    return Contact.objects.filter(in_lists_condition([contact_list.pk]))

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from apps.accounts import permissions
 from apps.audit.selectors import audit_logs_visible_to
-from apps.contacts.audiences import segment_condition
+from apps.contacts.audiences import in_lists_condition, segment_condition
 from apps.contacts.custom_fields import parse_filter
-from apps.contacts.models import Contact, ContactList, ContactListMember, CustomFieldDefinition, Segment
+from apps.contacts.models import Contact, ContactList, CustomFieldDefinition, Segment
 from apps.contacts.selectors import contact_list_for
 from apps.conversations.models import Conversation
 from apps.conversations.selectors import conversation_list
@@ -164,8 +164,7 @@ def _contacts(actor, filters: dict) -> Table:
         custom_field=filters.get("custom_field"),
     )
     if (list_id := _id(filters, "list")) is not None:
-        contacts = contacts.filter(Exists(ContactListMember.objects.filter(
-            contact_list_id=list_id, contact_id=OuterRef("pk"))))
+        contacts = contacts.filter(in_lists_condition([list_id]))
     if (segment_id := _id(filters, "segment")) is not None:
         segment = Segment.objects.filter(pk=segment_id).first()
         contacts = contacts.filter(segment_condition(segment.filters)) if segment else contacts.none()
