@@ -99,15 +99,13 @@ def report_live(actor: Actor, *, company: Company) -> dict:
     return live_figures(report_scope(actor), zone=_zone(company))
 
 
-def live_push(*, schema_name: str) -> int:
-    """Push `report.live` to everyone who may read it: the whole company's figures to `admins`,
-    and each supervisor their teams' (computed once per distinct set of teams) on their own
-    group. Returns how many frames were sent."""
+def live_frames(*, schema_name: str, now: dt.datetime | None = None) -> list[tuple[str, dict]]:
+    """(group suffix, data) of every `report.live` frame due now: the whole company's figures to
+    `admins`, and to each supervisor (their `user.N` group) their teams' figures, computed once per
+    distinct set of teams. Agents get none."""
     company = Company.objects.get(schema_name=schema_name)
-    zone, now = _zone(company), timezone.now()
-    minutes_prune(now)
-    messages = [(group_name(schema_name, "admins"),
-                 _frame(live_figures(Scope(team_ids=None), zone=zone, now=now)))]
+    zone, now = _zone(company), now or timezone.now()
+    frames = [("admins", live_figures(Scope(team_ids=None), zone=zone, now=now))]
     teams_of: dict[int, set[int]] = {}
     supervisors = User.objects.filter(role=User.Role.SUPERVISOR, is_active=True).values_list("pk", flat=True)
     for user_id in supervisors:
@@ -119,13 +117,16 @@ def live_push(*, schema_name: str) -> int:
     for user_id, team_ids in sorted(teams_of.items()):
         key = frozenset(team_ids)
         if key not in by_teams:
-            by_teams[key] = _frame(live_figures(Scope(team_ids=key), zone=zone, now=now))
-        messages.append((group_name(schema_name, "user", user_id), by_teams[key]))
-    send_messages(messages)
-    return len(messages)
+            by_teams[key] = live_figures(Scope(team_ids=key), zone=zone, now=now)
+        frames.append((f"user.{user_id}", by_teams[key]))
+    return frames
 
 
-def _frame(data: dict) -> dict:
-    return event_message(REPORT_LIVE, data)
-
-
+def live_push(*, schema_name: str) -> int:
+    """Send the `report.live` frames due now (`live_frames`); returns how many."""
+    now = timezone.now()
+    minutes_prune(now)
+    frames = live_frames(schema_name=schema_name, now=now)
+    send_messages([(group_name(schema_name, suffix), event_message(REPORT_LIVE, data))
+                   for suffix, data in frames])
+    return len(frames)
