@@ -11,7 +11,7 @@ from apps.conversations import events
 from apps.reports.models import ConversationFact, MessageHour, MessageMinute
 from apps.reports.periods import period_parse
 from apps.reports.selectors import report_agents, report_inboxes, report_summary, report_teams, report_trends
-from tests.reports.conftest import SP, announce, at, message_row
+from tests.fixtures.reports import SP, announce, at, message_row
 
 
 def figures(week) -> dict:
