@@ -38,7 +38,7 @@ def _zone(company: Company) -> ZoneInfo:
 
 def live_figures(scope: Scope, *, zone: ZoneInfo, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
-    users = User.objects.filter(is_active=True).exclude(role=User.Role.ADMIN)
+    users = User.objects.filter(is_active=True)
     teams = Team.objects.order_by("name", "pk")
     queued = Conversation.objects.filter(status=Conversation.Status.QUEUED, assignee__isnull=True)
     facts = ConversationFact.objects.all()

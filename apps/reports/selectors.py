@@ -162,8 +162,8 @@ def report_summary(actor: Actor, period: Period) -> dict:
 def report_agents(actor: Actor, period: Period) -> dict:
     scope = report_scope(actor)
     figures = _figures(period, scope, "agent")
-    # Everyone who answers (agents, supervisors) and anyone else with figures (an admin who replied).
-    users = {user.pk: user for user in _users_in(scope).exclude(role=User.Role.ADMIN)}
+    # Everyone in scope (admins answer too), and whoever else has figures (a user since deactivated).
+    users = {user.pk: user for user in _users_in(scope)}
     missing = {key for key in figures if key is not None} - set(users)
     users.update({user.pk: user for user in User.objects.filter(pk__in=missing)})
     times = _status_time(period, list(users))
