@@ -2,12 +2,7 @@
 
 import pytest
 
-from tests.fixtures.reports import seed_week
-
-
-@pytest.fixture
-def week(db, alpha):
-    return seed_week(alpha)
+from tests.fixtures.reports import seeded_week, week  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

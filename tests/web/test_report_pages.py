@@ -5,15 +5,12 @@ import io
 import openpyxl
 import pytest
 
-from tests.fixtures.reports import seed_week
+from tests.fixtures import reports
 from tests.web.test_pages import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def week(alpha):
-    return seed_week(alpha)
+# The seeded week of the reports' tests (tests/fixtures/reports.py).
+seeded_week, week = reports.seeded_week, reports.week
 
 WEEK = "/app/reports/?from=2026-11-05&to=2026-11-09"
 
