@@ -23,6 +23,7 @@ from apps.reports.scope import Scope, report_scope
 from apps.teams.models import Team, TeamMember
 from conversa.realtime.fanout import event_message, send_messages
 from conversa.realtime.groups import group_name
+from conversa.realtime.presence import online_user_ids
 from tenants.models import Company
 
 REPORT_LIVE = "report.live"
@@ -99,17 +100,22 @@ def report_live(actor: Actor, *, company: Company) -> dict:
     return live_figures(report_scope(actor), zone=_zone(company))
 
 
-def live_frames(*, schema_name: str, now: dt.datetime | None = None) -> list[tuple[str, dict]]:
+def live_frames(*, schema_name: str, now: dt.datetime | None = None,
+                online: set[int] | None = None) -> list[tuple[str, dict]]:
     """(group suffix, data) of every `report.live` frame due now: the whole company's figures to
     `admins`, and to each supervisor (their `user.N` group) their teams' figures, computed once per
-    distinct set of teams. Agents get none."""
+    distinct set of teams. Agents get none. With `online` (user ids with a socket open), only
+    for those: nothing is computed for dashboards nobody can be looking at."""
     company = Company.objects.get(schema_name=schema_name)
     zone, now = _zone(company), now or timezone.now()
-    frames = [("admins", live_figures(Scope(team_ids=None), zone=zone, now=now))]
-    teams_of: dict[int, set[int]] = {}
-    supervisors = User.objects.filter(role=User.Role.SUPERVISOR, is_active=True).values_list("pk", flat=True)
-    for user_id in supervisors:
-        teams_of[user_id] = set()
+    managers = User.objects.filter(is_active=True, role__in=(User.Role.ADMIN, User.Role.SUPERVISOR))
+    if online is not None:
+        managers = managers.filter(pk__in=online)
+    roles = dict(managers.values_list("pk", "role"))
+    frames = []
+    if online is None or User.Role.ADMIN in roles.values():
+        frames.append(("admins", live_figures(Scope(team_ids=None), zone=zone, now=now)))
+    teams_of: dict[int, set[int]] = {pk: set() for pk, role in roles.items() if role == User.Role.SUPERVISOR}
     memberships = TeamMember.objects.filter(user_id__in=list(teams_of)).values_list("user_id", "team_id")
     for user_id, team_id in memberships:
         teams_of[user_id].add(team_id)
@@ -123,10 +129,15 @@ def live_frames(*, schema_name: str, now: dt.datetime | None = None) -> list[tup
 
 
 def live_push(*, schema_name: str) -> int:
-    """Send the `report.live` frames due now (`live_frames`); returns how many."""
+    """Send the `report.live` frames due now to the managers who are online (`live_frames`);
+    returns how many were sent."""
+    online = online_user_ids(schema_name)
+    if not online:
+        return 0
     now = timezone.now()
     minutes_prune(now)
-    frames = live_frames(schema_name=schema_name, now=now)
-    send_messages([(group_name(schema_name, suffix), event_message(REPORT_LIVE, data))
-                   for suffix, data in frames])
+    frames = live_frames(schema_name=schema_name, now=now, online=online)
+    if frames:
+        send_messages([(group_name(schema_name, suffix), event_message(REPORT_LIVE, data))
+                       for suffix, data in frames])
     return len(frames)

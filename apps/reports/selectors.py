@@ -175,7 +175,7 @@ def report_agents(actor: Actor, period: Period) -> dict:
     if None in figures:
         items.append({"agent_id": None, "name": _("Unassigned"), "role": None, "status": None,
                       **figures[None], "agent_time": dict.fromkeys(STATUSES, 0)})
-    return {"period": period.as_dict(), "items": items}
+    return {"period": period.as_dict(), "items": items, "next_cursor": None}
 
 
 def report_teams(actor: Actor, period: Period) -> dict:
@@ -190,7 +190,7 @@ def report_teams(actor: Actor, period: Period) -> dict:
         items.append({"team_id": key, "name": _("Deleted team #%(id)s") % {"id": key}, **figures[key]})
     if scope.whole_company and None in figures:
         items.append({"team_id": None, "name": _("No team"), **figures[None]})
-    return {"period": period.as_dict(), "items": items}
+    return {"period": period.as_dict(), "items": items, "next_cursor": None}
 
 
 def report_inboxes(actor: Actor, period: Period) -> dict:
@@ -202,7 +202,7 @@ def report_inboxes(actor: Actor, period: Period) -> dict:
         inboxes = inboxes.filter(Q(default_team_id__in=scope.team_ids) | Q(pk__in=list(figures)))
     items = [{"inbox_id": inbox.pk, "name": inbox.name, **(figures.get(inbox.pk) or _empty())}
              for inbox in inboxes]
-    return {"period": period.as_dict(), "items": items}
+    return {"period": period.as_dict(), "items": items, "next_cursor": None}
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -238,7 +238,7 @@ def report_campaigns(actor: Actor, period: Period) -> dict:
                 "reply": _rate(replies.get(campaign.pk, 0), counts["sent"]),
             },
         })
-    return {"period": period.as_dict(), "items": items}
+    return {"period": period.as_dict(), "items": items, "next_cursor": None}
 
 
 # metric → (table, time column, value expression)

@@ -14,7 +14,7 @@ from apps.conversations.outbound import message_send
 from apps.conversations.services import conversation_assign, conversation_close
 from apps.reports import tasks
 from apps.reports.facts import facts_refresh
-from apps.reports.live import live_frames, report_live
+from apps.reports.live import live_frames, live_push, report_live
 from conversa.redis import get_redis
 from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import receive
@@ -63,6 +63,14 @@ def test_frames_go_to_admins_and_to_each_supervisor_with_their_teams_only(week, 
         theirs = dict(live_frames(schema_name=bravo.schema_name))
     assert all(queue["size"] == 0 for queue in theirs["admins"]["queues"])
     assert "Support NY" not in [queue["name"] for queue in theirs["admins"]["queues"]]
+
+
+def test_frames_are_computed_only_for_the_managers_with_a_socket_open(week):
+    schema = week.company.schema_name
+    with schema_context(schema):
+        assert live_push(schema_name=schema) == 0  # nobody is online
+        frames = live_frames(schema_name=schema, online={week.supervisor.pk, week.ana.pk})
+    assert [group for group, _data in frames] == [f"user.{week.supervisor.pk}"]
 
 
 def test_sla_today_counts_the_verdicts_of_conversations_opened_today(week):
