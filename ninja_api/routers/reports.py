@@ -13,6 +13,7 @@ from apps.reports import selectors
 from apps.reports.live import report_live
 from apps.reports.periods import period_parse
 from apps.reports.services import READERS, report_export
+from ninja_api.routers.report_schemas import OUTPUTS, LiveOut, TrendsOut
 
 router = Router(tags=["reports"])
 
@@ -49,17 +50,19 @@ def _report(kind: str):
 
 
 for _kind in READERS:
-    router.get(f"/{_kind}", url_name=f"report-{_kind}")(_report(_kind))
+    # A file answer (`?format=`) bypasses the schema: an HttpResponse is returned as it is.
+    route = router.get(f"/{_kind}", response=OUTPUTS[_kind], by_alias=True, url_name=f"report-{_kind}")
+    route(_report(_kind))
 
 
-@router.get("/live")
+@router.get("/live", response=LiveOut)
 def live(request):
     """Agents by status, queues and longest waits, today's opened/closed, the last hour's messages
     and today's SLA compliance; also pushed as `report.live` frames."""
     return report_live(request.auth, company=request.tenant)
 
 
-@router.get("/trends")
+@router.get("/trends", response=TrendsOut, by_alias=True)
 def trends(request, metric: str = Query("conversations_opened", description=", ".join(selectors.METRICS)),
            interval: str = Query("day", description="hour or day"), from_: str | None = FROM,
            to: str | None = TO, tz: str | None = TZ):
