@@ -36,10 +36,9 @@ _FACTS = f"""
       count(*) FILTER (WHERE {_OPENED}) AS opened,
       count(*) FILTER (WHERE {_CLOSED}) AS closed,
       count(first_response_seconds) FILTER (WHERE {_ANSWERED}) AS answered,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY first_response_seconds) FILTER (WHERE {_ANSWERED}),
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY first_response_seconds) FILTER (WHERE {_ANSWERED}),
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_seconds) FILTER (WHERE {_CLOSED}),
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_seconds) FILTER (WHERE {_CLOSED}),
+      percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY first_response_seconds)
+        FILTER (WHERE {_ANSWERED}),
+      percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolution_seconds) FILTER (WHERE {_CLOSED}),
       count(*) FILTER (WHERE sla = 'met' AND {_OPENED}) AS sla_met,
       count(*) FILTER (WHERE sla = 'breached' AND {_OPENED}) AS sla_breached,
       count(*) FILTER (WHERE sla = 'pending' AND {_OPENED}) AS sla_pending,
@@ -103,8 +102,11 @@ def _figures(period: Period, scope: Scope, group: str | None) -> dict:
     params = _params(period, scope)
     figures: dict = defaultdict(_empty)
     for row in _rows(_FACTS.format(key=fact_key, scope=scope.sql("team_id")), params):
-        (key, opened, closed, answered, fr50, fr90, res50, res90, met, breached, pending, csat_avg,
+        (key, opened, closed, answered, first_response, resolution, met, breached, pending, csat_avg,
          *csat) = row
+        # One sort per column gives both percentiles (NULL when no row qualified).
+        fr50, fr90 = first_response or (None, None)
+        res50, res90 = resolution or (None, None)
         item = figures[key]
         item["conversations"] = {"opened": opened, "closed": closed}
         item["first_response"] = {"count": answered, "median_seconds": _seconds(fr50),
