@@ -14,9 +14,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.reports.models import MessageHour, MessageMinute, RollupState
+from conversa.redis import get_redis, redis_key
 
-# The live dashboard reads the last hour; older minutes are pruned.
+# The live dashboard reads the last hour; older minutes are pruned, at most every PRUNE_EVERY.
 MINUTES_KEPT = dt.timedelta(hours=2)
+PRUNE_EVERY = dt.timedelta(minutes=10)
 
 _COUNTED = """
     SELECT {bucket} AS bucket, {keys},
@@ -65,10 +67,14 @@ def messages_count(message_ids: list[int]) -> None:
         cursor.execute(_HOUR_INSERT.format(select=_hour_select(where)), [list(message_ids)])
         cursor.execute(_MINUTE_INSERT.format(select=_minute_select(recent)),
                        [list(message_ids), timezone.now() - MINUTES_KEPT])
+    if get_redis().set(redis_key("reports", "minutes-pruned", connection.schema_name), 1, nx=True,
+                       ex=int(PRUNE_EVERY.total_seconds())):
+        minutes_prune()
 
 
-def minutes_prune(now: dt.datetime | None = None) -> None:
-    MessageMinute.objects.filter(minute__lt=(now or timezone.now()) - MINUTES_KEPT).delete()
+def minutes_prune(now: dt.datetime | None = None) -> int:
+    deleted, _ = MessageMinute.objects.filter(minute__lt=(now or timezone.now()) - MINUTES_KEPT).delete()
+    return deleted
 
 
 def counters_rebuild(*, since: dt.datetime | None = None) -> int:

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import User
 from apps.accounts.permissions import Actor
 from apps.conversations.models import Conversation
-from apps.reports.counters import minutes_prune
 from apps.reports.models import ConversationFact, MessageMinute
 from apps.reports.periods import today_in
 from apps.reports.scope import Scope, report_scope
@@ -134,9 +133,7 @@ def live_push(*, schema_name: str) -> int:
     online = online_user_ids(schema_name)
     if not online:
         return 0
-    now = timezone.now()
-    minutes_prune(now)
-    frames = live_frames(schema_name=schema_name, now=now, online=online)
+    frames = live_frames(schema_name=schema_name, online=online)
     if frames:
         send_messages([(group_name(schema_name, suffix), event_message(REPORT_LIVE, data))
                        for suffix, data in frames])

@@ -55,3 +55,14 @@ def test_a_bad_range_is_shown_and_the_default_week_used(week):
     page = signed_in(week.company, week.admin).get("/app/reports/?from=2026-11-09&to=2026-11-01")
     assert page.status_code == 200
     assert b'id="report-errors"' in page.content and b"The start must not be after the end." in page.content
+
+
+def test_the_page_speaks_the_readers_language(week):
+    from django_tenants.utils import schema_context
+
+    from apps.accounts.models import User
+
+    with schema_context(week.company.schema_name):
+        User.objects.filter(pk=week.supervisor.pk).update(language="pt-br")
+    html = signed_in(week.company, week.supervisor).get(WEEK).content.decode()
+    assert ">Relatórios<" in html and "Abertas hoje" in html and "Primeira resposta (mediana / p90)" in html
