@@ -95,7 +95,8 @@ def counters_rebuild(*, since: dt.datetime | None = None) -> int:
             hours = hours.filter(hour__gte=start)
             where, params = f"{where} AND m.created_at >= %s", [upto, start]
         hours.delete()
-        cursor.execute(_HOUR_INSERT.format(select=_hour_select(where)), params)
+        # In time order, so a report's range reads neighbouring pages.
+        cursor.execute(_HOUR_INSERT.format(select=_hour_select(where) + " ORDER BY 1"), params)
         MessageMinute.objects.all().delete()
         cursor.execute(_MINUTE_INSERT.format(select=_minute_select("m.id <= %s AND m.created_at >= %s")),
                        [upto, now - MINUTES_KEPT])

@@ -78,3 +78,18 @@ def test_daily_trends_follow_the_local_days(week):
         ("2026-11-05", 0), ("2026-11-06", 2), ("2026-11-07", 1), ("2026-11-08", 0), ("2026-11-09", 2)]
     assert opened["points"][0]["at"] == "2026-11-05T00:00:00-03:00"
     assert [point["value"] for point in messages["points"]] == [0, 2, 0, 0, 3]
+
+
+def test_business_seconds_skip_nights_weekends_and_holidays_and_invert_deadlines():
+    import datetime as dt
+
+    from apps.teams.hours import add_business_seconds, business_seconds_between
+
+    hours = {"timezone": "America/New_York", "holidays": ["2026-11-09"],
+             "days": {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}}
+    friday = dt.datetime(2026, 11, 6, 21, 30, tzinfo=dt.UTC)  # 16:30 in New York
+    tuesday = dt.datetime(2026, 11, 10, 14, 15, tzinfo=dt.UTC)  # 09:15, Monday being a holiday
+    assert business_seconds_between(hours, friday, tuesday) == 45 * 60
+    assert business_seconds_between(hours, tuesday, friday) == 0
+    assert add_business_seconds(hours, friday, 45 * 60) == tuesday
+    assert business_seconds_between({}, friday, tuesday) == int((tuesday - friday).total_seconds())
