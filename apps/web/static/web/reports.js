@@ -34,6 +34,18 @@
     if (element) element.textContent = value;
   }
 
+  // Longest waits keep growing between frames (a quiet queue sends none): each row counts on from
+  // the wait its last frame (or the page) gave.
+  let waitsSince = Date.now();
+
+  function tickWaits() {
+    const elapsed = (Date.now() - waitsSince) / 1000;
+    for (const cell of document.querySelectorAll('#live-queues [data-live-queue="wait"][data-seconds]')) {
+      const seconds = Number(cell.dataset.seconds);
+      if (seconds > 0) cell.textContent = duration(seconds + elapsed);
+    }
+  }
+
   function showQueues(queues) {
     const body = document.querySelector("#live-queues tbody");
     if (!body || !queues.length) return;
@@ -49,11 +61,13 @@
       const wait = document.createElement("td");
       wait.className = "num";
       wait.dataset.liveQueue = "wait";
+      wait.dataset.seconds = String(queue.longest_wait_seconds);
       wait.textContent = duration(queue.longest_wait_seconds);
       row.append(name, size, wait);
       return row;
     });
     body.replaceChildren(...rows);
+    waitsSince = Date.now();
   }
 
   function show(data) {
@@ -67,6 +81,8 @@
     const box = document.getElementById("report-live");
     if (box) box.dataset.updatedAt = data.at;
   }
+
+  setInterval(tickWaits, 15000);
 
   document.addEventListener("conversa:frame", (event) => {
     const frame = event.detail || {};
