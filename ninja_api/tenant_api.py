@@ -20,6 +20,7 @@ from ninja_api.routers import (
     notifications,
     passwords,
     quick_replies,
+    reports,
     segments,
     teams,
     users,
@@ -57,3 +58,4 @@ api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/reports", reports.router)
