@@ -21,6 +21,7 @@ from ninja_api.routers import (
     passwords,
     quick_replies,
     segments,
+    team_chat,
     teams,
     users,
 )
@@ -57,3 +58,4 @@ api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/team-chat", team_chat.router)

@@ -60,6 +60,8 @@ RULES: dict[str, Rule] = {
     "exports.create": Rule(MANAGERS, "contacts:read"),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
+    # Team chat: everyone in the company, as themselves (never with a key).
+    "team_chat.use": Rule(EVERYONE, None),
 }
 
 DENIED = {
