@@ -88,8 +88,9 @@ def colleagues_of(actor: Actor) -> QuerySet[User]:
 
 def room_list(actor: Actor) -> QuerySet[Room]:
     """The actor's rooms, each with `unread_count` (theirs) and `active_memberships` (with users)."""
+    rooms = rooms_of(actor)
     mine = Membership.objects.filter(room=OuterRef("pk"), user=actor, left_at__isnull=True)
-    return rooms_of(actor).annotate(
+    return rooms.annotate(
         unread_count=Subquery(mine.values("unread_count")[:1]),
     ).prefetch_related(
         Prefetch("memberships", queryset=Membership.objects.filter(left_at__isnull=True)
