@@ -43,3 +43,28 @@ def post(person: Person, room_id: int, text: str, **fields):
 
 def unread(person: Person, room_id: int) -> int:
     return person.api.get(f"/api/v1/team-chat/rooms/{room_id}").json()["unread_count"]
+
+
+@pytest.fixture
+def frames(monkeypatch):
+    """What the realtime fan-out sends: a list of (group, frame) with each frame decoded."""
+    import json
+
+    from conversa.realtime import fanout
+
+    sent: list[tuple[str, dict]] = []
+
+    def capture(messages):
+        for group, message in messages:
+            texts = message.get("texts") or ([message["text"]] if "text" in message else [])
+            if not texts:
+                sent.append((group, message))
+            for text in texts:
+                sent.append((group, json.loads(text)))
+
+    monkeypatch.setattr(fanout, "send_messages", capture)
+    return sent
+
+
+def groups_of(frames, kind: str) -> set[str]:
+    return {group for group, frame in frames if frame.get("type") == kind}
