@@ -250,8 +250,9 @@
       const badge = document.getElementById("notifications-badge");
       if (badge) { badge.textContent = Number(badge.textContent || 0) + 1; badge.hidden = false; }
       const conversationId = data.data && Number(data.data.conversation_id);
+      const roomId = data.data && Number(data.data.room_id); // a mention in the team chat
       notifyDesktop(data.title || strings.newMessage, data.body || "",
-        conversationId ? `/app/c/${conversationId}/` : "/app/");
+        conversationId ? `/app/c/${conversationId}/` : roomId ? `/app/team-chat/?room=${roomId}` : "/app/");
     },
   };
 
@@ -327,6 +328,13 @@
   // --- composer ---------------------------------------------------------------------------------
 
   const Conversa = (window.Conversa = {
+    // Page scripts (teamchat.js) send their own frames (a room's subscription, typing) on this
+    // socket; false while it is not signed in (they send again on the next `ready` frame).
+    send(frame) {
+      if (!socket || socket.readyState !== WebSocket.OPEN || !socket.ready) return false;
+      socket.send(JSON.stringify(frame));
+      return true;
+    },
     composerSent(form) {
       form.reset();
       form.querySelector("[name=reply_to]").value = "";
