@@ -64,10 +64,6 @@ class Membership(models.Model):
     def __str__(self):
         return f"{self.user_id} in {self.room_id}"
 
-    @property
-    def active(self) -> bool:
-        return self.left_at is None
-
 
 class Message(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
@@ -98,7 +94,3 @@ class Message(models.Model):
 
     def __str__(self):
         return f"chat message #{self.pk}"
-
-    @property
-    def visible_to_all(self) -> bool:
-        return not self.held

@@ -48,10 +48,6 @@ def member_ids(room_id: int) -> list[int]:
     )
 
 
-def membership_of(user: User, room: Room) -> Membership:
-    return Membership.objects.get(room=room, user=user, left_at__isnull=True)
-
-
 def visible_messages(room: Room, user: User) -> QuerySet[Message]:
     """The room's messages `user` sees: everyone's once released, their own held ones too."""
     return (

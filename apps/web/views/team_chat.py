@@ -27,7 +27,7 @@ def chat_strings() -> dict:
         "save": _("Save"),
         "cancel": _("Cancel"),
         "thread": _("Thread"),
-        "replies": _("%(count)s replies"),
+        "replies": _("Thread (%(count)s)"),
         "replyingTo": _("Replying to %(name)s"),
         "typingIn": _("%(name)s is typing…"),
         "scanning": _("Scanning the file…"),

@@ -52,5 +52,7 @@ def test_two_agents_chat_in_a_group_live_with_unread_badge_typing_and_mentions(c
     bruno_page.get_by_role("button", name="Send").click()
     reply = ana_page.locator(".tc-message", has_text="Thanks, Ana!")
     expect(reply.locator(".quoted")).to_have_text("Ana Lima: I can do it")
+    root = ana_page.locator(".tc-message.mine", has_text="I can do it")
+    expect(root.locator("[data-action=thread]")).to_have_text("Thread (1)")
     expect(ana_page.locator(".tc-room-button", has_text="Plantão").locator(".badge")).to_be_hidden()
     screenshot(bruno_page, "team-chat")

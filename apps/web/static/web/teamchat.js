@@ -12,6 +12,8 @@
   const colleagues = new Map(JSON.parse(document.getElementById("tc-colleagues").textContent)
     .map((person) => [person.id, person]));
   const me = config.userId;
+  // This page's own socket makes its user online; no presence frame says so to the user themselves.
+  if (colleagues.has(me)) colleagues.get(me).online = true;
   const format = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => values[key] ?? "");
   const $ = (id) => document.getElementById(id);
 
@@ -284,8 +286,9 @@
     if (!message.held) {
       bar.append(actionButton(strings.reply, "reply", () => startReply(message)));
       if (!inThread && !message.reply_to) {
-        const label = message.reply_count ? format(strings.replies, { count: message.reply_count }) : strings.thread;
-        bar.append(actionButton(label, "thread", () => openThread(message.reply_to ? message.reply_to.id : message.id)));
+        const button = actionButton(strings.thread, "thread", () => openThread(message.id));
+        showReplyCount(button, message.reply_count || 0);
+        bar.append(button);
       }
     }
     if (message.author && message.author.id === me) {
@@ -299,8 +302,18 @@
     return bar;
   }
 
+  function showReplyCount(button, count) {
+    button.dataset.count = count;
+    button.textContent = count ? format(strings.replies, { count }) : strings.thread;
+  }
+
   function place(message) {
     if (message.room_id !== current) return;
+    if (message.reply_to && !document.getElementById(`tc-m-${message.id}`)) {
+      // A new reply: its root's thread link counts it (frames carry no counts).
+      const root = document.querySelector(`#tc-m-${message.reply_to.id} [data-action=thread]`);
+      if (root) showReplyCount(root, Number(root.dataset.count || 0) + 1);
+    }
     for (const [prefix, listId] of [["tc-m", "tc-messages"], ["tc-t", "tc-thread-messages"]]) {
       const existing = document.getElementById(`${prefix}-${message.id}`);
       if (existing) existing.replaceWith(messageElement(message, prefix === "tc-t"));
