@@ -49,7 +49,6 @@ class Membership(models.Model):
     # every write that changes it (send, release, delete, read), so it is exact.
     unread_count = models.PositiveIntegerField(default=0)
     last_read_message_id = models.BigIntegerField(default=0)
-    muted = models.BooleanField(default=False)
     joined_at = models.DateTimeField(auto_now_add=True)
     # Set when the user left or was removed: the row stays so a return keeps its read position.
     left_at = models.DateTimeField(null=True, blank=True)

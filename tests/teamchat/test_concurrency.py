@@ -9,7 +9,7 @@ from apps.teamchat import services
 from apps.teamchat.models import Membership, Message, Room
 from tests.fixtures.factories import make_user
 
-SENDERS, EACH = 6, 15
+SENDERS, EACH = 6, 10
 
 
 def in_threads(company, jobs) -> list:
