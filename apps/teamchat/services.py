@@ -9,7 +9,7 @@ however many people send at once. Frames and notifications go out after commit.
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -283,7 +283,9 @@ def message_send(*, actor: Actor, room: Room, text: str | None = None, media_id:
 def _released(room: Room, message: Message) -> None:
     """A message becomes visible to the room: unread counts, the room's order, its mentions."""
     _count_as_unread(room, message, delta=1)
-    Room.objects.filter(pk=room.pk).update(last_message_at=message.created_at)
+    # A held message released late must not move the room back in the list.
+    Room.objects.filter(Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at),
+                        pk=room.pk).update(last_message_at=message.created_at)
     _notify_mentions(room, message, message.mentions)
 
 
