@@ -35,10 +35,10 @@ def kinds(frames: list[dict]) -> list[str]:
 
 
 def test_room_frames_and_typing_reach_members_only_and_stop_when_one_is_removed(
-    asgi_server, tenant, make_live_company,
+    asgi_server, tenant, bravo,
 ):
     ana, bruno, olga = (make_user(tenant.company, name=name) for name in ("Ana", "Bruno", "Olga"))
-    other = Tenant(asgi_server, make_live_company())
+    other = Tenant(asgi_server, bravo)  # committed for the session: another company's admin
     tokens = {user.name: tenant.login(user.email) for user in (ana, bruno, olga)}
     room = tenant.api("post", "/team-chat/rooms", token=tokens["Ana"],
                       json={"name": "Ops", "member_ids": [bruno.pk]}).json()
