@@ -5,7 +5,7 @@ Everyone else (another user of the company, an admin included, or anyone of anot
 """
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 
 from apps.accounts import permissions
 from apps.accounts.models import User
@@ -99,3 +99,9 @@ def with_reply_counts(messages: QuerySet[Message]) -> QuerySet[Message]:
     return messages.annotate(
         reply_count=Count("replies", filter=Q(replies__deleted_at__isnull=True, replies__held=False)),
     )
+
+
+def unread_total(user: User) -> int:
+    """What `user` has not read in all their rooms (the navigation's badge)."""
+    total = Membership.objects.filter(user=user, left_at__isnull=True).aggregate(total=Sum("unread_count"))
+    return total["total"] or 0

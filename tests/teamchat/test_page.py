@@ -51,3 +51,19 @@ def test_a_plan_without_team_chat_shows_why_and_hides_the_link(make_company):
 def test_signed_out_visitors_are_sent_to_the_login(alpha):
     response = Browser(alpha).get("/app/team-chat/")
     assert response.status_code == 302 and "/app/login/" in response["Location"]
+
+
+def test_the_navigation_shows_what_the_user_has_not_read_in_their_rooms(alpha):
+    from apps.teamchat.services import message_send, room_create
+
+    ana, bruno = make_user(alpha, name="Ana"), make_user(alpha, name="Bruno")
+    with schema_context(alpha.schema_name):
+        room = room_create(actor=ana, name="Ops", member_ids=[bruno.pk])
+        for text in ("one", "two"):
+            message_send(actor=ana, room=room, text=text)
+    browser = Browser(alpha)
+    browser.login(bruno)
+
+    html = browser.get("/app/").content.decode()
+
+    assert re.search(r'id="team-chat-badge"[^>]*>2</span>', html)

@@ -31,11 +31,13 @@ def test_two_agents_chat_in_a_group_live_with_unread_badge_typing_and_mentions(c
     ana_page.locator("#tc-text").press("Enter")  # sends
     expect(ana_page.locator("#tc-messages")).to_contain_text("Who covers tonight, @Bruno Barros ?")
     expect(room_button.locator(".badge")).to_have_text("1")
+    expect(bruno_page.locator("#team-chat-badge")).to_have_text("1")
     expect(bruno_page.locator("#notifications-badge")).to_have_text("1")
 
     room_button.click()
     expect(bruno_page.locator("#tc-messages")).to_contain_text("Who covers tonight, @Bruno Barros ?")
     expect(room_button.locator(".badge")).to_be_hidden()
+    expect(bruno_page.locator("#team-chat-badge")).to_be_hidden()
     expect(bruno_page.locator(f"#tc-members .tc-dot[data-user-id='{ana.pk}']")).to_have_attribute(
         "data-online", "true")
 

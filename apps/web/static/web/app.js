@@ -246,6 +246,12 @@
         refreshItem(openConversationId(), "m", element.dataset.messageId);
       });
     },
+    "team_chat.message.created"(data) {
+      // The team chat page keeps this badge itself (it knows which room is open and read).
+      if (document.getElementById("team-chat") || data.held || (data.author && data.author.id === config.userId)) return;
+      const badge = document.getElementById("team-chat-badge");
+      if (badge) { badge.textContent = Number(badge.textContent || 0) + 1; badge.hidden = false; }
+    },
     "notification.created"(data) {
       const badge = document.getElementById("notifications-badge");
       if (badge) { badge.textContent = Number(badge.textContent || 0) + 1; badge.hidden = false; }

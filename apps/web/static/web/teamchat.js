@@ -82,6 +82,9 @@
   }
 
   function renderRooms() {
+    const total = [...rooms.values()].reduce((sum, room) => sum + (room.unread_count || 0), 0);
+    const navBadge = $("team-chat-badge");
+    if (navBadge) { navBadge.textContent = total || ""; navBadge.hidden = !total; }
     const list = $("tc-rooms");
     list.replaceChildren();
     const sorted = [...rooms.values()].sort((a, b) =>
