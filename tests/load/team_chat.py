@@ -45,7 +45,7 @@ def produce(plan_path: str, rate: float, count: int) -> None:
     with open(plan_path) as handle:
         plan = json.load(handle)  # [[schema, room_id, [user ids]], …]
     chooser = random.Random(7)
-    cache = {}
+    cache, spent = {}, []
     late, started = 0.0, time.time() + 0.2
     for i in range(count):
         schema, room_id, members = plan[chooser.randrange(len(plan))]
@@ -60,8 +60,12 @@ def produce(plan_path: str, rate: float, count: int) -> None:
             if (schema, author_id) not in cache:
                 cache[(schema, author_id)] = (User.objects.get(pk=author_id), Room.objects.get(pk=room_id))
             author, room = cache[(schema, author_id)]
+            # The call commits, then the realtime subscriber builds the frame and publishes it.
+            begun = time.perf_counter()
             message_send(actor=author, room=room, text=f"{TEXT_PREFIX} {schema} {room_id} {i}")
-    sys.stdout.write(json.dumps({"late_ms": late * 1000, "seconds": time.time() - started}) + "\n")
+            spent.append((time.perf_counter() - begun) * 1000)
+    sys.stdout.write(json.dumps({"late_ms": late * 1000, "seconds": time.time() - started,
+                                 "send_ms": spent}) + "\n")
 
 
 # --- the users' sockets ------------------------------------------------------------------------
@@ -119,7 +123,7 @@ async def _connect_all(members: list[Member], parallel: int) -> list[asyncio.Tas
 
 
 def _parse(members: list[Member], room_sizes: dict) -> dict:
-    latencies, strays, seen = [], 0, {}
+    latencies, strays, seen, first = [], 0, {}, {}
     for member in members:
         for received, raw in member.frames:
             frame = json.loads(raw)
@@ -132,10 +136,14 @@ def _parse(members: list[Member], room_sizes: dict) -> dict:
                 continue
             created = dt.datetime.fromisoformat(data["created_at"]).timestamp()
             latencies.append((received - created) * 1000)
+            key = (schema, int(room_id), int(index))
+            first[key] = min(first.get(key, received), received)
+            first[key + ("created",)] = created
             seen.setdefault((schema, int(room_id), int(index)), 0)
             seen[(schema, int(room_id), int(index))] += 1
     expected = sum(room_sizes[(schema, room_id)] for schema, room_id, _ in seen)
-    return {"latencies": latencies, "strays": strays, "messages_seen": len(seen),
+    to_first = [(first[key] - first[key + ("created",)]) * 1000 for key in seen]
+    return {"latencies": latencies, "to_first": to_first, "strays": strays, "messages_seen": len(seen),
             "pairs": len(latencies), "pairs_expected_of_seen": expected}
 
 
@@ -185,6 +193,9 @@ def _report(args, result: dict, sockets: int) -> None:
         verdict = "PASS" if p99 < 100 and complete and not result["strays"] else "FAIL"
         say(f"room message created_at → every member's socket: {_common.summary(result['latencies'])} "
             f"(target p99 < 100 ms: {verdict})")
+        say(f"  to the first member's socket: {_common.summary(result['to_first'])}; message_send "
+            f"(insert, commit, frame built and published) in the producer: "
+            f"{_common.summary(result['produced']['send_ms'])}")
     say(f"CPU over the {result['wall']:.1f} s run: machine busy {result['busy']:.1f} CPU-s of "
         f"{(os.cpu_count() or 1) * result['wall']:.1f}; uvicorn {result['uvicorn_cpu']:.1f}, "
         f"the client sockets {result['own']:.1f}")
