@@ -5,6 +5,7 @@ from django_tenants.utils import schema_context
 
 from apps.notifications.models import Notification
 from apps.teamchat.models import Message
+from apps.teamchat.realtime import may_follow_room
 from tests.fixtures.factories import make_api_key
 from tests.teamchat.conftest import post, room_of, unread
 
@@ -174,16 +175,25 @@ def test_api_keys_cannot_chat(alpha, api, people):
     assert client.get(f"{ROOMS}/{room['id']}/messages").status_code == 403
 
 
-def test_a_plan_without_team_chat_refuses_it(make_company, api, in_schema):
+def test_a_plan_without_team_chat_refuses_it_on_the_api_the_page_and_the_socket(make_company, api):
     from tenants.models import Plan
     from tests.fixtures.factories import make_user
+    from tests.web.test_pages import Browser
 
     company = make_company(plan="pro")
     with schema_context("public"):
         Plan.objects.filter(pk=company.plan_id).update(team_chat=False)
+    company.refresh_from_db()
     user = make_user(company)
     client = api(company, token=api(company).login(user.email)["access"])
 
     response = client.get(ROOMS)
 
     assert response.status_code == 403 and response.json()["error"]["code"] == "feature_not_in_plan"
+    browser = Browser(company)
+    browser.login(user)
+    page = browser.get("/app/team-chat/")
+    assert page.status_code == 403 and 'id="team-chat-not-in-plan"' in page.content.decode()
+    assert "/app/team-chat/" not in browser.get("/app/").content.decode()
+    with schema_context(company.schema_name):
+        assert may_follow_room(user.pk, "1") is False

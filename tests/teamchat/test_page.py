@@ -6,7 +6,6 @@ import re
 import pytest
 from django_tenants.utils import schema_context
 
-from tenants.models import Plan
 from tests.fixtures.factories import make_user
 from tests.web.test_pages import Browser
 
@@ -30,22 +29,6 @@ def test_every_agent_gets_the_page_with_the_companys_people_and_a_nav_link(alpha
     names = {person["name"] for person in colleagues}
     assert {"Ana", "Bruno"} <= names and "Someone Of Bravo" not in names
     assert 'src="/static/web/teamchat.js"' in html
-
-
-def test_a_plan_without_team_chat_shows_why_and_hides_the_link(make_company):
-    company = make_company(plan="pro")
-    with schema_context("public"):
-        Plan.objects.filter(pk=company.plan_id).update(team_chat=False)
-    company.refresh_from_db()
-    agent = make_user(company)
-    browser = Browser(company)
-    browser.login(agent)
-
-    response = browser.get("/app/team-chat/")
-
-    assert response.status_code == 403
-    assert 'id="team-chat-not-in-plan"' in response.content.decode()
-    assert "/app/team-chat/" not in browser.get("/app/").content.decode()
 
 
 def test_signed_out_visitors_are_sent_to_the_login(alpha):
