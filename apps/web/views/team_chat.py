@@ -45,6 +45,7 @@ def chat_strings() -> dict:
         "add": _("Add"),
         "unread": _("unread"),
         "failed": _("Something went wrong. Try again."),
+        "older": _("Older messages"),
     }
 
 

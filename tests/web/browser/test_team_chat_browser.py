@@ -4,7 +4,7 @@ its unread badge, the typing and the messages arrive live, and a mention picked 
 import pytest
 from playwright.sync_api import expect
 
-from tests.fixtures.browser import screenshot, sign_in
+from tests.fixtures.browser import off_loop, screenshot, sign_in
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
@@ -58,3 +58,24 @@ def test_two_agents_chat_in_a_group_live_with_unread_badge_typing_and_mentions(c
     expect(root.locator("[data-action=thread]")).to_have_text("Thread (1)")
     expect(ana_page.locator(".tc-room-button", has_text="Plantão").locator(".badge")).to_be_hidden()
     screenshot(bruno_page, "team-chat")
+
+    # A long room opens on its latest page; older messages come on request, in their place.
+    off_loop(_many_messages, team, ana, 50)
+    expect(bruno_page.locator("#tc-messages")).to_contain_text("filler 49")
+    bruno_page.locator("#tc-search").fill("")
+    bruno_page.locator(".tc-room-button", has_text="Plantão").click()
+    expect(bruno_page.locator("#tc-messages .tc-message")).to_have_count(50)
+    bruno_page.get_by_role("button", name="Older messages").click()
+    expect(bruno_page.locator("#tc-messages .tc-message").first).to_contain_text("Who covers tonight")
+
+
+def _many_messages(team, author, count):
+    from django_tenants.utils import schema_context
+
+    from apps.teamchat.models import Room
+    from apps.teamchat.services import message_send
+
+    with schema_context(team.company.schema_name):
+        room = Room.objects.get(name="Plantão")
+        for n in range(count):
+            message_send(actor=author, room=room, text=f"filler {n}")

@@ -331,7 +331,8 @@
 
   function append(list, element) {
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 160;
-    const later = [...list.children].find((child) => Number(child.dataset.messageId) > Number(element.dataset.messageId));
+    const later = [...list.children].find((child) => child.dataset.messageId &&
+      Number(child.dataset.messageId) > Number(element.dataset.messageId));
     list.insertBefore(element, later || null);
     list.querySelector(".tc-none")?.remove();
     if (nearBottom) list.scrollTop = list.scrollHeight;
@@ -354,6 +355,27 @@
     const page = await api("GET", `/team-chat/rooms/${id}/messages?limit=50${search}`);
     if (id !== current) return;
     fill($("tc-messages"), page.items.reverse(), query ? strings.noResults : strings.noMessages);
+    olderButton(page.next_cursor, search);
+  }
+
+  function olderButton(cursor, search) {
+    const list = $("tc-messages");
+    list.querySelector(".tc-older")?.remove();
+    if (!cursor) return;
+    const item = document.createElement("li");
+    item.className = "tc-older";
+    const id = current;
+    item.append(actionButton(strings.older, "older", async () => {
+      const page = await api("GET", `/team-chat/rooms/${id}/messages?limit=50${search}&cursor=${encodeURIComponent(cursor)}`)
+        .catch(complain);
+      if (!page || id !== current) return;
+      const height = list.scrollHeight;
+      item.remove();
+      list.prepend(...page.items.reverse().map((message) => messageElement(message, false)));
+      list.scrollTop += list.scrollHeight - height; // the message in view stays in view
+      olderButton(page.next_cursor, search);
+    }));
+    list.prepend(item);
   }
 
   async function openThread(rootId) {
