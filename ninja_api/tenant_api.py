@@ -22,6 +22,7 @@ from ninja_api.routers import (
     quick_replies,
     reports,
     segments,
+    team_chat,
     teams,
     users,
 )
@@ -59,3 +60,4 @@ api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
 api.add_router("/reports", reports.router)
+api.add_router("/team-chat", team_chat.router)

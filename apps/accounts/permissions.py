@@ -63,6 +63,8 @@ RULES: dict[str, Rule] = {
     # Reports: managers (supervisors see their teams' figures only, apps.reports.scope), or a key
     # that may read conversations.
     "reports.read": Rule(MANAGERS, "conversations:read"),
+    # Team chat: everyone in the company, as themselves (never with a key).
+    "team_chat.use": Rule(EVERYONE, None),
 }
 
 DENIED = {

@@ -13,6 +13,7 @@ import apps.web.views.sandbox as sandbox_views
 import apps.web.views.security as security_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
+import apps.web.views.team_chat as team_chat_views
 import apps.web.views.teams as team_views
 from apps.web.views import contacts, conversation, inbox, media, notifications, session
 
@@ -44,6 +45,7 @@ urlpatterns = [
     path("contacts/<int:contact_id>/", contacts.contact_view, name="contact-detail"),
     path("notifications/", notifications.list_view, name="notifications"),
     path("notifications/read/", notifications.read_all_view, name="notifications-read"),
+    path("team-chat/", team_chat_views.team_chat_view, name="team-chat"),
 ]
 
 # Admin settings and the sandbox customer page.

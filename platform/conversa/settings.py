@@ -71,6 +71,7 @@ TENANT_APPS = [
     "apps.mail",
     "apps.campaigns",
     "apps.reports",
+    "apps.teamchat",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

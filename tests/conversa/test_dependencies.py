@@ -28,6 +28,7 @@ APP_LAYERS = {
     "apps.mail": 2,  # branded email, beside accounts (invitations, resets, trial reminders)
     "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
     "apps.reports": 8,  # rollups of conversations, teams and campaigns, kept by their events
+    "apps.teamchat": 7,  # chat among users; files through media, mentions through notifications
 }
 DOORS = 9
 
