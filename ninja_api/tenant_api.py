@@ -8,6 +8,7 @@ from ninja_api.routers import (
     api_keys,
     audit_logs,
     auth,
+    automation,
     campaigns,
     contact_imports,
     contact_lists,
@@ -57,3 +58,6 @@ api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/automation-rules", automation.rules_router)
+api.add_router("/macros", automation.macros_router)
+api.add_router("/conversations", automation.conversation_macros_router)

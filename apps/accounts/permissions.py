@@ -60,6 +60,13 @@ RULES: dict[str, Rule] = {
     "exports.create": Rule(MANAGERS, "contacts:read"),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
+    # Automation rules act on every conversation with the company's own rights (assign anyone,
+    # message customers): a company setting, for admins, never with a key.
+    "automation.manage": Rule(ADMINS, None),
+    # Macros: everyone runs the shared ones and keeps personal ones (a key runs shared ones);
+    # shared macros are written by managers, like shared quick replies.
+    "macros.use": Rule(EVERYONE, "conversations:write"),
+    "macros.share": Rule(MANAGERS, None),
 }
 
 DENIED = {
@@ -68,6 +75,7 @@ DENIED = {
     "company.manage": _("Only admins can do this."),
     "inboxes.manage": _("Only admins can do this."),
     "contacts.erase": _("Only admins can do this."),
+    "automation.manage": _("Only admins can do this."),
 }
 
 
