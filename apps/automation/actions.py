@@ -25,6 +25,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from apps.accounts.models import User
 from apps.accounts.permissions import Actor
@@ -49,6 +50,14 @@ TYPES = (
     "assign_team", "assign_agent", "add_label", "remove_label", "set_priority", "send_message",
     "send_template", "close", "snooze", "notify",
 )
+# What each action is called in the UI and the timeline.
+ACTION_LABELS = {
+    "assign_team": _lazy("Assign to a team"), "assign_agent": _lazy("Assign to an agent"),
+    "add_label": _lazy("Add a label"), "remove_label": _lazy("Remove a label"),
+    "set_priority": _lazy("Set the priority"), "send_message": _lazy("Send a message"),
+    "send_template": _lazy("Send a template"), "close": _lazy("Close"), "snooze": _lazy("Snooze"),
+    "notify": _lazy("Notify"),
+}
 MAX_ACTIONS = 10
 MAX_SNOOZE_MINUTES = 60 * 24 * 90
 
@@ -177,7 +186,8 @@ def _assign_agent(conversation: Conversation, user_id: int, actor: Actor | None)
         if open_load(user.pk) >= capacity:
             raise AgentAtCapacity(_("%(name)s has no room for another conversation.")
                                   % {"name": user.name or user.email})
-        conversation_assign(conversation=conversation, assignee=user, actor=actor, by="automation")
+        conversation_assign(conversation=conversation, assignee=user, actor=actor,
+                            by="automation" if actor is None else "")
 
 
 def _labels(conversation: Conversation, *, add=(), remove=(), actor: Actor | None) -> None:
