@@ -25,7 +25,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
 from apps.accounts.permissions import Actor
@@ -52,11 +52,11 @@ TYPES = (
 )
 # What each action is called in the UI and the timeline.
 ACTION_LABELS = {
-    "assign_team": _lazy("Assign to a team"), "assign_agent": _lazy("Assign to an agent"),
-    "add_label": _lazy("Add a label"), "remove_label": _lazy("Remove a label"),
-    "set_priority": _lazy("Set the priority"), "send_message": _lazy("Send a message"),
-    "send_template": _lazy("Send a template"), "close": _lazy("Close"), "snooze": _lazy("Snooze"),
-    "notify": _lazy("Notify"),
+    "assign_team": gettext_lazy("Assign to a team"), "assign_agent": gettext_lazy("Assign to an agent"),
+    "add_label": gettext_lazy("Add a label"), "remove_label": gettext_lazy("Remove a label"),
+    "set_priority": gettext_lazy("Set the priority"), "send_message": gettext_lazy("Send a message"),
+    "send_template": gettext_lazy("Send a template"), "close": gettext_lazy("Close"),
+    "snooze": gettext_lazy("Snooze"), "notify": gettext_lazy("Notify"),
 }
 MAX_ACTIONS = 10
 MAX_SNOOZE_MINUTES = 60 * 24 * 90

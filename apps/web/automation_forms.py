@@ -8,17 +8,17 @@ name any error by its place (`conditions[1].words`), which `row_errors` turns ba
 import re
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from apps.automation.actions import ACTION_LABELS
 from apps.automation.conditions import TYPES as CONDITION_TYPES
 from apps.conversations.models import Conversation, Message
 
 CONDITION_LABELS = {
-    "inbox": _lazy("Inbox is one of"), "text_contains": _lazy("Message contains any of"),
-    "direction": _lazy("Message direction is"), "label": _lazy("Conversation has the label"),
-    "business_hours": _lazy("Business hours"), "contact_field": _lazy("Contact field"),
-    "status": _lazy("Status is one of"),
+    "inbox": gettext_lazy("Inbox is one of"), "text_contains": gettext_lazy("Message contains any of"),
+    "direction": gettext_lazy("Message direction is"), "label": gettext_lazy("Conversation has the label"),
+    "business_hours": gettext_lazy("Business hours"), "contact_field": gettext_lazy("Contact field"),
+    "status": gettext_lazy("Status is one of"),
 }
 EXTRA_ROWS = 2
 _PLACE = re.compile(r"^(conditions|actions)\[(\d+)\](?:\.(.+))?$")
