@@ -74,10 +74,14 @@ def _text(value, limit: int) -> str | None:
     return value.strip() if isinstance(value, str) and 0 < len(value.strip()) <= limit else None
 
 
+def _id(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63 else None
+
+
 def _ids(value) -> list[int] | None:
     if not isinstance(value, list) or len(value) > 50:
         return None
-    if not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+    if not all(_id(item) is not None for item in value):
         return None
     return sorted(set(value))
 
@@ -93,14 +97,14 @@ def validate(actions) -> tuple[list[dict], list[dict]]:
             continue
         kind = action["type"]
         if kind == "assign_team":
-            team_id = action.get("team_id")
-            if not isinstance(team_id, int) or not Team.objects.filter(pk=team_id).exists():
+            team_id = _id(action.get("team_id"))
+            if team_id is None or not Team.objects.filter(pk=team_id).exists():
                 errors.append(_error(index, "team_id", _("Unknown team.")))
                 continue
             cleaned.append({"type": kind, "team_id": team_id})
         elif kind == "assign_agent":
-            user_id = action.get("user_id")
-            if not isinstance(user_id, int) or not User.objects.filter(pk=user_id, is_active=True).exists():
+            user_id = _id(action.get("user_id"))
+            if user_id is None or not User.objects.filter(pk=user_id, is_active=True).exists():
                 errors.append(_error(index, "user_id", _("Unknown or inactive user.")))
                 continue
             cleaned.append({"type": kind, "user_id": user_id})
@@ -156,8 +160,7 @@ def validate(actions) -> tuple[list[dict], list[dict]]:
             if user_ids is None or len(set(user_ids)) != User.objects.filter(pk__in=user_ids).count():
                 errors.append(_error(index, "user_ids", _("A list of user ids.")))
                 continue
-            if team_id is not None and (not isinstance(team_id, int)
-                                        or not Team.objects.filter(pk=team_id).exists()):
+            if team_id is not None and (_id(team_id) is None or not Team.objects.filter(pk=team_id).exists()):
                 errors.append(_error(index, "team_id", _("Unknown team.")))
                 continue
             if not user_ids and team_id is None:

@@ -138,7 +138,8 @@ def validate(conditions) -> tuple[list[dict], list[dict]]:
         if kind == "inbox":
             ids = condition.get("inbox_ids")
             if (not isinstance(ids, list) or not ids or len(ids) > MAX_VALUES
-                    or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
+                    or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63
+                               for i in ids)):
                 errors.append(_error(index, "inbox_ids", _("A list of inbox ids.")))
                 continue
             known = set(Inbox.objects.filter(pk__in=ids).values_list("pk", flat=True))

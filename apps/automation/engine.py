@@ -58,7 +58,7 @@ def rules_evaluate(*, items: list[dict]) -> int:
     wanted = defaultdict(list)
     for rule in Rule.objects.filter(active=True, event__in={item["event"] for item in items}):
         wanted[rule.event].append(rule)
-    fired = 0
+    fired, broken = 0, []
     for item in items:
         rules = wanted.get(item["event"])
         if not rules:
@@ -67,11 +67,25 @@ def rules_evaluate(*, items: list[dict]) -> int:
         if facts is None:
             continue
         for rule in rules:
-            if all_hold(rule.conditions, facts) and rule_fire(rule=rule, facts=facts, event_key=item["key"]):
-                fired += 1
-                # What the next rule sees is the conversation as this one left it.
-                facts.conversation = _conversation(facts.conversation.pk) or facts.conversation
+            try:
+                if not (all_hold(rule.conditions, facts)
+                        and rule_fire(rule=rule, facts=facts, event_key=item["key"])):
+                    continue
+            except Exception:
+                # Rolled back, so not recorded: the task's retry fires it; the other rules go on.
+                logger.exception("rule %s failed on %s", rule.pk, item["key"])
+                broken.append(rule.pk)
+                continue
+            fired += 1
+            # What the next rule sees is the conversation as this one left it.
+            facts.conversation = _conversation(facts.conversation.pk) or facts.conversation
+    if broken:
+        raise RulesFailed(f"rules {sorted(set(broken))} failed; the retry fires them (the others are done)")
     return fired
+
+
+class RulesFailed(RuntimeError):
+    pass
 
 
 def rule_fire(*, rule: Rule, facts: Facts, event_key: str) -> bool:
