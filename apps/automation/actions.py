@@ -34,7 +34,6 @@ from apps.conversations.outbound import message_send
 from apps.conversations.routing import open_load
 from apps.conversations.selectors import may_see_conversation
 from apps.conversations.services import (
-    MAX_LABELS,
     conversation_assign,
     conversation_close,
     conversation_set_labels,
@@ -193,14 +192,6 @@ def _assign_agent(conversation: Conversation, user_id: int, actor: Actor | None)
                             by="automation" if actor is None else "")
 
 
-def _labels(conversation: Conversation, *, add=(), remove=(), actor: Actor | None) -> None:
-    current = Conversation.objects.values_list("labels", flat=True).get(pk=conversation.pk)
-    if add and add[0] not in current and len(current) >= MAX_LABELS:
-        raise ValidationFailed(details=[{"field": "labels",
-                                         "message": _("At most %(max)d labels.") % {"max": MAX_LABELS}}])
-    conversation_set_labels(conversation=conversation, add=list(add), remove=list(remove), actor=actor)
-
-
 def _notify(conversation: Conversation, action: dict, *, source: str) -> None:
     users = list(User.objects.filter(pk__in=action["user_ids"], is_active=True))
     if action.get("team_id"):
@@ -229,9 +220,9 @@ def apply(action: dict, *, conversation: Conversation, actor: Actor | None, sour
     elif kind == "assign_agent":
         _assign_agent(conversation, action["user_id"], actor)
     elif kind == "add_label":
-        _labels(conversation, add=[action["label"]], actor=actor)
+        conversation_set_labels(conversation=conversation, add=[action["label"]], actor=actor)
     elif kind == "remove_label":
-        _labels(conversation, remove=[action["label"]], actor=actor)
+        conversation_set_labels(conversation=conversation, remove=[action["label"]], actor=actor)
     elif kind == "set_priority":
         conversation_set_priority(conversation=conversation, priority=action["priority"], actor=actor)
     elif kind == "send_message":

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -77,8 +77,9 @@ def rules_evaluate(*, items: list[dict]) -> int:
                 broken.append(rule.pk)
                 continue
             fired += 1
-            # What the next rule sees is the conversation as this one left it.
-            facts.conversation = _conversation(facts.conversation.pk) or facts.conversation
+            if rule is not rules[-1]:
+                # What the next rule sees is the conversation as this one left it.
+                facts.conversation = _conversation(facts.conversation.pk) or facts.conversation
     if broken:
         raise RulesFailed(f"rules {sorted(set(broken))} failed; the retry fires them (the others are done)")
     return fired
@@ -88,20 +89,29 @@ class RulesFailed(RuntimeError):
     pass
 
 
+def _claim(rule: Rule, event_key: str, conversation_id: int) -> int | None:
+    """Insert the rule's execution for this event; its id, or None if one exists. A concurrent
+    evaluation of the same event waits here on the unique index until the first one commits (then
+    finds it) or rolls back (then takes over)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{RuleExecution._meta.db_table}" (rule_id, event_key, conversation_id, results, '
+            "created_at) VALUES (%s, %s, %s, '[]'::jsonb, %s) ON CONFLICT (rule_id, event_key) DO NOTHING "
+            "RETURNING id",
+            [rule.pk, event_key[:100], conversation_id, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def rule_fire(*, rule: Rule, facts: Facts, event_key: str) -> bool:
     """Apply the rule's actions to the event's conversation unless it already fired for this
     event; False when it had."""
     conversation = facts.conversation
     with caused_by(rule.cause), transaction.atomic():
-        execution, created = RuleExecution.objects.get_or_create(
-            rule=rule, event_key=event_key[:100], defaults={"conversation_id": conversation.pk}
-        )
-        if not created:
+        execution_id = _claim(rule, event_key, conversation.pk)
+        if execution_id is None:
             return False
-        entry = TimelineEvent.objects.create(
-            conversation=conversation, actor=None, kind="automation_rule",
-            data={"rule_id": rule.pk, "rule_name": rule.name, "event": facts.event},
-        )
         results = []
         for action in rule.actions:
             try:
@@ -112,10 +122,11 @@ def rule_fire(*, rule: Rule, facts: Facts, event_key: str) -> bool:
                 logger.info("rule %s: %s refused on conversation %s: %s", rule.pk, action["type"],
                             conversation.pk, error.code)
                 results.append({"type": action["type"], "ok": False, "error": error.code})
-        execution.results = results
-        execution.save(update_fields=["results"])
-        entry.data = {**entry.data, "results": results}
-        entry.save(update_fields=["data"])
+        RuleExecution.objects.filter(pk=execution_id).update(results=results)
+        TimelineEvent.objects.create(
+            conversation=conversation, actor=None, kind="automation_rule",
+            data={"rule_id": rule.pk, "rule_name": rule.name, "event": facts.event, "results": results},
+        )
         Rule.objects.filter(pk=rule.pk).update(run_count=F("run_count") + 1, last_run_at=timezone.now())
         audit_record(action="automation.rule_fired", entity_type="conversation", entity_id=conversation.pk,
                      changes={"rule": [None, {"id": rule.pk, "name": rule.name}], "actions": [None, results],

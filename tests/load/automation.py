@@ -29,16 +29,19 @@ from concurrent.futures import ThreadPoolExecutor
 import _common
 from _common import say
 
-WORD = "pedido{}"
+# Delimited, so that no rule's word is part of another's ("pedido-1-" is not in "pedido-10-").
+WORD = "pedido-{}-"
 
 
 def _setup(company, rules: int):
     from django_tenants.utils import schema_context
 
+    from apps.accounts.models import User
     from apps.automation.services import rule_create
     from apps.inboxes.services import inbox_create
 
     with schema_context(company.schema_name):
+        admin = User.objects.get(role=User.Role.ADMIN)
         inbox = inbox_create(actor=None, name="Bench sandbox", provider="sandbox", credentials={})
         for index in range(rules):
             conditions = [{"type": "inbox", "inbox_ids": [inbox.pk]},
@@ -46,7 +49,7 @@ def _setup(company, rules: int):
                           {"type": "text_contains", "words": [WORD.format(index)]}]
             if index % 5 == 0:
                 conditions.append({"type": "business_hours", "when": "within"})
-            rule_create(actor=None, values={
+            rule_create(actor=admin, values={
                 "name": f"Rule {index}", "event": "message.created", "conditions": conditions,
                 "actions": [{"type": "add_label", "label": f"l{index}"}]})
     return inbox
