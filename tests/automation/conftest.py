@@ -17,9 +17,21 @@ def desk(alpha, api):
         "supervisor": make_user(alpha, role="supervisor", name="Sara Supervisor"),
         "agent": make_user(alpha, name="Ana Agent"),
     }
-    clients = {role: api(alpha, token=api(alpha).login(user.email)["access"])
-               for role, user in people.items()}
-    return {"people": people, "api": clients, "inbox": make_inbox(alpha)}
+    return {"people": people, "api": SignedIn(alpha, api, people), "inbox": make_inbox(alpha)}
+
+
+class SignedIn(dict):
+    """API clients by role, each signed in when a test first asks for it (a login costs a request)."""
+
+    def __init__(self, company, api, people):
+        super().__init__()
+        self.company, self.make, self.people = company, api, people
+
+    def __missing__(self, role):
+        token = self.make(self.company).login(self.people[role].email)["access"]
+        client = self.make(self.company, token=token)
+        self[role] = client
+        return client
 
 
 def make_rule(company, *, actor, event="message.created", conditions=(), actions, **fields):
