@@ -74,8 +74,9 @@ class Macro(models.Model):
     name = models.CharField(max_length=100)
     actions = models.JSONField(default=list)
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PERSONAL)
+    # A shared macro outlives its author; a personal one without an author is nobody's (never shown).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
