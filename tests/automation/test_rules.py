@@ -7,9 +7,14 @@ from django_tenants.utils import schema_context
 from apps.audit.models import AuditLog
 from apps.automation.models import Rule, RuleExecution
 from apps.automation.tasks import rules_run
-from apps.conversations.models import TimelineEvent
+from apps.conversations.models import Conversation, TimelineEvent
 from apps.conversations.services import conversation_close
+from apps.notifications.models import Notification
+from apps.teams.models import TeamMember
 from tests.automation.conftest import fresh, make_rule, outbound_texts
+from tests.conversations.test_automations import closed_now_hours
+from tests.conversations.test_sla import make_team, team_inbox
+from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import make_inbox, new_phone, receive
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +119,44 @@ def test_alphas_rules_never_fire_on_bravos_events(alpha, bravo, desk, django_cap
     # bravo's event handed to a task in alpha's schema finds no such message there to act on
     with schema_context(bravo.schema_name):
         assert not RuleExecution.objects.exists()
+
+
+def test_business_hours_are_the_conversations_team_or_else_the_inboxs_default_team(
+    alpha, desk, django_capture_on_commit_callbacks
+):
+    closed_now = make_team(alpha, business_hours=closed_now_hours())
+    always_open = make_team(alpha)
+    closed_inbox = team_inbox(alpha, closed_now)
+    make_rule(alpha, actor=desk["people"]["admin"],
+              conditions=[{"type": "business_hours", "when": "outside"}],
+              actions=[{"type": "add_label", "label": "after-hours"}])
+    with django_capture_on_commit_callbacks(execute=True):
+        by_inbox = receive(alpha, closed_inbox, text="hello?")
+        open_inbox = receive(alpha, desk["inbox"], text="hello?")
+    assert fresh(alpha, by_inbox.conversation_id).labels == ["after-hours"]
+    assert fresh(alpha, open_inbox.conversation_id).labels == []
+    # the conversation's own team wins over the inbox's
+    with schema_context(alpha.schema_name):
+        Conversation.objects.filter(pk=by_inbox.conversation_id).update(team=always_open, labels=[])
+        phone = Conversation.objects.get(pk=by_inbox.conversation_id).contact.phone
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(alpha, closed_inbox, phone=phone, text="still there?")
+    assert fresh(alpha, by_inbox.conversation_id).labels == []
+
+
+def test_a_notify_action_reaches_only_those_who_may_see_the_conversation(
+    alpha, desk, django_capture_on_commit_callbacks
+):
+    team = make_team(alpha)
+    outsider = make_user(alpha, role="supervisor", name="Olga Outsider")
+    with schema_context(alpha.schema_name):
+        TeamMember.objects.create(team=team, user=desk["people"]["supervisor"])
+        TeamMember.objects.create(team=make_team(alpha), user=outsider)
+    inbox = team_inbox(alpha, team)
+    make_rule(alpha, actor=desk["people"]["admin"], event="conversation.created", actions=[
+        {"type": "notify", "user_ids": [outsider.pk], "team_id": team.pk, "text": "New lead"}])
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(alpha, inbox, name="Lia Lead", text="hi")
+    with schema_context(alpha.schema_name):
+        told = list(Notification.objects.filter(kind="automation").values_list("user_id", "title", "body"))
+    assert told == [(desk["people"]["supervisor"].pk, "Rule: conversation with Lia Lead", "New lead")]
