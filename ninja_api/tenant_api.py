@@ -8,6 +8,7 @@ from ninja_api.routers import (
     api_keys,
     audit_logs,
     auth,
+    automation,
     campaigns,
     contact_imports,
     contact_lists,
@@ -61,3 +62,6 @@ api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
 api.add_router("/reports", reports.router)
 api.add_router("/team-chat", team_chat.router)
+api.add_router("/automation-rules", automation.rules_router)
+api.add_router("/macros", automation.macros_router)
+api.add_router("/conversations", automation.conversation_macros_router)

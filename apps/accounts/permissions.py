@@ -65,6 +65,13 @@ RULES: dict[str, Rule] = {
     "reports.read": Rule(MANAGERS, "conversations:read"),
     # Team chat: everyone in the company, as themselves (never with a key).
     "team_chat.use": Rule(EVERYONE, None),
+    # Automation rules act on every conversation with the company's own rights (assign anyone,
+    # message customers): a company setting, for admins, never with a key.
+    "automation.manage": Rule(ADMINS, None),
+    # Macros: everyone runs the shared ones and keeps personal ones (a key runs shared ones);
+    # shared macros are written by managers, like shared quick replies.
+    "macros.use": Rule(EVERYONE, "conversations:write"),
+    "macros.share": Rule(MANAGERS, None),
 }
 
 DENIED = {
@@ -74,6 +81,7 @@ DENIED = {
     "inboxes.manage": _("Only admins can do this."),
     "contacts.erase": _("Only admins can do this."),
     "reports.read": _("Only supervisors and admins can read reports."),
+    "automation.manage": _("Only admins can do this."),
 }
 
 

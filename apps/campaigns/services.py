@@ -10,7 +10,7 @@ these services wake (start, resume) or stop (pause, cancel) after commit.
 import datetime as dt
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.accounts import permissions
@@ -338,10 +338,12 @@ def campaign_finish(*, campaign_id: int, status: str = Campaign.Status.COMPLETED
         _announce(locked, previous, "fail" if status == Campaign.Status.FAILED else "complete", None)
         if locked.created_by is not None and locked.created_by.is_active:
             stats = campaign_stats(locked.pk)
-            title = (_("Campaign “%(name)s” finished") if status == Campaign.Status.COMPLETED
-                     else _("Campaign “%(name)s” failed")) % {"name": locked.name}
-            notify(users=[locked.created_by], kind="campaign_finished", title=title,
-                   body=_("%(sent)d sent, %(failed)d failed, %(skipped)d skipped.") % stats,
+            # In the creator's language, not the worker's.
+            with translation.override(locked.created_by.language or None):
+                title = (_("Campaign “%(name)s” finished") if status == Campaign.Status.COMPLETED
+                         else _("Campaign “%(name)s” failed")) % {"name": locked.name}
+                body = _("%(sent)d sent, %(failed)d failed, %(skipped)d skipped.") % stats
+            notify(users=[locked.created_by], kind="campaign_finished", title=title, body=body,
                    data={"campaign_id": locked.pk, "status": status})
     return True
 

@@ -16,6 +16,7 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.accounts.permissions import Actor
 from apps.conversations import events
+from apps.conversations.mentions import mentions_notify
 from apps.conversations.models import (
     Conversation,
     Note,
@@ -399,13 +400,16 @@ def conversation_mark_read(*, conversation: Conversation, user: User) -> Convers
 
 
 def note_add(*, conversation: Conversation, author: User, text: str) -> Note:
+    """Add an internal note; colleagues it @mentions (`mentions`) who may see the conversation are
+    notified."""
     text = text.strip()
     if not 1 <= len(text) <= 4096:
         raise ValidationFailed(details=[{"field": "text", "message": str(_("1 to 4096 characters."))}])
     with transaction.atomic():
-        _locked(conversation, author)
+        locked = _locked(conversation, author)
         note = Note.objects.create(conversation=conversation, author=author, text=text)
         _timeline(conversation, author, "note_added", note_id=note.pk)
+        mentions_notify(note=note, conversation=locked)
         publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
     return note
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 import apps.web.views.audiences as audience_views
+import apps.web.views.automation as automation_views
 import apps.web.views.campaigns as campaign_views
 import apps.web.views.exports as export_views
 import apps.web.views.imports as import_views
@@ -150,4 +151,22 @@ urlpatterns += [
 urlpatterns += [
     path("reports/", report_views.reports_view, name="reports"),
     path("reports/<slug:kind>.<slug:format>", report_views.export_view, name="report-export"),
+]
+
+# Settings → Automation (rules) and Macros; running a macro on a conversation.
+urlpatterns += [
+    path("settings/automation/", automation_views.rules_view, name="settings-automation"),
+    path("settings/automation/new/", automation_views.rule_new_view, name="settings-automation-new"),
+    path("settings/automation/<int:rule_id>/", automation_views.rule_edit_view,
+         name="settings-automation-rule"),
+    path("settings/automation/<int:rule_id>/toggle/", automation_views.rule_toggle_view,
+         name="settings-automation-toggle"),
+    path("settings/automation/<int:rule_id>/delete/", automation_views.rule_delete_view,
+         name="settings-automation-delete"),
+    path("settings/macros/", automation_views.macros_view, name="settings-macros"),
+    path("settings/macros/new/", automation_views.macro_new_view, name="settings-macro-new"),
+    path("settings/macros/<int:macro_id>/", automation_views.macro_edit_view, name="settings-macro"),
+    path("settings/macros/<int:macro_id>/delete/", automation_views.macro_delete_view,
+         name="settings-macro-delete"),
+    path("c/<int:conversation_id>/macros/<int:macro_id>/", automation_views.macro_run_view, name="macro-run"),
 ]

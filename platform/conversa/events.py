@@ -8,12 +8,18 @@ failing subscriber never breaks the write that published the event or the other 
 Code that commits many events in a row (the webhook drain) wraps its work in `delivered_together()`:
 the events are then handed over as one list when the block ends, so a subscriber such as the
 realtime fan-out reads their rows in one query per kind and pushes their frames in one round trip.
+
+Work done on behalf of something other than a person (an automation rule) runs inside
+`caused_by("automation.rule:12")`: every event published meanwhile carries that `cause`, captured
+when it is published (not when it is delivered, which may be later and elsewhere), so a listener
+can recognise the consequences of its own work and not react to them again.
 """
 
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -26,6 +32,8 @@ class Event:
     name: str
     schema_name: str
     data: dict = field(default_factory=dict)
+    # What made it happen when not a person's request (see `caused_by`); "" otherwise.
+    cause: str = ""
 
 
 Subscriber = Callable[[Event], None]
@@ -33,6 +41,7 @@ BatchSubscriber = Callable[[list[Event]], None]
 _subscribers: list[Subscriber] = []
 _batch_subscribers: list[BatchSubscriber] = []
 _held = threading.local()
+_cause: ContextVar[str] = ContextVar("conversa_event_cause", default="")
 
 
 def subscribe(subscriber: Subscriber) -> Subscriber:
@@ -51,8 +60,20 @@ def subscribe_batch(subscriber: BatchSubscriber) -> BatchSubscriber:
 
 def publish(name: str, data: dict | None = None, *, schema_name: str | None = None) -> None:
     """Deliver `name` to every subscriber once the current transaction commits."""
-    event = Event(name=name, schema_name=schema_name or connection.schema_name, data=data or {})
+    event = Event(
+        name=name, schema_name=schema_name or connection.schema_name, data=data or {}, cause=_cause.get()
+    )
     transaction.on_commit(lambda: dispatch(event))
+
+
+@contextmanager
+def caused_by(cause: str) -> Iterator[None]:
+    """Mark every event published inside the block as caused by `cause` (nested blocks: the inner)."""
+    token = _cause.set(cause)
+    try:
+        yield
+    finally:
+        _cause.reset(token)
 
 
 @contextmanager

@@ -72,6 +72,7 @@ TENANT_APPS = [
     "apps.campaigns",
     "apps.reports",
     "apps.teamchat",
+    "apps.automation",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -29,6 +29,7 @@ APP_LAYERS = {
     "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
     "apps.reports": 8,  # rollups of conversations, teams and campaigns, kept by their events
     "apps.teamchat": 7,  # chat among users; files through media, mentions through notifications
+    "apps.automation": 8,  # rules and macros act through conversations' services; hear their events
 }
 DOORS = 9
 

@@ -5,12 +5,15 @@ import re
 
 from django import template
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from apps.accounts import permissions
 from apps.accounts.models import User
+from apps.automation.actions import ACTION_LABELS
+from apps.conversations.mentions import MENTION_RE
 from apps.conversations.models import Conversation
 from apps.notifications.models import Notification
 from apps.teamchat.selectors import unread_total
@@ -164,6 +167,8 @@ def event_text(event) -> str:
         "assigned": lambda: (
             _("Auto-assigned to %(user)s by the team's routing") % {"user": _user_name(event)}
             if data.get("by") == "routing"
+            else _("Assigned to %(user)s by an automation") % {"user": _user_name(event)}
+            if data.get("by") == "automation"
             else _("%(actor)s assigned it to %(user)s") % {"actor": actor, "user": _user_name(event)}
         ),
         "transferred": lambda: _transferred_text(event, actor, data),
@@ -185,9 +190,37 @@ def event_text(event) -> str:
         "contact_erased": lambda: _("%(actor)s erased the contact's personal data") % {"actor": actor},
         "campaign_reply": lambda: _("Reply to the campaign “%(name)s”, which said: %(text)s")
         % {"name": data.get("campaign_name", ""), "text": data.get("text", "")},
+        "automation_rule": lambda: _rule_text(data),
+        "macro_run": lambda: _("%(actor)s ran the macro “%(name)s”")
+        % {"actor": actor, "name": data.get("macro_name", "")},
     }
     make = texts.get(event.kind)
     return make() if make else _("%(actor)s: %(what)s") % {"actor": actor, "what": event.kind}
+
+
+def _rule_text(data: dict) -> str:
+    """"Rule “VIP” acted: add a label, send a message (refused: outside_service_window)"."""
+    results = data.get("results", [])
+    done = [str(ACTION_LABELS.get(r.get("type"), r.get("type"))) for r in results if r.get("ok")]
+    refused = [f"{ACTION_LABELS.get(r.get('type'), r.get('type'))} ({r.get('error')})"
+               for r in results if not r.get("ok")]
+    text = _("Automation rule “%(name)s” acted: %(actions)s") % {
+        "name": data.get("rule_name", ""), "actions": ", ".join(done) or _("nothing")}
+    return f"{text}; " + _("refused: %(actions)s") % {"actions": ", ".join(refused)} if refused else text
+
+
+@register.filter
+def with_mentions(text: str) -> str:
+    """A note's text, escaped, each @mention shown as a highlighted `@Name` (`conversations.mentions`)."""
+    parts, last = [], 0
+    for match in MENTION_RE.finditer(text or ""):
+        parts.append(escape(text[last:match.start()]))
+        parts.append(format_html('<span class="mention" data-user-id="{}">@{}</span>',
+                                 match.group(2), match.group(1)))
+        last = match.end()
+    parts.append(escape((text or "")[last:]))
+    joined = "".join(parts).replace("\r\n", "\n")
+    return mark_safe(joined.replace("\n", "<br>"))  # every part is escaped above
 
 
 def _transferred_text(event, actor: str, data: dict) -> str:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import User
+from apps.automation.selectors import macros_visible_to
 from apps.contacts import services as contacts
 from apps.conversations import outbound, selectors, services
 from apps.conversations.models import Conversation, Message
@@ -55,6 +56,7 @@ def head_context(request, conversation: Conversation) -> dict:
         "priorities": Conversation.Priority.choices,
         "may_reassign": services.may_hand_over(actor=user, conversation=conversation),
         "teams": Team.objects.only("name").order_by("name", "id"),
+        "macros": macros_visible_to(user).only("name"),
     }
 
 
@@ -67,6 +69,9 @@ def conversation_context(request, conversation: Conversation) -> dict:
             inbox_id=conversation.inbox_id, status=MessageTemplate.Status.APPROVED
         ),
         "quick_replies": selectors.quick_replies_visible_to(request.user),
+        # Whom a note may @mention (`conversations.mentions`); the composer filters as one types.
+        "mention_users": User.objects.filter(is_active=True).exclude(pk=request.user.pk)
+        .only("name", "email").order_by("name", "email"),
         "previous": conversation.contact.conversations.exclude(pk=conversation.pk)
         .select_related("inbox").order_by("-created_at")[:10],
     }
