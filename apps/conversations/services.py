@@ -98,7 +98,12 @@ AUDITED_FIELDS = (
 
 
 def _audit(conversation: Conversation, actor: Actor | None, action: str, before: dict, **facts) -> None:
-    """One audit entry for the action, with the fields it changed from → to (caller's transaction)."""
+    """One audit entry for a person's or key's action, with the fields it changed from → to
+    (caller's transaction). What the system does on its own (routing, auto-close, snooze wake-ups,
+    flows: actor None) is on the conversation's timeline, not in the audit log: routing assigns
+    thousands an hour and each entry would be one more write on its hot path."""
+    if actor is None:
+        return
     changes = changes_between(before, conversation, AUDITED_FIELDS)
     if changes or facts:
         audit_record(action=action, entity_type="conversation", entity_id=conversation.pk, actor=actor,

@@ -19,6 +19,7 @@ raw paths, ids, phone numbers or emails, so the series count stays bounded.
 """
 
 import atexit
+import bisect
 import json
 import logging
 import os
@@ -94,8 +95,13 @@ WEBSOCKETS_OPEN = _declare(Spec(
 ))
 
 
-def _labels(spec: Spec, labels: dict) -> str:
-    return json.dumps([str(labels.get(name, "")) for name in spec.labels], separators=(",", ":"))
+def _labels(spec: Spec, labels: dict) -> tuple[str, ...]:
+    return tuple(str(labels.get(name, "")) for name in spec.labels)
+
+
+def _field(values: tuple[str, ...]) -> str:
+    """Label values as a Redis hash field (JSON: any character may appear in a value)."""
+    return json.dumps(values, separators=(",", ":"))
 
 
 class Recorder:
@@ -103,8 +109,8 @@ class Recorder:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.counters: dict[tuple[str, str], float] = defaultdict(float)
-        self.histograms: dict[tuple[str, str], list[float]] = {}
+        self.counters: dict[tuple[str, tuple], float] = defaultdict(float)
+        self.histograms: dict[tuple[str, tuple], list[float]] = {}
         self.gauges: dict[str, float] = defaultdict(float)
         self.timer: threading.Timer | None = None
         self.process = f"{socket.gethostname()}:{os.getpid()}"
@@ -138,7 +144,7 @@ class Recorder:
             if cells is None:
                 # One cell per bucket (not cumulative), then +Inf, sum and count.
                 cells = self.histograms[key] = [0.0] * (len(spec.buckets) + 3)
-            index = next((i for i, bound in enumerate(spec.buckets) if value <= bound), len(spec.buckets))
+            index = bisect.bisect_left(spec.buckets, value)
             cells[index] += 1
             cells[-2] += value
             cells[-1] += 1
@@ -162,10 +168,10 @@ class Recorder:
             return
         try:
             pipe = get_redis().pipeline(transaction=False)
-            for (name, labels), amount in counters.items():
-                pipe.hincrbyfloat(redis_key("metrics", name), labels, amount)
-            for (name, labels), cells in histograms.items():
-                key = redis_key("metrics", name)
+            for (name, values), amount in counters.items():
+                pipe.hincrbyfloat(redis_key("metrics", name), _field(values), amount)
+            for (name, values), cells in histograms.items():
+                key, labels = redis_key("metrics", name), _field(values)
                 for index, count in enumerate(cells[:-2]):
                     if count:
                         pipe.hincrby(key, f"{labels}|{index}", int(count))
