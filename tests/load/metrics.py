@@ -75,11 +75,13 @@ def overhead(company, token: str, requests: int) -> None:
 
 def add_companies(template, wanted: int) -> None:
     """Company rows (with their counts and this month's usage) up to `wanted`; no schemas."""
+    from django.utils import timezone
+
     from tenants.models import Company, CompanyCounts, MonthlyUsage
     from tenants.usage import month_start
 
     existing = Company.objects.exclude(schema_name="public").count()
-    tag = _common.run_tag()
+    tag, now = _common.run_tag(), timezone.now()
     rows = [
         Company(schema_name=f"bm{tag}_{i}", name=f"Bench {i}", slug=f"bm{tag}-{i}", plan=template.plan,
                 status=Company.Status.ACTIVE)
@@ -87,7 +89,8 @@ def add_companies(template, wanted: int) -> None:
     ]
     created = Company.objects.bulk_create(rows, batch_size=1000)
     CompanyCounts.objects.bulk_create(
-        [CompanyCounts(company=row, agents=3, inboxes=1, contacts=1000 + i) for i, row in enumerate(created)],
+        [CompanyCounts(company=row, agents=3, inboxes=1, contacts=1000 + i, counted_at=now)
+         for i, row in enumerate(created)],
         batch_size=1000,
     )
     MonthlyUsage.objects.bulk_create(
