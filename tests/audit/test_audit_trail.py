@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.audit.changes import MASK
 from apps.conversations.company_settings import company_set_reply_assigns
+from tests.exports.test_exports import csv_rows, fetch
 from tests.fixtures.factories import PASSWORD, make_api_key, make_user
 from tests.fixtures.messaging import make_inbox, new_phone, receive
 
@@ -258,3 +259,25 @@ def test_only_admins_and_keys_given_audit_read_see_the_log_of_their_own_company(
     _key, bravo_key = make_api_key(bravo, scopes=["audit:read"], created_by=bravo_admin)
     assert api(alpha, headers={"Authorization": f"Bearer {bravo_key}"}).get(
         "/api/v1/audit-logs").status_code == 401
+
+
+def test_the_csv_export_holds_the_entries_the_same_filters_show(
+    api, alpha, django_capture_on_commit_callbacks,
+):
+    admin, other = make_user(alpha, role="admin"), make_user(alpha, role="admin")
+    client = api(alpha, token=api(alpha).login(admin.email)["access"])
+    api(alpha).login(other.email)
+    filters = {"user": str(other.pk), "action": "login", "success": "true"}
+    shown = ok(client.get(f"/api/v1/audit-logs?user={other.pk}&action=login&success=true"))["items"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        body = {"entity": "audit_logs", "format": "csv", "filters": filters}
+        started = ok(client.post("/api/v1/exports", body), 202)
+    export = ok(client.get(f"/api/v1/exports/{started['id']}"))
+    rows = csv_rows(fetch(alpha, export["download_url"]))
+    assert rows[0][:5] == ["id", "created_at", "actor", "api_key", "action"]
+    assert sorted(int(row[0]) for row in rows[1:]) == sorted(log["id"] for log in shown) and len(shown) == 1
+    assert rows[1][2] == other.email
+
+    bad = client.post("/api/v1/exports", {"entity": "audit_logs", "filters": {"success": "maybe"}})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "filters.success"
