@@ -20,6 +20,7 @@ from apps.accounts.events import INVITATION_ACCEPTED
 from apps.accounts.models import Invitation, User
 from apps.accounts.permissions import Actor, acting_user
 from apps.accounts.services import user_create
+from apps.audit.changes import created
 from apps.audit.services import audit_record
 from apps.mail.services import email_queue
 from conversa.errors import Conflict, NotFound, TokenInvalid, ValidationFailed
@@ -122,7 +123,7 @@ def invitation_create(
         token = _new_token(invitation)
         invitation.save()
         audit_record(action="invitation.created", entity_type="invitation", entity_id=invitation.pk,
-                     actor=actor, changes={"email": email, "role": role, "team_ids": invitation.team_ids})
+                     actor=actor, changes=created(invitation, ["email", "role", "team_ids", "expires_at"]))
         _send(invitation, token, base_url=base_url)
     return invitation
 
@@ -154,7 +155,8 @@ def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
             invitation.revoked_at = timezone.now()
             invitation.save(update_fields=["revoked_at"])
             audit_record(action="invitation.revoked", entity_type="invitation", entity_id=invitation.pk,
-                         actor=actor, changes={"email": invitation.email})
+                         actor=actor,
+                         changes={**created(invitation, ["revoked_at"]), "email": invitation.email})
     return invitation
 
 
@@ -182,6 +184,7 @@ def invitation_accept(*, token: str, name: str, password: str) -> User:
         invitation.accepted_at, invitation.user = timezone.now(), user
         invitation.save(update_fields=["accepted_at", "user"])
         audit_record(action="invitation.accepted", entity_type="invitation", entity_id=invitation.pk,
-                     actor=user, changes={"email": invitation.email, "role": invitation.role})
+                     actor=user, changes={**created(invitation, ["accepted_at", "user_id"]),
+                                         "email": invitation.email, "role": invitation.role})
         publish(INVITATION_ACCEPTED, {"user_id": user.pk, "team_ids": invitation.team_ids})
     return user

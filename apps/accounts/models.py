@@ -100,7 +100,7 @@ class ApiKey(models.Model):
         "users:read", "users:write",
         "conversations:read", "conversations:write",
         "contacts:read", "contacts:write",
-        "campaigns:read", "campaigns:write", "webhooks:write",
+        "campaigns:read", "campaigns:write", "webhooks:write", "audit:read",
     )
 
     name = models.CharField(max_length=100)

@@ -21,6 +21,7 @@ from apps.accounts.reset_tokens import reset_tokens, user_of_reset_token
 from apps.accounts.services import _validate_password
 from apps.accounts.tasks import password_reset_send
 from apps.accounts.tokens import SESSION_CLAIM, TenantRefreshToken
+from apps.audit.changes import MASK
 from apps.audit.services import audit_record
 from conversa import ratelimit
 from conversa.errors import RateLimited, TokenInvalid, ValidationFailed
@@ -83,7 +84,7 @@ def password_change(
         device_sessions_revoke_others(user=user, keep_id=keep_session)
         revoked = revoke_refresh_tokens(user, keep_jti=keep_jti)
         audit_record(action="user.password_changed", entity_type="user", entity_id=user.pk, actor=user,
-                     changes={"sessions_revoked": revoked})
+                     changes={"password": [MASK, MASK], "sessions_revoked": revoked})
     return user
 
 
@@ -133,5 +134,5 @@ def password_reset_confirm(*, token: str, new_password: str) -> User:
         device_sessions_revoke_all(user=user)
         revoked = revoke_refresh_tokens(user)
         audit_record(action="user.password_reset", entity_type="user", entity_id=user.pk, actor=user,
-                     changes={"sessions_revoked": revoked})
+                     changes={"password": [MASK, MASK], "sessions_revoked": revoked})
     return user

@@ -30,7 +30,8 @@ RULES: dict[str, Rule] = {
     "users.read": Rule(EVERYONE, "users:read"),
     "users.manage": Rule(ADMINS, "users:write"),
     "api_keys.manage": Rule(ADMINS, None),
-    "audit.read": Rule(ADMINS, None),
+    # The audit trail: admins, or a key given `audit:read` (a SIEM pulling the log).
+    "audit.read": Rule(ADMINS, "audit:read"),
     "company.manage": Rule(ADMINS, None),
     "inboxes.read": Rule(EVERYONE, "conversations:read"),
     "inboxes.manage": Rule(ADMINS, None),

@@ -16,6 +16,7 @@ from apps.accounts.events import AGENT_STATUS_UPDATED
 from apps.accounts.models import AgentStatusPeriod, ApiKey, DeviceSession, User
 from apps.accounts.permissions import Actor
 from apps.accounts.tokens import SESSION_CLAIM, TenantRefreshToken
+from apps.audit.changes import changes_between, created, snapshot
 from apps.audit.services import audit_record
 from conversa.errors import Conflict, Forbidden, TokenInvalid, ValidationFailed
 from conversa.events import publish
@@ -108,7 +109,7 @@ def user_update(*, user: User, actor: Actor, name=None, role=None, language=None
         user = User.objects.select_for_update().get(pk=user.pk)
         if role is not None and role != user.role:
             audit_record(action="user.role_changed", entity_type="user", entity_id=user.pk, actor=actor,
-                         changes={"role": [user.role, role]})
+                         changes=changes_between(user, {"role": role}, ["role"]))
             # Open sockets joined the old role's groups: they reconnect and join the new ones.
             _close_sockets_after_commit(user, CLOSE_RESYNC)
         for field, value in (("name", name), ("role", role), ("language", language)):
@@ -125,11 +126,13 @@ def user_deactivate(*, user: User, actor: Actor) -> User:
         raise Forbidden(_("You cannot deactivate yourself."))
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
+        before = snapshot(user, ["is_active"])
         user.is_active = False
         user.save(update_fields=["is_active"])
         # Every device signed out now: refresh tokens blacklisted, their access tokens refused.
         device_sessions.device_sessions_revoke_all(user=user)
-        audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, actor=actor)
+        audit_record(action="user.deactivated", entity_type="user", entity_id=user.pk, actor=actor,
+                     changes={**changes_between(before, user, ["is_active"]), "email": user.email})
         _close_sockets_after_commit(user, CLOSE_UNAUTHENTICATED)
     return user
 
@@ -160,13 +163,23 @@ def user_set_status(*, user: User, status: str, reason: str = "") -> User:
 
 # --- sessions ---------------------------------------------------------------------------------
 
-def _audit_login(*, user: User | None, email: str, ok: bool, request) -> None:
+def _audit_login(*, user: User | None, email: str, reason: str = "", request) -> None:
+    """A login, or a failed one with the email as typed and why (`reason`); never the password."""
     if connection.schema_name == "public":
         return  # the platform keeps its own log
+    ok = not reason
     audit_record(action="login" if ok else "login_failed", entity_type="user",
                  entity_id=user.pk if user else "", actor=user if ok else None,
-                 changes={} if ok else {"email_hash": throttling.email_digest(email)}, request=request,
+                 changes={} if ok else {"email": email.strip()[:254], "reason": reason}, request=request,
                  success=ok)
+
+
+def _failure_reason(user: User | None, valid_password: bool) -> str:
+    if user is None:
+        return "unknown_email"
+    if not user.is_active:
+        return "inactive_user"
+    return "wrong_password" if not valid_password else "not_allowed_here"
 
 
 def credentials_check(
@@ -183,14 +196,15 @@ def credentials_check(
     # The budget of the account found, whatever spelling of its email found it.
     account = throttling.account_key(user=user, email=email)
     throttling.check_login_allowed(ip=ip, account=account)
-    valid = user is not None and user.is_active and user.check_password(password)
+    password_ok = user is not None and user.check_password(password)
+    valid = password_ok and user.is_active
     if user is None:
         User().set_password(password)  # same work whether or not the email exists
     if valid and connection.schema_name == "public" and not user.is_superuser:
         valid = False
     if not valid:
         throttling.record_login_failure(account=account)
-        _audit_login(user=user, email=email, ok=False, request=request)
+        _audit_login(user=user, email=email, reason=_failure_reason(user, password_ok), request=request)
         raise InvalidCredentials()
     if connection.schema_name != "public" and two_factor.is_on(user):
         if not otp:
@@ -206,14 +220,15 @@ def _second_factor(*, user: User, otp: str, request=None) -> None:
     except two_factor.OtpInvalid:
         with transaction.atomic():
             audit_record(action="login_failed", entity_type="user", entity_id=user.pk,
-                         changes={"step": "otp"}, request=request, success=False)
+                         changes={"email": user.email, "reason": "otp_invalid"}, request=request,
+                         success=False)
         raise
 
 
 def _login_succeeded(*, user: User, request=None) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-        _audit_login(user=user, email=user.email, ok=True, request=request)
+        _audit_login(user=user, email=user.email, request=request)
 
 
 def second_factor_login(*, user_id: int, otp: str, ip: str, request=None) -> User:
@@ -311,7 +326,7 @@ def api_key_create(
             scopes=sorted(set(scopes)), expires_at=expires_at, created_by=created_by,
         )
         audit_record(action="api_key.created", entity_type="api_key", entity_id=key.pk, actor=created_by,
-                     changes={"name": name, "scopes": key.scopes, "prefix": prefix})
+                     changes=created(key, ["name", "prefix", "scopes", "expires_at"]))
     return key, full_key
 
 
@@ -323,5 +338,7 @@ def api_key_revoke(*, key: ApiKey, actor: User | None) -> ApiKey:
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
-            audit_record(action="api_key.revoked", entity_type="api_key", entity_id=key.pk, actor=actor)
+            audit_record(action="api_key.revoked", entity_type="api_key", entity_id=key.pk, actor=actor,
+                         changes={**changes_between(None, key, ["revoked_at"]), "name": key.name,
+                                  "prefix": key.prefix})
     return key

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import permissions, throttling
 from apps.accounts.models import BackupCode, TwoFactorDevice, User
+from apps.audit.changes import changes_between
 from apps.audit.services import audit_record
 from conversa import totp as otp
 from conversa.crypto import decrypt_text, encrypt_text
@@ -115,7 +116,7 @@ def two_factor_enable(*, user: User, code: str, request=None) -> list[str]:
         device.save(update_fields=["last_used_step", "confirmed_at"])
         codes = _issue_backup_codes(user)
         audit_record(action="two_factor.enabled", entity_type="user", entity_id=user.pk, actor=user,
-                     request=request)
+                     changes={"two_factor": [False, True]}, request=request)
     return codes
 
 
@@ -181,7 +182,7 @@ def two_factor_disable(*, user: User, password: str, code: str, request=None) ->
         TwoFactorDevice.objects.filter(user=user).delete()
         BackupCode.objects.filter(user=user).delete()
         audit_record(action="two_factor.disabled", entity_type="user", entity_id=user.pk, actor=user,
-                     request=request)
+                     changes={"two_factor": [True, False]}, request=request)
 
 
 def backup_codes_left(user: User) -> int:
@@ -195,8 +196,9 @@ def company_set_require_two_factor(*, actor, enabled: bool, request=None) -> Com
     with transaction.atomic():
         company = Company.objects.select_for_update().get(schema_name=connection.schema_name)
         if company.require_two_factor != enabled:
+            changes = changes_between(company, {"require_two_factor": enabled}, ["require_two_factor"])
             company.require_two_factor = enabled
             company.save(update_fields=["require_two_factor", "updated_at"])
             audit_record(action="company.settings_changed", entity_type="company", entity_id=company.pk,
-                         actor=actor, changes={"require_two_factor": enabled}, request=request)
+                         actor=actor, changes=changes, request=request)
     return company

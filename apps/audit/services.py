@@ -2,7 +2,7 @@
 
 from apps.accounts.models import ApiKey
 from apps.audit.models import AuditLog
-from conversa.request_meta import client_ip
+from conversa.request_meta import client_ip, current_request_meta
 
 
 def audit_record(
@@ -16,11 +16,18 @@ def audit_record(
     success: bool = True,
 ) -> AuditLog:
     """Append one entry (inside the caller's transaction, so it exists only if the action does).
-    `actor` is the user or the API key who acted (None: the system or an anonymous attempt)."""
+
+    `actor` is the user or the API key who acted (None: the system or an anonymous attempt).
+    `changes` is `{field: [from, to]}` (see apps.audit.changes) plus, for events that change no
+    field (a login), the facts that describe them. The IP and user agent come from `request`, or
+    else from the HTTP request being served (none for tasks and commands).
+    """
     ip, agent = None, ""
     if request is not None:
         ip = client_ip(request) or None
         agent = request.headers.get("User-Agent", "")[:300]
+    elif (meta := current_request_meta()) is not None:
+        ip, agent = meta.ip, meta.user_agent
     return AuditLog.objects.create(
         action=action,
         entity_type=entity_type,

@@ -80,6 +80,7 @@ from apps.inboxes.selectors import provider_for, tenant_base_url
 from apps.inboxes.send_rate import bulk_slot_done, reserve_bulk_slot
 from apps.media.storage import signed_path
 from apps.notifications.services import notify
+from conversa import metrics
 from conversa.errors import ValidationFailed
 from conversa.events import publish
 from conversa.redis import redis_key
@@ -250,6 +251,7 @@ def _mark_sent(recipient: CampaignRecipient, provider_message_id: str) -> None:
     # A status webhook may have come first (settling it): only a recipient still sending moves.
     with connection.cursor() as cursor:
         cursor.execute(_SENT_SQL, [provider_message_id[:200], timezone.now(), recipient.pk])
+    metrics.inc(metrics.CAMPAIGN_SENDS, status="sent")
 
 
 def _mark_failed(recipient: CampaignRecipient, code: str, text: str) -> None:
@@ -257,6 +259,7 @@ def _mark_failed(recipient: CampaignRecipient, code: str, text: str) -> None:
         status=CampaignRecipient.Status.FAILED, reason=code[:50], error_message=text[:500],
         failed_at=timezone.now(), claimed_until=None,
     )
+    metrics.inc(metrics.CAMPAIGN_SENDS, status="failed")
 
 
 def _mark_retry(recipient: CampaignRecipient, delay: float, error: ProviderError) -> None:
@@ -265,6 +268,7 @@ def _mark_retry(recipient: CampaignRecipient, delay: float, error: ProviderError
         not_before=timezone.now() + dt.timedelta(seconds=delay),
         reason=(error.code or f"http_{error.status}")[:50], error_message=str(error)[:500],
     )
+    metrics.inc(metrics.CAMPAIGN_SENDS, status="retried")
 
 
 def recipients_settle_unsettled(*, campaign_id: int, now: dt.datetime | None = None) -> dict:

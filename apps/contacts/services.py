@@ -12,6 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts import permissions
+from apps.accounts.permissions import Actor
+from apps.audit.changes import changes_between, created, snapshot
+from apps.audit.services import audit_record
 from apps.contacts.custom_fields import KEY_RE, clean_custom_fields
 from apps.contacts.events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_UPDATED
 from apps.contacts.models import PHONE_UNIQUE_CONSTRAINT, Contact, CustomFieldDefinition, normalize_tag
@@ -28,6 +31,8 @@ EDITABLE_FIELDS = frozenset({
 TAG_MAX_LENGTH = 50
 MAX_TAGS = 50
 MAX_CHOICES = 100
+# What a contact's audit entries hold: every editable field (its messages are never in them).
+AUDITED_FIELDS = tuple(sorted(EDITABLE_FIELDS))
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -158,10 +163,13 @@ def _lock(contact: Contact) -> Contact:
 
 # --- contacts ---------------------------------------------------------------------------------
 
-def contact_create(*, phone: str, name: str = "", email: str = "", **fields: Any) -> Contact:
+def contact_create(
+    *, phone: str, name: str = "", email: str = "", actor: Actor | None = None, **fields: Any
+) -> Contact:
     """Create a contact within the plan's `max_contacts`; 409 if the phone is another contact's.
 
-    Locks the company row, so concurrent creations cannot overshoot the limit together.
+    Locks the company row, so concurrent creations cannot overshoot the limit together. Audited
+    for `actor` (None: the system).
     """
     contact = Contact()
     _apply(contact, {"phone": phone, "name": name, "email": email, **fields})
@@ -170,54 +178,63 @@ def contact_create(*, phone: str, name: str = "", email: str = "", **fields: Any
         company = lock_current_company()
         ensure_within_limit(company, "max_contacts", used=Contact.objects.count())
         _save(contact)
+        audit_record(action="contact.created", entity_type="contact", entity_id=contact.pk, actor=actor,
+                     changes=created(contact, AUDITED_FIELDS))
         publish(CONTACT_CREATED, {"contact_id": contact.pk})
     return contact
 
 
-def _write(contact: Contact, changes_for: Callable[[Contact], dict[str, Any]]) -> Contact:
-    """Apply the changes computed from the locked, current row; publish only if any."""
+def _write(
+    contact: Contact, changes_for: Callable[[Contact], dict[str, Any]], actor: Actor | None = None
+) -> Contact:
+    """Apply the changes computed from the locked, current row; audit and publish only if any."""
     with transaction.atomic():
         contact = _lock(contact)
+        before = snapshot(contact, AUDITED_FIELDS)
         changed = _apply(contact, changes_for(contact))
         if changed:
             _full_clean(contact)
             _save(contact)
+            audit_record(action="contact.updated", entity_type="contact", entity_id=contact.pk, actor=actor,
+                         changes=changes_between(before, contact, sorted(changed)))
             publish(CONTACT_UPDATED, {"contact_id": contact.pk, "changed": sorted(changed)})
     return contact
 
 
-def contact_update(*, contact: Contact, **fields: Any) -> Contact:
+def contact_update(*, contact: Contact, actor: Actor | None = None, **fields: Any) -> Contact:
     """Change the given fields; `custom_fields` merge (a None value removes that key).
 
     Locks the contact row. 404 if it was deleted meanwhile, 409 if the new phone is taken.
     """
-    return _write(contact, lambda current: fields)
+    return _write(contact, lambda current: fields, actor)
 
 
-def contact_delete(*, contact: Contact) -> None:
+def contact_delete(*, contact: Contact, actor: Actor | None = None) -> None:
     """Soft-delete: the row stays for its conversations, its phone is free for a new contact."""
     with transaction.atomic():
         contact = _lock(contact)
         contact.deleted_at = timezone.now()
         contact.save(update_fields=["deleted_at", "updated_at"])
+        audit_record(action="contact.deleted", entity_type="contact", entity_id=contact.pk, actor=actor,
+                     changes={"deleted_at": [None, contact.deleted_at.isoformat()]})
         publish(CONTACT_DELETED, {"contact_id": contact.pk})
 
 
-def contact_add_tags(*, contact: Contact, tags: list[str]) -> Contact:
+def contact_add_tags(*, contact: Contact, tags: list[str], actor: Actor | None = None) -> Contact:
     """Add `tags` (normalised to lower case) to those the contact has; locks the contact row."""
     adding = _clean_tags(tags)
-    return _write(contact, lambda current: {"tags": [*current.tags, *adding]})
+    return _write(contact, lambda current: {"tags": [*current.tags, *adding]}, actor)
 
 
-def contact_remove_tags(*, contact: Contact, tags: list[str]) -> Contact:
+def contact_remove_tags(*, contact: Contact, tags: list[str], actor: Actor | None = None) -> Contact:
     """Remove `tags` (matched case-blind); absent tags are ignored. Locks the contact row."""
     removing = {normalize_tag(tag) for tag in tags}
-    return _write(contact, lambda current: {"tags": [t for t in current.tags if t not in removing]})
+    return _write(contact, lambda current: {"tags": [t for t in current.tags if t not in removing]}, actor)
 
 
-def contact_set_opt_out(*, contact: Contact, opted_out: bool) -> Contact:
+def contact_set_opt_out(*, contact: Contact, opted_out: bool, actor: Actor | None = None) -> Contact:
     """Opt the contact out of (or back into) campaigns; `opted_out_at` records when."""
-    return _write(contact, lambda current: {"opted_out": opted_out})
+    return _write(contact, lambda current: {"opted_out": opted_out}, actor)
 
 
 def contact_get_or_create_for_inbound(

@@ -4,6 +4,7 @@ from django.db import connection, transaction
 
 from apps.accounts import permissions
 from apps.accounts.permissions import Actor
+from apps.audit.changes import changes_between
 from apps.audit.services import audit_record
 from tenants.models import Company
 
@@ -15,10 +16,11 @@ def company_set_reply_assigns(*, actor: Actor, enabled: bool, request=None) -> C
     with transaction.atomic():
         company = Company.objects.select_for_update().get(schema_name=connection.schema_name)
         if company.reply_assigns != enabled:
+            changes = changes_between(company, {"reply_assigns": enabled}, ["reply_assigns"])
             company.reply_assigns = enabled
             company.save(update_fields=["reply_assigns", "updated_at"])
             audit_record(
                 action="company.settings_changed", entity_type="company", entity_id=company.pk,
-                actor=actor, changes={"reply_assigns": enabled}, request=request,
+                actor=actor, changes=changes, request=request,
             )
     return company

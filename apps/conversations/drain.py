@@ -27,6 +27,7 @@ from apps.inboxes.intake import DRAIN_LEASE_SECONDS, WEBHOOKS_STORED, drain_flag
 from apps.inboxes.models import WebhookEvent
 from apps.inboxes.providers.base import Provider, WebhookBatch
 from apps.inboxes.selectors import provider_for
+from conversa import metrics
 from conversa.events import Event, delivered_together, subscribe
 from conversa.periodic import every_minute
 from conversa.redis import get_redis, redis_key
@@ -106,7 +107,9 @@ def process_event(event_id: int) -> str:
         event = _locked_pending().filter(pk=event_id).first()
         if event is None:
             return "skipped"
-        return _apply(event)
+        outcome = _apply(event)
+        _observe_lag([event])
+        return outcome
 
 
 def process_fresh_events(limit: int = BATCH_SIZE) -> int:
@@ -144,7 +147,22 @@ def process_fresh_events(limit: int = BATCH_SIZE) -> int:
                 alone += together
         for event, batch in alone:
             _apply(event, batch)
+        _observe_lag(events)
     return len(events)
+
+
+def _observe_lag(events: list[WebhookEvent]) -> None:
+    """How long the events waited between storage and this drain (recorded once it committed)."""
+    if not events:
+        return
+    now = timezone.now()
+    lags = [(now - event.received_at).total_seconds() for event in events]
+
+    def record():
+        for lag in lags:
+            metrics.observe(metrics.WEBHOOK_DRAIN_LAG, max(lag, 0.0))
+
+    transaction.on_commit(record)
 
 
 def _apply_together(parsed: list[tuple[WebhookEvent, WebhookBatch]], store) -> bool:

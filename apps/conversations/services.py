@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.accounts.permissions import Actor
+from apps.audit.changes import changes_between, snapshot
+from apps.audit.services import audit_record
 from apps.conversations import events
 from apps.conversations.mentions import mentions_notify
 from apps.conversations.models import (
@@ -90,6 +92,25 @@ def _timeline(conversation: Conversation, actor: Actor | None, kind: str, **data
     )
 
 
+# What a conversation's audit entries compare (ids for people and teams: names change).
+AUDITED_FIELDS = (
+    "status", "assignee_id", "team_id", "priority", "labels", "snoozed_until", "close_reason", "outcome",
+)
+
+
+def _audit(conversation: Conversation, actor: Actor | None, action: str, before: dict, **facts) -> None:
+    """One audit entry for a person's or key's action, with the fields it changed from → to
+    (caller's transaction). What the system does on its own (routing, auto-close, snooze wake-ups,
+    flows: actor None) is on the conversation's timeline, not in the audit log: routing assigns
+    thousands an hour and each entry would be one more write on its hot path."""
+    if actor is None:
+        return
+    changes = changes_between(before, conversation, AUDITED_FIELDS)
+    if changes or facts:
+        audit_record(action=action, entity_type="conversation", entity_id=conversation.pk, actor=actor,
+                     changes={**changes, **facts})
+
+
 def _status_name(value: str) -> str:
     """A status as the message's reader calls it ("archived", "archivada"); unknown values as given."""
     labels = dict(Conversation.Status.choices)
@@ -127,8 +148,10 @@ def conversation_set_status(*, conversation: Conversation, status: str, actor: A
         raise ValidationFailed(details=[{"field": "status", "message": str(_("Unknown status."))}])
     with transaction.atomic():
         conversation = _locked(conversation, actor)
+        before = snapshot(conversation, AUDITED_FIELDS)
         _move(conversation, status, actor=actor)
         conversation.save()
+        _audit(conversation, actor, "conversation.status_changed", before)
     return conversation
 
 
@@ -150,12 +173,15 @@ def conversation_assign(
         previous = conversation.assignee_id
         if previous == assignee.pk:
             return conversation
+        before = snapshot(conversation, AUDITED_FIELDS)
         conversation.assignee = assignee
         conversation.assigned_at = timezone.now()
         if conversation.status != Conversation.Status.OPEN:
             _move(conversation, Conversation.Status.OPEN, actor=actor)
         conversation.save()
         kind = "transferred" if previous else "assigned"
+        _audit(conversation, actor, f"conversation.{kind}", before,
+               **({"reason": reason} if reason else {}), **({"by": by} if by else {}))
         _timeline(
             conversation, actor, kind, assignee_id=assignee.pk, previous_assignee_id=previous, reason=reason,
             **({"by": by} if by else {}),
@@ -206,6 +232,7 @@ def conversation_transfer(
         previous_assignee, previous_team = conversation.assignee_id, conversation.team_id
         if previous_team == team.pk and previous_assignee is None:
             return conversation
+        before = snapshot(conversation, AUDITED_FIELDS)
         conversation.team = team
         conversation.assignee = None
         conversation.assigned_at = None
@@ -218,6 +245,8 @@ def conversation_transfer(
             conversation.status = Conversation.Status.QUEUED
         conversation.queued_at = timezone.now()
         conversation.save()
+        _audit(conversation, actor, "conversation.transferred", before,
+               **({"reason": reason} if reason else {}))
         _timeline(
             conversation, actor, "transferred",
             team_id=team.pk, previous_team_id=previous_team, previous_assignee_id=previous_assignee,
@@ -277,6 +306,7 @@ def conversation_unassign(*, conversation: Conversation, actor: Actor | None) ->
         previous = conversation.assignee_id
         if previous is None:
             return conversation
+        before = snapshot(conversation, AUDITED_FIELDS)
         conversation.assignee = None
         conversation.assigned_at = None
         if conversation.status in (Conversation.Status.OPEN, Conversation.Status.PENDING):
@@ -287,6 +317,7 @@ def conversation_unassign(*, conversation: Conversation, actor: Actor | None) ->
             )
             conversation.status = Conversation.Status.QUEUED
         conversation.save()
+        _audit(conversation, actor, "conversation.unassigned", before)
         _timeline(conversation, actor, "unassigned", previous_assignee_id=previous)
         publish(
             events.CONVERSATION_ASSIGNED,
@@ -306,11 +337,13 @@ def conversation_set_priority(
     with transaction.atomic():
         conversation = _locked(conversation, actor)
         if conversation.priority != priority:
+            before = snapshot(conversation, AUDITED_FIELDS)
             _timeline(
                 conversation, actor, "priority_changed", **{"from": conversation.priority, "to": priority}
             )
             conversation.priority = priority
             conversation.save()
+            _audit(conversation, actor, "conversation.priority_changed", before)
             publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
     return conversation
 
@@ -328,9 +361,11 @@ def conversation_set_labels(
                           "message": str(_("At most %(max)d labels.") % {"max": MAX_LABELS})}],
             )
         if labels != conversation.labels:
+            before = snapshot(conversation, AUDITED_FIELDS)
             _timeline(conversation, actor, "labels_changed", added=list(add), removed=list(remove))
             conversation.labels = labels
             conversation.save()
+            _audit(conversation, actor, "conversation.labels_changed", before)
             publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
     return conversation
 
@@ -341,11 +376,13 @@ def conversation_close(
 ) -> Conversation:
     with transaction.atomic():
         conversation = _locked(conversation, actor)
+        before = snapshot(conversation, AUDITED_FIELDS)
         _move(conversation, Conversation.Status.CLOSED, actor=actor)
         conversation.close_reason, conversation.outcome = reason, outcome
         conversation.outcome_value = outcome_value
         conversation.snoozed_until = None
         conversation.save()
+        _audit(conversation, actor, "conversation.closed", before)
     return conversation
 
 
@@ -362,8 +399,10 @@ def conversation_reopen(*, conversation: Conversation, actor: Actor | None) -> C
         ).exclude(pk=conversation.pk)
         if active.exists():
             raise Conflict(_("The contact already has a conversation in progress in this inbox."))
+        before = snapshot(conversation, AUDITED_FIELDS)
         _move(conversation, Conversation.Status.OPEN, actor=actor)
         conversation.save()
+        _audit(conversation, actor, "conversation.reopened", before)
     return conversation
 
 
@@ -374,10 +413,12 @@ def conversation_snooze(
         raise ValidationFailed(details=[{"field": "until", "message": str(_("Must be in the future."))}])
     with transaction.atomic():
         conversation = _locked(conversation, actor)
+        before = snapshot(conversation, AUDITED_FIELDS)
         conversation.snoozed_until = until
         if until is not None and conversation.status == Conversation.Status.OPEN:
             _move(conversation, Conversation.Status.PENDING, actor=actor)
         conversation.save()
+        _audit(conversation, actor, "conversation.snoozed", before)
         _timeline(conversation, actor, "snoozed", until=until.isoformat() if until else None)
         publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
         if until is not None:

@@ -63,7 +63,7 @@ def _contact(*, actor: Actor, contact_id: int | None, phone: str | None, name: s
         return contact
     permissions.check(actor, "contacts.write")
     try:
-        created = contact_create(phone=phone, name=name)
+        created = contact_create(phone=phone, name=name, actor=actor)
     except Conflict:  # created meanwhile by an inbound message or a colleague
         return Contact.objects.select_for_update().get(phone=phone)
     return Contact.objects.select_for_update().get(pk=created.pk)

@@ -13,7 +13,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from apps.accounts import permissions
-from apps.audit.selectors import audit_logs_visible_to
+from apps.audit.selectors import FILTER_NAMES as AUDIT_FILTERS
+from apps.audit.selectors import audit_filters_parse, audit_log_list
 from apps.contacts.audiences import in_lists_condition, segment_condition
 from apps.contacts.custom_fields import parse_filter
 from apps.contacts.models import Contact, ContactList, CustomFieldDefinition, Segment
@@ -27,7 +28,7 @@ CHUNK = 2000
 FILTER_KEYS = {
     Export.Entity.CONTACTS: {"q", "tag", "lead_status", "custom_field", "list", "segment"},
     Export.Entity.CONVERSATIONS: {"status", "team", "inbox", "from", "to"},
-    Export.Entity.AUDIT_LOGS: {"action", "entity_type", "from", "to"},
+    Export.Entity.AUDIT_LOGS: set(AUDIT_FILTERS),
 }
 
 
@@ -111,8 +112,8 @@ def clean_filters(entity: str, filters: Any) -> dict:
             _id(cleaned, "team")
         _id(cleaned, "inbox")
     else:
-        _text(cleaned, "action", 100)
-        _text(cleaned, "entity_type", 50)
+        audit_filters_parse(cleaned, prefix="filters.")
+        return cleaned
     if "from" in cleaned or "to" in cleaned:
         start, end = _moment(cleaned, "from", end=False), _moment(cleaned, "to", end=True)
         if start and end and start >= end:
@@ -213,12 +214,7 @@ AUDIT_COLUMNS = (
 
 
 def _audit_logs(actor, filters: dict) -> Table:
-    logs = audit_logs_visible_to(actor)
-    if filters.get("action"):
-        logs = logs.filter(action=filters["action"])
-    if filters.get("entity_type"):
-        logs = logs.filter(entity_type=filters["entity_type"])
-    logs = _between(logs, "created_at", filters)
+    logs = audit_log_list(actor, audit_filters_parse(filters, prefix="filters."))
     fields = [source for _name, source in AUDIT_COLUMNS]
 
     def rows():

@@ -29,6 +29,7 @@ from apps.inboxes import crypto, intake
 from apps.inboxes.models import Inbox, WebhookEvent
 from apps.inboxes.providers import get_provider
 from apps.inboxes.providers.base import Provider
+from conversa import metrics
 from tenants.hosts import is_platform_host
 from tenants.models import Domain
 
@@ -173,6 +174,7 @@ class WebhookFastPath:
             self._forget(host, inbox_key)
             return None
         await self._request_drain(tenant.schema, event_id)
+        metrics.inc(metrics.WEBHOOKS_RECEIVED, provider=webhook.provider, door="fast", outcome="stored")
         return intake.RECEIVED[webhook.provider]
 
     async def _connect(self) -> None:

@@ -25,6 +25,7 @@ from apps.contacts.phones import normalize_phone
 from apps.inboxes.models import Inbox, WebhookEvent
 from apps.inboxes.providers.base import Provider, WebhookBatch, form_fields
 from apps.inboxes.selectors import provider_for
+from conversa import metrics
 from conversa.events import Event, dispatch
 from conversa.redis import get_redis, redis_key
 
@@ -171,9 +172,14 @@ def sender_problem(phone: str) -> str:
 
 def receive(*, inbox: Inbox, webhook: Webhook) -> Answer:
     """The Django door for Meta and Twilio: check, store and answer; raises Refused."""
-    check(provider_for(inbox), webhook)
+    try:
+        check(provider_for(inbox), webhook)
+    except Refused:
+        metrics.inc(metrics.WEBHOOKS_RECEIVED, provider=webhook.provider, door="django", outcome="refused")
+        raise
     webhook_receive(inbox=inbox, body=webhook.body, content_type=webhook.content_type,
                     send_key=webhook.send_key)
+    metrics.inc(metrics.WEBHOOKS_RECEIVED, provider=webhook.provider, door="django", outcome="stored")
     return RECEIVED[webhook.provider]
 
 

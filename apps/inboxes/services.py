@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import permissions
 from apps.accounts.permissions import Actor
+from apps.audit.changes import changes_between, created, snapshot
+from apps.audit.services import audit_record
 from apps.inboxes.models import Inbox, MessageTemplate, WebhookEvent
 from conversa.errors import Conflict, ValidationFailed
 from conversa.netguard import UnsafeOutboundURL, check_outbound_url
@@ -23,6 +25,23 @@ OPTIONAL_CREDENTIALS = {
     Inbox.Provider.SANDBOX: (),
 }
 BASE_URL_FIELDS = ("graph_base_url", "api_base_url")
+# Credentials an audit entry says changed without showing them.
+SECRET_CREDENTIALS = frozenset({"access_token", "app_secret", "auth_token", "verify_token"})
+AUDITED_FIELDS = (
+    "name", "provider", "rate_limit_per_second", "daily_limit", "reopen_window_hours", "greeting_message",
+    "away_message", "is_active", "default_team_id", "auto_close_after_hours", "auto_close_message",
+)
+
+
+def _audited(inbox: Inbox) -> dict:
+    """The inbox's settings and its credentials (as `credentials.<name>`) for its audit entries."""
+    values = snapshot(inbox, AUDITED_FIELDS)
+    values.update({f"credentials.{key}": value for key, value in inbox.credentials.items()})
+    return values
+
+
+def _masked(*values: dict) -> set[str]:
+    return {name for row in values for name in row if name.removeprefix("credentials.") in SECRET_CREDENTIALS}
 
 
 def _check_manage(actor: Actor | None) -> None:
@@ -86,6 +105,9 @@ def inbox_create(
             inbox.rate_limit_per_second = rate_limit_per_second
         inbox.set_credentials(cleaned)
         inbox.save()
+        after = _audited(inbox)
+        audit_record(action="inbox.created", entity_type="inbox", entity_id=inbox.pk, actor=actor,
+                     changes=created(after, sorted(after), masked=_masked(after)))
     return inbox
 
 
@@ -109,6 +131,7 @@ def inbox_update(*, actor: Actor | None, inbox: Inbox, credentials: dict | None 
     _check_settings(fields)
     with transaction.atomic():
         inbox = Inbox.objects.select_for_update().get(pk=inbox.pk)
+        before = _audited(inbox)
         if fields.get("is_active") and not inbox.is_active:
             company = lock_current_company()
             ensure_within_limit(company, "max_inboxes", used=Inbox.objects.filter(is_active=True).count())
@@ -117,6 +140,11 @@ def inbox_update(*, actor: Actor | None, inbox: Inbox, credentials: dict | None 
         if credentials is not None:
             inbox.set_credentials(clean_credentials(inbox.provider, {**inbox.credentials, **credentials}))
         inbox.save()
+        after = _audited(inbox)
+        changes = changes_between(before, after, sorted({*before, *after}), masked=_masked(before, after))
+        if changes:
+            audit_record(action="inbox.updated", entity_type="inbox", entity_id=inbox.pk, actor=actor,
+                         changes=changes)
     return inbox
 
 

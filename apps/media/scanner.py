@@ -20,6 +20,8 @@ from typing import IO, NamedTuple
 import clamd
 from django.conf import settings
 
+from conversa import metrics
+
 CHUNK_BYTES = 64 * 1024
 PING_TIMEOUT_SECONDS = 2.0
 SIZE_LIMIT_REPLY = "INSTREAM size limit exceeded. ERROR"
@@ -147,13 +149,16 @@ def scan_stream(fileobj: IO[bytes]) -> ScanResult:
     if seekable is not None and seekable():
         fileobj.seek(0)
     client = _client(settings.CLAMD_TIMEOUT_SECONDS)
-    try:
-        reply = client.instream(fileobj)
-    except clamd.BufferTooLongError as exc:
-        raise ScanRefused("clamd refused the stream: longer than its StreamMaxLength") from exc
-    except clamd.ClamdError as exc:  # ConnectionError (also timeouts) and ResponseError
-        raise ScannerUnavailable(f"clamd: {exc}") from exc
-    ((status, signature),) = reply.values()
+    with metrics.timed(metrics.CLAMD_SCAN, result="unavailable") as timer:
+        try:
+            reply = client.instream(fileobj)
+        except clamd.BufferTooLongError as exc:
+            timer.labels["result"] = "refused"
+            raise ScanRefused("clamd refused the stream: longer than its StreamMaxLength") from exc
+        except clamd.ClamdError as exc:  # ConnectionError (also timeouts) and ResponseError
+            raise ScannerUnavailable(f"clamd: {exc}") from exc
+        ((status, signature),) = reply.values()
+        timer.labels["result"] = {"FOUND": "infected", "OK": "clean"}.get(status, "unavailable")
     if status == "FOUND":
         return ScanResult(infected=True, signature=signature or "")
     if status == "OK":

@@ -156,7 +156,8 @@ def team_create(
         _save_named(team)
         robbed = _set_inboxes(team, ids)
         audit_record(action="team.created", entity_type="team", entity_id=team.pk, actor=actor,
-                     changes={"name": team.name, "routing": team.routing, "inbox_ids": ids})
+                     changes={"name": [None, team.name], "routing": [None, team.routing],
+                              "inbox_ids": [None, ids]})
         _published(team.pk, robbed)
     return team
 

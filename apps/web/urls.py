@@ -4,6 +4,7 @@ from django.urls import path
 
 import apps.web.views.audiences as audience_views
 import apps.web.views.automation as automation_views
+import apps.web.views.audit as audit_views
 import apps.web.views.campaigns as campaign_views
 import apps.web.views.exports as export_views
 import apps.web.views.imports as import_views
@@ -76,6 +77,8 @@ urlpatterns += [
          name="settings-api-key-revoke"),
     path("settings/branding/", settings_views.branding_view, name="settings-branding"),
     path("settings/conversations/", settings_views.conversation_settings_view, name="settings-conversations"),
+    path("settings/audit/", audit_views.audit_view, name="settings-audit"),
+    path("settings/audit/export/", audit_views.audit_export_view, name="settings-audit-export"),
     path("sandbox/", sandbox_views.sandbox_view, name="sandbox"),
     path("sandbox/<int:inbox_id>/thread/", sandbox_views.thread_view, name="sandbox-thread"),
     path("sandbox/<int:inbox_id>/send/", sandbox_views.send_view, name="sandbox-send"),

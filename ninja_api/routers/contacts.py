@@ -161,7 +161,7 @@ def list_contacts(request, filters: Query[ContactFilters], page: Query[PageParam
 @router.post("", response={201: ContactOut})
 def create_contact(request, payload: ContactIn):
     services.check_contact_write(actor=request.auth)
-    return Status(201, services.contact_create(**payload.dict()))
+    return Status(201, services.contact_create(actor=request.auth, **payload.dict()))
 
 
 @router.get("/{int:contact_id}", response=ContactOut)
@@ -173,13 +173,13 @@ def get_contact(request, contact_id: int):
 def update_contact(request, contact_id: int, payload: ContactPatch):
     services.check_contact_write(actor=request.auth)
     contact = selectors.contact_get(contact_id=contact_id)
-    return services.contact_update(contact=contact, **payload.dict(exclude_unset=True))
+    return services.contact_update(contact=contact, actor=request.auth, **payload.dict(exclude_unset=True))
 
 
 @router.delete("/{int:contact_id}", response={204: None})
 def delete_contact(request, contact_id: int):
     services.check_contact_write(actor=request.auth)
-    services.contact_delete(contact=selectors.contact_get(contact_id=contact_id))
+    services.contact_delete(contact=selectors.contact_get(contact_id=contact_id), actor=request.auth)
     return Status(204, None)
 
 
@@ -187,7 +187,7 @@ def delete_contact(request, contact_id: int):
 def add_tags(request, contact_id: int, payload: TagsIn):
     services.check_contact_write(actor=request.auth)
     contact = selectors.contact_get(contact_id=contact_id)
-    return services.contact_add_tags(contact=contact, tags=payload.tags)
+    return services.contact_add_tags(contact=contact, tags=payload.tags, actor=request.auth)
 
 
 # `path:` so that a tag holding a "/" can be removed too (sent percent-encoded).
@@ -195,7 +195,7 @@ def add_tags(request, contact_id: int, payload: TagsIn):
 def remove_tag(request, contact_id: int, tag: str):
     services.check_contact_write(actor=request.auth)
     contact = selectors.contact_get(contact_id=contact_id)
-    return services.contact_remove_tags(contact=contact, tags=[tag])
+    return services.contact_remove_tags(contact=contact, tags=[tag], actor=request.auth)
 
 
 @router.post("/{int:contact_id}/merge", response=ContactOut)

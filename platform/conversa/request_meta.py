@@ -1,5 +1,8 @@
 """Who sent a request and through which door, as audit logs and rate limits record it."""
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,3 +34,22 @@ class RequestMeta:
             source=source, ip=client_ip(request) or None,
             user_agent=request.headers.get("User-Agent", "")[:300],
         )
+
+
+# The request being served, for writes deep in services that were not handed it (audit entries
+# record its IP and user agent). Set by conversa.middleware.request_meta for each HTTP request.
+_current: ContextVar[RequestMeta | None] = ContextVar("conversa_request_meta", default=None)
+
+
+def current_request_meta() -> RequestMeta | None:
+    """The meta of the HTTP request this code runs for, or None (tasks, commands, sockets)."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def serving(meta: RequestMeta) -> Iterator[None]:
+    token = _current.set(meta)
+    try:
+        yield
+    finally:
+        _current.reset(token)

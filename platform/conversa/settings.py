@@ -93,11 +93,13 @@ AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
     "conversa.middleware.health.HealthCheckMiddleware",
+    "conversa.middleware.metrics.RequestMetricsMiddleware",
     "conversa.middleware.hosts.HostValidationMiddleware",
     "conversa.middleware.api_errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "conversa.middleware.request_meta.RequestMetaMiddleware",
     "conversa.middleware.tenant.TenantFromHostMiddleware",
     "conversa.middleware.sentry_scope.SentryScopeMiddleware",
     "conversa.middleware.plan.PlanEnforcementMiddleware",
@@ -403,6 +405,10 @@ CONTENT_SECURITY_POLICY = {
 # --- observability ------------------------------------------------------------------------------
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
+# `GET /metrics` on BASE_DOMAIN answers `Authorization: Bearer <METRICS_TOKEN>`; unset: 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Companies with their own series in /metrics (the busiest this month first).
+METRICS_COMPANY_SERIES = env.int("METRICS_COMPANY_SERIES", default=500)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # dictConfig(LOGGING), then tokens and link signatures redacted from uvicorn's request log lines.
 LOGGING_CONFIG = "conversa.logs.configure"

@@ -6,12 +6,31 @@ written to the wrong one.
 """
 
 import functools
+import time
 
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 from huey.api import TaskWrapper
 from huey.contrib.djhuey import HUEY, close_db
+from huey.signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_EXECUTING
 
+from conversa import metrics
 from conversa.schemas import SCHEMA_NAME_RE
+
+# When each running task started, by task id (a worker runs several at once in threads).
+_started: dict[str, float] = {}
+
+
+@HUEY.signal(SIGNAL_EXECUTING)
+def _task_started(signal, task, *args, **kwargs):
+    _started[task.id] = time.perf_counter()
+
+
+@HUEY.signal(SIGNAL_COMPLETE, SIGNAL_ERROR)
+def _task_finished(signal, task, *args, **kwargs):
+    started = _started.pop(task.id, None)
+    if started is not None:
+        outcome = "complete" if signal == SIGNAL_COMPLETE else "error"
+        metrics.observe(metrics.TASK_DURATION, time.perf_counter() - started, task=task.name, outcome=outcome)
 
 
 class TenantSchemaRequired(ValueError):

@@ -294,7 +294,7 @@ def visit_every_screen(alpha, browser, s) -> dict[str, str]:
     post("api key errors", "/app/settings/api-keys/", {"name": ""}, status=(422,))
     for path in ("/app/settings/users/", f"/app/settings/inboxes/{s['inbox'].pk}/",
                  f"/app/settings/inboxes/{s['cloud'].pk}/", f"/app/settings/inboxes/{s['twilio'].pk}/",
-                 "/app/settings/api-keys/", "/app/settings/branding/"):
+                 "/app/settings/api-keys/", "/app/settings/branding/", "/app/settings/audit/"):
         get(path)
     post("template errors", f"/app/settings/inboxes/{s['inbox'].pk}/templates/", {"name": "Bad Name"},
          status=(200, 422))

@@ -285,12 +285,12 @@ def contact_view(request, conversation_id: int):
     try:
         contacts.check_contact_write(actor=request.user)
         with transaction.atomic():  # all of the form or none of it
-            contact = contacts.contact_update(contact=contact, **fields)
+            contact = contacts.contact_update(contact=contact, actor=request.user, **fields)
             removed = [tag for tag in contact.tags if tag not in tags]
             if removed:
-                contact = contacts.contact_remove_tags(contact=contact, tags=removed)
+                contact = contacts.contact_remove_tags(contact=contact, tags=removed, actor=request.user)
             if tags:
-                contact = contacts.contact_add_tags(contact=contact, tags=tags)
+                contact = contacts.contact_add_tags(contact=contact, tags=tags, actor=request.user)
     except DomainError as exc:
         return _flash_error(exc, "#contact-error")
     conversation.contact = contact

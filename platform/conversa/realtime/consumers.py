@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django_tenants.utils import schema_context
 
+from conversa import metrics
 from conversa.realtime import presence, topics, viewers
 from conversa.realtime.audiences import audiences_of
 from conversa.realtime.close_codes import CLOSE_RESYNC, CLOSE_SUSPENDED, CLOSE_UNAUTHENTICATED
@@ -58,6 +59,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.auth_timer = None
         # Accept before closing: a refused handshake cannot carry our 44xx close codes.
         await self.accept()
+        self.counted = True
+        metrics.gauge_add(metrics.WEBSOCKETS_OPEN, 1)
         if self.company.is_blocked:
             await self.close(code=CLOSE_SUSPENDED)
             return
@@ -103,6 +106,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined.discard(group)
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.gauge_add(metrics.WEBSOCKETS_OPEN, -1)
         if self.auth_timer:
             self.auth_timer.cancel()
         if self.user is not None:
