@@ -3,8 +3,8 @@
 from django.urls import path
 
 import apps.web.views.audiences as audience_views
-import apps.web.views.automation as automation_views
 import apps.web.views.audit as audit_views
+import apps.web.views.automation as automation_views
 import apps.web.views.campaigns as campaign_views
 import apps.web.views.exports as export_views
 import apps.web.views.imports as import_views
