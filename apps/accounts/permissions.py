@@ -60,6 +60,8 @@ RULES: dict[str, Rule] = {
     "exports.create": Rule(MANAGERS, "contacts:read"),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
+    # Outbound webhooks carry every event of the company out: admins, or a key with the scope.
+    "webhooks.manage": Rule(ADMINS, "webhooks:write"),
 }
 
 DENIED = {
@@ -68,6 +70,7 @@ DENIED = {
     "company.manage": _("Only admins can do this."),
     "inboxes.manage": _("Only admins can do this."),
     "contacts.erase": _("Only admins can do this."),
+    "webhooks.manage": _("Only admins can do this."),
 }
 
 

@@ -27,6 +27,7 @@ APP_LAYERS = {
     "apps.exports": 7,  # reads contacts, conversations and the audit log through their selectors
     "apps.mail": 2,  # branded email, beside accounts (invitations, resets, trial reminders)
     "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
+    "apps.webhooks": 7,  # hears the events of conversations, contacts and campaigns
 }
 DOORS = 9
 

@@ -1,0 +1,295 @@
+"""Per-endpoint delivery queues: a slow or dead endpoint never delays the others.
+
+Design
+------
+Every delivery is a row (`Delivery`, stored before anything is sent) in its endpoint's queue: the
+`pending` rows of that endpoint ordered by `next_attempt_at`. Nothing but the rows holds the queue,
+so it survives restarts and a lost task costs at most a minute (the sweep).
+
+- **One attempt in flight per endpoint.** A Huey task `webhook_drain(schema, endpoint)` first claims
+  the endpoint's lease with one conditional UPDATE (`lease_until` lapsed or empty → a fresh token).
+  A task that loses the race returns at once: the holder will reach its rows. So however many
+  events arrive for one endpoint, it occupies at most one worker, and only while an attempt is in
+  flight (at most `WEBHOOK_TIMEOUT_SECONDS`).
+- **A drain sends due rows one after the other**, each claimed with `SELECT … FOR UPDATE SKIP
+  LOCKED` and moved `pending → sending` (attempt counted) before the request and to `succeeded`,
+  `pending` (retry later) or `failed` after it, under a row lock that only accepts a `sending` row:
+  a duplicate or retried task can never record a second success for one delivery. It gives the
+  worker back after `DRAIN_BUDGET_SECONDS` and queues itself again, so a busy healthy endpoint
+  takes turns with the others instead of keeping a worker.
+- **A failed attempt pauses the whole endpoint** (`retry_at` = that delivery's backoff: 80 s, ×3
+  each attempt, 8 attempts ≈ 24 h): the drain stops and the worker is free. A dead endpoint thus
+  costs one attempt (one worker for at most the timeout) per backoff step, however many events wait
+  for it, and its backoff is a timestamp, not a sleeping worker. When the pause ends a task
+  scheduled for that moment (deduplicated in Redis) wakes the queue; the minute sweep
+  (`deliveries_sweep`) is the safety net for a lost task or a worker that died mid-attempt (its
+  `sending` row's claim lapses and it goes back to `pending`, the attempt counted).
+- After `WEBHOOK_DISABLE_AFTER_FAILURES` failed attempts in a row the endpoint is disabled, its
+  admins are notified in their language and the audit log says why; its rows wait, and re-enabling
+  the endpoint sends them.
+
+A receiver may still see a delivery twice when a worker dies after the receiver answered and
+before the outcome was stored: `X-Conversa-Delivery` is the key to deduplicate on.
+"""
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Min, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
+
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.notifications.services import notify
+from apps.webhooks import http
+from apps.webhooks.models import Delivery, Endpoint
+from apps.webhooks.signing import signature
+from conversa.crypto import decrypt_text
+from conversa.redis import get_redis, redis_key
+
+logger = logging.getLogger("conversa.webhooks")
+
+DRAIN_BUDGET_SECONDS = 20
+EXCERPT_CHARS = 2000
+
+
+def lease_seconds() -> float:
+    # One attempt plus its bookkeeping; renewed before each attempt.
+    return settings.WEBHOOK_TIMEOUT_SECONDS + 20
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """The wait after the `attempts`-th failed attempt: base, ×3 each time."""
+    return dt.timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS * 3 ** max(0, attempts - 1))
+
+
+# --- the endpoint's lease --------------------------------------------------------------------------
+
+def _claim(endpoint_id: int, token: uuid.UUID) -> bool:
+    now = timezone.now()
+    return Endpoint.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now), pk=endpoint_id, active=True,
+    ).update(lease_until=now + dt.timedelta(seconds=lease_seconds()), lease_token=token) == 1
+
+
+def _renew(endpoint_id: int, token: uuid.UUID) -> bool:
+    until = timezone.now() + dt.timedelta(seconds=lease_seconds())
+    return Endpoint.objects.filter(pk=endpoint_id, lease_token=token, active=True).update(
+        lease_until=until) == 1
+
+
+def _release(endpoint_id: int, token: uuid.UUID) -> None:
+    Endpoint.objects.filter(pk=endpoint_id, lease_token=token).update(lease_until=None, lease_token=None)
+
+
+# --- one attempt -----------------------------------------------------------------------------------
+
+def _take_next(endpoint_id: int) -> Delivery | None:
+    """Claim the endpoint's next due delivery (`pending → sending`, attempt counted), or None."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id").first()
+        )
+        if delivery is None:
+            return None
+        _mark_sending(delivery, now)
+    return delivery
+
+
+def _mark_sending(delivery: Delivery, now) -> None:
+    delivery.status = Delivery.Status.SENDING
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.claimed_until = now + dt.timedelta(seconds=lease_seconds())
+    delivery.save(update_fields=["status", "attempts", "last_attempt_at", "claimed_until"])
+
+
+def body_of(delivery: Delivery) -> bytes:
+    return json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _send(delivery: Delivery, endpoint: Endpoint) -> tuple[http.Attempt, str]:
+    body = body_of(delivery)
+    headers = {
+        "X-Conversa-Event": delivery.event,
+        "X-Conversa-Delivery": str(delivery.key),
+        "X-Conversa-Signature": signature(decrypt_text(endpoint.secret_encrypted), int(time.time()), body),
+    }
+    request = "\n".join([f"POST {endpoint.url}", *(f"{k}: {v}" for k, v in headers.items()), "",
+                         body.decode()])
+    attempt = http.post(endpoint.url, body, headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    return attempt, request[:EXCERPT_CHARS]
+
+
+def _record(delivery: Delivery, endpoint: Endpoint, attempt: http.Attempt, request_excerpt: str, *,
+            final: bool = False, count_for_endpoint: bool = True) -> Delivery | None:
+    """Store the outcome of the attempt `delivery` holds; None if the row is no longer `sending`
+    (a sweep handed it back after a lapsed claim, and another attempt owns it now)."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = Delivery.objects.select_for_update().filter(
+            pk=delivery.pk, status=Delivery.Status.SENDING, attempts=delivery.attempts).first()
+        if current is None:
+            return None
+        current.response_code = attempt.status
+        current.response_excerpt = attempt.body_excerpt[:EXCERPT_CHARS]
+        current.request_excerpt = request_excerpt
+        current.duration_ms = attempt.duration_ms
+        current.error = attempt.error or ("" if attempt.ok else f"HTTP {attempt.status}")
+        current.claimed_until = None
+        if attempt.ok:
+            current.status, current.delivered_at, current.next_attempt_at = (
+                Delivery.Status.SUCCEEDED, now, None)
+        elif final or current.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            current.status, current.next_attempt_at = Delivery.Status.FAILED, None
+        else:
+            current.status, current.next_attempt_at = Delivery.Status.PENDING, now + backoff(current.attempts)
+        current.save()
+        if count_for_endpoint:
+            _endpoint_outcome(endpoint.pk, current, now)
+    return current
+
+
+def _endpoint_outcome(endpoint_id: int, delivery: Delivery, now) -> None:
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+    if delivery.status == Delivery.Status.SUCCEEDED:
+        endpoint.consecutive_failures, endpoint.retry_at, endpoint.last_success_at = 0, None, now
+        endpoint.save(update_fields=["consecutive_failures", "retry_at", "last_success_at"])
+        return
+    endpoint.consecutive_failures += 1
+    endpoint.last_failure_at = now
+    endpoint.retry_at = delivery.next_attempt_at or now + backoff(delivery.attempts)
+    endpoint.save(update_fields=["consecutive_failures", "last_failure_at", "retry_at"])
+    if endpoint.active and endpoint.consecutive_failures >= settings.WEBHOOK_DISABLE_AFTER_FAILURES:
+        _disable(endpoint, now)
+
+
+def _disable(endpoint: Endpoint, now) -> None:
+    endpoint.active, endpoint.disabled_at = False, now
+    endpoint.disabled_reason = f"{endpoint.consecutive_failures} failed attempts in a row"
+    endpoint.save(update_fields=["active", "disabled_at", "disabled_reason"])
+    audit_record(action="webhook.disabled", entity_type="webhook", entity_id=endpoint.pk,
+                 changes={"active": [True, False], "consecutive_failures": endpoint.consecutive_failures})
+    for admin in User.objects.filter(role=User.Role.ADMIN, is_active=True):
+        with translation.override(admin.language or None):
+            title = _("Webhook disabled: %(url)s") % {"url": endpoint.url}
+            body = _("It failed %(count)d times in a row. Its events wait until you enable it again "
+                     "in Settings → Webhooks.") % {"count": endpoint.consecutive_failures}
+        notify(users=[admin], kind="webhook_disabled", title=str(title), body=str(body),
+               data={"webhook_id": endpoint.pk})
+
+
+# --- draining an endpoint's queue ----------------------------------------------------------------------
+
+def endpoint_drain(*, endpoint_id: int) -> int:
+    """Send the endpoint's due deliveries, one at a time, while this task holds its lease; the
+    number of attempts made. Safe to run any number of times at once (module docstring)."""
+    token = uuid.uuid4()
+    if not _claim(endpoint_id, token):
+        return 0
+    attempts = 0
+    deadline = time.monotonic() + DRAIN_BUDGET_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            endpoint = Endpoint.objects.filter(pk=endpoint_id, active=True, lease_token=token).first()
+            if endpoint is None or (endpoint.retry_at and endpoint.retry_at > timezone.now()):
+                break
+            delivery = _take_next(endpoint_id)
+            if delivery is None:
+                break
+            attempt, request_excerpt = _send(delivery, endpoint)
+            attempts += 1
+            outcome = _record(delivery, endpoint, attempt, request_excerpt)
+            succeeded = outcome is not None and outcome.status == Delivery.Status.SUCCEEDED
+            if not succeeded or not _renew(endpoint_id, token):
+                break
+    finally:
+        _release(endpoint_id, token)
+    # Rows that arrived while the lease was held found it taken: look once more now it is free.
+    endpoint_wake(endpoint_id=endpoint_id)
+    return attempts
+
+
+def endpoint_wake(*, endpoint_id: int) -> None:
+    """Queue a drain of the endpoint now if it has due work, or for when it will."""
+    from apps.webhooks.tasks import webhook_drain
+
+    endpoint = Endpoint.objects.filter(pk=endpoint_id, active=True).first()
+    if endpoint is None:
+        return
+    due = Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING).aggregate(
+        at=Min("next_attempt_at"))["at"]
+    if due is None:
+        return
+    when = max(due, endpoint.retry_at or due)
+    schema = connection.schema_name
+    now = timezone.now()
+    if when <= now:
+        webhook_drain(schema, endpoint_id)
+        return
+    # One scheduled wake per endpoint and moment, however many events arrive during a pause.
+    redis, key = get_redis(), redis_key("webhooks", "wake", schema, endpoint_id)
+    planned = redis.get(key)
+    if planned is not None and now.timestamp() < float(planned) <= when.timestamp():
+        return
+    redis.set(key, when.timestamp(), ex=int((when - now).total_seconds()) + 120)
+    webhook_drain.schedule(args=(schema, endpoint_id), eta=when)
+
+
+def endpoint_wake_on_commit(endpoint_id: int) -> None:
+    """`endpoint_wake` once the current transaction commits, in the schema it was asked in."""
+    schema = connection.schema_name
+
+    def wake():
+        with schema_context(schema):
+            endpoint_wake(endpoint_id=endpoint_id)
+
+    transaction.on_commit(wake)
+
+
+def deliveries_sweep() -> int:
+    """Every minute: hand back attempts whose worker died (their claim lapsed) and wake every
+    endpoint with due work that nobody is draining. The number of endpoints woken."""
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = list(Delivery.objects.select_for_update(skip_locked=True).filter(
+            status=Delivery.Status.SENDING, claimed_until__lt=now))
+        for delivery in stuck:
+            spent = delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+            delivery.status = Delivery.Status.FAILED if spent else Delivery.Status.PENDING
+            delivery.next_attempt_at = None if spent else now
+            delivery.claimed_until = None
+            delivery.error = "the attempt was interrupted"
+            delivery.save(update_fields=["status", "next_attempt_at", "claimed_until", "error"])
+    due = set(Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now,
+        endpoint__active=True,
+    ).filter(Q(endpoint__retry_at__isnull=True) | Q(endpoint__retry_at__lte=now)).filter(
+        Q(endpoint__lease_until__isnull=True) | Q(endpoint__lease_until__lt=now),
+    ).values_list("endpoint_id", flat=True).distinct())
+    for endpoint_id in sorted(due):
+        endpoint_wake(endpoint_id=endpoint_id)
+    return len(due)
+
+
+# --- sending now, for a person -----------------------------------------------------------------------
+
+def delivery_attempt_now(*, delivery: Delivery) -> Delivery:
+    """One attempt of a test delivery, in the caller's request: it does not wait in the queue, is
+    not retried and does not count toward the endpoint's health."""
+    with transaction.atomic():
+        locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        _mark_sending(locked, timezone.now())
+    attempt, request_excerpt = _send(locked, locked.endpoint)
+    return _record(locked, locked.endpoint, attempt, request_excerpt, final=True,
+                   count_for_endpoint=False) or locked
