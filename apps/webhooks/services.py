@@ -137,8 +137,8 @@ def endpoint_test(*, actor, endpoint: Endpoint) -> Delivery:
 
 
 def delivery_redeliver(*, actor, delivery: Delivery) -> Delivery:
-    """Queue a finished delivery again, with a fresh round of attempts (the same body and id, so a
-    receiver that saw it already can tell)."""
+    """Queue a finished delivery again, at once, with a fresh round of attempts (the same body and
+    id, so a receiver that saw it already can tell)."""
     check_manage(actor)
     with transaction.atomic():
         locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
@@ -147,5 +147,7 @@ def delivery_redeliver(*, actor, delivery: Delivery) -> Delivery:
         locked.status, locked.attempts = Delivery.Status.PENDING, 0
         locked.next_attempt_at, locked.error = timezone.now(), ""
         locked.save(update_fields=["status", "attempts", "next_attempt_at", "error"])
+        # Asked by a person: now, not when the endpoint's pause after a failure would end.
+        Endpoint.objects.filter(pk=locked.endpoint_id).update(retry_at=None)
         endpoint_wake_on_commit(locked.endpoint_id)
     return locked
