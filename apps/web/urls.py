@@ -13,6 +13,7 @@ import apps.web.views.security as security_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
 import apps.web.views.teams as team_views
+import apps.web.views.webhooks as webhook_views
 from apps.web.views import contacts, conversation, inbox, media, notifications, session
 
 app_name = "web"
@@ -141,4 +142,14 @@ urlpatterns += [
     path("campaigns/<int:campaign_id>/report.csv", campaign_views.report_csv_view,
          name="campaign-report-csv"),
     path("campaigns/<int:campaign_id>/<slug:action>/", campaign_views.action_view, name="campaign-action"),
+]
+
+# Settings → Webhooks (admins): endpoints, test sends and the delivery log.
+urlpatterns += [
+    path("settings/webhooks/", webhook_views.webhooks_view, name="settings-webhooks"),
+    path("settings/webhooks/<int:webhook_id>/", webhook_views.webhook_view, name="settings-webhook"),
+    path("settings/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver/",
+         webhook_views.delivery_redeliver_view, name="settings-webhook-redeliver"),
+    path("settings/webhooks/<int:webhook_id>/<slug:action>/", webhook_views.webhook_action_view,
+         name="settings-webhook-action"),
 ]
