@@ -183,8 +183,9 @@ def _disable(endpoint: Endpoint, now) -> None:
     for admin in User.objects.filter(role=User.Role.ADMIN, is_active=True):
         with translation.override(admin.language or None):
             title = _("Webhook disabled: %(url)s") % {"url": endpoint.url}
-            body = _("It failed %(count)d times in a row. Its events wait until you enable it again "
-                     "in Settings → Webhooks.") % {"count": endpoint.consecutive_failures}
+            body = _("It failed %(count)d times in a row. Fix the receiver, then enable it again in "
+                     "Settings → Webhooks: the deliveries that were waiting are sent then.") % {
+                "count": endpoint.consecutive_failures}
         notify(users=[admin], kind="webhook_disabled", title=str(title), body=str(body),
                data={"webhook_id": endpoint.pk})
 

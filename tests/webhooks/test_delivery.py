@@ -7,6 +7,7 @@ import time
 import pytest
 from django_tenants.utils import schema_context
 
+from apps.accounts.models import User
 from apps.audit.models import AuditLog
 from apps.contacts.services import contact_update
 from apps.notifications.models import Notification
@@ -84,6 +85,8 @@ def test_a_dead_endpoint_is_disabled_after_the_configured_failures_and_its_admin
 ):
     fast_retries.WEBHOOK_DISABLE_AFTER_FAILURES = 3
     admin = admin_of(alpha)
+    with schema_context(alpha.schema_name):
+        User.objects.filter(pk=admin.pk).update(language="es")
     endpoint, _secret = make_endpoint(alpha, receiver.url, events=["contact.created"])
     receiver.fail_next(1000)
 
@@ -99,7 +102,7 @@ def test_a_dead_endpoint_is_disabled_after_the_configured_failures_and_its_admin
     assert (endpoint.active, endpoint.consecutive_failures, endpoint.health) == (False, 3, "disabled")
     assert len(receiver.received) == 3
     assert [n.data for n in notices] == [{"webhook_id": endpoint.pk}]
-    assert receiver.url in notices[0].title
+    assert notices[0].title == f"Webhook desactivado: {receiver.url}"  # in the admin's language
     assert audit[0].changes["active"] == [True, False]
 
     # Fixed and enabled again: the delivery that waited goes out, the count starts afresh.
