@@ -78,3 +78,28 @@ def test_another_company_webhook_pages_are_404(alpha, bravo, receiver):
     assert receiver.url not in browser.get("/app/settings/webhooks/").content.decode()
     with schema_context(bravo.schema_name):
         assert Endpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+@pytest.mark.parametrize("language", ["es", "pt-BR"])
+def test_the_webhook_pages_speak_the_admin_language(alpha, receiver, language):
+    from tests.web.test_i18n import LANGUAGES, EnglishFinder, english_on, english_strings, require_compiled
+
+    directory = LANGUAGES[language]
+    require_compiled(directory)
+    finder = EnglishFinder(english_strings(directory))
+    browser = signed_in(alpha, make_user(alpha, role="admin", name="Alice Admin"))
+    assert browser.post("/app/profile/", {"name": "Alice Admin", "language": language}).status_code == 200
+    receiver.fail_next(1)
+
+    pages = {"created": browser.post("/app/settings/webhooks/", {"url": receiver.url,
+                                                                 "events": ["contact.created"]})}
+    with schema_context(alpha.schema_name):
+        endpoint = Endpoint.objects.get(url=receiver.url)
+    detail = f"/app/settings/webhooks/{endpoint.pk}/"
+    browser.post(f"{detail}test/")  # fails: the log shows an error and a redeliver button
+    pages["detail"] = browser.get(detail)
+    pages["list"] = browser.get("/app/settings/webhooks/")
+    pages["errors"] = browser.post("/app/settings/webhooks/", {"url": "", "events": []})
+
+    english = {name: sorted(english_on(page.content.decode(), finder)) for name, page in pages.items()}
+    assert not {name: found for name, found in english.items() if found}, english
