@@ -79,12 +79,6 @@ def _claim(endpoint_id: int, token: uuid.UUID) -> bool:
     ).update(lease_until=now + dt.timedelta(seconds=lease_seconds()), lease_token=token) == 1
 
 
-def _renew(endpoint_id: int, token: uuid.UUID) -> bool:
-    until = timezone.now() + dt.timedelta(seconds=lease_seconds())
-    return Endpoint.objects.filter(pk=endpoint_id, lease_token=token, active=True).update(
-        lease_until=until) == 1
-
-
 def _release(endpoint_id: int, token: uuid.UUID) -> None:
     Endpoint.objects.filter(pk=endpoint_id, lease_token=token).update(lease_until=None, lease_token=None)
 
@@ -92,18 +86,22 @@ def _release(endpoint_id: int, token: uuid.UUID) -> None:
 # --- one attempt -----------------------------------------------------------------------------------
 
 def _take_next(endpoint_id: int) -> Delivery | None:
-    """Claim the endpoint's next due delivery (`pending → sending`, attempt counted), or None."""
+    """Claim the endpoint's next due delivery (`pending → sending`, attempt counted), or None.
+
+    One statement: the row is picked with SKIP LOCKED and changed in the same UPDATE, so two
+    claimers can never hold one row and a claim costs a single round trip.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "id").first()
-        )
-        if delivery is None:
-            return None
-        _mark_sending(delivery, now)
-    return delivery
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    claimed = list(Delivery.objects.raw(
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, last_attempt_at = %s, "
+        f"claimed_until = %s WHERE id = (SELECT id FROM {table} WHERE endpoint_id = %s AND status = %s "
+        f"AND next_attempt_at <= %s ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+        f"RETURNING *",
+        [Delivery.Status.SENDING, now, now + dt.timedelta(seconds=lease_seconds()), endpoint_id,
+         Delivery.Status.PENDING, now],
+    ))
+    return claimed[0] if claimed else None
 
 
 def _mark_sending(delivery: Delivery, now) -> None:
@@ -132,40 +130,45 @@ def _send(delivery: Delivery, endpoint: Endpoint) -> tuple[http.Attempt, str]:
 
 
 def _record(delivery: Delivery, endpoint: Endpoint, attempt: http.Attempt, request_excerpt: str, *,
-            final: bool = False, count_for_endpoint: bool = True) -> Delivery | None:
-    """Store the outcome of the attempt `delivery` holds; None if the row is no longer `sending`
-    (a sweep handed it back after a lapsed claim, and another attempt owns it now)."""
+            final: bool = False, token: uuid.UUID | None = None,
+            count_for_endpoint: bool = True) -> Delivery | None:
+    """Store the outcome of the attempt `delivery` holds; None if the row is no longer that
+    attempt's (a sweep handed it back after a lapsed claim, and another attempt may own it now).
+    A success also renews the lease `token` holds on the endpoint."""
     now = timezone.now()
+    outcome = {
+        "response_code": attempt.status, "response_excerpt": attempt.body_excerpt[:EXCERPT_CHARS],
+        "request_excerpt": request_excerpt, "duration_ms": attempt.duration_ms,
+        "error": attempt.error or ("" if attempt.ok else f"HTTP {attempt.status}"),
+        "claimed_until": None,
+    }
+    if attempt.ok:
+        outcome.update(status=Delivery.Status.SUCCEEDED, delivered_at=now, next_attempt_at=None)
+    elif final or delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        outcome.update(status=Delivery.Status.FAILED, next_attempt_at=None)
+    else:
+        outcome.update(status=Delivery.Status.PENDING, next_attempt_at=now + backoff(delivery.attempts))
     with transaction.atomic():
-        current = Delivery.objects.select_for_update().filter(
-            pk=delivery.pk, status=Delivery.Status.SENDING, attempts=delivery.attempts).first()
-        if current is None:
+        # Only the attempt that claimed the row may settle it: exactly one success per delivery.
+        if not Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING,
+                                       attempts=delivery.attempts).update(**outcome):
             return None
-        current.response_code = attempt.status
-        current.response_excerpt = attempt.body_excerpt[:EXCERPT_CHARS]
-        current.request_excerpt = request_excerpt
-        current.duration_ms = attempt.duration_ms
-        current.error = attempt.error or ("" if attempt.ok else f"HTTP {attempt.status}")
-        current.claimed_until = None
-        if attempt.ok:
-            current.status, current.delivered_at, current.next_attempt_at = (
-                Delivery.Status.SUCCEEDED, now, None)
-        elif final or current.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-            current.status, current.next_attempt_at = Delivery.Status.FAILED, None
-        else:
-            current.status, current.next_attempt_at = Delivery.Status.PENDING, now + backoff(current.attempts)
-        current.save()
+        for field, value in outcome.items():
+            setattr(delivery, field, value)
         if count_for_endpoint:
-            _endpoint_outcome(endpoint.pk, current, now)
-    return current
+            _endpoint_outcome(endpoint.pk, delivery, now, token)
+    return delivery
 
 
-def _endpoint_outcome(endpoint_id: int, delivery: Delivery, now) -> None:
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+def _endpoint_outcome(endpoint_id: int, delivery: Delivery, now, token: uuid.UUID | None) -> None:
     if delivery.status == Delivery.Status.SUCCEEDED:
-        endpoint.consecutive_failures, endpoint.retry_at, endpoint.last_success_at = 0, None, now
-        endpoint.save(update_fields=["consecutive_failures", "retry_at", "last_success_at"])
+        healthy = {"consecutive_failures": 0, "retry_at": None, "last_success_at": now}
+        lease = dt.timedelta(seconds=lease_seconds())
+        if not Endpoint.objects.filter(pk=endpoint_id, lease_token=token).update(
+                lease_until=now + lease, **healthy):
+            Endpoint.objects.filter(pk=endpoint_id).update(**healthy)
         return
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
     endpoint.consecutive_failures += 1
     endpoint.last_failure_at = now
     endpoint.retry_at = delivery.next_attempt_at or now + backoff(delivery.attempts)
@@ -210,9 +213,8 @@ def endpoint_drain(*, endpoint_id: int) -> int:
                 break
             attempt, request_excerpt = _send(delivery, endpoint)
             attempts += 1
-            outcome = _record(delivery, endpoint, attempt, request_excerpt)
-            succeeded = outcome is not None and outcome.status == Delivery.Status.SUCCEEDED
-            if not succeeded or not _renew(endpoint_id, token):
+            outcome = _record(delivery, endpoint, attempt, request_excerpt, token=token)
+            if outcome is None or outcome.status != Delivery.Status.SUCCEEDED:
                 break
     finally:
         _release(endpoint_id, token)
