@@ -24,6 +24,12 @@ so it survives restarts and a lost task costs at most a minute (the sweep).
   scheduled for that moment (deduplicated in Redis) wakes the queue; the minute sweep
   (`deliveries_sweep`) is the safety net for a lost task or a worker that died mid-attempt (its
   `sending` row's claim lapses and it goes back to `pending`, the attempt counted).
+- **Failing and slow endpoints share a few places.** An endpoint whose last attempt failed or took
+  `WEBHOOK_SLOW_SECONDS` or more is *suspect*; an attempt to a suspect endpoint first takes one of
+  `WEBHOOK_SUSPECT_WORKERS` places (a Redis sorted set of leases, shared by every worker and
+  company). Without a place the drain leaves at once and the endpoint is looked at again a few
+  seconds later. So however many endpoints are dead or slow, they hold at most that many workers
+  at a time, and every other worker keeps serving healthy endpoints.
 - After `WEBHOOK_DISABLE_AFTER_FAILURES` failed attempts in a row the endpoint is disabled, its
   admins are notified in their language and the audit log says why; its rows wait, and re-enabling
   the endpoint sends them.
@@ -57,6 +63,8 @@ from conversa.redis import get_redis, redis_key
 logger = logging.getLogger("conversa.webhooks")
 
 DRAIN_BUDGET_SECONDS = 20
+# A suspect endpoint that found no free place is looked at again this much later.
+SUSPECT_WAIT_SECONDS = 2
 EXCERPT_CHARS = 2000
 
 
@@ -81,6 +89,39 @@ def _claim(endpoint_id: int, token: uuid.UUID) -> bool:
 
 def _release(endpoint_id: int, token: uuid.UUID) -> None:
     Endpoint.objects.filter(pk=endpoint_id, lease_token=token).update(lease_until=None, lease_token=None)
+
+
+# --- places for suspect endpoints ------------------------------------------------------------------
+
+_TAKE_PLACE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 1000)
+    return 1
+end
+return 0
+"""
+
+
+def _places_key() -> str:
+    return redis_key("webhooks", "suspect-places")
+
+
+def is_suspect(endpoint: Endpoint) -> bool:
+    slow_ms = settings.WEBHOOK_SLOW_SECONDS * 1000
+    return endpoint.consecutive_failures > 0 or (endpoint.last_duration_ms or 0) >= slow_ms
+
+
+def _take_place(token: uuid.UUID) -> bool:
+    return bool(get_redis().eval(_TAKE_PLACE, 1, _places_key(), str(token),
+                                 max(1, settings.WEBHOOK_SUSPECT_WORKERS), int(lease_seconds() * 1000)))
+
+
+def _leave_place(token: uuid.UUID) -> None:
+    get_redis().zrem(_places_key(), str(token))
 
 
 # --- one attempt -----------------------------------------------------------------------------------
@@ -162,7 +203,8 @@ def _record(delivery: Delivery, endpoint: Endpoint, attempt: http.Attempt, reque
 
 def _endpoint_outcome(endpoint_id: int, delivery: Delivery, now, token: uuid.UUID | None) -> None:
     if delivery.status == Delivery.Status.SUCCEEDED:
-        healthy = {"consecutive_failures": 0, "retry_at": None, "last_success_at": now}
+        healthy = {"consecutive_failures": 0, "retry_at": None, "last_success_at": now,
+                   "last_duration_ms": delivery.duration_ms}
         lease = dt.timedelta(seconds=lease_seconds())
         if not Endpoint.objects.filter(pk=endpoint_id, lease_token=token).update(
                 lease_until=now + lease, **healthy):
@@ -172,7 +214,8 @@ def _endpoint_outcome(endpoint_id: int, delivery: Delivery, now, token: uuid.UUI
     endpoint.consecutive_failures += 1
     endpoint.last_failure_at = now
     endpoint.retry_at = delivery.next_attempt_at or now + backoff(delivery.attempts)
-    endpoint.save(update_fields=["consecutive_failures", "last_failure_at", "retry_at"])
+    endpoint.last_duration_ms = delivery.duration_ms
+    endpoint.save(update_fields=["consecutive_failures", "last_failure_at", "retry_at", "last_duration_ms"])
     if endpoint.active and endpoint.consecutive_failures >= settings.WEBHOOK_DISABLE_AFTER_FAILURES:
         _disable(endpoint, now)
 
@@ -208,10 +251,18 @@ def endpoint_drain(*, endpoint_id: int) -> int:
             endpoint = Endpoint.objects.filter(pk=endpoint_id, active=True, lease_token=token).first()
             if endpoint is None or (endpoint.retry_at and endpoint.retry_at > timezone.now()):
                 break
-            delivery = _take_next(endpoint_id)
-            if delivery is None:
+            suspect = is_suspect(endpoint)
+            if suspect and not _take_place(token):
+                _wait_for_place(endpoint_id)
                 break
-            attempt, request_excerpt = _send(delivery, endpoint)
+            try:
+                delivery = _take_next(endpoint_id)
+                if delivery is None:
+                    break
+                attempt, request_excerpt = _send(delivery, endpoint)
+            finally:
+                if suspect:
+                    _leave_place(token)
             attempts += 1
             outcome = _record(delivery, endpoint, attempt, request_excerpt, token=token)
             if outcome is None or outcome.status != Delivery.Status.SUCCEEDED:
@@ -221,6 +272,14 @@ def endpoint_drain(*, endpoint_id: int) -> int:
     # Rows that arrived while the lease was held found it taken: look once more now it is free.
     endpoint_wake(endpoint_id=endpoint_id)
     return attempts
+
+
+def _wait_for_place(endpoint_id: int) -> None:
+    """No place for a suspect endpoint now: its queue is looked at again a little later (a pause,
+    like a failure's, so the wake after the release schedules it instead of spinning)."""
+    later = timezone.now() + dt.timedelta(seconds=SUSPECT_WAIT_SECONDS)
+    Endpoint.objects.filter(Q(retry_at__isnull=True) | Q(retry_at__lt=later), pk=endpoint_id).update(
+        retry_at=later)
 
 
 def endpoint_wake(*, endpoint_id: int) -> None:

@@ -442,3 +442,7 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=80)
 # An endpoint whose attempts failed this many times in a row is disabled and its admins notified.
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+# Attempts to failing or slow endpoints (last attempt failed, or took WEBHOOK_SLOW_SECONDS or more)
+# in flight at once across all workers: the other workers stay free for healthy endpoints.
+WEBHOOK_SUSPECT_WORKERS = env.int("WEBHOOK_SUSPECT_WORKERS", default=1)
+WEBHOOK_SLOW_SECONDS = env.float("WEBHOOK_SLOW_SECONDS", default=2)

@@ -1,18 +1,19 @@
 """Benchmark: outbound webhooks — a dead endpoint must not delay a healthy one (per-endpoint queues).
 
-    .venv/bin/python tests/load/webhooks.py [--events 300] [--rate 20] [--threads 2]
+    .venv/bin/python tests/load/webhooks.py [--events 300] [--rate 20] [--threads 2] [--dead 1]
         [--timeout 10] [--retry-base 1] [--keep] [--keep-logs]
 
-In a throwaway database `conversa_bench_webhooks`, one company with two endpoints subscribed to
-`contact.created`: a healthy receiver (answers 200 at once) and a dead one (accepts the connection
-and never answers: every attempt costs the whole `--timeout`). A real Huey consumer with a fixed
-`--threads` threads delivers. With `--retry-base 1` the dead endpoint is retried as soon as its
-pause allows (1 s, ×3 per attempt), so it keeps a worker busy most of the time: the adversarial case.
+In a throwaway database `conversa_bench_webhooks`, one company with endpoints subscribed to
+`contact.created`: a healthy receiver (answers 200 at once) and `--dead` dead ones (they accept the
+connection and never answer: every attempt costs the whole `--timeout`). A real Huey consumer with
+a fixed `--threads` threads delivers. With `--retry-base 1` a dead endpoint is retried as soon as
+its pause allows (1 s, ×3 per attempt), so it would keep a worker busy most of the time: the
+adversarial case. `--dead 3` with 2 threads: more dead endpoints than workers.
 
-1. Healthy alone (the dead endpoint disabled): `--events` contacts created at `--rate` per second;
+1. Healthy alone (the dead endpoints disabled): `--events` contacts created at `--rate` per second;
    latency = arrival at the healthy receiver − the event's `created_at`. Prints p50/p95/max.
-2. The same with the dead endpoint enabled. p95 must stay in the same order of magnitude.
-3. Throughput: `--events` contacts created in one transaction (dead endpoint still enabled), so
+2. The same with the dead endpoints enabled. p95 must stay in the same order of magnitude.
+3. Throughput: `--events` contacts created in one transaction (dead endpoints still enabled), so
    their deliveries are stored together; deliveries/s to the healthy endpoint from the commit to
    the last arrival.
 """
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--rate", type=float, default=20, help="events per second in phases 1 and 2")
     parser.add_argument("--threads", type=int, default=2, help="threads of the Huey consumer")
+    parser.add_argument("--dead", type=int, default=1, help="dead endpoints beside the healthy one")
     parser.add_argument("--timeout", type=float, default=10, help="WEBHOOK_TIMEOUT_SECONDS")
     parser.add_argument("--retry-base", type=float, default=1, help="WEBHOOK_RETRY_BASE_SECONDS")
     parser.add_argument("--keep-logs", action="store_true")
@@ -126,8 +128,9 @@ def main() -> None:
     try:
         company = _common.bench_company("wh")
         _endpoint(company, healthy.url)
-        dead_endpoint = _endpoint(company, dead.url)
-        _set_active(company, dead_endpoint, False)
+        dead_endpoints = [_endpoint(company, f"{dead.url}/{n}") for n in range(args.dead)]
+        for endpoint in dead_endpoints:
+            _set_active(company, endpoint, False)
         stack = _common.LiveStack()
         stack.start_worker(threads=args.threads)
         say(f"{args.threads} worker threads, timeout {args.timeout:g} s, retry base {args.retry_base:g} s")
@@ -135,16 +138,17 @@ def main() -> None:
         alone = _phase(company, healthy, args.events, args.rate, "1")
         say(f"1. healthy alone, {args.events} events at {args.rate:g}/s: {_common.summary(alone)}")
 
-        _set_active(company, dead_endpoint, True)
+        for endpoint in dead_endpoints:
+            _set_active(company, endpoint, True)
         with_dead = _phase(company, healthy, args.events, args.rate, "2")
-        say(f"2. beside a dead endpoint, {args.events} events at {args.rate:g}/s: "
-            f"{_common.summary(with_dead)}; the dead endpoint got {len(dead.received)} attempts")
+        say(f"2. beside {args.dead} dead endpoint(s), {args.events} events at {args.rate:g}/s: "
+            f"{_common.summary(with_dead)}; the dead endpoints got {len(dead.received)} attempts")
 
         before = len(healthy.received)
         committed = _burst(company, args.events)
         _wait_for(healthy, before + args.events, 300)
         took = healthy.received[-1].time - committed
-        say(f"3. burst of {args.events} events committed at once, beside the dead endpoint: "
+        say(f"3. burst of {args.events} events committed at once, beside {args.dead} dead endpoint(s): "
             f"{args.events / took:.0f} deliveries/s to the healthy endpoint "
             f"(all delivered {took:.1f} s after the commit)")
         stack.check_alive()

@@ -187,3 +187,32 @@ def test_conversation_and_message_events_carry_what_the_api_shows(
     assert by_event["message.created"]["conversation_id"] == by_event["conversation.created"]["id"]
     assert by_event["conversation.created"]["contact"]["name"] == "Olga Order"
     assert by_event["conversation.created"]["id"] == message.conversation_id
+
+
+def test_failing_endpoints_wait_for_a_free_place_while_healthy_ones_go_on(
+    alpha, receiver, settings, django_capture_on_commit_callbacks,
+):
+    import uuid
+
+    from apps.webhooks.delivery import _leave_place, _take_place
+
+    settings.WEBHOOK_SUSPECT_WORKERS = 1
+    with WebhookReceiver() as flaky:
+        failing, _ = make_endpoint(alpha, flaky.url)
+        healthy, _ = make_endpoint(alpha, receiver.url)
+        with schema_context(alpha.schema_name):
+            Endpoint.objects.filter(pk=failing.pk).update(consecutive_failures=2)  # failed before
+        elsewhere = uuid.uuid4()
+        assert _take_place(elsewhere)  # another worker is attempting another failing endpoint
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                make_contact(alpha, name="Paula Place")
+        finally:
+            _leave_place(elsewhere)
+        assert flaky.received == [] and len(receiver.received) == 1
+        with schema_context(alpha.schema_name):
+            failing.refresh_from_db()
+            assert failing.retry_at is not None  # looked at again in a moment, not at once
+            Endpoint.objects.filter(pk=failing.pk).update(retry_at=None)
+            assert endpoint_drain(endpoint_id=failing.pk) == 1  # the place is free again
+        assert [r.json["data"]["name"] for r in flaky.received] == ["Paula Place"]
