@@ -24,8 +24,9 @@ so it survives restarts and a lost task costs at most a minute (the sweep).
   scheduled for that moment (deduplicated in Redis) wakes the queue; the minute sweep
   (`deliveries_sweep`) is the safety net for a lost task or a worker that died mid-attempt (its
   `sending` row's claim lapses and it goes back to `pending`, the attempt counted).
-- **Failing and slow endpoints share a few places.** An endpoint whose last attempt failed or took
-  `WEBHOOK_SLOW_SECONDS` or more is *suspect*; an attempt to a suspect endpoint first takes one of
+- **Failing and slow endpoints share a few places.** An endpoint that never succeeded yet, failed
+  since its last success, or whose last attempt took `WEBHOOK_SLOW_SECONDS` or more is *suspect*;
+  an attempt to a suspect endpoint first takes one of
   `WEBHOOK_SUSPECT_WORKERS` places (a Redis sorted set of leases, shared by every worker and
   company). Without a place the drain leaves at once and the endpoint is looked at again a few
   seconds later. So however many endpoints are dead or slow, they hold at most that many workers
@@ -111,8 +112,13 @@ def _places_key() -> str:
 
 
 def is_suspect(endpoint: Endpoint) -> bool:
-    slow_ms = settings.WEBHOOK_SLOW_SECONDS * 1000
-    return endpoint.consecutive_failures > 0 or (endpoint.last_duration_ms or 0) >= slow_ms
+    """Not known to answer well: never succeeded yet (a new endpoint may be dead too), failed
+    since its last success (also once enabled again), or slow the last time."""
+    if endpoint.last_success_at is None:
+        return True
+    if endpoint.last_failure_at is not None and endpoint.last_failure_at > endpoint.last_success_at:
+        return True
+    return (endpoint.last_duration_ms or 0) >= settings.WEBHOOK_SLOW_SECONDS * 1000
 
 
 def _take_place(token: uuid.UUID) -> bool:

@@ -192,7 +192,10 @@ def test_conversation_and_message_events_carry_what_the_api_shows(
 def test_failing_endpoints_wait_for_a_free_place_while_healthy_ones_go_on(
     alpha, receiver, settings, django_capture_on_commit_callbacks,
 ):
+    import datetime as dt
     import uuid
+
+    from django.utils import timezone
 
     from apps.webhooks.delivery import _leave_place, _take_place
 
@@ -201,7 +204,10 @@ def test_failing_endpoints_wait_for_a_free_place_while_healthy_ones_go_on(
         failing, _ = make_endpoint(alpha, flaky.url)
         healthy, _ = make_endpoint(alpha, receiver.url)
         with schema_context(alpha.schema_name):
-            Endpoint.objects.filter(pk=failing.pk).update(consecutive_failures=2)  # failed before
+            now = timezone.now()
+            Endpoint.objects.filter(pk=healthy.pk).update(last_success_at=now)  # answered well before
+            Endpoint.objects.filter(pk=failing.pk).update(  # failed since its last success
+                last_success_at=now - dt.timedelta(hours=1), last_failure_at=now, consecutive_failures=2)
         elsewhere = uuid.uuid4()
         assert _take_place(elsewhere)  # another worker is attempting another failing endpoint
         try:
@@ -216,3 +222,17 @@ def test_failing_endpoints_wait_for_a_free_place_while_healthy_ones_go_on(
             Endpoint.objects.filter(pk=failing.pk).update(retry_at=None)
             assert endpoint_drain(endpoint_id=failing.pk) == 1  # the place is free again
         assert [r.json["data"]["name"] for r in flaky.received] == ["Paula Place"]
+
+
+def test_a_new_endpoint_is_suspect_until_it_answers_well():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.webhooks.delivery import is_suspect
+
+    now = timezone.now()
+    assert is_suspect(Endpoint())
+    assert not is_suspect(Endpoint(last_success_at=now, last_duration_ms=40))
+    assert is_suspect(Endpoint(last_success_at=now, last_duration_ms=2500))  # slow
+    assert is_suspect(Endpoint(last_success_at=now - dt.timedelta(minutes=1), last_failure_at=now))
