@@ -333,7 +333,8 @@ def deliveries_sweep() -> int:
         stuck = list(Delivery.objects.select_for_update(skip_locked=True).filter(
             status=Delivery.Status.SENDING, claimed_until__lt=now))
         for delivery in stuck:
-            spent = delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+            # A test send is never retried: it was one attempt, in front of a person.
+            spent = delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or delivery.next_attempt_at is None
             delivery.status = Delivery.Status.FAILED if spent else Delivery.Status.PENDING
             delivery.next_attempt_at = None if spent else now
             delivery.claimed_until = None

@@ -236,3 +236,31 @@ def test_a_new_endpoint_is_suspect_until_it_answers_well():
     assert not is_suspect(Endpoint(last_success_at=now, last_duration_ms=40))
     assert is_suspect(Endpoint(last_success_at=now, last_duration_ms=2500))  # slow
     assert is_suspect(Endpoint(last_success_at=now - dt.timedelta(minutes=1), last_failure_at=now))
+
+
+def test_an_attempt_whose_worker_died_is_handed_back_by_the_sweep_and_sent_once(
+    alpha, receiver, django_capture_on_commit_callbacks,
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.webhooks.tasks import webhooks_sweep
+
+    endpoint, _ = make_endpoint(alpha, receiver.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        make_contact(alpha, name="Zack Zombie")
+    [delivery] = deliveries(alpha, endpoint)
+    with schema_context(alpha.schema_name):
+        # Its worker died mid-attempt: `sending`, the claim lapsed, no outcome recorded.
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status="sending", claimed_until=timezone.now() - dt.timedelta(seconds=1),
+            next_attempt_at=delivery.created_at, delivered_at=None, response_code=None)
+    receiver.received.clear()
+
+    assert webhooks_sweep.call_local(alpha.schema_name) == 1
+
+    [delivery] = deliveries(alpha, endpoint)
+    assert (delivery.status, delivery.attempts) == ("succeeded", 2)
+    assert [r.json["data"]["name"] for r in receiver.received] == ["Zack Zombie"]
+    assert webhooks_sweep.call_local(alpha.schema_name) == 0
