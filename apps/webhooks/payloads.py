@@ -27,6 +27,13 @@ MESSAGE_KINDS = (MESSAGE_CREATED, MESSAGE_UPDATED)
 CONTACT_KINDS = (CONTACT_CREATED, CONTACT_UPDATED)
 # What an endpoint may subscribe to (SPEC §12), in the order the settings page lists them.
 EVENTS = (*CONVERSATION_KINDS, *MESSAGE_KINDS, *CONTACT_KINDS, CAMPAIGN_FINISHED)
+# What whoever subscribes must be allowed to read (apps.accounts.permissions), since the events
+# carry it out: an API key with `webhooks:write` alone cannot subscribe to conversations.
+READ_RULES = {
+    **dict.fromkeys((*CONVERSATION_KINDS, *MESSAGE_KINDS), "conversations.read"),
+    **dict.fromkeys(CONTACT_KINDS, "contacts.read"),
+    CAMPAIGN_FINISHED: "campaigns.read",
+}
 
 
 def _iso(value):

@@ -9,7 +9,7 @@ from apps.audit.services import audit_record
 from apps.webhooks.delivery import delivery_attempt_now, endpoint_wake_on_commit
 from apps.webhooks.listeners import delivery_for
 from apps.webhooks.models import Delivery, Endpoint
-from apps.webhooks.payloads import EVENTS, WEBHOOK_TEST
+from apps.webhooks.payloads import EVENTS, READ_RULES, WEBHOOK_TEST
 from apps.webhooks.selectors import check_manage
 from apps.webhooks.signing import secret_generate
 from conversa.crypto import encrypt_text
@@ -39,12 +39,16 @@ def clean_url(url) -> str:
     return url
 
 
-def clean_events(events) -> list[str]:
+def clean_events(events, *, actor) -> list[str]:
+    """The events in their usual order; 422 for unknown ones, 403 for those carrying data the actor
+    may not read itself (a key needs the matching read scope)."""
     if not isinstance(events, list | tuple) or not events:
         raise _invalid("events", _("Choose at least one event."))
     unknown = [str(name) for name in events if name not in EVENTS]
     if unknown:
         raise _invalid("events", _("Unknown events: %(names)s.") % {"names": ", ".join(unknown)})
+    for name in events:
+        permissions.check(actor, READ_RULES[name])
     return [name for name in EVENTS if name in events]
 
 
@@ -61,7 +65,7 @@ def endpoint_create(*, actor, url, events, secret: str | None = None, descriptio
                     request=None) -> tuple[Endpoint, str]:
     """A new active endpoint and its secret (shown once: only its encrypted form is kept). Audited."""
     check_manage(actor)
-    url, events, secret = clean_url(url), clean_events(events), clean_secret(secret)
+    url, events, secret = clean_url(url), clean_events(events, actor=actor), clean_secret(secret)
     with transaction.atomic():
         endpoint = Endpoint.objects.create(
             url=url, events=events, secret_encrypted=encrypt_text(secret),
@@ -83,7 +87,7 @@ def endpoint_update(*, actor, endpoint: Endpoint, url=None, events=None, active=
     if url is not None:
         cleaned["url"] = clean_url(url)
     if events is not None:
-        cleaned["events"] = clean_events(events)
+        cleaned["events"] = clean_events(events, actor=actor)
     if description is not None:
         cleaned["description"] = str(description)[:200]
     new_secret = clean_secret(secret) if (rotate_secret or secret) else None

@@ -9,6 +9,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from apps.webhooks import selectors, services
+from apps.webhooks.payloads import EVENTS
 from ninja_api.pagination import PageParams, page_of
 
 router = Router(tags=["webhooks"])
@@ -41,15 +42,15 @@ class WebhookPage(Schema):
 
 
 class WebhookIn(Schema):
-    url: Any = None
-    events: Any = None
+    url: str = Field(description="http(s); private, loopback and metadata addresses are refused.")
+    events: list[str] = Field(description="Any of: " + ", ".join(EVENTS))
     secret: str | None = Field(None, description="Generated when absent (16 to 200 characters).")
     description: str = ""
 
 
 class WebhookPatch(Schema):
-    url: Any = None
-    events: Any = None
+    url: str | None = None
+    events: list[str] | None = None
     active: bool | None = None
     description: str | None = None
     rotate_secret: bool = Field(False, description="A new generated secret, returned once.")

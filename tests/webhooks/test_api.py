@@ -71,6 +71,8 @@ def test_an_admin_changes_events_rotates_the_secret_disables_and_deletes(alpha, 
     ({"url": "https://example.com/hook", "events": ["contact.exploded"]}, "events"),
     ({"url": "https://example.com/hook", "events": []}, "events"),
     ({"url": "https://example.com/hook", "events": ["contact.created"], "secret": "short"}, "secret"),
+    ({"events": ["contact.created"]}, "url"),
+    ({"url": "https://example.com/hook", "events": "contact.created"}, "events"),
 ])
 def test_bad_input_is_a_422_naming_the_field_and_creates_nothing(alpha, api, body, field):
     client = signed_in(api, alpha)
@@ -184,8 +186,15 @@ def test_agents_supervisors_and_keys_without_the_scope_are_refused(alpha, api, r
     assert receiver.received == []
 
     key = api(alpha, headers={"X-Api-Key": make_api_key(alpha, scopes=["webhooks:write"])[1]})
-    created = key.post("/api/v1/webhooks", {"url": receiver.url, "events": ["contact.created"]})
+    # The events carry data out: a key must also be allowed to read what it subscribes to.
+    refused = key.post("/api/v1/webhooks", {"url": receiver.url, "events": ["message.created"]})
+    assert refused.status_code == 403 and "conversations:read" in refused.json()["error"]["message"]
+    reader = api(alpha, headers={"X-Api-Key": make_api_key(
+        alpha, scopes=["webhooks:write", "contacts:read"])[1]})
+    created = reader.post("/api/v1/webhooks", {"url": receiver.url, "events": ["contact.created"]})
     assert created.status_code == 201
+    assert reader.patch(f"/api/v1/webhooks/{created.json()['id']}",
+                        {"events": ["conversation.created"]}).status_code == 403
 
 
 def test_a_plan_without_webhooks_refuses_them(make_company, api, receiver):
