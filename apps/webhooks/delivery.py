@@ -348,7 +348,24 @@ def deliveries_sweep() -> int:
     ).values_list("endpoint_id", flat=True).distinct())
     for endpoint_id in sorted(due):
         endpoint_wake(endpoint_id=endpoint_id)
+    _forget_old_deliveries(now)
     return len(due)
+
+
+RETENTION_BATCH = 5000
+
+
+def _forget_old_deliveries(now) -> int:
+    """Once an hour per company: delete finished deliveries past the retention (a batch at a time,
+    so a large backlog never makes one long transaction)."""
+    if not get_redis().set(redis_key("webhooks", "retention", connection.schema_name), 1, nx=True, ex=3600):
+        return 0
+    cutoff = now - dt.timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
+    old = Delivery.objects.filter(
+        status__in=[Delivery.Status.SUCCEEDED, Delivery.Status.FAILED], created_at__lt=cutoff,
+    ).values_list("pk", flat=True)[:RETENTION_BATCH]
+    deleted, _ = Delivery.objects.filter(pk__in=list(old)).delete()
+    return deleted
 
 
 # --- sending now, for a person -----------------------------------------------------------------------

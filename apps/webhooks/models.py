@@ -85,6 +85,12 @@ class Delivery(models.Model):
             # The per-endpoint queue: the next due delivery of an endpoint.
             models.Index(fields=["endpoint", "next_attempt_at", "id"], name="webhook_delivery_due_idx",
                          condition=models.Q(status="pending")),
+            # The minute sweep: attempts whose worker died.
+            models.Index(fields=["claimed_until"], name="webhook_delivery_claim_idx",
+                         condition=models.Q(status="sending")),
+            # Retention: finished deliveries past WEBHOOK_DELIVERY_RETENTION_DAYS.
+            models.Index(fields=["created_at"], name="webhook_delivery_age_idx",
+                         condition=models.Q(status__in=["succeeded", "failed"])),
         ]
 
     def __str__(self):

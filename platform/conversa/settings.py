@@ -446,3 +446,5 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", defau
 # in flight at once across all workers: the other workers stay free for healthy endpoints.
 WEBHOOK_SUSPECT_WORKERS = env.int("WEBHOOK_SUSPECT_WORKERS", default=1)
 WEBHOOK_SLOW_SECONDS = env.float("WEBHOOK_SLOW_SECONDS", default=2)
+# Finished deliveries (delivered or given up) stay in the log this many days.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)

@@ -238,7 +238,7 @@ def test_a_new_endpoint_is_suspect_until_it_answers_well():
     assert is_suspect(Endpoint(last_success_at=now - dt.timedelta(minutes=1), last_failure_at=now))
 
 
-def test_an_attempt_whose_worker_died_is_handed_back_by_the_sweep_and_sent_once(
+def test_the_sweep_hands_back_an_attempt_whose_worker_died_and_forgets_old_deliveries(
     alpha, receiver, django_capture_on_commit_callbacks,
 ):
     import datetime as dt
@@ -246,6 +246,7 @@ def test_an_attempt_whose_worker_died_is_handed_back_by_the_sweep_and_sent_once(
     from django.utils import timezone
 
     from apps.webhooks.tasks import webhooks_sweep
+    from conversa.redis import get_redis, redis_key
 
     endpoint, _ = make_endpoint(alpha, receiver.url)
     with django_capture_on_commit_callbacks(execute=True):
@@ -256,7 +257,12 @@ def test_an_attempt_whose_worker_died_is_handed_back_by_the_sweep_and_sent_once(
         Delivery.objects.filter(pk=delivery.pk).update(
             status="sending", claimed_until=timezone.now() - dt.timedelta(seconds=1),
             next_attempt_at=delivery.created_at, delivered_at=None, response_code=None)
+        # And an old one, delivered long ago: past the log's retention.
+        old = Delivery.objects.create(endpoint=endpoint, event="contact.created", payload={},
+                                      status="succeeded")
+        Delivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=31))
     receiver.received.clear()
+    get_redis().delete(redis_key("webhooks", "retention", alpha.schema_name))
 
     assert webhooks_sweep.call_local(alpha.schema_name) == 1
 
