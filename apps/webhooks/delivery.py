@@ -11,12 +11,13 @@ so it survives restarts and a lost task costs at most a minute (the sweep).
   A task that loses the race returns at once: the holder will reach its rows. So however many
   events arrive for one endpoint, it occupies at most one worker, and only while an attempt is in
   flight (at most `WEBHOOK_TIMEOUT_SECONDS`).
-- **A drain sends due rows one after the other**, each claimed with `SELECT … FOR UPDATE SKIP
-  LOCKED` and moved `pending → sending` (attempt counted) before the request and to `succeeded`,
-  `pending` (retry later) or `failed` after it, under a row lock that only accepts a `sending` row:
-  a duplicate or retried task can never record a second success for one delivery. It gives the
-  worker back after `DRAIN_BUDGET_SECONDS` and queues itself again, so a busy healthy endpoint
-  takes turns with the others instead of keeping a worker.
+- **A drain sends due rows one after the other**, each claimed by one UPDATE over a `SELECT … FOR
+  UPDATE SKIP LOCKED` that moves it `pending → sending` (attempt counted) before the request, and
+  settled after it (`succeeded`, `pending` for a retry, or `failed`) by an UPDATE that only matches
+  the row still `sending` with that attempt's number: a duplicate or retried task can never record
+  a second success for one delivery. The drain gives the worker back after
+  `DRAIN_BUDGET_SECONDS` and queues itself again, so a busy healthy endpoint takes turns with the
+  others instead of keeping a worker.
 - **A failed attempt pauses the whole endpoint** (`retry_at` = that delivery's backoff: 80 s, ×3
   each attempt, 8 attempts ≈ 24 h): the drain stops and the worker is free. A dead endpoint thus
   costs one attempt (one worker for at most the timeout) per backoff step, however many events wait
@@ -26,14 +27,14 @@ so it survives restarts and a lost task costs at most a minute (the sweep).
   `sending` row's claim lapses and it goes back to `pending`, the attempt counted).
 - **Failing and slow endpoints share a few places.** An endpoint that never succeeded yet, failed
   since its last success, or whose last attempt took `WEBHOOK_SLOW_SECONDS` or more is *suspect*;
-  an attempt to a suspect endpoint first takes one of
-  `WEBHOOK_SUSPECT_WORKERS` places (a Redis sorted set of leases, shared by every worker and
-  company). Without a place the drain leaves at once and the endpoint is looked at again a few
-  seconds later. So however many endpoints are dead or slow, they hold at most that many workers
-  at a time, and every other worker keeps serving healthy endpoints.
+  an attempt to a suspect endpoint first takes one of `WEBHOOK_SUSPECT_WORKERS` places (a Redis
+  sorted set of leases, shared by every worker and company). Without a place the drain leaves at
+  once and the endpoint is looked at again a few seconds later. So however many endpoints are dead
+  or slow, they hold at most that many workers at a time, and every other worker keeps serving
+  healthy endpoints.
 - After `WEBHOOK_DISABLE_AFTER_FAILURES` failed attempts in a row the endpoint is disabled, its
-  admins are notified in their language and the audit log says why; its rows wait, and re-enabling
-  the endpoint sends them.
+  admins are notified in their language and the audit log says why. A disabled endpoint gets no
+  new deliveries; those already stored wait, and re-enabling the endpoint sends them.
 
 A receiver may still see a delivery twice when a worker dies after the receiver answered and
 before the outcome was stored: `X-Conversa-Delivery` is the key to deduplicate on.
@@ -70,7 +71,7 @@ EXCERPT_CHARS = 2000
 
 
 def lease_seconds() -> float:
-    # One attempt plus its bookkeeping; renewed before each attempt.
+    # One attempt plus its bookkeeping; each success renews it.
     return settings.WEBHOOK_TIMEOUT_SECONDS + 20
 
 
