@@ -20,7 +20,9 @@ from ninja_api.routers import (
     notifications,
     passwords,
     quick_replies,
+    reports,
     segments,
+    team_chat,
     teams,
     users,
     webhooks,
@@ -58,4 +60,6 @@ api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/reports", reports.router)
+api.add_router("/team-chat", team_chat.router)
 api.add_router("/webhooks", webhooks.router)

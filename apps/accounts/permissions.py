@@ -60,6 +60,11 @@ RULES: dict[str, Rule] = {
     "exports.create": Rule(MANAGERS, "contacts:read"),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
+    # Reports: managers (supervisors see their teams' figures only, apps.reports.scope), or a key
+    # that may read conversations.
+    "reports.read": Rule(MANAGERS, "conversations:read"),
+    # Team chat: everyone in the company, as themselves (never with a key).
+    "team_chat.use": Rule(EVERYONE, None),
     # Outbound webhooks carry every event of the company out: admins, or a key with the scope.
     "webhooks.manage": Rule(ADMINS, "webhooks:write"),
 }
@@ -70,6 +75,7 @@ DENIED = {
     "company.manage": _("Only admins can do this."),
     "inboxes.manage": _("Only admins can do this."),
     "contacts.erase": _("Only admins can do this."),
+    "reports.read": _("Only supervisors and admins can read reports."),
     "webhooks.manage": _("Only admins can do this."),
 }
 

@@ -8,10 +8,12 @@ import apps.web.views.exports as export_views
 import apps.web.views.imports as import_views
 import apps.web.views.invitations as invitation_views
 import apps.web.views.passwords as password_views
+import apps.web.views.reports as report_views
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.security as security_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
+import apps.web.views.team_chat as team_chat_views
 import apps.web.views.teams as team_views
 import apps.web.views.webhooks as webhook_views
 from apps.web.views import contacts, conversation, inbox, media, notifications, session
@@ -44,6 +46,7 @@ urlpatterns = [
     path("contacts/<int:contact_id>/", contacts.contact_view, name="contact-detail"),
     path("notifications/", notifications.list_view, name="notifications"),
     path("notifications/read/", notifications.read_all_view, name="notifications-read"),
+    path("team-chat/", team_chat_views.team_chat_view, name="team-chat"),
 ]
 
 # Admin settings and the sandbox customer page.
@@ -142,6 +145,12 @@ urlpatterns += [
     path("campaigns/<int:campaign_id>/report.csv", campaign_views.report_csv_view,
          name="campaign-report-csv"),
     path("campaigns/<int:campaign_id>/<slug:action>/", campaign_views.action_view, name="campaign-action"),
+]
+
+# Reports and the live dashboard (managers).
+urlpatterns += [
+    path("reports/", report_views.reports_view, name="reports"),
+    path("reports/<slug:kind>.<slug:format>", report_views.export_view, name="report-export"),
 ]
 
 # Settings → Webhooks (admins): endpoints, test sends and the delivery log.

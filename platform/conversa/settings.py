@@ -70,6 +70,8 @@ TENANT_APPS = [
     "apps.exports",
     "apps.mail",
     "apps.campaigns",
+    "apps.reports",
+    "apps.teamchat",
     "apps.webhooks",
     "apps.web",
 ]
@@ -311,6 +313,9 @@ MEDIA_MAX_BYTES = {
 MEDIA_URL_TTL_SECONDS = env.int("MEDIA_URL_TTL_SECONDS", default=300)
 # Contact imports (CSV/XLSX): larger uploads are refused with 413 before their body is read.
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# An import whose run has committed no batch for this long is taken to be dead and run again from
+# its last committed batch (a batch takes about a quarter of a second).
+IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
 # Signed export download links stay valid this long.
 EXPORT_URL_TTL_SECONDS = env.int("EXPORT_URL_TTL_SECONDS", default=300)
 # A ready export's file is deleted this long after it was made (the row stays, `expired`).
@@ -442,8 +447,8 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=80)
 # An endpoint whose attempts failed this many times in a row is disabled and its admins notified.
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
-# Attempts to failing or slow endpoints (last attempt failed, or took WEBHOOK_SLOW_SECONDS or more)
-# in flight at once across all workers: the other workers stay free for healthy endpoints.
+# Attempts in flight at once, across all workers, to endpoints not known to answer well (new, failed
+# since their last success, or slower than WEBHOOK_SLOW_SECONDS): the other workers stay free.
 WEBHOOK_SUSPECT_WORKERS = env.int("WEBHOOK_SUSPECT_WORKERS", default=1)
 WEBHOOK_SLOW_SECONDS = env.float("WEBHOOK_SLOW_SECONDS", default=2)
 # Finished deliveries (delivered or given up) stay in the log this many days.

@@ -27,6 +27,8 @@ APP_LAYERS = {
     "apps.exports": 7,  # reads contacts, conversations and the audit log through their selectors
     "apps.mail": 2,  # branded email, beside accounts (invitations, resets, trial reminders)
     "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
+    "apps.reports": 8,  # rollups of conversations, teams and campaigns, kept by their events
+    "apps.teamchat": 7,  # chat among users; files through media, mentions through notifications
     "apps.webhooks": 7,  # hears the events of conversations, contacts and campaigns
 }
 DOORS = 9

@@ -265,7 +265,7 @@ def visit_every_screen(alpha, browser, s) -> dict[str, str]:
     for path in ("/app/", "/app/?tab=unassigned", "/app/?tab=all&status=any", f"/app/c/{active}/",
                  f"/app/c/{closed}/", f"/app/c/{s['old']}/", "/app/notifications/", "/app/profile/",
                  "/app/sandbox/", f"/app/sandbox/?inbox={s['inbox'].pk}&phone=%2B5511987654321&name=Gil",
-                 "/app/profile/security/"):
+                 "/app/profile/security/", "/app/team-chat/"):
         get(path)
     # Security: the authenticator set-up (QR code, key) and a wrong code's refusal.
     browser.post("/app/profile/security/", {"step": "start"})

@@ -13,6 +13,7 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.conversations.models import Conversation
 from apps.notifications.models import Notification
+from apps.teamchat.selectors import unread_total
 from apps.teams.models import Team
 
 register = template.Library()
@@ -26,6 +27,11 @@ TICKS = {"pending": "🕓", "sending": "🕓", "sent": "✓", "delivered": "✓�
 @register.simple_tag
 def unread_notifications(user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+@register.simple_tag
+def unread_team_chat(user) -> int:
+    return unread_total(user)
 
 
 @register.filter

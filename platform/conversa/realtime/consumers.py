@@ -161,14 +161,18 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def typing(self, content: dict):
-        """Relay an agent's typing to the others watching that conversation (subscribers only)."""
-        group = topics.group_for(self.schema_name, "conversation", content.get("conversation_id"))
+        """Relay a user's typing to the others following that conversation or team-chat room
+        (subscribers only: the topic's authoriser let them in)."""
+        if content.get("room_id") is not None:
+            topic, key = "team_chat_room", "room_id"
+        else:
+            topic, key = "conversation", "conversation_id"
+        group = topics.group_for(self.schema_name, topic, content.get(key))
         if group is None or group not in self.subscriptions:
-            await self.send_error("not_subscribed", "Subscribe to the conversation first.")
+            await self.send_error("not_subscribed", "Subscribe to the conversation or room first.")
             return
         event = "typing.stopped" if content.get("state") == "stopped" else "typing.started"
-        data = {"conversation_id": int(content["conversation_id"]), "user_id": self.user.pk,
-                "name": self.user.name}
+        data = {key: int(content[key]), "user_id": self.user.pk, "name": self.user.name}
         await self.channel_layer.group_send(group, event_message(event, data, exclude=self.channel_name))
 
     async def send_error(self, code: str, message: str):
@@ -211,6 +215,16 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if text is None:  # sent by a process still running the previous release
             text = json.dumps({"type": message["event"], "data": message["data"]})
         await self.base_send({"type": "websocket.send", "text": text})
+
+    async def topic_revoke(self, message):
+        """The user may no longer follow a topic (removed from a team-chat room): leave it now."""
+        group = message["group"]
+        if group in self.subscriptions:
+            self.subscriptions.discard(group)
+            await self.stop_viewing(group)
+            await self.leave(group)
+            topic, _, ref = group.removeprefix(f"{self.schema_name}.").partition(".")
+            await self.send_json({"type": "unsubscribed", "data": {"topic": topic, "id": ref}})
 
     async def company_close(self, message):
         await self.close(code=message["code"])

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from django_tenants.utils import schema_context
 
-from conversa.realtime.groups import group_name
+from conversa.realtime.fanout import send_to_groups
+from conversa.realtime.groups import group_name, user_group
 
 # (user id, ref) → may that user follow it; runs in the socket's schema, loads what it needs.
 Authorizer = Callable[[int, str], bool]
@@ -38,3 +39,10 @@ def authorize(schema_name: str, user_id: int, topic, ref) -> str | None:
         if not _topics[topic](user_id, str(ref)):
             return None
     return group
+
+
+def revoke(schema_name: str, user_id: int, topic, ref) -> None:
+    """Make every socket of one user leave (topic, ref) now: they may no longer follow it."""
+    group = group_for(schema_name, topic, ref)
+    if group is not None:
+        send_to_groups([user_group(schema_name, user_id)], {"type": "topic.revoke", "group": group})

@@ -22,6 +22,9 @@ from apps.conversations.services import conversation_assign, conversation_close,
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import InboundMessage
 from apps.inboxes.services import inbox_create, template_create
+from apps.teamchat.models import Room
+from apps.teamchat.services import message_send as chat_message_send
+from apps.teamchat.services import room_create, room_direct_open
 from apps.teams.models import Team
 from apps.teams.services import team_create, team_member_set
 from tenants.models import Company
@@ -67,6 +70,7 @@ QUICK_REPLIES = [
     ("thanks", "Thank you, {{contact.first_name}}! Anything else I can do for you?"),
     ("hours", "We answer Monday to Friday, 9:00 to 18:00."),
 ]
+DEMO_CHAT_ROOM = "Whole team"
 AGENTS = [
     ("ana@example.com", "Ana Agent", "agent"),
     ("bruno@example.com", "Bruno Agent", "agent"),
@@ -120,6 +124,7 @@ class Command(BaseCommand):
             self.ensure_quick_replies()
             self.ensure_campaigns(company, inbox)
             self.ensure_segments()
+            self.ensure_team_chat()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         port = os.environ.get("PORT", "8000")
         self.stdout.write(f"  agents' UI:   http://{tenant_host('demo')}:{port}/app/")
@@ -227,6 +232,21 @@ class Command(BaseCommand):
                         message={"text": "Hola {{contact.first_name}}, ¡te esperamos el sábado!"},
                         send_window={"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00",
                                      "end": "18:00"}, timezone="America/Sao_Paulo", rate_per_second=10)
+
+    @transaction.atomic
+    def ensure_team_chat(self) -> None:
+        """A group room of everyone with a short exchange and a direct room; created once."""
+        if Room.objects.filter(name=DEMO_CHAT_ROOM).exists():
+            return
+        users = {user.email: user for user in User.objects.all()}
+        admin, ana, bruno = users[ADMIN[0]], users["ana@example.com"], users["bruno@example.com"]
+        room = room_create(actor=admin, name=DEMO_CHAT_ROOM, description="Everyone in the demo company",
+                           member_ids=[user.pk for user in users.values()])
+        question = chat_message_send(actor=admin, room=room, text="Who can cover the weekend queue?")
+        chat_message_send(actor=ana, room=room, text="I can take Saturday.", reply_to_id=question.pk)
+        chat_message_send(actor=bruno, room=room, text="Sunday is mine, @Ana Agent thanks!")
+        direct, _ = room_direct_open(actor=admin, user_id=ana.pk)
+        chat_message_send(actor=admin, room=direct, text="Great work on the Córdoba order today.")
 
     def ensure_segments(self) -> None:
         """A saved filter to show segments with (every demo contact is a new lead)."""

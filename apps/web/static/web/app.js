@@ -246,12 +246,19 @@
         refreshItem(openConversationId(), "m", element.dataset.messageId);
       });
     },
+    "team_chat.message.created"(data) {
+      // The team chat page keeps this badge itself (it knows which room is open and read).
+      if (document.getElementById("team-chat") || data.held || (data.author && data.author.id === config.userId)) return;
+      const badge = document.getElementById("team-chat-badge");
+      if (badge) { badge.textContent = Number(badge.textContent || 0) + 1; badge.hidden = false; }
+    },
     "notification.created"(data) {
       const badge = document.getElementById("notifications-badge");
       if (badge) { badge.textContent = Number(badge.textContent || 0) + 1; badge.hidden = false; }
       const conversationId = data.data && Number(data.data.conversation_id);
+      const roomId = data.data && Number(data.data.room_id); // a mention in the team chat
       notifyDesktop(data.title || strings.newMessage, data.body || "",
-        conversationId ? `/app/c/${conversationId}/` : "/app/");
+        conversationId ? `/app/c/${conversationId}/` : roomId ? `/app/team-chat/?room=${roomId}` : "/app/");
     },
   };
 
@@ -327,6 +334,13 @@
   // --- composer ---------------------------------------------------------------------------------
 
   const Conversa = (window.Conversa = {
+    // Page scripts (teamchat.js) send their own frames (a room's subscription, typing) on this
+    // socket; false while it is not signed in (they send again on the next `ready` frame).
+    send(frame) {
+      if (!socket || socket.readyState !== WebSocket.OPEN || !socket.ready) return false;
+      socket.send(JSON.stringify(frame));
+      return true;
+    },
     composerSent(form) {
       form.reset();
       form.querySelector("[name=reply_to]").value = "";
