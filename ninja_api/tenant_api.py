@@ -26,6 +26,7 @@ from ninja_api.routers import (
     team_chat,
     teams,
     users,
+    webhooks,
 )
 
 api = NinjaAPI(
@@ -65,3 +66,4 @@ api.add_router("/team-chat", team_chat.router)
 api.add_router("/automation-rules", automation.rules_router)
 api.add_router("/macros", automation.macros_router)
 api.add_router("/conversations", automation.conversation_macros_router)
+api.add_router("/webhooks", webhooks.router)

@@ -73,6 +73,8 @@ RULES: dict[str, Rule] = {
     # shared macros are written by managers, like shared quick replies.
     "macros.use": Rule(EVERYONE, "conversations:write"),
     "macros.share": Rule(MANAGERS, None),
+    # Outbound webhooks carry every event of the company out: admins, or a key with the scope.
+    "webhooks.manage": Rule(ADMINS, "webhooks:write"),
 }
 
 DENIED = {
@@ -83,6 +85,7 @@ DENIED = {
     "contacts.erase": _("Only admins can do this."),
     "reports.read": _("Only supervisors and admins can read reports."),
     "automation.manage": _("Only admins can do this."),
+    "webhooks.manage": _("Only admins can do this."),
 }
 
 

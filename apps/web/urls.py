@@ -17,6 +17,7 @@ import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
 import apps.web.views.team_chat as team_chat_views
 import apps.web.views.teams as team_views
+import apps.web.views.webhooks as webhook_views
 from apps.web.views import contacts, conversation, inbox, media, notifications, session
 
 app_name = "web"
@@ -172,4 +173,14 @@ urlpatterns += [
     path("settings/macros/<int:macro_id>/delete/", automation_views.macro_delete_view,
          name="settings-macro-delete"),
     path("c/<int:conversation_id>/macros/<int:macro_id>/", automation_views.macro_run_view, name="macro-run"),
+]
+
+# Settings → Webhooks (admins): endpoints, test sends and the delivery log.
+urlpatterns += [
+    path("settings/webhooks/", webhook_views.webhooks_view, name="settings-webhooks"),
+    path("settings/webhooks/<int:webhook_id>/", webhook_views.webhook_view, name="settings-webhook"),
+    path("settings/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver/",
+         webhook_views.delivery_redeliver_view, name="settings-webhook-redeliver"),
+    path("settings/webhooks/<int:webhook_id>/<slug:action>/", webhook_views.webhook_action_view,
+         name="settings-webhook-action"),
 ]

@@ -73,6 +73,7 @@ TENANT_APPS = [
     "apps.reports",
     "apps.teamchat",
     "apps.automation",
+    "apps.webhooks",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -443,3 +444,19 @@ CAMPAIGN_SENDERS_MAX = env.int("CAMPAIGN_SENDERS_MAX", default=2)
 CAMPAIGN_SEND_LANES_MAX = env.int("CAMPAIGN_SEND_LANES_MAX", default=6)
 # How long a send interrupted mid-request may stay unconfirmed by the provider before it is retried.
 CAMPAIGN_UNSETTLED_GRACE_SECONDS = env.int("CAMPAIGN_UNSETTLED_GRACE_SECONDS", default=300)
+
+# --- outbound webhooks ----------------------------------------------------------------------------
+# Seconds one delivery attempt may take (connect, send and answer) before it counts as failed.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# Attempts per delivery; the waits between them triple from WEBHOOK_RETRY_BASE_SECONDS (8 attempts
+# from 80 s: about 24 hours in all).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=80)
+# An endpoint whose attempts failed this many times in a row is disabled and its admins notified.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+# Attempts in flight at once, across all workers, to endpoints not known to answer well (new, failed
+# since their last success, or slower than WEBHOOK_SLOW_SECONDS): the other workers stay free.
+WEBHOOK_SUSPECT_WORKERS = env.int("WEBHOOK_SUSPECT_WORKERS", default=1)
+WEBHOOK_SLOW_SECONDS = env.float("WEBHOOK_SLOW_SECONDS", default=2)
+# Finished deliveries (delivered or given up) stay in the log this many days.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)

@@ -30,6 +30,7 @@ APP_LAYERS = {
     "apps.reports": 8,  # rollups of conversations, teams and campaigns, kept by their events
     "apps.teamchat": 7,  # chat among users; files through media, mentions through notifications
     "apps.automation": 8,  # rules and macros act through conversations' services; hear their events
+    "apps.webhooks": 7,  # hears the events of conversations, contacts and campaigns
 }
 DOORS = 9
 

@@ -121,18 +121,18 @@ def test_a_burst_costs_the_same_queries_for_10_or_100_webhooks(
     # conversations; insert the messages; update conversations and contacts; mark the events;
     # release. After commit the frames read their conversations and messages, and the automations
     # ask once whether any of them has something to do (nothing here: no task), so do the
-    # automation rules (one indexed query for active rules on these events: none, no task), campaigns read
-    # the messages once (opt-out words; replies to a campaign are looked for only after one), and the
-    # reports' rollups read and upsert the conversations' facts and add the messages to the hourly and
-    # per-minute counters (one statement each; the minutes are pruned at most every few minutes,
-    # here on the first burst). In a test's
+    # automation rules (one indexed query for active rules on these events: none, no task), campaigns
+    # read the messages once (opt-out words; replies to a campaign are looked for only after one),
+    # reports keep their rollups (read the conversations, write their facts, add the messages per
+    # hour and per minute; the minutes are pruned at most every few minutes, here on the first
+    # burst), and outbound webhooks look for the company's active endpoints once (none here). In a test's
     # transaction BEGIN and COMMIT are a savepoint and its release, and commit hooks run when the
     # capture ends: the delivery is held around it as around the commit in `process_fresh_events`.
     for size in (10, 100):
         burst(size, f"run{size}")
         with in_schema(alpha.schema_name):
             connection.cursor().close()  # the schema's SET search_path, outside the count
-            with django_assert_max_num_queries(25), delivered_together():
+            with django_assert_max_num_queries(26), delivered_together():
                 with django_capture_on_commit_callbacks(execute=True):
                     assert process_fresh_events() == size
             assert Message.objects.filter(text=f"run{size}").count() == size
@@ -256,7 +256,8 @@ def test_a_burst_of_receipts_is_applied_together_in_the_same_queries_for_5_or_50
         ])
 
     # Begin; set the row lock wait; lock the events; savepoint; lock the messages; write the
-    # changes; mark the events; release; commit; after it, the frames read the messages.
+    # changes; mark the events; release; commit; after it, the frames read the messages and
+    # outbound webhooks look for the company's active endpoints (none here).
     for run in (range(5), range(5, 55)):
         with in_schema(alpha.schema_name):
             WebhookEvent.objects.bulk_create([
@@ -265,7 +266,7 @@ def test_a_burst_of_receipts_is_applied_together_in_the_same_queries_for_5_or_50
                 for i in run
             ])
             connection.cursor().close()
-            with django_assert_max_num_queries(10), delivered_together():
+            with django_assert_max_num_queries(11), delivered_together():
                 with django_capture_on_commit_callbacks(execute=True):
                     assert process_fresh_events() == len(run)
             assert Message.objects.filter(direction="outbound", status="read").count() == run.stop
