@@ -16,11 +16,13 @@ from ninja_api.routers import (
     exports,
     inboxes,
     invitations,
+    knowledge,
     media,
     notifications,
     passwords,
     quick_replies,
     segments,
+    tasks,
     teams,
     users,
 )
@@ -57,3 +59,5 @@ api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/knowledge", knowledge.router)
+api.add_router("/tasks", tasks.router)

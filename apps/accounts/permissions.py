@@ -60,6 +60,14 @@ RULES: dict[str, Rule] = {
     "exports.create": Rule(MANAGERS, "contacts:read"),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
+    # Knowledge base: everyone reads every article (internal ones included); managers write.
+    "knowledge.read": Rule(EVERYONE, "knowledge:read"),
+    "knowledge.write": Rule(MANAGERS, "knowledge:write"),
+    # Tasks: everyone keeps their own; which tasks one sees is apps.tasks.selectors' business.
+    "tasks.read": Rule(EVERYONE, "tasks:read"),
+    "tasks.write": Rule(EVERYONE, "tasks:write"),
+    # Giving a task to someone else (agents give tasks to themselves only).
+    "tasks.assign": Rule(MANAGERS, "tasks:write"),
 }
 
 DENIED = {

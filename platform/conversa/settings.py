@@ -70,6 +70,8 @@ TENANT_APPS = [
     "apps.exports",
     "apps.mail",
     "apps.campaigns",
+    "apps.knowledge",
+    "apps.tasks",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
