@@ -72,12 +72,9 @@ def test_internal_and_draft_articles_are_never_on_the_help_centre(alpha):
     for page in (listing, home, found, sitemap):
         assert public.slug in page
         assert internal.slug not in page and draft.slug not in page
-    with schema_context(alpha.schema_name):
-        admin = User.objects.filter(role="admin").first()
-        feedback = visit(host, f"/help/{internal.category.slug}/{internal.slug}/feedback", method="post",
-                         data=json.dumps({"helpful": True}), content_type="application/json")
+    feedback = visit(host, f"/help/{internal.category.slug}/{internal.slug}/feedback", method="post",
+                     data=json.dumps({"helpful": True}), content_type="application/json")
     assert feedback.status_code == 404
-    assert admin is not None
 
 
 def test_a_cached_page_is_dropped_when_its_article_changes_and_views_are_counted_in_redis(
@@ -151,18 +148,20 @@ def test_feedback_counts_once_per_address_and_needs_the_csrf_token(alpha):
     assert send({"stars": 4}).status_code == 200
     with schema_context(alpha.schema_name):
         stored = Article.objects.get(pk=article.pk)
-    assert (stored.helpful_count, stored.not_helpful_count, stored.rating_count, stored.rating_sum) == (1, 0, 1, 4)
+    counts = (stored.helpful_count, stored.not_helpful_count, stored.rating_count, stored.rating_sum)
+    assert counts == (1, 0, 1, 4)
 
 
 def test_pages_carry_seo_tags_and_speak_the_visitors_language(alpha):
     article = publish(alpha, title="Shipping times", body="Orders ship **within two days** of payment.")
     host, path = host_of(alpha), f"/help/{article.category.slug}/{article.slug}"
     html = visit(host, path).content.decode()
-    assert f"<title>Shipping times · " in html
+    assert "<title>Shipping times · " in html
     assert '<meta name="description" content="Orders ship within two days of payment.">' in html
     assert f'<link rel="canonical" href="http://{host}{path}">' in html
     spanish = visit(host, path, headers={"Accept-Language": "es"})
-    assert spanish["Content-Language"] == "es" and "¿Te ha sido útil este artículo?" in spanish.content.decode()
+    assert spanish["Content-Language"] == "es"
+    assert "¿Te ha sido útil este artículo?" in spanish.content.decode()
     sitemap = visit(host, "/help/sitemap.xml")
     assert sitemap["Content-Type"].startswith("application/xml")
     assert f"<loc>http://{host}{path}</loc>" in sitemap.content.decode()
