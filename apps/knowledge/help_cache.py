@@ -6,7 +6,8 @@ company's pages are never served on another's host.
 """
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
 
 VERSION_KEY = "help:version"
 PAGE_TTL = 3600
@@ -29,8 +30,15 @@ def bump() -> None:
 
 
 def bump_on_commit() -> None:
-    """Drop every cached page of this company once the current transaction commits."""
-    transaction.on_commit(bump)
+    """Drop every cached page of this company once the current transaction commits (in this
+    company's schema, whatever the connection's schema is by then)."""
+    schema_name = connection.schema_name
+
+    def bump_in_schema():
+        with schema_context(schema_name):
+            bump()
+
+    transaction.on_commit(bump_in_schema)
 
 
 def page_key(*parts) -> str:

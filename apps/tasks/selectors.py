@@ -59,6 +59,12 @@ def task_list(actor: Actor, *, assignee: str | int | None = None, status: str | 
     return tasks
 
 
+def tasks_of_my_teams(actor: User) -> QuerySet[Task]:
+    """The tasks of the members of the actor's teams that the actor sees (the "Team" tab)."""
+    members = TeamMember.objects.filter(team_id__in=team_ids_of(actor)).values("user_id")
+    return tasks_visible_to(actor).filter(assignee__in=members)
+
+
 def task_get_for(actor: Actor, task_id: int) -> Task:
     task = tasks_visible_to(actor).filter(pk=task_id).first()
     if task is None:
