@@ -65,7 +65,6 @@ with schema_context("{schema}"):
 """
 
 
-@pytest.mark.django_db(transaction=False)
 def test_two_sweeps_at_once_and_a_restarted_worker_send_each_reminder_once(live_db, make_live_company):
     company = make_live_company()
     agent = make_user(company)
