@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from apps.notifications.services import notify
 from apps.tasks.models import Task
+from tenants.models import Company
 
 BATCH = 500
 
@@ -37,21 +38,23 @@ def reminders_send(*, now=None) -> int:
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM, {"now": now})
             ids = [row[0] for row in cursor.fetchall()]
+        zone = _company_zone() if ids else dt.UTC
         for task in Task.objects.filter(pk__in=ids).select_related("assignee"):
-            _remind(task)
+            _remind(task, zone)
     return len(ids)
 
 
 def _company_zone():
     """Due times in the company's time zone (users have none of their own)."""
-    company = getattr(connection, "tenant", None)
+    company = Company.objects.filter(schema_name=connection.schema_name)
+    name = company.values_list("time_zone", flat=True).first()
     try:
-        return zoneinfo.ZoneInfo(getattr(company, "time_zone", "") or "UTC")
+        return zoneinfo.ZoneInfo(name or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return dt.UTC
 
 
-def _remind(task: Task) -> None:
+def _remind(task: Task, zone) -> None:
     user = task.assignee
     if not user.is_active:
         return
@@ -59,7 +62,7 @@ def _remind(task: Task) -> None:
         title = _("Reminder: %(title)s") % {"title": task.title}
         body = ""
         if task.due_at:
-            due = timezone.localtime(task.due_at, _company_zone())
+            due = timezone.localtime(task.due_at, zone)
             body = _("Due %(when)s") % {"when": formats.date_format(due, "DATETIME_FORMAT")}
     notify(users=[user], kind="task_reminder", title=str(title), body=str(body),
            data={"task_id": task.pk})
