@@ -117,6 +117,8 @@ def article_view(request, category_slug: str, article_slug: str):
     response, meta = _cached(request, build)
     counters.view_count(meta["article_id"])
     get_token(request)  # the CSRF cookie the feedback buttons send back
+    # It may carry that cookie: browsers keep it a minute, shared caches never store it.
+    response["Cache-Control"] = "private, max-age=60"
     return response
 
 
