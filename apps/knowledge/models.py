@@ -3,6 +3,7 @@ centre (`/help/` on the company's hosts)."""
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -62,7 +63,9 @@ class Article(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["category", "slug"], name="knowledge_article_slug_per_category"),
         ]
-        indexes = [models.Index(fields=["status", "visibility"], name="knowledge_article_public_idx")]
+        # No index on status/visibility: most articles are published, and such an index led the
+        # planner away from the search's trigram indexes (migration 0002).
+        indexes = [GinIndex(fields=["tags"], name="knowledge_article_tags_gin")]
 
     def __str__(self):
         return self.title

@@ -56,7 +56,6 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-updated_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'visibility'], name='knowledge_article_public_idx')],
                 'constraints': [models.UniqueConstraint(fields=('category', 'slug'), name='knowledge_article_slug_per_category')],
             },
         ),
