@@ -5,7 +5,9 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.knowledge.models import Article
+from tests.conftest import host_of
 from tests.fixtures.factories import make_api_key, make_user
+from tests.knowledge.conftest import visit
 
 pytestmark = pytest.mark.django_db
 
@@ -89,9 +91,10 @@ def test_one_companys_articles_are_unknown_to_another_companys_token_and_key(alp
     assert alpha_token_on_bravo.get("/api/v1/knowledge/articles").status_code == 401
 
 
-def test_the_knowledge_api_needs_the_plan_feature(make_company, api):
+def test_without_the_plan_feature_the_api_refuses_and_the_help_centre_does_not_exist(make_company, api):
     company = make_company(plan="free")
     client = api(company, token=api(company).login(company.owner_email)["access"])
     response = client.get("/api/v1/knowledge/articles")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "feature_not_in_plan"
+    assert visit(host_of(company), "/help/").status_code == 404
