@@ -193,3 +193,12 @@ def test_one_companys_articles_are_never_on_another_companys_host(alpha, bravo):
     assert visit(host_of(bravo), path).status_code == 404
     assert "Alpha secret recipe" not in visit(host_of(bravo), "/help/search?q=secret").content.decode()
 
+
+
+def test_views_are_counted_and_flushed_per_company(alpha, bravo):
+    article = publish(alpha, title="Counted in alpha")
+    visit(host_of(alpha), f"/help/{article.category.slug}/{article.slug}")
+    with schema_context(bravo.schema_name):
+        counters.views_flush()
+    with schema_context(alpha.schema_name):
+        assert counters.pending_views(article.pk) == 1  # bravo's flush left alpha's count alone

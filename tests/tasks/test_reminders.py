@@ -99,3 +99,17 @@ def test_two_sweeps_at_once_and_a_restarted_worker_send_each_reminder_once(live_
         for task in tasks:
             assert len(reminders_of(task)) == 1
         assert not Task.objects.filter(pk__in=[t.pk for t in tasks], reminded_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_sweep_in_one_company_never_reminds_another_companys_tasks(alpha, bravo):
+    agent = make_user(alpha)
+    with schema_context(alpha.schema_name):
+        task = task_create(actor=agent, title="Alpha reminder", remind_at=timezone.now())
+    with schema_context(bravo.schema_name):
+        reminders_send(now=timezone.now() + dt.timedelta(minutes=1))
+        assert not Notification.objects.filter(title="Reminder: Alpha reminder").exists()
+    with schema_context(alpha.schema_name):
+        assert Task.objects.get(pk=task.pk).reminded_at is None
+        reminders_send(now=timezone.now() + dt.timedelta(minutes=1))
+        assert [n.user_id for n in reminders_of(task)] == [agent.pk]
