@@ -21,6 +21,7 @@ from ninja_api.routers import (
     notifications,
     passwords,
     quick_replies,
+    reports,
     segments,
     tasks,
     teams,
@@ -59,5 +60,6 @@ api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/reports", reports.router)
 api.add_router("/knowledge", knowledge.router)
 api.add_router("/tasks", tasks.router)

@@ -60,6 +60,9 @@ RULES: dict[str, Rule] = {
     "exports.create": Rule(MANAGERS, "contacts:read"),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
+    # Reports: managers (supervisors see their teams' figures only, apps.reports.scope), or a key
+    # that may read conversations.
+    "reports.read": Rule(MANAGERS, "conversations:read"),
     # Knowledge base: everyone reads every article (internal ones included); managers write.
     "knowledge.read": Rule(EVERYONE, "knowledge:read"),
     "knowledge.write": Rule(MANAGERS, "knowledge:write"),
@@ -76,6 +79,7 @@ DENIED = {
     "company.manage": _("Only admins can do this."),
     "inboxes.manage": _("Only admins can do this."),
     "contacts.erase": _("Only admins can do this."),
+    "reports.read": _("Only supervisors and admins can read reports."),
 }
 
 

@@ -16,6 +16,7 @@ custom fields merged. Imported and updated contacts join the chosen list.
 """
 
 import csv
+import datetime as dt
 import io
 import itertools
 import logging
@@ -35,7 +36,7 @@ from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -453,11 +454,19 @@ class _Run:
 def contact_import_run(*, import_id: int) -> ContactImport | None:
     """Run a queued import, or resume a running one after its worker died: every batch commits its
     contacts together with the counters that record it, so the rows up to `processed` are done and
-    the run goes on after them. A completed or failed import is left alone (None). Row errors are
-    written in the language of the user who started it."""
+    the run goes on after them. A completed or failed import, or one that a live run holds, is left
+    alone (None). Row errors are written in the language of the user who started it."""
     author = ContactImport.objects.filter(pk=import_id).values_list("created_by__language", flat=True).first()
     with translation.override(author or settings.LANGUAGE_CODE):
         return _run(import_id)
+
+
+class _LeaseLost(Exception):
+    """Another run took the import over (this one was thought dead): stop without writing."""
+
+
+def _stale_before():
+    return timezone.now() - dt.timedelta(seconds=settings.IMPORT_STALE_SECONDS)
 
 
 def _run(import_id: int) -> ContactImport | None:
@@ -465,9 +474,13 @@ def _run(import_id: int) -> ContactImport | None:
         record = ContactImport.objects.select_for_update().filter(pk=import_id).first()
         if record is None or record.status in (ContactImport.Status.COMPLETED, ContactImport.Status.FAILED):
             return None
+        held = record.status == ContactImport.Status.RUNNING and record.heartbeat_at is not None
+        if held and record.heartbeat_at >= _stale_before():
+            return None  # a live run has it (a duplicate task, or a resume that came too early)
         record.status = ContactImport.Status.RUNNING
         record.started_at = record.started_at or timezone.now()
-        record.save(update_fields=["status", "started_at"])
+        record.runner, record.heartbeat_at = uuid.uuid4(), timezone.now()
+        record.save(update_fields=["status", "started_at", "runner", "heartbeat_at"])
         publish(IMPORT_PROGRESS, {"import_id": record.pk})
     try:
         with tempfile.TemporaryFile() as local:
@@ -475,6 +488,9 @@ def _run(import_id: int) -> ContactImport | None:
             with default_storage.open(record.file_name, "rb") as stored:
                 shutil.copyfileobj(stored, local, 1024 * 1024)
             _process(record, local)
+    except _LeaseLost:
+        logger.warning("import %s was taken over by another run; this one stops", record.pk)
+        return None
     except Exception as exc:
         logger.exception("import %s failed", record.pk)
         _finish(record, failure=_("The file could not be read to the end: %(error)s")
@@ -482,6 +498,23 @@ def _run(import_id: int) -> ContactImport | None:
         return record
     _finish(record)
     return record
+
+
+def contact_imports_resume_stalled() -> int:
+    """Queue again the imports whose run died (no batch committed for IMPORT_STALE_SECONDS) and the
+    queued ones whose task was lost; the run goes on after the last committed batch. Returns how many."""
+    stale = _stale_before()
+    stalled = list(
+        ContactImport.objects.filter(
+            Q(status=ContactImport.Status.RUNNING, heartbeat_at__lt=stale)
+            | Q(status=ContactImport.Status.QUEUED, created_at__lt=stale)
+        ).values_list("pk", flat=True)
+    )
+    schema = connection.schema_name
+    for import_id in stalled:
+        logger.warning("import %s stalled; queued again", import_id)
+        _enqueue(schema, import_id)
+    return len(stalled)
 
 
 def _process(record: ContactImport, fileobj) -> None:
@@ -614,6 +647,10 @@ def _merged_tags(current: list[str], *more: list[str]) -> list[str]:
 def _record_progress(run: _Run, *, processed: int, imported: int, updated: int, skipped: int,
                      errors: list[dict]) -> None:
     record = run.record
+    # Inside the batch's transaction: the batch counts only while this run still holds the import.
+    held = ContactImport.objects.select_for_update().filter(pk=record.pk, runner=record.runner)
+    if not held.update(heartbeat_at=timezone.now()):
+        raise _LeaseLost
     record.processed += processed
     record.imported += imported
     record.updated += updated
@@ -633,6 +670,10 @@ def _record_progress(run: _Run, *, processed: int, imported: int, updated: int, 
 
 def _finish(record: ContactImport, *, failure: str = "") -> None:
     with transaction.atomic():
+        held = ContactImport.objects.select_for_update().filter(
+            pk=record.pk, runner=record.runner, status=ContactImport.Status.RUNNING)
+        if not held.exists():
+            return  # another run took the import over and finishes it
         record.refresh_from_db()
         record.status = ContactImport.Status.FAILED if failure else ContactImport.Status.COMPLETED
         record.failure = failure[:500]

@@ -220,9 +220,17 @@ class ContactImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The run that holds the import and when it last committed a batch: a run whose heartbeat is
+    # older than IMPORT_STALE_SECONDS is taken to be dead and another takes over (imports.py).
+    runner = models.UUIDField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["heartbeat_at"], name="import_unfinished_idx",
+                         condition=models.Q(status__in=["queued", "running"])),
+        ]
 
     def __str__(self):
         return f"{self.filename} ({self.status})"

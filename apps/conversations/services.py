@@ -280,6 +280,10 @@ def conversation_unassign(*, conversation: Conversation, actor: Actor | None) ->
         conversation.assigned_at = None
         if conversation.status in (Conversation.Status.OPEN, Conversation.Status.PENDING):
             # Back in the queue: not a user-chosen transition, so it bypasses the table.
+            publish(
+                events.CONVERSATION_STATUS_CHANGED,
+                {"conversation_id": conversation.pk, "from": conversation.status, "to": "queued"},
+            )
             conversation.status = Conversation.Status.QUEUED
         conversation.save()
         _timeline(conversation, actor, "unassigned", previous_assignee_id=previous)

@@ -210,6 +210,23 @@ def add_business_seconds(hours: dict | None, start: dt.datetime, seconds: int) -
     return None
 
 
+def business_seconds_between(hours: dict | None, start: dt.datetime, end: dt.datetime) -> int:
+    """Seconds of open time from `start` to `end` (0 when `end` is not after `start`): what a
+    conversation waited within business hours. The inverse of `add_business_seconds`."""
+    schedule = _compile(hours)
+    start, end = _aware(start), _aware(end)
+    if end <= start:
+        return 0
+    if schedule.always_open:
+        return int((end - start).total_seconds())
+    total = dt.timedelta()
+    for period_start, period_end in _open_periods_from(schedule, start):
+        if period_start >= end:
+            break
+        total += min(period_end, end) - max(period_start, start)
+    return int(total.total_seconds())
+
+
 def validate_business_hours(data, field: str = "business_hours") -> list[dict]:
     """What is wrong with `data` as business hours, as SPEC §13 details (empty: valid)."""
     if data is None or data == {}:

@@ -9,6 +9,7 @@ import apps.web.views.imports as import_views
 import apps.web.views.invitations as invitation_views
 import apps.web.views.knowledge as knowledge_views
 import apps.web.views.passwords as password_views
+import apps.web.views.reports as report_views
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.security as security_views
 import apps.web.views.settings as settings_views
@@ -143,6 +144,12 @@ urlpatterns += [
     path("campaigns/<int:campaign_id>/report.csv", campaign_views.report_csv_view,
          name="campaign-report-csv"),
     path("campaigns/<int:campaign_id>/<slug:action>/", campaign_views.action_view, name="campaign-action"),
+]
+
+# Reports and the live dashboard (managers).
+urlpatterns += [
+    path("reports/", report_views.reports_view, name="reports"),
+    path("reports/<slug:kind>.<slug:format>", report_views.export_view, name="report-export"),
 ]
 
 # Tasks: Mine / Team / Overdue, a task's page with its comments.

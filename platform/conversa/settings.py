@@ -70,6 +70,7 @@ TENANT_APPS = [
     "apps.exports",
     "apps.mail",
     "apps.campaigns",
+    "apps.reports",
     "apps.knowledge",
     "apps.tasks",
     "apps.web",
@@ -312,6 +313,9 @@ MEDIA_MAX_BYTES = {
 MEDIA_URL_TTL_SECONDS = env.int("MEDIA_URL_TTL_SECONDS", default=300)
 # Contact imports (CSV/XLSX): larger uploads are refused with 413 before their body is read.
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# An import whose run has committed no batch for this long is taken to be dead and run again from
+# its last committed batch (a batch takes about a quarter of a second).
+IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
 # Signed export download links stay valid this long.
 EXPORT_URL_TTL_SECONDS = env.int("EXPORT_URL_TTL_SECONDS", default=300)
 # A ready export's file is deleted this long after it was made (the row stays, `expired`).

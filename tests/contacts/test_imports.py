@@ -1,15 +1,24 @@
 """Contact imports through the services: mapping, normalisation, dedupe, update or skip, lists, tags,
 custom fields, the plan's limit, and bad files that change nothing."""
 
+import datetime as dt
 import io
 import os
+import uuid
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from django_tenants.utils import schema_context
 from openpyxl import Workbook
 
-from apps.contacts.imports import contact_import_run, contact_import_start, suggest_mapping
+from apps.contacts import imports
+from apps.contacts.imports import (
+    contact_import_run,
+    contact_import_start,
+    contact_imports_resume_stalled,
+    suggest_mapping,
+)
 from apps.contacts.models import Contact, ContactImport, ContactList
 from conversa.errors import DomainError
 from tests.fixtures.contacts import limit_contacts, make_contact, make_custom_field
@@ -222,3 +231,46 @@ def test_agents_may_not_import(alpha):
     with schema_context(alpha.schema_name), pytest.raises(DomainError) as refused:
         contact_import_start(actor=agent, fileobj=io.BytesIO(content), size=len(content), filename="c.csv")
     assert refused.value.status == 403
+
+
+def test_an_import_whose_worker_died_is_resumed_by_the_minutes_sweep(alpha):
+    content = b"phone\n+5511970071001\n+5511970071002\n+5511970071003\n"
+    actor = make_user(alpha, role="admin")
+    with schema_context(alpha.schema_name):
+        record = contact_import_start(actor=actor, fileobj=io.BytesIO(content), size=len(content),
+                                      filename="c.csv")  # not committed: the task is not queued
+        # Its worker died after the first batch, longer ago than IMPORT_STALE_SECONDS.
+        long_ago = timezone.now() - dt.timedelta(seconds=settings.IMPORT_STALE_SECONDS + 5)
+        ContactImport.objects.filter(pk=record.pk).update(
+            status="running", processed=1, imported=1, runner=uuid.uuid4(), heartbeat_at=long_ago)
+        assert contact_imports_resume_stalled() == 1  # the task runs inline in the tests
+        record.refresh_from_db()
+        assert (record.status, record.processed, record.imported) == ("completed", 3, 3)
+        assert contact_imports_resume_stalled() == 0
+
+
+def test_a_live_run_keeps_its_import_and_a_run_that_was_taken_over_stops_without_counting(alpha, monkeypatch):
+    content = b"phone\n+5511970072001\n+5511970072002\n"
+    actor = make_user(alpha, role="admin")
+    with schema_context(alpha.schema_name):
+        record = contact_import_start(actor=actor, fileobj=io.BytesIO(content), size=len(content),
+                                      filename="c.csv")
+        ContactImport.objects.filter(pk=record.pk).update(
+            status="running", runner=uuid.uuid4(), heartbeat_at=timezone.now())
+        assert contact_import_run(import_id=record.pk) is None  # a duplicate task leaves it alone
+        assert contact_imports_resume_stalled() == 0
+
+        # A run thought dead is overtaken between reading its rows and committing them.
+        ContactImport.objects.filter(pk=record.pk).update(heartbeat_at=timezone.now() - dt.timedelta(hours=1))
+        rows_of = imports.import_files.iter_rows
+
+        def rows_then_overtaken(*args, **kwargs):
+            yield from rows_of(*args, **kwargs)
+            overtaken = {"runner": uuid.uuid4(), "heartbeat_at": timezone.now()}
+            ContactImport.objects.filter(pk=record.pk).update(**overtaken)
+
+        monkeypatch.setattr(imports.import_files, "iter_rows", rows_then_overtaken)
+        assert contact_import_run(import_id=record.pk) is None
+        record.refresh_from_db()
+        assert (record.status, record.processed, record.imported) == ("running", 0, 0)
+        assert not Contact.objects.filter(phone__startswith="+551197007200").exists()

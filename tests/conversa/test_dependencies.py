@@ -27,6 +27,7 @@ APP_LAYERS = {
     "apps.exports": 7,  # reads contacts, conversations and the audit log through their selectors
     "apps.mail": 2,  # branded email, beside accounts (invitations, resets, trial reminders)
     "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
+    "apps.reports": 8,  # rollups of conversations, teams and campaigns, kept by their events
     "apps.knowledge": 5,  # articles by users; the help centre reads no conversation
     "apps.tasks": 7,  # tasks name contacts and conversations and follow their visibility
 }

@@ -404,6 +404,22 @@ def test_routings_assignment_publishes_the_assignment_like_a_persons(
     assert (events.CONVERSATION_STATUS_CHANGED, opened) in names
 
 
+
+def test_unassigning_puts_the_conversation_back_in_the_queue_and_publishes_the_status_change(
+    alpha, published, django_capture_on_commit_callbacks
+):
+    team = make_team(alpha)
+    ana = make_agent(alpha, team)
+    ids = waiting_conversations(alpha, routed_inbox(alpha, team), 1)
+    with schema_context(alpha.schema_name):
+        route_team(team_id=team.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            conversation_unassign(conversation=Conversation.objects.get(pk=ids[0]), actor=ana)
+
+    names = [(event.name, event.data) for event in published]
+    queued = {"conversation_id": ids[0], "from": "open", "to": "queued"}
+    assert (events.CONVERSATION_STATUS_CHANGED, queued) in names
+
 # --- coalescing -----------------------------------------------------------------------------------
 
 def test_a_burst_of_triggers_queues_one_routing_task_per_team_and_none_is_lost(alpha, queue_to_redis):
