@@ -10,6 +10,7 @@ from django_tenants.utils import schema_context
 from apps.tasks.models import Task
 from apps.tasks.services import task_create
 from apps.teams.services import team_create, team_member_set
+from tenants.models import Company
 from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import make_inbox, receive
 from tests.web.test_pages import signed_in
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_agent_creates_completes_and_comments_a_task_from_the_tasks_page(alpha):
+    # Times are typed and shown in the company's time zone (rolled back with the test).
+    Company.objects.filter(pk=alpha.pk).update(time_zone="America/Sao_Paulo")
     agent = make_user(alpha, name="Ana Agent")
     browser = signed_in(alpha, agent)
     assert b'href="/app/tasks/"' in browser.get("/app/").content
@@ -28,8 +31,10 @@ def test_an_agent_creates_completes_and_comments_a_task_from_the_tasks_page(alph
     assert created.status_code == 302
     with schema_context(alpha.schema_name):
         task = Task.objects.get(title="Send the catalogue")
-    assert task.assignee_id == agent.pk and task.due_at is not None
-    assert "Send the catalogue" in browser.get("/app/tasks/").content.decode()
+    assert task.assignee_id == agent.pk
+    assert task.due_at == dt.datetime(2030, 5, 1, 13, 0, tzinfo=dt.UTC)
+    listed = browser.get("/app/tasks/").content.decode()
+    assert "Send the catalogue" in listed and 'datetime="2030-05-01T10:00:00-03:00"' in listed
 
     browser.post(f"/app/tasks/{task.pk}/comments/", {"text": "Asked for prices"})
     browser.post(f"/app/tasks/{task.pk}/status/done/", {"completion_notes": "Sent by email"})

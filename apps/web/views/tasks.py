@@ -68,11 +68,10 @@ def _zone(request):
         return zoneinfo.ZoneInfo("UTC")
 
 
-def _aware(value, zone):
-    """A datetime-local input is read in the company's time zone."""
-    if value is None or timezone.is_aware(value):
-        return value
-    return value.replace(tzinfo=zone)
+def _render_in(zone, request, template: str, context: dict, **kwargs):
+    """Times shown as they were typed: in the company's time zone (the forms read them in it)."""
+    with timezone.override(zone):
+        return render(request, template, context, **kwargs)
 
 
 def _local(value, zone):
@@ -80,9 +79,14 @@ def _local(value, zone):
     return timezone.localtime(value, zone).replace(tzinfo=None) if value else None
 
 
-def _task_fields(form: TaskForm, zone) -> dict:
+def _valid(form, zone) -> bool:
+    """Whether the form is valid, its datetime-local fields read in the company's time zone."""
+    with timezone.override(zone):
+        return form.is_valid()
+
+
+def _task_fields(form: TaskForm) -> dict:
     data = dict(form.cleaned_data)
-    data["due_at"], data["remind_at"] = _aware(data["due_at"], zone), _aware(data["remind_at"], zone)
     data["description"] = data["description"] or ""
     if data.get("assignee_id") in ("", None):
         data["assignee_id"] = None
@@ -104,8 +108,8 @@ def tasks_view(request):
     form = TaskForm(request.POST or None, user=user, initial={
         "contact_id": request.GET.get("contact"), "conversation_id": request.GET.get("conversation"),
     })
-    if request.method == "POST" and form.is_valid():
-        data = _task_fields(form, zone)
+    if request.method == "POST" and _valid(form, zone):
+        data = _task_fields(form)
         try:
             task = services.task_create(actor=user, **data)
         except DomainError as exc:
@@ -120,7 +124,7 @@ def tasks_view(request):
     else:
         tasks = selectors.task_list(user, assignee="me").exclude(status=Task.Status.CANCELLED)
     tasks = tasks.order_by("status", "due_at", "id")
-    return render(request, "web/tasks/list.html", {
+    return _render_in(zone, request, "web/tasks/list.html", {
         **SECTION, "tab": tab, "tabs": TABS, "tasks": list(tasks[:PAGE_SIZE]), "form": form,
         "now": timezone.now(), "zone": zone,
     }, status=422 if request.method == "POST" else 200)
@@ -140,15 +144,15 @@ def task_view(request, task_id: int):
     if task.assignee_id not in dict(form.fields["assignee_id"].choices):
         form.fields["assignee_id"].choices = [(task.assignee_id, task.assignee.name or task.assignee.email),
                                               *form.fields["assignee_id"].choices]
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form, zone):
         try:
-            services.task_update(actor=user, task=task, **_task_fields(form, zone))
+            services.task_update(actor=user, task=task, **_task_fields(form))
         except DomainError as exc:
             form.show_error(exc)
         else:
             messages.success(request, _("Task saved."))
             return redirect("web:task", task_id=task.pk)
-    return render(request, "web/tasks/detail.html", {
+    return _render_in(zone, request, "web/tasks/detail.html", {
         **SECTION, "task": task, "form": form, "complete_form": CompleteForm(),
         "comments": selectors.comments_of(task), "now": timezone.now(), "zone": zone,
     }, status=422 if request.method == "POST" else 200)
@@ -200,7 +204,7 @@ def tasks_panel_view(request):
                                 contact=int(contact) if contact.isdigit() else None)
     new_url = f"{reverse('web:tasks')}?" + (f"conversation={conversation}" if conversation.isdigit()
                                             else f"contact={contact}")
-    return render(request, "web/tasks/panel.html", {
+    return _render_in(_zone(request), request, "web/tasks/panel.html", {
         "tasks": list(tasks.order_by("due_at", "id")[:PANEL_SIZE]), "new_url": new_url,
         "now": timezone.now(),
     })
