@@ -17,12 +17,14 @@ from ninja_api.routers import (
     exports,
     inboxes,
     invitations,
+    knowledge,
     media,
     notifications,
     passwords,
     quick_replies,
     reports,
     segments,
+    tasks,
     team_chat,
     teams,
     users,
@@ -67,3 +69,5 @@ api.add_router("/automation-rules", automation.rules_router)
 api.add_router("/macros", automation.macros_router)
 api.add_router("/conversations", automation.conversation_macros_router)
 api.add_router("/webhooks", webhooks.router)
+api.add_router("/knowledge", knowledge.router)
+api.add_router("/tasks", tasks.router)

@@ -101,6 +101,7 @@ class ApiKey(models.Model):
         "conversations:read", "conversations:write",
         "contacts:read", "contacts:write",
         "campaigns:read", "campaigns:write", "webhooks:write", "audit:read",
+        "knowledge:read", "knowledge:write", "tasks:read", "tasks:write",
     )
 
     name = models.CharField(max_length=100)

@@ -75,6 +75,14 @@ RULES: dict[str, Rule] = {
     "macros.share": Rule(MANAGERS, None),
     # Outbound webhooks carry every event of the company out: admins, or a key with the scope.
     "webhooks.manage": Rule(ADMINS, "webhooks:write"),
+    # Knowledge base: everyone reads every article (internal ones included); managers write.
+    "knowledge.read": Rule(EVERYONE, "knowledge:read"),
+    "knowledge.write": Rule(MANAGERS, "knowledge:write"),
+    # Tasks: everyone keeps their own; which tasks one sees is apps.tasks.selectors' business.
+    "tasks.read": Rule(EVERYONE, "tasks:read"),
+    "tasks.write": Rule(EVERYONE, "tasks:write"),
+    # Giving a task to someone else (agents give tasks to themselves only).
+    "tasks.assign": Rule(MANAGERS, "tasks:write"),
 }
 
 DENIED = {

@@ -9,12 +9,14 @@ import apps.web.views.campaigns as campaign_views
 import apps.web.views.exports as export_views
 import apps.web.views.imports as import_views
 import apps.web.views.invitations as invitation_views
+import apps.web.views.knowledge as knowledge_views
 import apps.web.views.passwords as password_views
 import apps.web.views.reports as report_views
 import apps.web.views.sandbox as sandbox_views
 import apps.web.views.security as security_views
 import apps.web.views.settings as settings_views
 import apps.web.views.starting as starting_views
+import apps.web.views.tasks as task_views
 import apps.web.views.team_chat as team_chat_views
 import apps.web.views.teams as team_views
 import apps.web.views.webhooks as webhook_views
@@ -183,4 +185,26 @@ urlpatterns += [
          webhook_views.delivery_redeliver_view, name="settings-webhook-redeliver"),
     path("settings/webhooks/<int:webhook_id>/<slug:action>/", webhook_views.webhook_action_view,
          name="settings-webhook-action"),
+]
+
+# Tasks: Mine / Team / Overdue, a task's page with its comments.
+urlpatterns += [
+    path("tasks/", task_views.tasks_view, name="tasks"),
+    path("tasks/panel/", task_views.tasks_panel_view, name="tasks-panel"),
+    path("tasks/<int:task_id>/", task_views.task_view, name="task"),
+    path("tasks/<int:task_id>/status/<slug:status>/", task_views.task_status_view, name="task-status"),
+    path("tasks/<int:task_id>/comments/", task_views.task_comment_view, name="task-comment"),
+]
+
+# Knowledge base: articles and categories (managers), the composer's article picker (everyone).
+urlpatterns += [
+    path("knowledge/", knowledge_views.knowledge_view, name="knowledge"),
+    path("knowledge/new/", knowledge_views.article_edit_view, name="knowledge-new"),
+    path("knowledge/preview/", knowledge_views.preview_view, name="knowledge-preview"),
+    path("knowledge/picker/", knowledge_views.picker_view, name="knowledge-picker"),
+    path("knowledge/<int:article_id>/", knowledge_views.article_edit_view, name="knowledge-article"),
+    path("knowledge/<int:article_id>/<slug:action>/", knowledge_views.article_action_view,
+         name="knowledge-article-action"),
+    path("knowledge/categories/<int:category_id>/<slug:action>/", knowledge_views.category_action_view,
+         name="knowledge-category-action"),
 ]

@@ -74,6 +74,8 @@ TENANT_APPS = [
     "apps.teamchat",
     "apps.automation",
     "apps.webhooks",
+    "apps.knowledge",
+    "apps.tasks",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

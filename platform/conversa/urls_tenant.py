@@ -13,6 +13,7 @@ from tenants.views import brand_logo
 urlpatterns = [
     path("api/v1/", api.urls),
     path("app/", include("apps.web.urls")),
+    path("help/", include("apps.web.help_urls")),
     path("", RedirectView.as_view(url="/app/", permanent=False)),
     path("hooks/whatsapp/<int:inbox_id>", hooks.whatsapp_webhook, name="hook-whatsapp"),
     path("hooks/twilio/<int:inbox_id>", hooks.twilio_webhook, name="hook-twilio"),

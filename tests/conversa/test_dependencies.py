@@ -31,6 +31,8 @@ APP_LAYERS = {
     "apps.teamchat": 7,  # chat among users; files through media, mentions through notifications
     "apps.automation": 8,  # rules and macros act through conversations' services; hear their events
     "apps.webhooks": 7,  # hears the events of conversations, contacts and campaigns
+    "apps.knowledge": 5,  # articles by users; the help centre reads no conversation
+    "apps.tasks": 7,  # tasks name contacts and conversations and follow their visibility
 }
 DOORS = 9
 

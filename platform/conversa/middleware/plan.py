@@ -5,11 +5,12 @@ through `tenants.limits.ensure_within_limit`, because only they know what is bei
 """
 
 from django.db import connection
+from django.http import Http404
 from django.shortcuts import render
 
 from conversa.errors import DomainError, domain_error_response
 from conversa.middleware.api_errors import is_api_path
-from tenants.limits import CompanySuspended, ensure_feature
+from tenants.limits import CompanySuspended, FeatureNotInPlan, ensure_feature
 
 # Tenant routes that belong to a plan feature: (path prefix, feature).
 FEATURE_ROUTES = (
@@ -21,6 +22,8 @@ FEATURE_ROUTES = (
     ("/api/v1/team-chat", "team_chat"),
     ("/api/v1/reports/export", "reports_export"),
 )
+# Public pages of a feature: without it in the plan they do not exist (404), rather than a 403.
+PUBLIC_FEATURE_PAGES = ("/help/",)
 # Provider webhooks stay open for a suspended company: customers' messages are never dropped.
 # Its logo too: the suspended page shows it.
 OPEN_WHEN_SUSPENDED = ("/hooks/", "/static/", "/brand/")
@@ -47,6 +50,10 @@ class PlanEnforcementMiddleware:
             if is_api_path(request.path):
                 return domain_error_response(exc)
             return render(request, "suspended.html", {"company": company}, status=402)
+        except FeatureNotInPlan as exc:
+            if request.path.startswith(PUBLIC_FEATURE_PAGES):
+                raise Http404 from exc
+            return domain_error_response(exc)
         except DomainError as exc:
             return domain_error_response(exc)
         return self.get_response(request)

@@ -22,6 +22,10 @@ from apps.conversations.services import conversation_assign, conversation_close,
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import InboundMessage
 from apps.inboxes.services import inbox_create, template_create
+from apps.knowledge.models import Category
+from apps.knowledge.services import article_create, category_create
+from apps.tasks.models import Task
+from apps.tasks.services import task_create
 from apps.teamchat.models import Room
 from apps.teamchat.services import message_send as chat_message_send
 from apps.teamchat.services import room_create, room_direct_open
@@ -94,6 +98,20 @@ OFFLINE_MESSAGE = (
 )
 
 DEMO_SEGMENT = ("New leads", {"lead_status": "new"})
+# The help centre at /help/: (category, [(title, Markdown, visibility)]).
+DEMO_KNOWLEDGE = [
+    ("Envíos", [
+        ("¿Cuánto tarda un envío?", "Enviamos a **todo el país** en 48 horas hábiles.\n\n"
+         "- Córdoba y Rosario: 24 h\n- Resto del país: 48 h\n\nSigue tu pedido desde el correo de "
+         "confirmación.", "public"),
+        ("Cambiar la dirección de entrega", "Escríbenos por WhatsApp **antes del despacho** con el número "
+         "de pedido y la nueva dirección.", "public"),
+    ]),
+    ("Para el equipo", [
+        ("Cómo responder reclamos de envío", "1. Pide el número de pedido.\n2. Revisa el estado en el "
+         "panel del transportista.\n3. Si pasaron más de 72 h, crea una tarea para Carla.", "internal"),
+    ]),
+]
 DEMO_CAMPAIGNS = ("Spring sale (demo)", "Saturday event (draft)")
 
 class Command(BaseCommand):
@@ -125,6 +143,8 @@ class Command(BaseCommand):
             self.ensure_campaigns(company, inbox)
             self.ensure_segments()
             self.ensure_team_chat()
+            self.ensure_knowledge()
+            self.ensure_tasks()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         port = os.environ.get("PORT", "8000")
         self.stdout.write(f"  agents' UI:   http://{tenant_host('demo')}:{port}/app/")
@@ -252,6 +272,30 @@ class Command(BaseCommand):
         """A saved filter to show segments with (every demo contact is a new lead)."""
         if not Segment.objects.filter(name=DEMO_SEGMENT[0]).exists():
             segment_create(actor=None, name=DEMO_SEGMENT[0], filters=DEMO_SEGMENT[1])
+
+    def ensure_knowledge(self) -> None:
+        """Published articles for the help centre and an internal one for the agents; created once."""
+        if Category.objects.exists():
+            return
+        admin = User.objects.get(email=ADMIN[0])
+        for position, (name, articles) in enumerate(DEMO_KNOWLEDGE):
+            category = category_create(actor=admin, name=name, position=position)
+            for title, body, visibility in articles:
+                article_create(actor=admin, category_id=category.pk, title=title, body=body,
+                               visibility=visibility, status="published", language="es")
+
+    def ensure_tasks(self) -> None:
+        """A follow-up the supervisor gave Ana about João's late order, due tomorrow; created once."""
+        if Task.objects.exists():
+            return
+        carla = User.objects.get(email="carla@example.com")
+        ana = User.objects.get(email="ana@example.com")
+        conversation = Conversation.objects.filter(contact__phone="+5511955550102").first()
+        due = timezone.now() + dt.timedelta(days=1)
+        task_create(actor=carla, title="Llamar a João por el pedido #4821", assignee_id=ana.pk,
+                    conversation_id=conversation.pk if conversation else None, due_at=due,
+                    remind_at=due - dt.timedelta(hours=1), priority="high",
+                    description="El transportista no muestra movimientos desde el lunes.")
 
     def ensure_quick_replies(self) -> None:
         for shortcut, content in QUICK_REPLIES:
