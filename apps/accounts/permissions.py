@@ -58,6 +58,8 @@ RULES: dict[str, Rule] = {
     "contacts.erase": Rule(ADMINS, None),
     # Exports carry the company's data out: managers, or a key that may read what it exports.
     "exports.create": Rule(MANAGERS, "contacts:read"),
+    # A backup of the whole company (users' password hashes included): admins, never with a key.
+    "company.backup": Rule(ADMINS, None),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
 }
@@ -68,6 +70,7 @@ DENIED = {
     "company.manage": _("Only admins can do this."),
     "inboxes.manage": _("Only admins can do this."),
     "contacts.erase": _("Only admins can do this."),
+    "company.backup": _("Only admins can do this."),
 }
 
 
