@@ -177,9 +177,11 @@ def _awaits_rating(conversation: Conversation, at: dt.datetime) -> bool:
 
 
 def _awaits_comment(conversation: Conversation, at: dt.datetime) -> bool:
+    """Just rated by a numbered reply (the page has its own comment box), no comment yet."""
     answered = conversation.csat_answered_at
     return (
-        answered is not None and not conversation.csat_comment
+        conversation.inbox.csat_mode == Inbox.CsatMode.REPLY
+        and answered is not None and not conversation.csat_comment
         and conversation.csat_requested_at is not None and answered >= conversation.csat_requested_at
         and at - answered <= COMMENT_WINDOW
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
@@ -60,10 +60,19 @@ def backup_write(out: BinaryIO) -> dict:
     """Write the current company's backup to `out`; returns its manifest. Rows are streamed a chunk
     at a time, one model after another, so memory stays flat however big the company is.
 
-    Read in one REPEATABLE READ transaction would be a consistent snapshot; the export task runs it
-    as it runs every export, row by row while the company works: a message arriving meanwhile may
-    be in the messages but not in its conversation's counters. Restoring needs no more than that
-    every row a row points at is there, which holds (rows are only soft-deleted by the product)."""
+    Every table is read in one REPEATABLE READ, read-only transaction: one snapshot, so a message
+    that arrives meanwhile is in the backup with its conversation or not at all, and every row a
+    row points at is there. (Inside a transaction someone else opened, e.g. a test's, it reads in
+    theirs.)"""
+    if connection.in_atomic_block:
+        return _write(out)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _write(out)
+
+
+def _write(out: BinaryIO) -> dict:
     company = Company.objects.get(schema_name=connection.schema_name)
     manifest = {
         "format": fmt.FORMAT,

@@ -15,6 +15,7 @@ import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import connection, models, transaction
@@ -23,6 +24,7 @@ from django_tenants.utils import schema_context
 from apps.audit.services import audit_record
 from apps.exports import backup_format as fmt
 from apps.exports.backup import applied_migrations
+from tenants.limits import lock_current_company
 from tenants.models import Company
 
 logger = logging.getLogger("conversa.exports")
@@ -33,6 +35,10 @@ USER = "accounts.User"
 # write. Anything else makes the company "not empty".
 PROVISIONED = {USER, "accounts.AgentStatusPeriod", "audit.AuditLog", "notifications.Notification",
                "accounts.TwoFactorDevice", "accounts.BackupCode"}
+# A user matched by email takes the backup's version of these (its status history, its two-factor
+# device and codes): the provisioned admin's own would clash with them (one open status period, one
+# device per user). Its audit entries and notifications stay: they happened in this company.
+REPLACED_FOR_MATCHED_USERS = ("accounts.AgentStatusPeriod", "accounts.TwoFactorDevice", "accounts.BackupCode")
 
 
 class RestoreRefused(Exception):
@@ -113,6 +119,7 @@ class _Loader:
         self.ids: dict[str, dict[int, int]] = {}
         self.files: dict[str, str] = {}  # stored name in the old company → in this one
         self.saved: list[str] = []
+        self.matched_users: list[int] = []
         self.result = Restored()
 
     # --- media ------------------------------------------------------------------------------------
@@ -216,7 +223,7 @@ class _Loader:
                 if matched is not None:
                     model._default_manager.filter(pk=matched).update(**values)
                     ids[old_pk] = matched
-                    self.result.users_matched += 1
+                    self.matched_users.append(matched)
                     continue
                 batch.append((old_pk, model(**values)))
                 if len(batch) >= BATCH:
@@ -224,6 +231,10 @@ class _Loader:
         self._flush(model, batch, ids)
         self._link_to_self(model, self_refs, ids)
         self.result.rows[label] = entity["rows"]
+        if label == USER and self.matched_users:
+            self.result.users_matched = len(self.matched_users)
+            for replaced in REPLACED_FOR_MATCHED_USERS:
+                apps.get_model(replaced)._default_manager.filter(user_id__in=self.matched_users).delete()
 
     def _audit_entity(self, entity_type, entity_id):
         target = fmt.AUDIT_ENTITY_TYPES.get(entity_type or "")
@@ -277,6 +288,7 @@ def restore_company(*, company: Company, path) -> Restored:
         chosen = fmt.exported_models()
         try:
             with transaction.atomic():
+                lock_current_company()  # two restores into one company: the second waits, then finds data
                 found = _existing_rows()
                 if found:
                     listed = ", ".join(f"{label} ({count})" for label, count in sorted(found.items()))

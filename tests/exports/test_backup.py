@@ -4,7 +4,6 @@ where every entity and file is identical but for ids; exports are audited, admin
 link never opens on another's host; bad or newer backups and non-empty companies are refused."""
 
 import datetime as dt
-import hashlib
 import io
 import json
 import zipfile
@@ -43,6 +42,7 @@ from apps.conversations.services import (
 )
 from apps.exports import backup_format as fmt
 from apps.exports.backup import backup_write
+from apps.exports.models import Export
 from apps.media.models import MediaFile
 from apps.media.services import media_mark_clean, media_receive_inbound
 from apps.notifications.services import notify
@@ -51,6 +51,7 @@ from tests.conftest import host_of
 from tests.fixtures.contacts import make_contact, make_custom_field
 from tests.fixtures.factories import PASSWORD, make_api_key, make_user
 from tests.fixtures.messaging import make_inbox, make_template, receive
+from tests.web.test_pages import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +164,7 @@ class Snapshot:
         if not name:
             return ""
         with default_storage.open(name, "rb") as handle:
-            return ("file", hashlib.sha256(handle.read()).hexdigest())
+            return ("file", handle.read())  # byte for byte
 
     def row(self, model, obj) -> tuple:
         label = model._meta.label
@@ -266,6 +267,25 @@ def test_restore_refuses_a_company_with_data_and_changes_nothing(alpha, bravo, t
         assert list(Contact.objects.values_list("name", flat=True)) == ["Already here"]
 
 
+def test_the_provisioned_admin_becomes_the_backup_s_user_of_the_same_email(alpha, bravo, tmp_path):
+    sara = make_user(alpha, role="supervisor", name="Sara Supervisor")
+    with schema_context(alpha.schema_name):
+        path = tmp_path / "backup.zip"
+        with path.open("wb") as out:
+            backup_write(out)
+        users = User.objects.count()
+    with schema_context(bravo.schema_name):
+        provisioned = User.objects.get()
+        User.objects.filter(pk=provisioned.pk).update(email=sara.email.upper())
+    out = io.StringIO()
+    call_command("restore_company", "--slug", bravo.slug, "--from", str(path), stdout=out)
+    assert "1 existing users matched by email" in out.getvalue()
+    with schema_context(bravo.schema_name):
+        assert User.objects.count() == users
+        matched = User.objects.get(pk=provisioned.pk)
+        assert (matched.email, matched.role, matched.name) == (sara.email, "supervisor", "Sara Supervisor")
+
+
 def stored_files(company) -> set[str]:
     root = Path(settings.MEDIA_ROOT) / "tenants" / company.schema_name
     return {str(path) for path in root.rglob("*") if path.is_file()}
@@ -342,6 +362,22 @@ def test_only_admins_back_up_their_own_company_and_its_link_stays_home(
     assert Client(HTTP_HOST=host_of(bravo)).get(f"{link.path}?{link.query}").status_code == 404
     with schema_context(alpha.schema_name):
         assert AuditLog.objects.filter(action="export.created", actor=admin).exists()
+
+
+def test_the_exports_page_offers_the_backup_to_admins_only(alpha, django_capture_on_commit_callbacks):
+    supervisor = signed_in(alpha, make_user(alpha, role="supervisor"))
+    assert b'id="start-backup"' not in supervisor.get("/app/exports/").content
+    admin = signed_in(alpha, make_user(alpha, role="admin"))
+    assert b'id="start-backup"' in admin.get("/app/exports/").content
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin.post("/app/exports/", {"entity": "company", "format": "zip"}).status_code == 302
+    listing = admin.get("/app/exports/").content.decode()
+    assert "Whole company (backup)" in listing and f"{alpha.slug}-backup-" in listing
+    with schema_context(alpha.schema_name):
+        export = Export.objects.get(entity="company")
+    download = admin.get(f"/app/exports/{export.pk}/download/")
+    assert download.status_code == 200
+    assert zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).read("manifest.json")
 
 
 def test_every_tenant_model_is_backed_up_or_left_out_with_a_reason():
