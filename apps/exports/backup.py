@@ -22,9 +22,14 @@ COPY_BYTES = 1024 * 1024
 def _rows(model) -> Iterator[dict]:
     fields = fmt.stored_fields(model)
     names = [field.attname for field in fields]
+    converted = [(name, convert) for name, field in zip(names, fields, strict=True)
+                 if (convert := fmt.encoder(field)) is not None]
     for values in model._default_manager.order_by("pk").values_list(*names).iterator(CHUNK):
-        yield {name: fmt.encode(field, value)
-               for name, field, value in zip(names, fields, values, strict=True)}
+        row = dict(zip(names, values, strict=True))
+        for name, convert in converted:
+            if row[name] is not None:
+                row[name] = convert(row[name])
+        yield row
 
 
 def _media_name(stored: str) -> str:

@@ -9,8 +9,6 @@ in the next backup unless it is listed in EXCLUDED_MODELS with its reason (a tes
 
 import base64
 import datetime as dt
-import decimal
-import uuid
 
 from django.apps import apps
 from django.conf import settings
@@ -155,27 +153,41 @@ def stored_fields(model: type[models.Model]) -> list[models.Field]:
     return [f for f in model._meta.concrete_fields if f"{label}.{f.name}" not in EXCLUDED_FIELDS]
 
 
-def encode(field: models.Field, value):
-    """A column's value as JSON: times in full ISO 8601 (microseconds kept), decimals and UUIDs as
-    text, bytes in base64; the rest as the database gave it."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal | uuid.UUID):
-        return str(value)
-    if isinstance(value, memoryview | bytes):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    return value
+def _iso(value):
+    return value.isoformat()
 
 
-def decode(field: models.Field, value):
-    if value is None:
-        return None
-    if isinstance(field, models.JSONField):
-        return value
+def _base64(value):
+    return base64.b64encode(bytes(value)).decode()
+
+
+def _seconds(value):
+    return value.total_seconds()
+
+
+# Types JSON holds as they come from the database, both ways (most columns: no work per value).
+_AS_IS = (models.CharField, models.TextField, models.IntegerField, models.BooleanField,
+          models.FloatField, models.JSONField)
+
+
+def encoder(field: models.Field):
+    """How a column's (non-null) value becomes JSON, or None when it already is: times in full ISO
+    8601 (microseconds kept), decimals, UUIDs and addresses as text, bytes in base64."""
+    if isinstance(field, models.DateTimeField | models.DateField | models.TimeField):
+        return _iso
+    if isinstance(field, models.DecimalField | models.UUIDField | models.GenericIPAddressField):
+        return str
+    if isinstance(field, models.BinaryField):
+        return _base64
     if isinstance(field, models.DurationField):
-        return dt.timedelta(seconds=value)
-    return field.to_python(value)
+        return _seconds
+    return None
+
+
+def decoder(field: models.Field):
+    """How a (non-null) JSON value becomes the column's Python value again, or None when it is."""
+    if isinstance(field, _AS_IS):
+        return None
+    if isinstance(field, models.DurationField):
+        return lambda value: dt.timedelta(seconds=value)
+    return field.to_python

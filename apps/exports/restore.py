@@ -180,6 +180,7 @@ class _Loader:
         if entity is None:
             return  # a model newer than the backup: nothing of it to restore
         fields = {each.attname: each for each in model._meta.concrete_fields}
+        decoders = {name: fmt.decoder(each) for name, each in fields.items() if not each.is_relation}
         pk_name = model._meta.pk.attname
         json_fields = {name: held for name, each in fields.items()
                        if (held := fmt.JSON_ID_FIELDS.get(f"{label}.{each.name}")) is not None}
@@ -211,7 +212,8 @@ class _Loader:
                                 raise RestoreRefused(f"{label} {old_pk} points at a missing {target} row.")
                         values[name] = value
                     else:
-                        value = fmt.decode(each, value)
+                        if value is not None and decoders.get(name) is not None:
+                            value = decoders[name](value)
                         if name in json_fields:
                             value = self.remap_json(value, json_fields[name])
                         elif name in file_fields and value:
