@@ -38,5 +38,7 @@ def rating_view(request, token: str):
                 context.update(rating=conversation.csat_rating, comment=conversation.csat_comment, saved=True)
         response = render(request, "web/csat.html", context, status=status)
     response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    # The token is in the URL: never sent to another site. (no-referrer would make the form post an
+    # `Origin: null`, which the CSRF check refuses.)
+    response["Referrer-Policy"] = "same-origin"
     return response
