@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.accounts.models import User
 from apps.conversations import csat
 from apps.conversations.inbound_bulk import messages_receive
 from apps.conversations.models import Conversation, Message, TimelineEvent
@@ -219,3 +220,23 @@ def test_the_rating_shows_in_the_agents_conversation_panel(alpha, django_capture
     html = client.get(f"/app/c/{first.conversation_id}/").content.decode()
     assert "Rating 3/5" in html and "could be faster" in html
     assert "The customer rated the service 3/5" in html
+
+
+def test_an_admin_turns_csat_on_in_the_inbox_settings_in_their_language(alpha):
+    with schema_context(alpha.schema_name):
+        inbox = inbox_create(actor=None, name="Support", provider="sandbox", credentials={})
+    admin = make_user(alpha, role="admin")
+    with schema_context(alpha.schema_name):
+        User.objects.filter(pk=admin.pk).update(language="es")
+    client = Client(HTTP_HOST=host_of(alpha))
+    assert client.post("/app/login/", {"email": admin.email, "password": PASSWORD}).status_code == 302
+    page = client.get(f"/app/settings/inboxes/{inbox.pk}/").content.decode()
+    assert "Pedir a los clientes que califiquen la atención" in page and 'name="csat_mode"' in page
+    saved = client.post(f"/app/settings/inboxes/{inbox.pk}/", {
+        "name": "Support", "rate_limit_per_second": "80", "reopen_window_hours": "24",
+        "csat_enabled": "on", "csat_mode": "link", "csat_message": "¿Qué tal lo hicimos?",
+    })
+    assert saved.status_code == 302
+    with schema_context(alpha.schema_name):
+        inbox.refresh_from_db()
+    assert (inbox.csat_enabled, inbox.csat_mode, inbox.csat_message) == (True, "link", "¿Qué tal lo hicimos?")
