@@ -247,6 +247,11 @@ def test_a_company_restored_from_its_backup_is_identical_but_for_ids(
         photo = MediaFile.objects.get(sha256=people["photo"].sha256)
         assert photo.storage_name.startswith(f"tenants/{target.schema_name}/")
         assert Message.objects.get(send_key=people["reply"].send_key).conversation.csat_rating == 5
+    # The ids came from the target's sequences: new rows after the restore take the next ones.
+    with schema_context(target.schema_name):
+        highest = Contact.objects.order_by("-pk").values_list("pk", flat=True).first()
+        assert Message.objects.filter(reply_to__isnull=False).count() == 1
+    assert make_contact(target, name="After the restore").pk > highest
     # Password hashes came along: the restored supervisor signs in on the new company's host.
     assert api(target).post("/api/v1/auth/login", {
         "email": people["supervisor"].email, "password": PASSWORD}).status_code == 200
