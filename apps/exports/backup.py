@@ -20,11 +20,13 @@ COPY_BYTES = 1024 * 1024
 
 
 def _rows(model) -> Iterator[dict]:
+    """Every row, soft-deleted ones included (the base manager: a default manager may hide some,
+    as contacts' hides deleted contacts, which conversations still point at)."""
     fields = fmt.stored_fields(model)
     names = [field.attname for field in fields]
     converted = [(name, convert) for name, field in zip(names, fields, strict=True)
                  if (convert := fmt.encoder(field)) is not None]
-    for values in model._default_manager.order_by("pk").values_list(*names).iterator(CHUNK):
+    for values in model._base_manager.order_by("pk").values_list(*names).iterator(CHUNK):
         row = dict(zip(names, values, strict=True))
         for name, convert in converted:
             if row[name] is not None:

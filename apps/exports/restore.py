@@ -99,11 +99,11 @@ def _existing_rows() -> dict[str, int]:
     for model in fmt.exported_models():
         label = model._meta.label
         if label == USER:
-            count = model._default_manager.count()
+            count = model._base_manager.count()
             if count > 1:
                 found[label] = count
-        elif label not in PROVISIONED and model._default_manager.exists():
-            found[label] = model._default_manager.count()
+        elif label not in PROVISIONED and model._base_manager.exists():
+            found[label] = model._base_manager.count()
     return found
 
 
@@ -147,6 +147,14 @@ class _Loader:
             return None
         return self.ids.get(label, {}).get(old)
 
+    def remap_ids(self, label: str, value):
+        """An id, or ids at any depth (an audited change of a list of ids is [[…], […]])."""
+        if isinstance(value, list):
+            return [self.remap_ids(label, each) for each in value]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self.new_id(label, value)
+        return value
+
     def remap_json(self, value, held):
         """`value` with the ids it holds (`held`: see JSON_ID_FIELDS) turned into the new ones."""
         if isinstance(held, str):
@@ -155,14 +163,7 @@ class _Loader:
             mapped = {}
             for key, item in value.items():
                 target = fmt.JSON_ID_KEYS.get(key) if key in held else None
-                if target is None:
-                    mapped[key] = self.remap_json(item, held)
-                elif isinstance(item, list):
-                    mapped[key] = [self.new_id(target, old) if isinstance(old, int) else old for old in item]
-                elif isinstance(item, int) and not isinstance(item, bool):
-                    mapped[key] = self.new_id(target, item)
-                else:
-                    mapped[key] = item
+                mapped[key] = self.remap_json(item, held) if target is None else self.remap_ids(target, item)
             return mapped
         if isinstance(value, list):
             return [self.remap_json(item, held) for item in value]
@@ -181,7 +182,7 @@ class _Loader:
         file_fields = set(fmt.FILE_FIELDS.get(label, ()))
         self_refs: list[tuple[int, str, int]] = []
         existing_users = (
-            {email.lower(): pk for pk, email in model._default_manager.values_list("pk", "email")}
+            {email.lower(): pk for pk, email in model._base_manager.values_list("pk", "email")}
             if label == USER else {}
         )
         ids = self.ids.setdefault(label, {})
@@ -217,7 +218,7 @@ class _Loader:
                     values["entity_id"] = self._audit_entity(values.get("entity_type"), values["entity_id"])
                 matched = existing_users.get(str(values.get("email", "")).lower()) if existing_users else None
                 if matched is not None:
-                    model._default_manager.filter(pk=matched).update(**values)
+                    model._base_manager.filter(pk=matched).update(**values)
                     ids[old_pk] = matched
                     self.matched_users.append(matched)
                     continue
@@ -230,7 +231,7 @@ class _Loader:
         if label == USER and self.matched_users:
             self.result.users_matched = len(self.matched_users)
             for replaced in REPLACED_FOR_MATCHED_USERS:
-                apps.get_model(replaced)._default_manager.filter(user_id__in=self.matched_users).delete()
+                apps.get_model(replaced)._base_manager.filter(user_id__in=self.matched_users).delete()
 
     def _audit_entity(self, entity_type, entity_id):
         target = fmt.AUDIT_ENTITY_TYPES.get(entity_type or "")

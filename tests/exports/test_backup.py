@@ -132,7 +132,7 @@ class Snapshot:
 
     def rows(self) -> dict[str, Counter]:
         with schema_context(self.schema):
-            return {label: Counter(self.row(model, obj) for obj in model._default_manager.all())
+            return {label: Counter(self.row(model, obj) for obj in model._base_manager.all())
                     for label, model in self.models.items()}
 
     def key(self, label: str, pk) -> tuple | None:
@@ -140,7 +140,7 @@ class Snapshot:
             return None
         if (label, pk) not in self.cache:
             self.cache[(label, pk)] = ("…",)  # a row naming itself, through others
-            obj = self.models[label]._default_manager.filter(pk=pk).first()
+            obj = self.models[label]._base_manager.filter(pk=pk).first()
             self.cache[(label, pk)] = self.row(self.models[label], obj) if obj else ("missing", label, pk)
         return self.cache[(label, pk)]
 
@@ -156,9 +156,13 @@ class Snapshot:
     def json_item(self, key, item, held):
         if key not in held:
             return self.json(item, held)
+        return self.ids(fmt.JSON_ID_KEYS[key], item)
+
+    def ids(self, label, item):
+        """An id, or ids at any depth (an audited change of ids is [from, to])."""
         if isinstance(item, list):
-            return tuple(self.key(fmt.JSON_ID_KEYS[key], pk) if isinstance(pk, int) else pk for pk in item)
-        return self.key(fmt.JSON_ID_KEYS[key], item) if isinstance(item, int) else item
+            return tuple(self.ids(label, each) for each in item)
+        return self.key(label, item) if isinstance(item, int) and not isinstance(item, bool) else item
 
     def file(self, name: str):
         if not name:
