@@ -59,6 +59,8 @@ RULES: dict[str, Rule] = {
     "contacts.erase": Rule(ADMINS, None),
     # Exports carry the company's data out: managers, or a key that may read what it exports.
     "exports.create": Rule(MANAGERS, "contacts:read"),
+    # A backup of the whole company (users' password hashes included): admins, never with a key.
+    "company.backup": Rule(ADMINS, None),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
     # Reports: managers (supervisors see their teams' figures only, apps.reports.scope), or a key
@@ -94,6 +96,7 @@ DENIED = {
     "reports.read": _("Only supervisors and admins can read reports."),
     "automation.manage": _("Only admins can do this."),
     "webhooks.manage": _("Only admins can do this."),
+    "company.backup": _("Only admins can do this."),
 }
 
 

@@ -11,6 +11,7 @@ class ConversationsConfig(AppConfig):
         # auto-assignment's and the automations' listeners and tasks.
         from apps.conversations import (  # noqa: F401
             automation_tasks,
+            csat_tasks,
             drain,
             events,
             realtime,

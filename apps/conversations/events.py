@@ -47,6 +47,8 @@ def conversation_data(conversation: Conversation) -> dict:
         "first_response_due_at": _iso(conversation.first_response_due_at),
         "resolution_due_at": _iso(conversation.resolution_due_at),
         "sla_breached": conversation.sla_breached,
+        "csat_rating": conversation.csat_rating,
+        "csat_comment": conversation.csat_comment,
         "unread_count": conversation.unread_count,
         "contact": {"id": contact.pk, "name": contact.name, "phone": contact.phone},
         "last_message_at": _iso(conversation.last_message_at),

@@ -4,12 +4,12 @@ import datetime as dt
 import uuid
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.contacts.models import Contact
 from apps.contacts.services import contact_get_or_create_for_inbound, contact_record_message
-from apps.conversations import events
+from apps.conversations import csat, events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
 from apps.conversations.preview import message_preview
 from apps.inboxes.models import Inbox
@@ -20,9 +20,11 @@ from conversa.events import publish
 
 
 def conversation_for_inbound(
-    *, contact: Contact, inbox: Inbox, at: dt.datetime, preview: str = ""
+    *, contact: Contact, inbox: Inbox, at: dt.datetime, preview: str = "", text: str = "", kind: str = "text",
 ) -> tuple[Conversation, bool]:
-    """The contact's conversation in progress, a recently closed one reopened, or a new one.
+    """The contact's conversation in progress, a recently closed one reopened, or a new one; or,
+    when the message answers the satisfaction survey of the last closed one (`csat`), that one,
+    left closed.
 
     The caller holds the contact's row lock, so two messages of one customer cannot race here.
     """
@@ -34,13 +36,19 @@ def conversation_for_inbound(
     if active is not None:
         return active, False
     window = dt.timedelta(hours=inbox.reopen_window_hours)
+    # The last closed one that may reopen or whose survey this may answer: the same one row.
+    may_reopen = Q(status=Conversation.Status.CLOSED, closed_at__gte=at - window)
     recent = (
         Conversation.objects.select_for_update(of=("self",))
-        .filter(contact=contact, inbox=inbox, status=Conversation.Status.CLOSED, closed_at__gte=at - window)
+        .filter(may_reopen | csat.answer_window_condition(at), contact=contact, inbox=inbox)
         .order_by("-closed_at")
         .first()
     )
     if recent is not None:
+        recent.inbox = inbox
+        if csat.reply_absorbed(recent, text=text, kind=kind, at=at):
+            return recent, False
+    if recent is not None and recent.closed_at >= at - window:
         recent.status = Conversation.Status.OPEN if recent.assignee_id else Conversation.Status.QUEUED
         recent.closed_at = None
         if recent.status == Conversation.Status.QUEUED:
@@ -76,7 +84,9 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
             return None
         at = min(inbound.timestamp, timezone.now())
         preview = message_preview(kind=inbound.kind, text=inbound.text)
-        conversation, created = conversation_for_inbound(contact=contact, inbox=inbox, at=at, preview=preview)
+        conversation, created = conversation_for_inbound(
+            contact=contact, inbox=inbox, at=at, preview=preview, text=inbound.text, kind=inbound.kind,
+        )
         reply_to = None
         if inbound.reply_to_provider_id:
             reply_to = Message.objects.filter(

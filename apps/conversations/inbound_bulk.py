@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from apps.contacts.models import Contact
 from apps.contacts.services import contacts_get_or_create_for_inbound, contacts_record_inbound
-from apps.conversations import events
+from apps.conversations import csat, events
 from apps.conversations.inbound import (
     conversation_for_inbound,
     fetch_media_after_commit,
@@ -132,9 +132,15 @@ def _attach_conversations(items: list[_Item]) -> set[int]:
         if pair in active:  # reopened or created for an earlier item of the batch
             continue
         if pair in recently_closed:
-            active[pair], item.counted = conversation_for_inbound(
-                contact=item.contact, inbox=item.inbox, at=item.at, preview=item.preview
+            conversation, item.counted = conversation_for_inbound(
+                contact=item.contact, inbox=item.inbox, at=item.at, preview=item.preview,
+                text=item.inbound.text, kind=item.inbound.kind,
             )
+            if conversation.status == Conversation.Status.CLOSED:
+                # Its survey's answer: the next message of this customer is looked at afresh.
+                item.conversation = conversation
+                continue
+            active[pair] = conversation
             if item.counted:
                 created.add(active[pair].pk)
         else:
@@ -151,7 +157,8 @@ def _attach_conversations(items: list[_Item]) -> set[int]:
     Conversation.objects.bulk_create(new)
     active.update(zip(fresh, new, strict=True))
     for item in items:
-        item.conversation = active[(item.contact.pk, item.inbox.pk)]
+        if item.conversation is None:
+            item.conversation = active[(item.contact.pk, item.inbox.pk)]
     return created | {conversation.pk for conversation in new}
 
 
@@ -163,10 +170,10 @@ def _recently_closed_pairs(items: list[_Item]) -> set[tuple[int, int]]:
     since = min(item.at - dt.timedelta(hours=item.inbox.reopen_window_hours) for item in items)
     return set(
         Conversation.objects.filter(
+            Q(status=Conversation.Status.CLOSED, closed_at__gte=since)
+            | csat.answer_window_condition(min(item.at for item in items)),
             contact_id__in={item.contact.pk for item in items},
             inbox_id__in={item.inbox.pk for item in items},
-            status=Conversation.Status.CLOSED,
-            closed_at__gte=since,
         ).values_list("contact_id", "inbox_id")
     )
 

@@ -83,6 +83,9 @@ class Conversation(models.Model):
     outcome_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     csat_rating = models.PositiveSmallIntegerField(null=True, blank=True)
     csat_comment = models.TextField(blank=True)
+    # The survey of the last close (`apps.conversations.csat`): sent, and answered.
+    csat_requested_at = models.DateTimeField(null=True, blank=True)
+    csat_answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
@@ -97,6 +100,11 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["status", "-last_message_at"], name="conv_status_activity_idx"),
             models.Index(fields=["assignee", "status"], name="conv_assignee_status_idx"),
+            # CSAT answers over a date range (reports), without the conversations never rated.
+            models.Index(
+                fields=["csat_answered_at"], condition=Q(csat_answered_at__isnull=False),
+                name="conv_csat_answered_idx",
+            ),
             # The API's list (every status, newest activity first) read in index order a page at a
             # time, filtered by visibility on the way, instead of sorting everything visible.
             models.Index(F("last_message_at").desc(), F("id").desc(), name="conv_activity_idx"),

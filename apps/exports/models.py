@@ -1,4 +1,5 @@
-"""Exports of a company's data (contacts, conversations, audit log) as CSV or XLSX files."""
+"""Exports of a company's data (contacts, conversations, audit log) as CSV or XLSX files, and of
+the whole company as a backup ZIP."""
 
 import uuid
 
@@ -15,10 +16,13 @@ class Export(models.Model):
         CONTACTS = "contacts", _("Contacts")
         CONVERSATIONS = "conversations", _("Conversations")
         AUDIT_LOGS = "audit_logs", _("Audit log")
+        # Everything, as a ZIP of JSON files and media (apps.exports.backup): admins only.
+        COMPANY = "company", _("Whole company (backup)")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
         XLSX = "xlsx", "XLSX"
+        ZIP = "zip", "ZIP"
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

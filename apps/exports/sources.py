@@ -29,6 +29,14 @@ FILTER_KEYS = {
     Export.Entity.CONTACTS: {"q", "tag", "lead_status", "custom_field", "list", "segment"},
     Export.Entity.CONVERSATIONS: {"status", "team", "inbox", "from", "to"},
     Export.Entity.AUDIT_LOGS: set(AUDIT_FILTERS),
+    Export.Entity.COMPANY: set(),
+}
+# The formats each entity is written in (the first: when none is asked for).
+FORMATS = {
+    Export.Entity.CONTACTS: ("csv", "xlsx"),
+    Export.Entity.CONVERSATIONS: ("csv", "xlsx"),
+    Export.Entity.AUDIT_LOGS: ("csv", "xlsx"),
+    Export.Entity.COMPANY: ("zip",),
 }
 
 
@@ -103,6 +111,8 @@ def clean_filters(entity: str, filters: Any) -> dict:
             raise _invalid("list", _("No such contact list."))
         if segment_id is not None and not Segment.objects.filter(pk=segment_id).exists():
             raise _invalid("segment", _("No such segment."))
+    elif entity == Export.Entity.COMPANY:
+        pass  # no filters (unknown ones were refused above)
     elif entity == Export.Entity.CONVERSATIONS:
         statuses = str(cleaned.get("status", "")).split(",") if cleaned.get("status") else []
         if any(status not in Conversation.Status.values for status in statuses):
@@ -123,12 +133,14 @@ def clean_filters(entity: str, filters: Any) -> dict:
 
 def check_entity(actor, entity: str) -> None:
     """Who may export what: managers (or keys with `contacts:read`) export at all; conversations
-    also need `conversations.read`, the audit log `audit.read` (admins). 403 otherwise."""
+    also need `conversations.read`, the audit log `audit.read` (admins), the whole company
+    `company.backup` (admins, never a key). 403 otherwise."""
     permissions.check(actor, "exports.create")
     permissions.check(actor, {
         Export.Entity.CONTACTS: "contacts.read",
         Export.Entity.CONVERSATIONS: "conversations.read",
         Export.Entity.AUDIT_LOGS: "audit.read",
+        Export.Entity.COMPANY: "company.backup",
     }[entity])
 
 

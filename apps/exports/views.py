@@ -10,6 +10,7 @@ from apps.exports.models import Export
 CONTENT_TYPES = {
     Export.Format.CSV: "text/csv; charset=utf-8",
     Export.Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    Export.Format.ZIP: "application/zip",
 }
 
 

@@ -23,6 +23,10 @@ class Inbox(models.Model):
         DISCONNECTED = "disconnected", _("Disconnected")
         ERROR = "error", _("Error")
 
+    class CsatMode(models.TextChoices):
+        REPLY = "reply", _("Numbered reply (1–5)")
+        LINK = "link", _("Link to a rating page")
+
     name = models.CharField(max_length=100)
     provider = models.CharField(max_length=20, choices=Provider.choices)
     credentials_encrypted = models.TextField(blank=True)
@@ -40,6 +44,11 @@ class Inbox(models.Model):
     auto_close_message = models.TextField(blank=True)
     greeting_message = models.TextField(blank=True)
     away_message = models.TextField(blank=True)
+    # Satisfaction survey when a conversation closes (SPEC §6): a numbered reply or a link to a page.
+    csat_enabled = models.BooleanField(default=False)
+    csat_mode = models.CharField(max_length=10, choices=CsatMode.choices, default=CsatMode.REPLY)
+    # Empty: the default request, in the company's language.
+    csat_message = models.TextField(blank=True)
     health = models.CharField(max_length=20, choices=Health.choices, default=Health.CONNECTED)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)

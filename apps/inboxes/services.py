@@ -83,6 +83,10 @@ def _check_settings(fields: dict) -> None:
         teams = Inbox._meta.get_field("default_team").related_model.objects
         if not teams.filter(pk=fields["default_team_id"]).exists():
             raise _invalid("default_team_id", _("No such team."))
+    if fields.get("csat_mode") is not None and fields["csat_mode"] not in Inbox.CsatMode.values:
+        raise _invalid("csat_mode", _("Use reply or link."))
+    if len(fields.get("csat_message") or "") > 1000:
+        raise _invalid("csat_message", _("At most 1000 characters."))
     hours = fields.get("auto_close_after_hours")
     if hours is not None and not 1 <= hours <= 24 * 90:
         raise _invalid("auto_close_after_hours", _("Between 1 and 2160 hours, or empty for never."))
@@ -124,6 +128,9 @@ def inbox_update(*, actor: Actor | None, inbox: Inbox, credentials: dict | None 
         "default_team_id",
         "auto_close_after_hours",
         "auto_close_message",
+        "csat_enabled",
+        "csat_mode",
+        "csat_message",
     }
     unknown = set(fields) - allowed
     if unknown:

@@ -166,6 +166,18 @@ class InboxEditForm(CredentialsMixin, ServiceForm):
         label=_("Closing message"), required=False, max_length=4096, widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Sent to the customer when a conversation is closed for being idle (optional)."),
     )
+    csat_enabled = forms.BooleanField(
+        label=_("Ask customers to rate the service when a conversation closes"), required=False,
+    )
+    csat_mode = forms.ChoiceField(
+        label=_("How customers rate"), choices=Inbox.CsatMode.choices, initial=Inbox.CsatMode.REPLY,
+        required=False,
+        help_text=_("A numbered reply (1 to 5) in the chat, or a link to a rating page with your branding."),
+    )
+    csat_message = forms.CharField(
+        label=_("Rating request"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Empty: a standard request in the company's language. The link is added after it."),
+    )
 
     def __init__(self, *args, inbox: Inbox, **kwargs):
         super().__init__(*args, **kwargs)
@@ -177,6 +189,9 @@ class InboxEditForm(CredentialsMixin, ServiceForm):
             self.add_credential_fields([inbox.provider])
             for name in self.credential_names():
                 self.fields[name].help_text = _("Leave empty to keep the current value.")
+
+    def clean_csat_mode(self) -> str:
+        return self.cleaned_data.get("csat_mode") or self.inbox.csat_mode
 
     def credential_names(self) -> list[str]:
         prefix = PROVIDER_PREFIX.get(self.inbox.provider)

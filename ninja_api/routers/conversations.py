@@ -61,6 +61,10 @@ class ConversationOut(Schema):
     close_reason: str
     outcome: str
     outcome_value: Decimal | None
+    csat_rating: int | None
+    csat_comment: str
+    csat_requested_at: dt.datetime | None
+    csat_answered_at: dt.datetime | None
     within_service_window: bool
 
     @staticmethod

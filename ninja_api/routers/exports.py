@@ -1,5 +1,5 @@
-"""`/api/v1/exports`: contacts, conversations or the audit log as CSV/XLSX, built in the background
-and downloaded by a signed, short-lived link."""
+"""`/api/v1/exports`: contacts, conversations or the audit log as CSV/XLSX, or the whole company as a
+backup ZIP, built in the background and downloaded by a signed, short-lived link."""
 
 import datetime as dt
 from typing import Any, Literal
@@ -15,8 +15,11 @@ router = Router(tags=["exports"])
 
 
 class ExportIn(Schema):
-    entity: Literal["contacts", "conversations", "audit_logs"]
-    format: Literal["csv", "xlsx"] = "csv"
+    entity: Literal["contacts", "conversations", "audit_logs", "company"]
+    format: Literal["csv", "xlsx", "zip"] | None = Field(
+        None, description="csv (the default) or xlsx for tables; zip (the default) for `company`, a "
+        "backup of the whole company (admins only) that `restore_company` loads.",
+    )
     filters: dict[str, Any] | None = Field(
         None, description="contacts: q, tag, lead_status, custom_field (key=value), list, segment; "
         "conversations: status, team, inbox, from, to; audit_logs: action, entity_type, from, to.",

@@ -31,6 +31,9 @@ class InboxOut(Schema):
     default_team_id: int | None
     auto_close_after_hours: int | None
     auto_close_message: str
+    csat_enabled: bool
+    csat_mode: str
+    csat_message: str
     health: str
     last_error: str
     is_active: bool
@@ -71,6 +74,10 @@ class InboxIn(Schema):
     default_team_id: int | None = None
     auto_close_after_hours: int | None = Field(None, ge=1, le=24 * 90)
     auto_close_message: str = Field("", max_length=4096)
+    csat_enabled: bool = False
+    csat_mode: Literal["reply", "link"] = "reply"
+    # Empty: the default request in the company's language (link mode appends the page's link).
+    csat_message: str = Field("", max_length=1000)
 
 
 class InboxPatch(Schema):
@@ -87,6 +94,9 @@ class InboxPatch(Schema):
     default_team_id: int | None = None
     auto_close_after_hours: int | None = Field(None, ge=1, le=24 * 90)
     auto_close_message: str = Field(None, max_length=4096)
+    csat_enabled: bool = None
+    csat_mode: Literal["reply", "link"] = None
+    csat_message: str = Field(None, max_length=1000)
 
 
 class TemplateIn(Schema):

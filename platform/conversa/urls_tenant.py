@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from apps.exports.views import signed_download as export_signed_download
 from apps.inboxes import views as hooks
 from apps.media.views import signed_download
+from apps.web.views.csat import rating_view as csat_rating
 from conversa.views import api_not_found
 from ninja_api.tenant_api import api
 from tenants.views import brand_logo
@@ -21,5 +22,6 @@ urlpatterns = [
     path("media/<uuid:key>/<str:variant>", signed_download, name="media-signed"),
     path("exports/<uuid:key>/download", export_signed_download, name="export-signed"),
     path("brand/logo", brand_logo, name="brand-logo"),
+    path("csat/<str:token>", csat_rating, name="csat"),
     re_path(r"^api/", api_not_found),
 ]

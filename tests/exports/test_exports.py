@@ -118,7 +118,8 @@ def test_the_audit_log_is_exported_by_admins_only(alpha, api, django_capture_on_
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"entity": "company", "format": "csv"}, "entity"),
+    ({"entity": "company", "format": "csv"}, "format"),
+    ({"entity": "planets", "format": "csv"}, "entity"),
     ({"entity": "contacts", "format": "pdf"}, "format"),
     ({"entity": "contacts", "filters": {"color": "red"}}, "filters.color"),
     ({"entity": "contacts", "filters": {"lead_status": "hot"}}, "filters.lead_status"),

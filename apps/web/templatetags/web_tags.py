@@ -188,6 +188,14 @@ def event_text(event) -> str:
         "snooze_ended": lambda: _("The snooze ended: the conversation is back"),
         "contact_merged": lambda: _("%(actor)s merged the contact into another one") % {"actor": actor},
         "contact_erased": lambda: _("%(actor)s erased the contact's personal data") % {"actor": actor},
+        "csat_requested": lambda: _("The customer was asked to rate the service"),
+        "csat_skipped": lambda: _("No rating request was sent: %(why)s") % {"why": _csat_skip_reason(data)},
+        "csat_answered": lambda: (
+            _("The customer rated the service %(rating)s/5: “%(comment)s”")
+            % {"rating": data.get("rating"), "comment": data.get("comment")}
+            if data.get("comment") else
+            _("The customer rated the service %(rating)s/5") % {"rating": data.get("rating")}
+        ),
         "campaign_reply": lambda: _("Reply to the campaign “%(name)s”, which said: %(text)s")
         % {"name": data.get("campaign_name", ""), "text": data.get("text", "")},
         "automation_rule": lambda: _rule_text(data),
@@ -221,6 +229,14 @@ def with_mentions(text: str) -> str:
     parts.append(escape((text or "")[last:]))
     joined = "".join(parts).replace("\r\n", "\n")
     return mark_safe(joined.replace("\n", "<br>"))  # every part is escaped above
+def _csat_skip_reason(data: dict) -> str:
+    reasons = {
+        "outside_service_window": _("more than 24 hours since the customer's last message"),
+        "no_inbound": _("the customer never wrote"),
+        "spam": _("closed as spam"),
+    }
+    reason = data.get("reason", "")
+    return str(reasons.get(reason, reason))
 
 
 def _transferred_text(event, actor: str, data: dict) -> str:

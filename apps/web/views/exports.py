@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from apps.accounts import permissions
 from apps.contacts.models import Contact
 from apps.conversations.models import Conversation
 from apps.exports import selectors, services
@@ -43,7 +44,7 @@ def exports_view(request):
         entity = request.POST.get("entity", "")
         try:
             services.export_create(
-                actor=request.user, entity=entity, format=request.POST.get("format", "csv"),
+                actor=request.user, entity=entity, format=request.POST.get("format") or None,
                 filters=_filters(entity, request.POST) if entity in Export.Entity.values else {},
                 request=request,
             )
@@ -56,7 +57,8 @@ def exports_view(request):
         return redirect("web:exports")
     exports = list(selectors.exports_of(request.user).select_related("created_by")[:PAGE_SIZE])
     pending = any(export.status in (Export.Status.QUEUED, Export.Status.RUNNING) for export in exports)
-    context = {"section": "exports", "exports": exports, "pending": pending}
+    context = {"section": "exports", "exports": exports, "pending": pending,
+               "may_backup": permissions.may(request.user, "company.backup")}
     if request.htmx and request.htmx.target == "export-rows":
         return render(request, "web/partials/export_rows.html", context)
     return render(request, "web/exports.html", context)

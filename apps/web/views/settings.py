@@ -215,6 +215,7 @@ def _edit_initial(inbox: Inbox) -> dict:
     return {name: getattr(inbox, name) for name in (
         "name", "rate_limit_per_second", "reopen_window_hours", "greeting_message", "away_message",
         "default_team_id", "daily_limit", "auto_close_after_hours", "auto_close_message",
+        "csat_enabled", "csat_mode", "csat_message",
     )}
 
 
