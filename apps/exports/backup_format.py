@@ -32,6 +32,14 @@ EXCLUDED_MODELS = {
     "exports.Export": "Exported files (backups among them) expire within a day and their links name "
                       "the old company.",
     "mail.EmailOutbox": "Outgoing email queue: its links (invitations, resets) name the old host.",
+    "reports.ConversationFact": "Report rollups: rebuilt from the restored rows (the restore asks for it).",
+    "reports.MessageHour": "Report rollups: rebuilt from the restored rows (the restore asks for it).",
+    "reports.MessageMinute": "Report rollups: rebuilt from the restored rows (the restore asks for it).",
+    "reports.RollupState": "Report rollups: rebuilt from the restored rows (the restore asks for it).",
+    "webhooks.Endpoint": "Outbound webhooks hold a signing secret, like provider credentials: an admin "
+                         "adds them again after a restore.",
+    "webhooks.Delivery": "The delivery log of outbound webhooks (kept 30 days).",
+    "automation.RuleExecution": "The run log of automation rules: its event keys name the old ids.",
 }
 
 # Fields left out of rows that are kept: the restored row gets the field's default.
@@ -70,6 +78,8 @@ JSON_ID_KEYS = {
     "segment_id": "contacts.Segment",
     "import_id": "contacts.ContactImport",
     "inbox_id": "inboxes.Inbox",
+    "inbox_ids": "inboxes.Inbox",
+    "user_ids": "accounts.User",
     "campaign_id": "campaigns.Campaign",
     "media_id": "media.MediaFile",
     "notification_id": "notifications.Notification",
@@ -86,6 +96,10 @@ JSON_ID_FIELDS = {
     "audit.AuditLog.changes": ALL_KEYS,
     "campaigns.Campaign.audience": ("list_ids", "segment_id"),
     "accounts.Invitation.team_ids": "teams.Team",
+    "automation.Rule.conditions": ALL_KEYS,
+    "automation.Rule.actions": ALL_KEYS,
+    "automation.Macro.actions": ALL_KEYS,
+    "teamchat.Message.mentions": "accounts.User",
 }
 
 # The audit log names its entity by type and id (text): types whose ids are remapped.

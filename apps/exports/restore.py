@@ -25,6 +25,8 @@ from psycopg.types.json import Jsonb
 from apps.audit.services import audit_record
 from apps.exports import backup_format as fmt
 from apps.exports.backup import applied_migrations
+from apps.exports.events import COMPANY_RESTORED
+from conversa.events import publish
 from tenants.limits import lock_current_company
 from tenants.models import Company
 
@@ -317,6 +319,7 @@ def restore_company(*, company: Company, path) -> Restored:
                         "rows": sum(loader.result.rows.values()), "files": loader.result.files,
                     },
                 )
+                publish(COMPANY_RESTORED, {"company_id": company.pk})
         except BaseException:
             loader.forget_media()
             raise

@@ -18,10 +18,11 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.events import AGENT_STATUS_UPDATED
 from apps.conversations import events as conversation_events
+from apps.exports.events import COMPANY_RESTORED
 from apps.reports.counters import messages_count
 from apps.reports.facts import facts_refresh
-from apps.reports.tasks import live_push_request
-from conversa.events import Event, subscribe_batch
+from apps.reports.tasks import live_push_request, reports_rebuild_all
+from conversa.events import Event, subscribe, subscribe_batch
 
 logger = logging.getLogger("conversa.reports")
 
@@ -57,3 +58,9 @@ def reports_hear(batch: list[Event]) -> None:
 
 def _in_schema(schema_name: str):
     return nullcontext() if connection.schema_name == schema_name else schema_context(schema_name)
+
+
+@subscribe
+def reports_rebuild_restored(event: Event) -> None:
+    if event.name == COMPANY_RESTORED:
+        reports_rebuild_all(event.schema_name)

@@ -1,6 +1,7 @@
-"""Background work of reports: the coalesced `report.live` push."""
+"""Background work of reports: the coalesced `report.live` push, and rebuilding after a restore."""
 
 from apps.reports import live
+from apps.reports.rebuild import reports_rebuild
 from conversa.redis import get_redis, redis_key
 from conversa.tasks import tenant_task
 
@@ -33,3 +34,9 @@ def reports_live_push(schema_name: str) -> int:
     redis.delete(trailing)
     redis.set(window, 1, px=WINDOW_MS)
     return live.live_push(schema_name=schema_name)
+
+
+@tenant_task()
+def reports_rebuild_all(schema_name: str) -> dict:
+    """A restored company's rollups (backups leave them out): rebuilt from its restored rows."""
+    return reports_rebuild()
