@@ -14,6 +14,7 @@ from ninja_api.routers import (
     contacts,
     conversations,
     exports,
+    flows,
     inboxes,
     invitations,
     media,
@@ -57,3 +58,4 @@ api.add_router("/contact-lists", contact_lists.router)
 api.add_router("/segments", segments.router)
 api.add_router("/exports", exports.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/flows", flows.router)

@@ -60,6 +60,11 @@ RULES: dict[str, Rule] = {
     "exports.create": Rule(MANAGERS, "contacts:read"),
     "campaigns.read": Rule(MANAGERS, "campaigns:read"),
     "campaigns.write": Rule(MANAGERS, "campaigns:write"),
+    # Bot flows: everyone reads them and starts a published one in a conversation; managers build
+    # and publish them, never with a key.
+    "flows.read": Rule(EVERYONE, "conversations:read"),
+    "flows.start": Rule(EVERYONE, "conversations:write"),
+    "flows.manage": Rule(MANAGERS, None),
 }
 
 DENIED = {

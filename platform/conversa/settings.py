@@ -70,6 +70,7 @@ TENANT_APPS = [
     "apps.exports",
     "apps.mail",
     "apps.campaigns",
+    "apps.flows",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -27,6 +27,7 @@ APP_LAYERS = {
     "apps.exports": 7,  # reads contacts, conversations and the audit log through their selectors
     "apps.mail": 2,  # branded email, beside accounts (invitations, resets, trial reminders)
     "apps.campaigns": 7,  # sends to contacts through inboxes; hears conversations' events
+    "apps.flows": 7,  # talks in conversations through their services; hears their events
 }
 DOORS = 9
 
