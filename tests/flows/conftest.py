@@ -15,13 +15,20 @@ MENU_GRAPH = {
     "nodes": {
         "welcome": {"type": "message", "text": "Hi {{contact.first_name}}! This is Acme.", "next": "menu"},
         "menu": {
-            "type": "menu", "text": "What do you need?", "variable": "topic", "attempts": 2,
+            "type": "menu",
+            "text": "What do you need?",
+            "variable": "topic",
+            "attempts": 2,
             "invalid_text": "Please answer with a number.",
             "options": [{"label": "Sales", "next": "ask_email"}, {"label": "Support", "next": "to_people"}],
         },
         "ask_email": {
-            "type": "question", "text": "Your email, please?", "variable": "email",
-            "validation": {"type": "email"}, "save_to": "email", "invalid_text": "That is not an email.",
+            "type": "question",
+            "text": "Your email, please?",
+            "variable": "email",
+            "validation": {"type": "email"},
+            "save_to": "email",
+            "invalid_text": "That is not an email.",
             "next": "thanks",
         },
         "thanks": {"type": "end", "text": "Thanks! We will write to {{email}} about {{topic}}."},
@@ -41,15 +48,22 @@ def desk(alpha, api):
         "supervisor": make_user(alpha, role="supervisor", name="Sara Supervisor"),
         "agent": make_user(alpha, name="Ana Agent"),
     }
-    clients = {role: api(alpha, token=api(alpha).login(user.email)["access"]) for role, user in people.items()}
+    clients = {
+        role: api(alpha, token=api(alpha).login(user.email)["access"]) for role, user in people.items()
+    }
     return {"people": people, "api": clients, "inbox": make_inbox(alpha, name="Bot line")}
 
 
 def make_flow(company, *, graph=None, trigger=None, publish=True, name="Welcome bot", **fields):
     """A flow (published by default), made by the system."""
     with schema_context(company.schema_name):
-        flow = services.flow_create(actor=None, name=name, trigger=trigger or {"type": "manual"},
-                                    graph=graph or menu_graph(), **fields)
+        flow = services.flow_create(
+            actor=None,
+            name=name,
+            trigger=trigger or {"type": "manual"},
+            graph=graph or menu_graph(),
+            **fields,
+        )
         if publish:
             services.flow_publish(actor=None, flow=flow)
             flow.refresh_from_db()
@@ -60,7 +74,8 @@ def make_flow(company, *, graph=None, trigger=None, publish=True, name="Welcome 
 def play(api, company, inbox, phone: str, text: str, name: str = "Maria Lopez"):
     """A customer writes through the sandbox hook (as the sandbox page does)."""
     response = api(company).post(
-        f"/hooks/sandbox/{inbox.pk}", {"from": phone, "name": name, "text": text},
+        f"/hooks/sandbox/{inbox.pk}",
+        {"from": phone, "name": name, "text": text},
         headers={"X-Sandbox-Token": inbox.sandbox_token},
     )
     assert response.status_code == 202, response.content

@@ -11,7 +11,9 @@ FLOWS = "/api/v1/flows"
 
 def test_a_supervisor_creates_publishes_and_simulates_a_menu_flow(desk):
     supervisor = desk["api"]["supervisor"]
-    created = supervisor.post(FLOWS, {"name": "Night desk", "trigger": {"type": "manual"}, "graph": menu_graph()})
+    created = supervisor.post(
+        FLOWS, {"name": "Night desk", "trigger": {"type": "manual"}, "graph": menu_graph()}
+    )
     assert created.status_code == 201, created.content
     flow = created.json()
     assert (flow["published_version"], flow["trigger"]["type"]) == (None, "manual")
@@ -20,8 +22,10 @@ def test_a_supervisor_creates_publishes_and_simulates_a_menu_flow(desk):
     assert published.status_code == 201
     assert published.json()["number"] == 1
 
-    simulated = supervisor.post(f"{FLOWS}/{flow['id']}/simulate",
-                                {"inputs": ["7", "sales", "maria@example.com"], "contact": {"name": "Maria Lopez"}})
+    simulated = supervisor.post(
+        f"{FLOWS}/{flow['id']}/simulate",
+        {"inputs": ["7", "sales", "maria@example.com"], "contact": {"name": "Maria Lopez"}},
+    )
     assert simulated.status_code == 200, simulated.content
     body = simulated.json()
     assert body["transcript"] == [
@@ -45,24 +49,39 @@ def _details(response) -> list[tuple[str, str]]:
     return [(detail.get("node"), detail["field"]) for detail in body["details"]]
 
 
-@pytest.mark.parametrize(("change", "node", "field"), [
-    (lambda g: g["nodes"]["menu"].update(type="carousel"), "menu", "graph.nodes.menu.type"),
-    (lambda g: g["nodes"]["ask_email"].update(next="nowhere"), "ask_email", "graph.nodes.ask_email.next"),
-    (lambda g: g["nodes"].update(orphan={"type": "message", "text": "Lost", "next": "thanks"}),
-     "orphan", "graph.nodes.orphan"),
-    (lambda g: g["nodes"]["welcome"].update(text="Hi {{email}}"), "welcome", "graph.nodes.welcome"),
-    (lambda g: g["nodes"].update(
-        spin={"type": "set", "assign": [{"target": "variable", "name": "n", "value": "1"}], "next": "spin_back"},
-        spin_back={"type": "message", "text": "again", "next": "spin"},
-        thanks={"type": "message", "text": "Thanks", "next": "spin"},
-    ), "spin", "graph.nodes.spin.next"),
-])
+@pytest.mark.parametrize(
+    ("change", "node", "field"),
+    [
+        (lambda g: g["nodes"]["menu"].update(type="carousel"), "menu", "graph.nodes.menu.type"),
+        (lambda g: g["nodes"]["ask_email"].update(next="nowhere"), "ask_email", "graph.nodes.ask_email.next"),
+        (
+            lambda g: g["nodes"].update(orphan={"type": "message", "text": "Lost", "next": "thanks"}),
+            "orphan",
+            "graph.nodes.orphan",
+        ),
+        (lambda g: g["nodes"]["welcome"].update(text="Hi {{email}}"), "welcome", "graph.nodes.welcome"),
+        (
+            lambda g: g["nodes"].update(
+                spin={
+                    "type": "set",
+                    "assign": [{"target": "variable", "name": "n", "value": "1"}],
+                    "next": "spin_back",
+                },
+                spin_back={"type": "message", "text": "again", "next": "spin"},
+                thanks={"type": "message", "text": "Thanks", "next": "spin"},
+            ),
+            "spin",
+            "graph.nodes.spin.next",
+        ),
+    ],
+)
 def test_a_graph_with_a_problem_is_refused_naming_its_node(desk, change, node, field):
     graph = menu_graph()
     change(graph)
 
-    response = desk["api"]["supervisor"].post(FLOWS, {"name": "Broken", "trigger": {"type": "manual"},
-                                                     "graph": graph})
+    response = desk["api"]["supervisor"].post(
+        FLOWS, {"name": "Broken", "trigger": {"type": "manual"}, "graph": graph}
+    )
 
     assert (node, field) in _details(response)
     assert node in response.json()["error"]["details"][0]["message"]
@@ -73,7 +92,9 @@ def test_a_variable_set_on_only_one_branch_is_missing_on_the_other(desk):
     graph = menu_graph()
     graph["nodes"]["to_people"]["text"] = "Passing you on, {{email}}."  # email is asked only on "Sales"
 
-    response = desk["api"]["supervisor"].post(FLOWS, {"name": "x", "trigger": {"type": "manual"}, "graph": graph})
+    response = desk["api"]["supervisor"].post(
+        FLOWS, {"name": "x", "trigger": {"type": "manual"}, "graph": graph}
+    )
 
     assert _details(response) == [("to_people", "graph.nodes.to_people")]
 
@@ -151,8 +172,10 @@ def test_a_plan_without_flows_refuses_the_api(make_company, api):
 
 def test_a_trigger_with_an_unknown_inbox_or_no_keywords_is_422(desk):
     supervisor = desk["api"]["supervisor"]
-    no_inbox = supervisor.post(FLOWS, {"name": "x", "trigger": {"type": "new_conversation", "inbox_id": 999999},
-                                       "graph": menu_graph()})
+    no_inbox = supervisor.post(
+        FLOWS,
+        {"name": "x", "trigger": {"type": "new_conversation", "inbox_id": 999999}, "graph": menu_graph()},
+    )
     no_words = supervisor.post(FLOWS, {"name": "x", "trigger": {"type": "keyword"}, "graph": menu_graph()})
 
     assert [d["field"] for d in no_inbox.json()["error"]["details"]] == ["trigger.inbox_id"]

@@ -32,30 +32,44 @@ def live(django_capture_on_commit_callbacks):
 
 def bot_lines(company, phone) -> list[str]:
     with schema_context(company.schema_name):
-        return list(Message.objects.filter(conversation__contact__phone=phone, sender_type="bot")
-                    .order_by("pk").values_list("text", flat=True))
+        return list(
+            Message.objects.filter(conversation__contact__phone=phone, sender_type="bot")
+            .order_by("pk")
+            .values_list("text", flat=True)
+        )
 
 
 def session_of(company, phone) -> FlowSession:
     with schema_context(company.schema_name):
-        return FlowSession.objects.select_related("conversation", "version").filter(
-            conversation__contact__phone=phone).latest("pk")
+        return (
+            FlowSession.objects.select_related("conversation", "version")
+            .filter(conversation__contact__phone=phone)
+            .latest("pk")
+        )
 
 
 def test_a_menu_flow_played_in_the_sandbox_says_what_simulate_says(desk, alpha, live, api):
     inbox = desk["inbox"]
     flow = make_flow(alpha, trigger={"type": "new_conversation", "inbox_id": inbox.pk})
     phone, inputs = new_phone(), ["7", "Sales", "not an email", "maria@example.com"]
-    simulated = desk["api"]["agent"].post(f"/api/v1/flows/{flow.pk}/simulate",
-                                          {"inputs": inputs, "contact": {"name": "Maria Lopez"}}).json()
+    simulated = (
+        desk["api"]["agent"]
+        .post(f"/api/v1/flows/{flow.pk}/simulate", {"inputs": inputs, "contact": {"name": "Maria Lopez"}})
+        .json()
+    )
 
     for text in ["Hello!", *inputs]:
         live(play, api, alpha, inbox, phone, text)
 
-    assert bot_lines(alpha, phone) == [line["text"] for line in simulated["transcript"] if line["from"] == "bot"]
+    assert bot_lines(alpha, phone) == [
+        line["text"] for line in simulated["transcript"] if line["from"] == "bot"
+    ]
     session = session_of(alpha, phone)
     assert (session.status, session.ended_reason, session.variables) == (
-        "completed", "end", {"topic": "Sales", "email": "maria@example.com"})
+        "completed",
+        "end",
+        {"topic": "Sales", "email": "maria@example.com"},
+    )
     with schema_context(alpha.schema_name):
         conversation = Conversation.objects.get(pk=session.conversation_id)
         assert conversation.status == "closed"  # the bot did its job
@@ -97,8 +111,12 @@ def test_an_agent_taking_the_conversation_ends_the_session(desk, alpha, live, ap
     assert session.conversation.status == "bot"
 
     with schema_context(alpha.schema_name):
-        live(conversation_assign, conversation=session.conversation, assignee=desk["people"]["agent"],
-             actor=desk["people"]["agent"])
+        live(
+            conversation_assign,
+            conversation=session.conversation,
+            assignee=desk["people"]["agent"],
+            actor=desk["people"]["agent"],
+        )
     live(play, api, alpha, inbox, phone, "1")
 
     session = session_of(alpha, phone)
@@ -114,8 +132,11 @@ def test_an_agent_reply_in_a_bot_conversation_stops_the_bot(desk, alpha, live, a
     live(play, api, alpha, inbox, phone, "Hi")
     conversation_id = session_of(alpha, phone).conversation_id
 
-    reply = live(desk["api"]["agent"].post, f"/api/v1/conversations/{conversation_id}/messages",
-                 {"text": "Hi, Ana here. How can I help?"})
+    reply = live(
+        desk["api"]["agent"].post,
+        f"/api/v1/conversations/{conversation_id}/messages",
+        {"text": "Hi, Ana here. How can I help?"},
+    )
     live(play, api, alpha, inbox, phone, "2")
 
     assert reply.status_code == 201, reply.content
@@ -172,11 +193,14 @@ def test_invalid_answers_use_up_the_attempts_and_leave_it_to_the_agents(desk, al
 
 
 def test_a_delay_resumes_when_its_time_comes(desk, alpha, live, api):
-    graph = {"start": "hello", "nodes": {
-        "hello": {"type": "message", "text": "One moment…", "next": "wait"},
-        "wait": {"type": "delay", "seconds": 90, "next": "bye"},
-        "bye": {"type": "end", "text": "Thanks for waiting."},
-    }}
+    graph = {
+        "start": "hello",
+        "nodes": {
+            "hello": {"type": "message", "text": "One moment…", "next": "wait"},
+            "wait": {"type": "delay", "seconds": 90, "next": "bye"},
+            "bye": {"type": "end", "text": "Thanks for waiting."},
+        },
+    }
     inbox = desk["inbox"]
     make_flow(alpha, graph=graph, trigger={"type": "new_conversation", "inbox_id": inbox.pk})
     phone = new_phone()
