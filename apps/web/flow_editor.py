@@ -6,7 +6,7 @@ import json
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.flows.graph import CONDITION_OPS, CONTACT_FIELDS, HTTP_METHODS, NODE_TYPES, VALIDATIONS
+from apps.flows.graph import CONDITION_OPS, CONTACT_FIELDS, HTTP_METHODS, NODE_TYPES, VALIDATIONS, edges
 
 TYPE_LABELS = {
     "message": _("Message"),
@@ -177,8 +177,7 @@ def node_cards(graph: dict, details: list[dict]) -> list[dict]:
         if detail.get("node"):
             problems.setdefault(detail["node"], []).append(str(detail["message"]))
     cards = []
-    nodes = graph.get("nodes") or {}
-    for index, (node_id, node) in enumerate(nodes.items()):
+    for index, (node_id, node) in enumerate(_in_flow_order(graph)):
         node = node if isinstance(node, dict) else {}
         kind = node.get("type") if node.get("type") in NODE_TYPES else "message"
         validation = node.get("validation") if isinstance(node.get("validation"), dict) else {}
@@ -224,6 +223,20 @@ def node_cards(graph: dict, details: list[dict]) -> list[dict]:
             }
         )
     return cards
+
+
+def _in_flow_order(graph: dict) -> list[tuple[str, dict]]:
+    """The start first, then in the order the flow reaches them, then the rest (as stored, the
+    database keeps an object's keys in its own order)."""
+    nodes = graph.get("nodes") or {}
+    order = [graph["start"]] if graph.get("start") in nodes else []
+    for node_id in order:
+        node = nodes[node_id]
+        for _key, target, _defines in edges(node) if isinstance(node, dict) else []:
+            if target in nodes and target not in order:
+                order.append(target)
+    order += [node_id for node_id in nodes if node_id not in order]
+    return [(node_id, nodes[node_id]) for node_id in order]
 
 
 def choices() -> dict:
