@@ -1,7 +1,14 @@
 """The flows API: create with validation naming the node, publish versions, simulate, roles, isolation."""
 
-import pytest
+import datetime as dt
 
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from apps.flows.reports import flows_report
+from apps.flows.runner import session_start, session_take_inbound
+from tests.fixtures.messaging import make_inbox, receive
 from tests.flows.conftest import make_flow, menu_graph
 
 pytestmark = pytest.mark.django_db
@@ -180,3 +187,49 @@ def test_a_trigger_with_an_unknown_inbox_or_no_keywords_is_422(desk):
 
     assert [d["field"] for d in no_inbox.json()["error"]["details"]] == ["trigger.inbox_id"]
     assert [d["field"] for d in no_words.json()["error"]["details"]] == ["trigger.keywords"]
+
+
+def test_validation_speaks_the_callers_language_and_still_names_the_node(desk):
+    graph = menu_graph()
+    graph["nodes"]["ask_email"]["next"] = "nowhere"
+
+    response = desk["api"]["supervisor"].post(
+        FLOWS, {"name": "x", "trigger": {"type": "manual"}, "graph": graph}, headers={"Accept-Language": "es"}
+    )
+
+    [detail] = response.json()["error"]["details"]
+    assert detail["message"] == "Nodo «ask_email»: Lleva a «nowhere», que no es un nodo."
+
+
+def test_the_flows_report_counts_sessions_of_the_period_by_outcome(desk, alpha):
+    flow = make_flow(alpha)
+    idle = make_flow(alpha, name="Idle bot")
+    with schema_context(alpha.schema_name):
+        inbox = make_inbox(alpha, name="Report line")
+        for answers in (["2"], ["1", "a@b.co"], []):
+            conversation = receive(alpha, inbox).conversation
+            session_start(flow=flow, conversation=conversation, trigger="manual")
+            for text in answers:
+                receive(alpha, inbox, phone=conversation.contact.phone, text=text)
+                session_take_inbound(conversation_id=conversation.pk)
+        now = timezone.now()
+        rows = flows_report(
+            actor=desk["people"]["supervisor"],
+            date_from=now - dt.timedelta(hours=1),
+            date_to=now + dt.timedelta(minutes=1),
+        )
+        later = flows_report(
+            actor=desk["people"]["agent"],
+            date_from=now + dt.timedelta(minutes=1),
+            date_to=now + dt.timedelta(hours=1),
+        )
+
+    by_flow = {row["flow_id"]: row for row in rows}
+    assert {key: by_flow[flow.pk][key] for key in ("started", "completed", "handed_off", "running")} == {
+        "started": 3,
+        "completed": 1,
+        "handed_off": 1,
+        "running": 1,
+    }
+    assert by_flow[idle.pk]["started"] == 0
+    assert {row["flow_id"]: row["started"] for row in later} == {flow.pk: 0, idle.pk: 0}

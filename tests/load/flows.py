@@ -71,7 +71,7 @@ async def _post_paced(stack, company, inbox, phones: list[str], text: str, rate:
     response times in ms."""
     import httpx
 
-    started, response_ms = {}, []
+    started, response_ms, retries = {}, [], []
     headers = {"Host": f"{company.slug}.localhost:{stack.port}", "X-Sandbox-Token": inbox.sandbox_token}
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{stack.port}",
@@ -83,9 +83,18 @@ async def _post_paced(stack, company, inbox, phones: list[str], text: str, rate:
         async def one(phone):
             started[phone] = time.time()
             begin = time.perf_counter()
-            response = await client.post(
-                f"/hooks/sandbox/{inbox.pk}", json={"from": phone, "name": "Bench Customer", "text": text}
-            )
+            for attempt in range(3):
+                try:
+                    response = await client.post(
+                        f"/hooks/sandbox/{inbox.pk}",
+                        json={"from": phone, "name": "Bench Customer", "text": text},
+                    )
+                    break
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    # A kept-alive connection the server closed as the request left: never processed.
+                    retries.append(phone)
+                    if attempt == 2:
+                        raise
             response_ms.append((time.perf_counter() - begin) * 1000)
             if response.status_code != 202:
                 raise SystemExit(f"the hook answered {response.status_code}: {response.text[:300]}")
@@ -97,6 +106,8 @@ async def _post_paced(stack, company, inbox, phones: list[str], text: str, rate:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(phone)))
         await asyncio.gather(*tasks)
+    if retries:
+        say(f"  ({len(retries)} posts sent again after the server closed their connection)")
     return started, response_ms
 
 
@@ -138,12 +149,8 @@ def _outcomes(company) -> dict:
     from apps.flows.models import FlowSession
 
     with schema_context(company.schema_name):
-        return dict(
-            FlowSession.objects.values_list("status", "node")
-            .annotate(n=Count("pk"))
-            .order_by()
-            .values_list("node", "n")
-        )
+        rows = FlowSession.objects.values("status", "node").annotate(n=Count("pk")).order_by()
+        return {f"{row['status']} at {row['node']}": row["n"] for row in rows}
 
 
 def main() -> None:
