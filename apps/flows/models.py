@@ -82,6 +82,7 @@ class FlowSession(models.Model):
 
     class Waiting(models.TextChoices):
         NOTHING = "", _("Nothing")
+        START = "start", _("Its first step")
         INPUT = "input", _("The customer's answer")
         DELAY = "delay", _("A delay")
         HTTP = "http", _("An HTTP call")

@@ -222,6 +222,63 @@ def _locked_running(**filters) -> FlowSession | None:
     )
 
 
+def session_claim(
+    *,
+    flow: Flow,
+    conversation: Conversation,
+    trigger: str,
+    started_by=None,
+    consumed_message_id: int | None = None,
+) -> FlowSession | None:
+    """Take the conversation for the flow's published version: status `bot` (out of the agents'
+    queue) and a session waiting for its first step (`session_step` runs it). Quick on purpose: it
+    runs where the trigger's event is dispatched, before routing looks at the conversation.
+
+    None when the conversation already has a running session (two triggers racing: the unique
+    running session per conversation lets one win). The conversation's inbound messages up to
+    `consumed_message_id` (by default all of them) started the flow and are not answers.
+    """
+    try:
+        with transaction.atomic():
+            conversation = conversation_start_bot(conversation=conversation)
+            if consumed_message_id is None:
+                consumed_message_id = (
+                    Message.objects.filter(
+                        conversation=conversation, direction=Message.Direction.INBOUND
+                    ).aggregate(last=Max("pk"))["last"]
+                    or 0
+                )
+            return FlowSession.objects.create(
+                flow=flow,
+                version=flow.published_version,
+                conversation=conversation,
+                node=flow.published_version.graph["start"],
+                waiting=FlowSession.Waiting.START,
+                trigger=trigger,
+                started_by=started_by,
+                last_message_id=consumed_message_id,
+            )
+    except IntegrityError:
+        return None
+
+
+def session_step(*, conversation_id: int) -> FlowSession | None:
+    """Run the conversation's session as far as it goes: its first nodes if it has not started,
+    then the customer's messages it has not seen, in order. Safe to run twice or concurrently."""
+    with transaction.atomic():
+        session = _locked_running(conversation_id=conversation_id)
+        if session is None:
+            return None
+        if session.waiting == FlowSession.Waiting.START:
+            runtime = LiveRuntime(session, session.conversation)
+            state = engine.run(session.version.graph, State(node=session.node), runtime)
+            _save(session, state, runtime)
+            if state.ended or not _unseen_inbound(session):
+                return session
+        _take_inbound(session)
+    return session
+
+
 def session_start(
     *,
     flow: Flow,
@@ -230,54 +287,23 @@ def session_start(
     started_by=None,
     consumed_message_id: int | None = None,
 ) -> FlowSession | None:
-    """Start the flow's published version in the conversation and run it to its first wait.
-
-    None when the conversation already has a running session (two triggers racing: the unique
-    running session per conversation lets one win). The conversation's inbound messages up to
-    `consumed_message_id` (by default all of them) started the flow and are not answers.
-    """
-    version = flow.published_version
+    """Claim the conversation and run the flow to its first wait, in one transaction."""
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                conversation = conversation_start_bot(conversation=conversation)
-                if consumed_message_id is None:
-                    consumed_message_id = (
-                        Message.objects.filter(
-                            conversation=conversation, direction=Message.Direction.INBOUND
-                        ).aggregate(last=Max("pk"))["last"]
-                        or 0
-                    )
-                session = FlowSession.objects.create(
-                    flow=flow,
-                    version=version,
-                    conversation=conversation,
-                    node=version.graph["start"],
-                    trigger=trigger,
-                    started_by=started_by,
-                    last_message_id=consumed_message_id,
-                )
-        except IntegrityError:
-            return None
-        session.flow, session.version = flow, version
-        conversation = Conversation.objects.select_related("contact", "inbox").get(pk=conversation.pk)
-        runtime = LiveRuntime(session, conversation)
-        state = engine.run(version.graph, _state(session), runtime)
-        _save(session, state, runtime)
-        # Anything the customer wrote after the trigger (while the flow started) is an answer.
-        if not state.ended and _unseen_inbound(session):
-            _take_inbound(session)
+        session = session_claim(
+            flow=flow,
+            conversation=conversation,
+            trigger=trigger,
+            started_by=started_by,
+            consumed_message_id=consumed_message_id,
+        )
+        if session is not None:
+            session = session_step(conversation_id=conversation.pk)
     return session
 
 
 def session_take_inbound(*, conversation_id: int) -> FlowSession | None:
-    """Feed the running session the customer's messages it has not seen, in order."""
-    with transaction.atomic():
-        session = _locked_running(conversation_id=conversation_id)
-        if session is None:
-            return None
-        _take_inbound(session)
-    return session
+    """Feed the running session the customer's messages it has not seen (`session_step`)."""
+    return session_step(conversation_id=conversation_id)
 
 
 def _take_inbound(session: FlowSession) -> None:
@@ -366,6 +392,18 @@ def sessions_time_out(*, now: dt.datetime | None = None, limit: int = 500) -> in
             _release(session.conversation_id)
             done += 1
     return done
+
+
+def sessions_unstarted(*, now: dt.datetime | None = None) -> list[int]:
+    """Conversations whose session was claimed half a minute ago and never stepped (task lost)."""
+    now = now or timezone.now()
+    return list(
+        FlowSession.objects.filter(
+            status=FlowSession.Status.RUNNING,
+            waiting=FlowSession.Waiting.START,
+            started_at__lt=now - dt.timedelta(seconds=30),
+        ).values_list("conversation_id", flat=True)[:500]
+    )
 
 
 def sessions_overdue(*, now: dt.datetime | None = None) -> tuple[list[int], list[int]]:

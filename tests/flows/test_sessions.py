@@ -8,12 +8,14 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.contacts.models import Contact
+from apps.conversations.inbound_bulk import messages_receive
 from apps.conversations.models import Conversation, Message
 from apps.conversations.services import conversation_assign
-from apps.flows import runner
+from apps.flows import listeners, runner
 from apps.flows.models import FlowSession
 from apps.teams.models import Team
-from tests.fixtures.messaging import make_inbox, new_phone
+from conversa.events import delivered_together
+from tests.fixtures.messaging import inbound, make_inbox, new_phone
 from tests.flows.conftest import make_flow, menu_graph, play
 
 pytestmark = pytest.mark.django_db
@@ -275,3 +277,25 @@ def test_bravo_cannot_start_alphas_flow_in_its_conversation(desk, alpha, bravo, 
     response = bravo_admin.post(f"/api/v1/flows/{flow.pk}/start", {"conversation_id": conversation_id})
 
     assert response.status_code == 404
+
+
+def test_a_burst_of_new_conversations_is_answered_by_parallel_steps(
+    desk, alpha, django_capture_on_commit_callbacks
+):
+    """More conversations in one drain batch than are stepped inline: each goes to a worker."""
+    inbox = desk["inbox"]
+    make_flow(alpha, trigger={"type": "new_conversation", "inbox_id": inbox.pk})
+    phones = [new_phone() for _ in range(listeners.INLINE_STEPS + 2)]
+
+    with schema_context(alpha.schema_name), delivered_together():
+        with django_capture_on_commit_callbacks(execute=True):
+            messages_receive(
+                [(inbox, inbound(phone=phone, text="Hi", name="Maria Lopez")) for phone in phones]
+            )
+
+    for phone in phones:
+        assert bot_lines(alpha, phone) == [
+            "Hi Maria! This is Acme.",
+            "What do you need?\n1. Sales\n2. Support",
+        ]
+        assert session_of(alpha, phone).conversation.status == "bot"
