@@ -13,12 +13,15 @@ messages behind one thread.
 
 import logging
 from collections import defaultdict
+from contextlib import nullcontext
 
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.conversations import events as conversation_events
 from apps.conversations.models import Conversation, Message
 from apps.flows import runner, triggers
+from apps.flows.in_use import flows_in_use
 from apps.flows.models import FlowSession
 from apps.flows.tasks import flow_session_step
 from conversa.events import Event, subscribe, subscribe_batch
@@ -30,12 +33,20 @@ logger = logging.getLogger("conversa.flows")
 INLINE_STEPS = 4
 
 
+def _in_schema(schema_name: str):
+    """The event's schema (the drain and most services publish from inside it already)."""
+    return nullcontext() if connection.schema_name == schema_name else schema_context(schema_name)
+
+
 @subscribe
 def flows_on_conversation_events(event: Event) -> None:
     handler = HANDLERS.get(event.name)
-    if handler is not None:
-        with schema_context(event.schema_name):
-            handler(event.data)
+    if handler is not None and (
+        event.name != conversation_events.MESSAGE_CREATED or event.data.get("direction") != "inbound"
+    ):
+        with _in_schema(event.schema_name):
+            if flows_in_use():
+                handler(event.data)
 
 
 def on_conversation_created(data: dict) -> None:
@@ -104,7 +115,9 @@ def flows_step_after_inbound(batch: list[Event]) -> None:
         elif event.name == conversation_events.MESSAGE_CREATED and event.data.get("direction") == "inbound":
             by_schema[event.schema_name][event.data["conversation_id"]] = event.data["message_id"]
     for schema_name, touched in by_schema.items():
-        with schema_context(schema_name):
+        with _in_schema(schema_name):
+            if not flows_in_use():
+                continue
             steps = _conversations_to_step(touched)
             if len(steps) <= INLINE_STEPS:
                 for conversation_id in steps:

@@ -16,6 +16,7 @@ from apps.audit.services import audit_record
 from apps.conversations.models import Conversation
 from apps.conversations.selectors import conversation_get_for
 from apps.flows.graph import validate_graph
+from apps.flows.in_use import mark_in_use_after_commit
 from apps.flows.models import Flow, FlowSession, FlowVersion
 from apps.flows.runner import session_end, session_start
 from apps.inboxes.models import Inbox
@@ -168,6 +169,7 @@ def flow_publish(*, actor: Actor | None, flow: Flow, request=None) -> FlowVersio
                 flow=locked, number=number, graph=locked.graph, published_by=acting_user(actor)
             )
         previous = locked.published_version.number if locked.published_version_id else None
+        mark_in_use_after_commit()
         if locked.published_version_id != version.pk:
             locked.published_version = version
             locked.save(update_fields=["published_version", "updated_at"])
