@@ -140,3 +140,16 @@ def test_a_new_flow_starts_from_a_working_draft(alpha):
     assert response["Location"] == f"/app/flows/{flow.pk}/"
     refused = browser.post("/app/flows/", {"name": "", "trigger_type": "manual"})
     assert refused.status_code == 422
+
+
+def test_a_bad_timeout_in_the_settings_is_shown_and_nothing_is_saved(alpha):
+    flow = make_flow(alpha, publish=False)
+    browser = signed_in(alpha, make_user(alpha, role="admin"))
+    fields = editor_fields(browser.get(f"/app/flows/{flow.pk}/").content.decode())
+
+    response = browser.post(f"/app/flows/{flow.pk}/", {**fields, "timeout_minutes": "soon", "name": "Renamed"})
+
+    assert response.status_code == 422
+    assert "1 minute to 7 days." in response.content.decode()
+    with schema_context(alpha.schema_name):
+        assert Flow.objects.get(pk=flow.pk).name == "Welcome bot"

@@ -160,6 +160,7 @@ def editor_view(request, flow_id: int):
     if action == "check":
         details = validate_graph(graph, team_ids=set(Team.objects.values_list("pk", flat=True)))
         return _editor(request, flow, graph=graph, details=details, unsaved=True)
+    minutes = (request.POST.get("timeout_minutes") or "").strip()
     try:
         services.flow_update(
             actor=request.user,
@@ -168,8 +169,9 @@ def editor_view(request, flow_id: int):
             graph=graph,
             name=request.POST.get("name", flow.name),
             trigger=_trigger_from(request.POST),
-            timeout_minutes=int(request.POST.get("timeout_minutes") or 0) or flow.timeout_minutes,
             is_active=bool(request.POST.get("is_active")),
+            # Anything but a whole number is the service's 422 on timeout_minutes.
+            timeout_minutes=int(minutes) if minutes.isdigit() else (minutes or flow.timeout_minutes),
         )
     except ValidationFailed as exc:
         details = [d for d in exc.details if isinstance(d, dict)]
