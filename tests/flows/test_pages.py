@@ -147,7 +147,9 @@ def test_a_bad_timeout_in_the_settings_is_shown_and_nothing_is_saved(alpha):
     browser = signed_in(alpha, make_user(alpha, role="admin"))
     fields = editor_fields(browser.get(f"/app/flows/{flow.pk}/").content.decode())
 
-    response = browser.post(f"/app/flows/{flow.pk}/", {**fields, "timeout_minutes": "soon", "name": "Renamed"})
+    response = browser.post(
+        f"/app/flows/{flow.pk}/", {**fields, "timeout_minutes": "soon", "name": "Renamed"}
+    )
 
     assert response.status_code == 422
     assert "1 minute to 7 days." in response.content.decode()
