@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.contacts.models import Contact
 from apps.contacts.services import contact_add_tags, contact_update
 from apps.conversations.models import Conversation, Message
 from apps.conversations.outbound import message_send
@@ -214,10 +215,32 @@ def _unseen_inbound(session: FlowSession) -> list[Message]:
 
 
 def _locked_running(**filters) -> FlowSession | None:
+    """The running session, locked after its contact's and conversation's rows, in that order.
+
+    The order is the inbound path's (a customer's message locks the contact, then the
+    conversation). A step updates its conversation more than once, so its commit re-checks the
+    conversation's foreign keys, which takes a share lock on the contact: locking the other way
+    round would deadlock with the customer's next message.
+    """
+    row = (
+        FlowSession.objects.filter(status=FlowSession.Status.RUNNING, **filters)
+        .values_list("pk", "conversation_id", "conversation__contact_id")
+        .first()
+    )
+    if row is None:
+        return None
+    session_id, conversation_id, contact_id = row
+    list(Contact.all_objects.select_for_update().filter(pk=contact_id).values_list("pk", flat=True))
+    list(
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(pk=conversation_id)
+        .values_list("pk", flat=True)
+    )
     return (
         FlowSession.objects.select_for_update(of=("self",))
         .select_related("version", "flow", "conversation__contact")
-        .filter(status=FlowSession.Status.RUNNING, **filters)
+        .filter(pk=session_id, status=FlowSession.Status.RUNNING)
+        .filter(**filters)
         .first()
     )
 
