@@ -15,6 +15,7 @@ from ninja_api.routers import (
     contacts,
     conversations,
     exports,
+    flows,
     inboxes,
     invitations,
     knowledge,
@@ -71,3 +72,4 @@ api.add_router("/conversations", automation.conversation_macros_router)
 api.add_router("/webhooks", webhooks.router)
 api.add_router("/knowledge", knowledge.router)
 api.add_router("/tasks", tasks.router)
+api.add_router("/flows", flows.router)

@@ -85,6 +85,11 @@ RULES: dict[str, Rule] = {
     "tasks.write": Rule(EVERYONE, "tasks:write"),
     # Giving a task to someone else (agents give tasks to themselves only).
     "tasks.assign": Rule(MANAGERS, "tasks:write"),
+    # Bot flows: everyone reads them and starts a published one in a conversation; managers build
+    # and publish them, never with a key.
+    "flows.read": Rule(EVERYONE, "conversations:read"),
+    "flows.start": Rule(EVERYONE, "conversations:write"),
+    "flows.manage": Rule(MANAGERS, None),
 }
 
 DENIED = {

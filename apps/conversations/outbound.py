@@ -190,6 +190,7 @@ def message_send(
     media_id: int | None = None,
     preauthorized: bool = False,
     automatic: bool = False,
+    bot: bool = False,
 ) -> Message:
     """Queue an outbound message; a worker delivers it after commit (with media: once the file is clean).
 
@@ -199,9 +200,10 @@ def message_send(
     unless `preauthorized` (a scheduled message, checked when it was scheduled). An `automatic`
     message is one the company sends by itself (greeting, away, closing message): from the system,
     never an answer, and it leaves the conversation's status and queue alone. Past the inbox's daily
-    limit, 429 `daily_limit_reached` and nothing is queued.
+    limit, 429 `daily_limit_reached` and nothing is queued. A `bot` message is a flow's reply: as an
+    automatic one, but its sender is the bot.
     """
-    if automatic:
+    if automatic or bot:
         author, preauthorized = None, True
     if template is not None and (text is not None or media_id is not None):
         raise ValidationFailed(details=[{"field": "template", "message": str(_("A template goes alone."))}])
@@ -245,7 +247,9 @@ def message_send(
             conversation=locked,
             inbox_id=locked.inbox_id,
             direction=Message.Direction.OUTBOUND,
-            sender_type=Message.Sender.AGENT if sender else Message.Sender.SYSTEM,
+            sender_type=(
+                Message.Sender.BOT if bot else Message.Sender.AGENT if sender else Message.Sender.SYSTEM
+            ),
             sender_user=sender,
             kind=Message.Kind.TEMPLATE if approved else (media.kind if media else Message.Kind.TEXT),
             text=approved.render(variables) if approved else (text or ""),
@@ -257,7 +261,7 @@ def message_send(
             status=Message.Status.PENDING,
         )
         previous_status = locked.status
-        if not automatic and locked.status in (
+        if not (automatic or bot) and locked.status in (
             Conversation.Status.QUEUED,
             Conversation.Status.PENDING,
             Conversation.Status.CLOSED,

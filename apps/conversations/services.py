@@ -329,6 +329,30 @@ def conversation_unassign(*, conversation: Conversation, actor: Actor | None) ->
     return conversation
 
 
+def conversation_start_bot(*, conversation: Conversation) -> Conversation:
+    """A flow starts talking: the conversation (in progress) moves to `bot`, out of the team's queue
+    (routing serves only `queued` ones), keeping its assignee if an agent started the flow. The
+    system's move, not one an agent picks, so it bypasses the table; the caller holds the lock."""
+    conversation = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
+    if conversation.status not in Conversation.ACTIVE_STATUSES:
+        raise InvalidTransition(_("A flow can only start in a conversation in progress."))
+    if conversation.status != Conversation.Status.BOT:
+        previous = conversation.status
+        conversation.status = Conversation.Status.BOT
+        conversation.save(update_fields=["status", "updated_at"])
+        _timeline(conversation, None, "status_changed", **{"from": previous, "to": conversation.status})
+        publish(
+            events.CONVERSATION_STATUS_CHANGED,
+            {"conversation_id": conversation.pk, "from": previous, "to": conversation.status},
+        )
+    return conversation
+
+
+def conversation_set_bot_context(*, conversation_id: int, context: dict) -> None:
+    """What the running flow knows (its variables), shown with the conversation."""
+    Conversation.objects.filter(pk=conversation_id).update(bot_context=context)
+
+
 def conversation_set_priority(
     *, conversation: Conversation, priority: str, actor: Actor | None
 ) -> Conversation:

@@ -7,6 +7,7 @@ import apps.web.views.audit as audit_views
 import apps.web.views.automation as automation_views
 import apps.web.views.campaigns as campaign_views
 import apps.web.views.exports as export_views
+import apps.web.views.flows as flow_views
 import apps.web.views.imports as import_views
 import apps.web.views.invitations as invitation_views
 import apps.web.views.knowledge as knowledge_views
@@ -140,6 +141,11 @@ urlpatterns += [
 
 # Campaigns: list, builder, live progress and report (managers).
 urlpatterns += [
+    path("flows/", flow_views.list_view, name="flows"),
+    path("flows/<int:flow_id>/", flow_views.editor_view, name="flow"),
+    path("flows/<int:flow_id>/publish/", flow_views.publish_view, name="flow-publish"),
+    path("flows/<int:flow_id>/delete/", flow_views.delete_view, name="flow-delete"),
+    path("flows/<int:flow_id>/simulate/", flow_views.simulate_view, name="flow-simulate"),
     path("campaigns/", campaign_views.list_view, name="campaigns"),
     path("campaigns/new/", campaign_views.new_view, name="campaign-new"),
     path("campaigns/audience-count/", campaign_views.audience_count_view, name="campaign-audience-count"),

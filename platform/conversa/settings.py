@@ -76,6 +76,7 @@ TENANT_APPS = [
     "apps.webhooks",
     "apps.knowledge",
     "apps.tasks",
+    "apps.flows",
     "apps.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

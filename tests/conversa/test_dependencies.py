@@ -33,6 +33,7 @@ APP_LAYERS = {
     "apps.webhooks": 7,  # hears the events of conversations, contacts and campaigns
     "apps.knowledge": 5,  # articles by users; the help centre reads no conversation
     "apps.tasks": 7,  # tasks name contacts and conversations and follow their visibility
+    "apps.flows": 7,  # talks in conversations through their services; hears their events
 }
 DOORS = 9
 

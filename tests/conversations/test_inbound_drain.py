@@ -125,14 +125,15 @@ def test_a_burst_costs_the_same_queries_for_10_or_100_webhooks(
     # read the messages once (opt-out words; replies to a campaign are looked for only after one),
     # reports keep their rollups (read the conversations, write their facts, add the messages per
     # hour and per minute; the minutes are pruned at most every few minutes, here on the first
-    # burst), and outbound webhooks look for the company's active endpoints once (none here). In a test's
+    # burst), outbound webhooks look for the company's active endpoints once (none here), and flows
+    # ask once whether the company uses flows at all (then remembered in Redis). In a test's
     # transaction BEGIN and COMMIT are a savepoint and its release, and commit hooks run when the
     # capture ends: the delivery is held around it as around the commit in `process_fresh_events`.
     for size in (10, 100):
         burst(size, f"run{size}")
         with in_schema(alpha.schema_name):
             connection.cursor().close()  # the schema's SET search_path, outside the count
-            with django_assert_max_num_queries(26), delivered_together():
+            with django_assert_max_num_queries(27), delivered_together():
                 with django_capture_on_commit_callbacks(execute=True):
                     assert process_fresh_events() == size
             assert Message.objects.filter(text=f"run{size}").count() == size

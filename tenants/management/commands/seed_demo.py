@@ -19,6 +19,8 @@ from apps.conversations.inbound import message_receive
 from apps.conversations.models import Conversation, QuickReply
 from apps.conversations.outbound import message_send
 from apps.conversations.services import conversation_assign, conversation_close, quick_reply_create
+from apps.flows.models import Flow
+from apps.flows.services import flow_create, flow_publish
 from apps.inboxes.models import Inbox
 from apps.inboxes.providers.base import InboundMessage
 from apps.inboxes.services import inbox_create, template_create
@@ -112,6 +114,29 @@ DEMO_KNOWLEDGE = [
          "panel del transportista.\n3. Si pasaron más de 72 h, crea una tarea para Carla.", "internal"),
     ]),
 ]
+# A published bot on the sandbox inbox: a menu, a question, then a hand-off to the right team.
+DEMO_FLOW = "Welcome bot (demo)"
+
+
+def demo_flow_graph(teams: dict[str, int]) -> dict:
+    return {"start": "welcome", "nodes": {
+        "welcome": {"type": "message", "text": "Hi {{contact.first_name}}! Welcome to Demo Company.",
+                    "next": "menu"},
+        "menu": {"type": "menu", "text": "How can we help you today?", "variable": "topic",
+                 "invalid_text": "Please answer with the number of an option.", "attempts": 3,
+                 "options": [{"label": "Buy something", "next": "ask_email"},
+                             {"label": "Help with an order", "next": "ask_order"}]},
+        "ask_email": {"type": "question", "text": "Great! What is your email, so we can send you an offer?",
+                      "variable": "email", "validation": {"type": "email"}, "save_to": "email",
+                      "invalid_text": "That does not look like an email address.", "next": "to_sales"},
+        "ask_order": {"type": "question", "text": "What is your order number?", "variable": "order",
+                      "validation": {"type": "number"}, "invalid_text": "Please send just the number.",
+                      "next": "to_support"},
+        "to_sales": {"type": "handoff", "team_id": teams["Sales"],
+                     "text": "Thanks! Someone from Sales will write to you here shortly."},
+        "to_support": {"type": "handoff", "team_id": teams["Support"],
+                       "text": "Thanks! A person from Support will look at order {{order}} and answer here."},
+    }}
 DEMO_CAMPAIGNS = ("Spring sale (demo)", "Saturday event (draft)")
 
 class Command(BaseCommand):
@@ -145,6 +170,7 @@ class Command(BaseCommand):
             self.ensure_team_chat()
             self.ensure_knowledge()
             self.ensure_tasks()
+            self.ensure_flow(inbox)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         port = os.environ.get("PORT", "8000")
         self.stdout.write(f"  agents' UI:   http://{tenant_host('demo')}:{port}/app/")
@@ -296,6 +322,17 @@ class Command(BaseCommand):
                     conversation_id=conversation.pk if conversation else None, due_at=due,
                     remind_at=due - dt.timedelta(hours=1), priority="high",
                     description="El transportista no muestra movimientos desde el lunes.")
+    @transaction.atomic
+    def ensure_flow(self, inbox: Inbox) -> None:
+        """The welcome bot on the sandbox inbox (menu → question → hand-off to a team), published;
+        created once."""
+        if Flow.objects.filter(name=DEMO_FLOW).exists():
+            return
+        teams = dict(Team.objects.values_list("name", "pk"))
+        flow = flow_create(actor=None, name=DEMO_FLOW, graph=demo_flow_graph(teams),
+                           trigger={"type": "new_conversation", "inbox_id": inbox.pk},
+                           description="Greets new customers and hands them to Sales or Support.")
+        flow_publish(actor=None, flow=flow)
 
     def ensure_quick_replies(self) -> None:
         for shortcut, content in QUICK_REPLIES:
