@@ -116,6 +116,8 @@ class _Loader:
         self.files: dict[str, str] = {}  # stored name in the old company → in this one
         self.saved: list[str] = []
         self.matched_users: list[int] = []
+        # (model, column, target label, [(old pk, old target)]): set by `link_deferred` at the end.
+        self.deferred: list[tuple[type[models.Model], str, str, list[tuple[int, int]]]] = []
         self.result = Restored()
 
     # --- media ------------------------------------------------------------------------------------
@@ -183,6 +185,8 @@ class _Loader:
                        if (held := fmt.JSON_ID_FIELDS.get(f"{label}.{each.name}")) is not None}
         file_fields = set(fmt.FILE_FIELDS.get(label, ()))
         self_refs: list[tuple[int, str, int]] = []
+        deferred = {each.attname: (each.related_model._meta.label, []) for each in fields.values()
+                    if f"{label}.{each.name}" in fmt.DEFERRED_RELATIONS}
         existing_users = (
             {email.lower(): pk for pk, email in model._base_manager.values_list("pk", "email")}
             if label == USER else {}
@@ -202,6 +206,9 @@ class _Loader:
                         target = each.related_model._meta.label
                         if value is not None and target == label:
                             self_refs.append((old_pk, name, value))
+                            value = None
+                        elif value is not None and name in deferred:
+                            deferred[name][1].append((old_pk, value))
                             value = None
                         elif value is not None:
                             value = self.new_id(target, value)
@@ -229,6 +236,7 @@ class _Loader:
                     self._flush(model, batch, ids)
         self._flush(model, batch, ids)
         self._link_to_self(model, self_refs, ids)
+        self.deferred += [(model, name, target, pairs) for name, (target, pairs) in deferred.items() if pairs]
         self.result.rows[label] = entity["rows"]
         if label == USER and self.matched_users:
             self.result.users_matched = len(self.matched_users)
@@ -264,8 +272,15 @@ class _Loader:
             ids[old_pk] = new_id
         batch.clear()
 
-    @staticmethod
-    def _link_to_self(model, refs: list[tuple[int, str, int]], ids: dict) -> None:
+    def link_deferred(self) -> None:
+        """The foreign keys of DEFERRED_RELATIONS, once every model is loaded."""
+        for model, column, target, pairs in self.deferred:
+            ids, targets = self.ids[model._meta.label], self.ids.get(target, {})
+            found = [(ids[old_pk], targets[old]) for old_pk, old in pairs if old in targets]
+            self._set_columns(model, {column: found})
+
+    @classmethod
+    def _link_to_self(cls, model, refs: list[tuple[int, str, int]], ids: dict) -> None:
         """Foreign keys of a model to itself (a message's quote, a merged contact): set once every
         row of the model has its new id, in one statement per column."""
         by_column: dict[str, list[tuple[int, int]]] = {}
@@ -273,6 +288,11 @@ class _Loader:
             new_target = ids.get(old_target)
             if new_target is not None:
                 by_column.setdefault(column, []).append((ids[old_pk], new_target))
+        cls._set_columns(model, by_column)
+
+    @staticmethod
+    def _set_columns(model, by_column: dict[str, list[tuple[int, int]]]) -> None:
+        """UPDATE column = target for (new id, new target) pairs, a batch per statement."""
         table = connection.ops.quote_name(model._meta.db_table)
         pk = connection.ops.quote_name(model._meta.pk.column)
         for column, pairs in by_column.items():
@@ -311,6 +331,7 @@ def restore_company(*, company: Company, path) -> Restored:
                 loader.copy_media()
                 for model in chosen:
                     loader.load(model)
+                loader.link_deferred()
                 audit_record(
                     action="company.restored", entity_type="company", entity_id=company.pk,
                     changes={

@@ -9,12 +9,16 @@ from apps.accounts.permissions import Actor
 from apps.flows.models import Flow, FlowSession
 
 
-def flows_report(*, actor: Actor, date_from: dt.datetime, date_to: dt.datetime) -> list[dict]:
+def flows_report(*, actor: Actor, date_from: dt.datetime, date_to: dt.datetime,
+                 inbox_team_ids: list[int] | None = None) -> list[dict]:
     """Per flow (deleted ones included while they have sessions in the period): sessions started in
     [date_from, date_to) and how those ended so far: completed, handed off, dropped (invalid answers
-    used up, stopped, flow deleted), timed out, still running. One grouped query."""
+    used up, stopped, flow deleted), timed out, still running. One grouped query. `inbox_team_ids`
+    keeps the sessions on inboxes those teams answer (a supervisor's report)."""
     permissions.check(actor, "flows.read")
     started = Q(sessions__started_at__gte=date_from, sessions__started_at__lt=date_to)
+    if inbox_team_ids is not None:
+        started &= Q(sessions__conversation__inbox__default_team_id__in=inbox_team_ids)
 
     def count(status=None):
         where = started & Q(sessions__status=status) if status else started

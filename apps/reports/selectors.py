@@ -20,6 +20,7 @@ from apps.accounts.models import User
 from apps.accounts.permissions import Actor
 from apps.campaigns.models import Campaign, CampaignRecipient
 from apps.campaigns.selectors import campaign_stats_many
+from apps.flows.reports import flows_report
 from apps.inboxes.models import Inbox
 from apps.reports.periods import Period, buckets
 from apps.reports.scope import Scope, report_scope
@@ -297,3 +298,15 @@ def _number(value):
 
 def trend_metrics() -> tuple[str, ...]:
     return tuple(METRICS)
+
+
+def report_flows(actor: Actor, period: Period) -> dict:
+    """Bot flows' sessions started in the period and how they ended so far; supervisors see the
+    sessions on inboxes their teams answer (as for campaigns)."""
+    scope = report_scope(actor)
+    items = flows_report(actor=actor, date_from=period.start, date_to=period.end,
+                         inbox_team_ids=scope.team_ids)
+    for item in items:
+        item["completion_rate"] = _rate(item["completed"], item["started"])
+        item["handoff_rate"] = _rate(item["handed_off"], item["started"])
+    return {"period": period.as_dict(), "items": items, "next_cursor": None}

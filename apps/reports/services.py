@@ -37,6 +37,7 @@ READERS = {
     "teams": selectors.report_teams,
     "inboxes": selectors.report_inboxes,
     "campaigns": selectors.report_campaigns,
+    "flows": selectors.report_flows,
 }
 
 

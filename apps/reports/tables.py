@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 
 from apps.reports.selectors import STATUSES
 
-KINDS = ("summary", "agents", "teams", "inboxes", "campaigns")
+KINDS = ("summary", "agents", "teams", "inboxes", "campaigns", "flows")
 
 
 def _figure_columns() -> list[tuple[str, callable]]:
@@ -61,6 +61,13 @@ def report_table(kind: str, data: dict) -> tuple[list[str], list[list]]:
                          item["completed_at"], stats["total"], stats["sent"], stats["delivered"],
                          stats["read"], stats["failed"], stats["skipped"], item["replies"], rates["delivery"],
                          rates["read"], rates["failure"], rates["reply"]])
+        return header, rows
+    if kind == "flows":
+        header = [_("Flow"), _("Sessions"), _("Completed"), _("Handed off"), _("Dropped"), _("Timed out"),
+                  _("Running"), _("Completion rate"), _("Hand-off rate")]
+        rows = [[item["name"], item["started"], item["completed"], item["handed_off"], item["dropped"],
+                 item["timed_out"], item["running"], item["completion_rate"], item["handoff_rate"]]
+                for item in data["items"]]
         return header, rows
     columns = _figure_columns()
     first = {"agents": _("Agent"), "teams": _("Team"), "inboxes": _("Inbox")}[kind]

@@ -118,6 +118,25 @@ class CampaignRow(Schema):
     rates: CampaignRates
 
 
+class FlowRow(Schema):
+    flow_id: int
+    name: str
+    started: int = Field(description="Sessions started in the period")
+    completed: int
+    handed_off: int
+    dropped: int
+    timed_out: int
+    running: int
+    completion_rate: float | None
+    handoff_rate: float | None
+
+
+class FlowsOut(Schema):
+    period: PeriodOut
+    items: list[FlowRow]
+    next_cursor: str | None
+
+
 class AgentsOut(Schema):
     period: PeriodOut
     items: list[AgentRow]
@@ -191,4 +210,4 @@ class LiveOut(Schema):
 
 
 OUTPUTS = {"summary": SummaryOut, "agents": AgentsOut, "teams": TeamsOut, "inboxes": InboxesOut,
-           "campaigns": CampaignsOut}
+           "campaigns": CampaignsOut, "flows": FlowsOut}

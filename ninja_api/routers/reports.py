@@ -1,9 +1,9 @@
-"""`/api/v1/reports`: summary, per agent, team, inbox and campaign, trends and the live dashboard
+"""`/api/v1/reports`: summary, per agent, team, inbox, campaign and flow, trends and the live dashboard
 (SPEC §12, §15.1). Supervisors and admins (API keys: `conversations:read`); supervisors read their
 teams' figures only. `?format=csv|xlsx` (or a `.csv`/`.xlsx` suffix) downloads a report, `pdf` the
 summary, when the plan has `reports_export`.
 
-A new report (e.g. per flow) is one reader in `READERS` below and, for its files, a table in
+A new report is one reader in `READERS` below and, for its files, a table in
 `apps.reports.tables`."""
 
 from django.http import HttpResponse

@@ -26,6 +26,7 @@ from apps.accounts.invitations import invitation_create
 from apps.accounts.models import User
 from apps.accounts.services import user_set_status
 from apps.audit.models import AuditLog
+from apps.automation.services import macro_create, rule_create
 from apps.campaigns import services as campaigns
 from apps.campaigns.models import CampaignRecipient
 from apps.contacts.models import Contact, ContactImport, ContactList, ContactListMember, Segment
@@ -43,10 +44,15 @@ from apps.conversations.services import (
 from apps.exports import backup_format as fmt
 from apps.exports.backup import backup_write
 from apps.exports.models import Export
+from apps.flows.services import flow_create, flow_publish
+from apps.knowledge.services import article_create, category_create
 from apps.media.models import MediaFile
 from apps.media.services import media_mark_clean, media_receive_inbound
 from apps.notifications.services import notify
 from apps.reports.models import ConversationFact
+from apps.tasks.services import task_create
+from apps.teamchat.services import message_send as chat_send
+from apps.teamchat.services import room_create
 from apps.teams.services import team_create, team_member_set
 from tests.conftest import host_of
 from tests.fixtures.contacts import make_contact, make_custom_field
@@ -117,6 +123,24 @@ def seed(company) -> dict:
                                          status="sent")
         notify(users=[agent], kind="transfer", title="Conversation for you",
                data={"conversation_id": conversation.pk, "team_id": team.pk})
+        # The second wave's entities, each naming others (in foreign keys and in JSON).
+        flow = flow_create(actor=None, name="Desk bot",
+                           trigger={"type": "new_conversation", "inbox_id": inbox.pk}, graph={"start": "hi", "nodes": {
+                               "hi": {"type": "message", "text": "Hello!", "next": "desk"},
+                               "desk": {"type": "handoff", "team_id": team.pk, "text": "One moment."}}})
+        flow_publish(actor=None, flow=flow)
+        rule_create(actor=admin, values={
+            "name": "Orders to the desk", "event": "message.created",
+            "conditions": [{"type": "inbox", "inbox_ids": [inbox.pk]}],
+            "actions": [{"type": "assign_team", "team_id": team.pk}]})
+        macro_create(actor=admin, values={"name": "Tell Ana", "visibility": "shared", "actions": [
+            {"type": "notify", "user_ids": [agent.pk], "text": "Look at this"}]})
+        room = room_create(actor=admin, name="Desk", member_ids=[agent.pk])
+        chat_send(actor=admin, room=room, text=f"@{agent.name} the courier called")
+        task_create(actor=admin, title="Call Vera", assignee_id=agent.pk, conversation_id=conversation.pk)
+        category = category_create(actor=admin, name="Shipping")
+        article_create(actor=admin, category_id=category.pk, title="Delivery times", body="**48 h**",
+                       status="published")
     return {"admin": admin, "supervisor": supervisor, "agent": agent, "reply": reply, "photo": photo}
 
 

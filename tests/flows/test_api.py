@@ -233,3 +233,21 @@ def test_the_flows_report_counts_sessions_of_the_period_by_outcome(desk, alpha):
     }
     assert by_flow[idle.pk]["started"] == 0
     assert {row["flow_id"]: row["started"] for row in later} == {flow.pk: 0, idle.pk: 0}
+
+
+def test_the_flows_report_answers_on_the_reports_api_for_managers_each_in_their_scope(desk, alpha):
+    flow = make_flow(alpha)
+    with schema_context(alpha.schema_name):
+        inbox = make_inbox(alpha, name="Report line")  # answered by no team
+        for _ in range(2):
+            session_start(flow=flow, conversation=receive(alpha, inbox).conversation, trigger="manual")
+
+    def started(role: str):
+        response = desk["api"][role].get("/api/v1/reports/flows")
+        if response.status_code != 200:
+            return response.status_code
+        return {row["flow_id"]: (row["started"], row["running"]) for row in response.json()["items"]}
+
+    assert started("admin")[flow.pk] == (2, 2)
+    assert started("supervisor")[flow.pk] == (0, 0)  # not an inbox of the supervisor's teams
+    assert started("agent") == 403

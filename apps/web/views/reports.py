@@ -27,7 +27,7 @@ SHEETS = ("csv", "xlsx")
 DOWNLOADS = (
     ("summary", gettext_lazy("Summary"), (*SHEETS, "pdf")), ("agents", gettext_lazy("Agents"), SHEETS),
     ("teams", gettext_lazy("Teams"), SHEETS), ("inboxes", gettext_lazy("Inboxes"), SHEETS),
-    ("campaigns", gettext_lazy("Campaigns"), SHEETS),
+    ("campaigns", gettext_lazy("Campaigns"), SHEETS), ("flows", gettext_lazy("Flows"), SHEETS),
 )
 WIDTH, HEIGHT, TOP = 600, 160, 140
 
@@ -81,6 +81,7 @@ def reports_view(request):
         "teams": selectors.report_teams(actor, period)["items"],
         "inboxes": selectors.report_inboxes(actor, period)["items"],
         "campaigns": selectors.report_campaigns(actor, period)["items"],
+        "flows": selectors.report_flows(actor, period)["items"] if company.plan.has_feature("flows") else None,
         "charts": charts,
         "live": report_live(actor, company=company),
         "downloads": DOWNLOADS if company.plan.has_feature("reports_export") else (),
