@@ -125,7 +125,8 @@ def seed(company) -> dict:
                data={"conversation_id": conversation.pk, "team_id": team.pk})
         # The second wave's entities, each naming others (in foreign keys and in JSON).
         flow = flow_create(actor=None, name="Desk bot",
-                           trigger={"type": "new_conversation", "inbox_id": inbox.pk}, graph={"start": "hi", "nodes": {
+                           trigger={"type": "new_conversation", "inbox_id": inbox.pk},
+                           graph={"start": "hi", "nodes": {
                                "hi": {"type": "message", "text": "Hello!", "next": "desk"},
                                "desk": {"type": "handoff", "team_id": team.pk, "text": "One moment."}}})
         flow_publish(actor=None, flow=flow)

@@ -81,7 +81,8 @@ def reports_view(request):
         "teams": selectors.report_teams(actor, period)["items"],
         "inboxes": selectors.report_inboxes(actor, period)["items"],
         "campaigns": selectors.report_campaigns(actor, period)["items"],
-        "flows": selectors.report_flows(actor, period)["items"] if company.plan.has_feature("flows") else None,
+        "flows": (selectors.report_flows(actor, period)["items"]
+                  if company.plan.has_feature("flows") else None),
         "charts": charts,
         "live": report_live(actor, company=company),
         "downloads": DOWNLOADS if company.plan.has_feature("reports_export") else (),
