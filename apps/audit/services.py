@@ -39,3 +39,19 @@ def audit_record(
         user_agent=agent,
         success=success,
     )
+
+
+ERASED_VALUE = "(erased)"
+
+
+def audit_forget_values(*, entity_type: str, entity_ids) -> int:
+    """Blank the values recorded in the changes of these entities' entries (an erased contact's
+    name, phone…), keeping which fields changed, when and by whom. Returns how many entries."""
+    entries = AuditLog.objects.filter(entity_type=entity_type, entity_id__in=[str(i) for i in entity_ids])
+    forgotten = []
+    for entry in entries.exclude(changes={}).only("pk", "changes"):
+        entry.changes = {field: [ERASED_VALUE, ERASED_VALUE] if isinstance(value, list) else ERASED_VALUE
+                         for field, value in entry.changes.items()}
+        forgotten.append(entry)
+    AuditLog.objects.bulk_update(forgotten, ["changes"], batch_size=500)
+    return len(forgotten)

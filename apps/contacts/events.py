@@ -6,6 +6,9 @@ from conversa.realtime.fanout import realtime_payload, realtime_payloads
 CONTACT_CREATED = "contact.created"
 CONTACT_UPDATED = "contact.updated"
 CONTACT_DELETED = "contact.deleted"
+# A contact's personal data was erased (`contacts_ids`, `conversation_ids`): apps holding copies of it
+# (webhook deliveries, bot sessions) forget them.
+CONTACT_ERASED = "contact.erased"
 
 
 def contact_data(contact: Contact) -> dict:

@@ -7,8 +7,9 @@ from django.utils.translation import gettext as _
 
 from apps.accounts import permissions
 from apps.accounts.permissions import Actor
-from apps.audit.services import audit_record
+from apps.audit.services import audit_forget_values, audit_record
 from apps.contacts.erasure import contact_blank
+from apps.contacts.events import CONTACT_ERASED
 from apps.contacts.models import Contact
 from apps.conversations import events
 from apps.conversations.models import Conversation, Message, Note, ScheduledMessage, TimelineEvent
@@ -60,6 +61,9 @@ def contact_erase(*, actor: Actor | None, contact_id: int, request=None) -> Cont
             contact_blank(contact=erased)
         counts["webhook_events"] = sum(webhook_events_forget_phone(phone=phone) for phone in phones)
         counts["notifications"] = notifications_forget_conversations(conversation_ids=conversation_ids)
+        # Before this erasure's own entry: its counts and ids are no personal data.
+        contact_ids = [c.pk for c in contacts]
+        counts["audit_entries"] = audit_forget_values(entity_type="contact", entity_ids=contact_ids)
         TimelineEvent.objects.bulk_create([
             TimelineEvent(conversation_id=pk, actor=permissions.acting_user(actor), kind="contact_erased")
             for pk in conversation_ids
@@ -71,6 +75,7 @@ def contact_erase(*, actor: Actor | None, contact_id: int, request=None) -> Cont
         )
         for pk in conversation_ids:
             publish(events.CONVERSATION_UPDATED, {"conversation_id": pk})
+        publish(CONTACT_ERASED, {"contact_ids": contact_ids, "conversation_ids": conversation_ids})
     return contact
 
 

@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from apps.contacts.events import CONTACT_ERASED
 from apps.conversations import events as conversation_events
 from apps.conversations.models import Conversation, Message
 from apps.flows import runner, triggers
@@ -157,3 +158,11 @@ def _conversations_to_step(touched: dict[int, int | None]) -> list[int]:
             ):
                 running.add(conversation.pk)
     return [pk for pk in touched if pk in running]
+
+
+@subscribe
+def flows_forget_erased(event: Event) -> None:
+    """An erased contact's answers to bots (emails, order numbers…) go with the rest of their data."""
+    if event.name == CONTACT_ERASED:
+        with _in_schema(event.schema_name):
+            FlowSession.objects.filter(conversation_id__in=event.data["conversation_ids"]).update(variables={})

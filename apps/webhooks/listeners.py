@@ -12,13 +12,15 @@ from collections import defaultdict
 from contextlib import nullcontext
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.contacts.events import CONTACT_ERASED
 from apps.webhooks.delivery import endpoint_wake_on_commit
 from apps.webhooks.models import Delivery, Endpoint
-from apps.webhooks.payloads import EVENTS, events_data
-from conversa.events import Event, subscribe_batch
+from apps.webhooks.payloads import CONTACT_KINDS, CONVERSATION_KINDS, EVENTS, MESSAGE_KINDS, events_data
+from conversa.events import Event, subscribe, subscribe_batch
 
 logger = logging.getLogger("conversa.webhooks")
 
@@ -70,3 +72,18 @@ def delivery_for(endpoint: Endpoint, event: str, data: dict, now: dt.datetime) -
         endpoint=endpoint, key=key, event=event, next_attempt_at=now,
         payload={"id": str(key), "event": event, "created_at": now.isoformat(), "data": data},
     )
+
+
+@subscribe
+def webhooks_forget_erased(event: Event) -> None:
+    """Deliveries carrying an erased contact's data (sent or not) are deleted with it: the log
+    must not keep what the erasure removed, and what was not sent yet is no longer to be sent."""
+    if event.name != CONTACT_ERASED:
+        return
+    conversations, contacts = event.data["conversation_ids"], event.data["contact_ids"]
+    with _in_schema(event.schema_name):
+        Delivery.objects.filter(
+            Q(event__in=CONVERSATION_KINDS, payload__data__id__in=conversations)
+            | Q(event__in=MESSAGE_KINDS, payload__data__conversation_id__in=conversations)
+            | Q(event__in=CONTACT_KINDS, payload__data__id__in=contacts)
+        ).delete()

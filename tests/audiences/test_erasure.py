@@ -9,9 +9,12 @@ from apps.audit.models import AuditLog
 from apps.contacts.models import Contact, ContactListMember
 from apps.conversations.models import Conversation, Message
 from apps.conversations.services import note_add
+from apps.flows.models import FlowSession
+from apps.flows.services import flow_create, flow_publish
 from apps.inboxes.models import WebhookEvent
 from apps.media.services import media_receive_inbound
 from apps.notifications.services import notify
+from apps.webhooks.models import Delivery, Endpoint
 from tests.fixtures.contacts import make_contact, make_custom_field, unique_phone
 from tests.fixtures.messaging import make_inbox, receive
 
@@ -62,6 +65,23 @@ def zelda(alpha, admin, in_schema):
                data={"conversation_id": message.conversation_id})
         WebhookEvent.objects.create(inbox=inbox, status="processed",
                                     body=f'{{"from": "{phone[1:]}", "text": "{SECRET_TEXT}"}}'.encode())
+        # Copies made by the second wave: a webhook delivery of her message and contact (one sent,
+        # one waiting) and a bot session that asked for her email.
+        endpoint = Endpoint.objects.create(url="https://receiver.example/hook", secret_encrypted="x",
+                                           events=["message.created", "contact.updated"])
+        message_data = {"id": message.pk, "conversation_id": message.conversation_id, "text": SECRET_TEXT}
+        Delivery.objects.create(endpoint=endpoint, event="message.created", status="succeeded",
+                                payload={"event": "message.created", "data": message_data},
+                                request_excerpt=SECRET_TEXT)
+        contact_data = {"id": contact.pk, "name": NAME}
+        Delivery.objects.create(endpoint=endpoint, event="contact.updated",
+                                payload={"event": "contact.updated", "data": contact_data})
+        flow = flow_create(actor=None, name="Sign-up bot", trigger={"type": "manual"},
+                           graph={"start": "bye", "nodes": {"bye": {"type": "end", "text": "Bye"}}})
+        flow_publish(actor=None, flow=flow)
+        flow.refresh_from_db()
+        FlowSession.objects.create(flow=flow, version=flow.published_version, status="completed",
+                                   conversation_id=message.conversation_id, variables={"email": EMAIL})
     listed = admin.post("/api/v1/contact-lists", {"name": "Club"}).json()
     admin.post(f"/api/v1/contact-lists/{listed['id']}/members", {"contact_ids": [contact.pk]})
     assert admin.post(f"/api/v1/contacts/{contact.pk}/merge", {"other_id": duplicate.pk}).status_code == 200
