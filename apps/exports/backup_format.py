@@ -89,6 +89,14 @@ JSON_ID_KEYS = {
     "media_id": "media.MediaFile",
     "notification_id": "notifications.Notification",
     "export_id": "exports.Export",
+    "room_id": "teamchat.Room",
+    "chat_message_id": "teamchat.Message",
+    "task_id": "tasks.Task",
+    "comment_id": "tasks.TaskComment",
+    "flow_id": "flows.Flow",
+    "rule_id": "automation.Rule",
+    "macro_id": "automation.Macro",
+    "article_id": "knowledge.Article",
 }
 ALL_KEYS = tuple(JSON_ID_KEYS)
 
@@ -101,9 +109,9 @@ JSON_ID_FIELDS = {
     "audit.AuditLog.changes": ALL_KEYS,
     "campaigns.Campaign.audience": ("list_ids", "segment_id"),
     "accounts.Invitation.team_ids": "teams.Team",
-    "automation.Rule.conditions": ALL_KEYS,
-    "automation.Rule.actions": ALL_KEYS,
-    "automation.Macro.actions": ALL_KEYS,
+    "automation.Rule.conditions": ("inbox_ids",),
+    "automation.Rule.actions": ("team_id", "user_id", "user_ids"),
+    "automation.Macro.actions": ("team_id", "user_id", "user_ids"),
     "teamchat.Message.mentions": "accounts.User",
     "flows.Flow.graph": ("team_id",),  # hand-off nodes name their team
     "flows.FlowVersion.graph": ("team_id",),

@@ -382,7 +382,8 @@ def _notify_mentions(room: Room, message: Message, user_ids) -> None:
     who = (author.name or author.email) if author else ""
     active = Membership.objects.filter(room=room, left_at__isnull=True, user_id__in=list(user_ids))
     receivers = User.objects.filter(pk__in=active.values("user_id"), is_active=True)
-    data = {"room_id": room.pk, "message_id": message.pk, "by_user_id": message.author_id}
+    # `chat_message_id`: `message_id` names a conversation's message everywhere else (backups remap it).
+    data = {"room_id": room.pk, "chat_message_id": message.pk, "by_user_id": message.author_id}
     for receiver in receivers:
         # In the receiver's language, not the author's.
         with override(receiver.language or None):

@@ -138,7 +138,8 @@ def test_a_mention_notifies_the_member_in_their_own_language(people, in_schema, 
     with in_schema(alpha.schema_name):
         to_bruno = Notification.objects.get(user=bruno.user, kind="mention")
         to_carla = Notification.objects.get(user=carla.user, kind="mention")
-        assert to_bruno.data == {"room_id": room["id"], "message_id": sent["id"], "by_user_id": ana.user.pk}
+        mentioned = {"room_id": room["id"], "chat_message_id": sent["id"], "by_user_id": ana.user.pk}
+        assert to_bruno.data == mentioned
         assert to_bruno.title == "Ana Souza te mencionó en Ventas"
         assert to_carla.title == "Ana Souza mentioned you in Ventas"
         assert not Notification.objects.filter(user=ana.user, kind="mention").exists()
