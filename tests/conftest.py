@@ -5,6 +5,7 @@ then runs in a transaction that is rolled back, except the `live` tests whose da
 to a real server and worker, which commit and use unique names instead.
 """
 
+import os
 import uuid
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tenants.models import Company
 from tenants.services import company_create
 from tests.fakes.provider_server import FakeProviderServer
 from tests.fixtures import live
+from tests.fixtures.clamd import SOCKET_ENV, ClamdServer, free_port, start_clamd
 from tests.fixtures.factories import PASSWORD
 from tests.fixtures.live_tenant import PHONE_NUMBER_ID, TOKEN, TWILIO_SID, TWILIO_TOKEN, Tenant
 
@@ -257,3 +259,34 @@ def worker(tmp_path, queue_to_redis):
     process = live.start_worker(tmp_path / "worker.log", workers=4)
     yield process
     live.stop(process)
+
+
+# --- clamd ----------------------------------------------------------------------------------------
+# Here rather than in tests/media: one clamd for the whole session, whichever package asks first
+# (a fixture imported into another module would be a second definition, so a second clamd, and
+# live processes could scan with the one a test did not stop).
+
+@pytest.fixture(scope="session")
+def clamd_server(tmp_path_factory) -> ClamdServer:
+    """clamd on a Unix socket (and a TCP port on 127.0.0.1), stopped with SIGTERM after the session.
+
+    Its socket is exported as CONVERSA_TEST_CLAMD_SOCKET for processes started later (live server and
+    worker), whose settings_test read it.
+    """
+    server = start_clamd(tmp_path_factory.mktemp("clamd"), tcp_port=free_port())
+    previous = os.environ.get(SOCKET_ENV)
+    os.environ[SOCKET_ENV] = str(server.socket_path)
+    yield server
+    server.stop()
+    if previous is None:
+        os.environ.pop(SOCKET_ENV, None)
+    else:
+        os.environ[SOCKET_ENV] = previous
+
+
+@pytest.fixture
+def clamd_settings(clamd_server, settings) -> ClamdServer:
+    """Point this process's settings at the session clamd (started again if a test left it stopped)."""
+    clamd_server.start()
+    settings.CLAMD_SOCKET = str(clamd_server.socket_path)
+    return clamd_server

@@ -6,7 +6,6 @@ from django.db import connection
 
 from apps.media.tasks import media_scan
 from apps.teamchat.events import MESSAGE_CREATED
-from tests.media.conftest import clamd_server, clamd_settings  # noqa: F401 (fixtures)
 from tests.media.test_media_api import EICAR
 from tests.teamchat.conftest import groups_of, post, room_of, unread
 
@@ -33,7 +32,7 @@ def texts_seen_by(person, room_id: int) -> list[str]:
 @pytest.mark.parametrize(("data", "shown"), [(b"minutes of the meeting\n", True), (EICAR, False)],
                          ids=["clean", "eicar"])
 def test_a_file_is_held_until_scanned_and_shown_to_the_room_only_if_clean(
-    people, alpha, clamd_settings, frames, django_capture_on_commit_callbacks, data, shown,  # noqa: F811
+    people, alpha, clamd_settings, frames, django_capture_on_commit_callbacks, data, shown,
 ):
     ana, bruno = people("Ana", "Bruno")
     room = room_of(ana, bruno)
