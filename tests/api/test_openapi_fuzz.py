@@ -24,7 +24,7 @@ from tests.fixtures.factories import PASSWORD
 pytestmark = pytest.mark.django_db
 
 # Small so the suite stays fast; raise it (and add the coverage phase) to hunt deeper locally.
-EXAMPLES_PER_OPERATION = int(os.environ.get("CONVERSA_FUZZ_EXAMPLES", "8"))
+EXAMPLES_PER_OPERATION = int(os.environ.get("CONVERSA_FUZZ_EXAMPLES", "5"))
 PHASES = os.environ.get("CONVERSA_FUZZ_PHASES", "examples,fuzzing").split(",")
 LOG = os.environ.get("CONVERSA_FUZZ_LOG")  # a file to append every request and its status to
 
