@@ -32,6 +32,9 @@ def migrate(*options: str) -> tuple[str, set[str]]:
 def test_only_schemas_behind_the_code_are_migrated_and_stamped(make_live_company):
     first, second = make_live_company(), make_live_company()
     assert first.migrations_stamp == ""  # a new company is checked by the next run
+    # The suite's other companies (all made from the current template) count as up to date, so the
+    # runs below visit these two rather than every company the session has made so far.
+    Company.objects.exclude(pk__in=[first.pk, second.pk]).update(migrations_stamp=tenant_migrations_stamp())
 
     _, visited = migrate("--executor=multiprocessing")
     assert {first.schema_name, second.schema_name} <= visited
