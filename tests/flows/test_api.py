@@ -8,6 +8,7 @@ from django_tenants.utils import schema_context
 
 from apps.flows.reports import flows_report
 from apps.flows.runner import session_start, session_take_inbound
+from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import make_inbox, receive
 from tests.flows.conftest import make_flow, menu_graph
 
@@ -251,3 +252,18 @@ def test_the_flows_report_answers_on_the_reports_api_for_managers_each_in_their_
     assert started("admin")[flow.pk] == (2, 2)
     assert started("supervisor")[flow.pk] == (0, 0)  # not an inbox of the supervisor's teams
     assert started("agent") == 403
+
+
+def test_another_companys_flows_report_never_shows_this_ones_flows(desk, alpha, bravo, api):
+    flow = make_flow(alpha)
+    with schema_context(alpha.schema_name):
+        conversation = receive(alpha, make_inbox(alpha)).conversation
+        session_start(flow=flow, conversation=conversation, trigger="manual")
+    bravo_admin = make_user(bravo, role="admin")
+    bravo_client = api(bravo, token=api(bravo).login(bravo_admin.email)["access"])
+
+    response = bravo_client.get("/api/v1/reports/flows")
+    assert response.status_code == 200
+    assert [row["name"] for row in response.json()["items"]] == []
+    alpha_token = desk["api"]["admin"].headers["Authorization"]
+    assert api(bravo).get("/api/v1/reports/flows", headers={"Authorization": alpha_token}).status_code == 401
