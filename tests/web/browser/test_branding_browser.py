@@ -62,6 +62,7 @@ def test_a_verified_custom_domain_shows_the_company_s_logo_and_colour(
     browser = mapped_chromium(origin)
     context = browser.new_context(base_url=origin, viewport=DESKTOP)
     context.set_default_timeout(5000)
+    context.set_default_navigation_timeout(15000)  # a cold live server's first page, busy machine
     page = context.new_page()
     response = page.goto("/app/login/")
     assert response.status == 200

@@ -38,6 +38,7 @@ def test_a_customer_rates_on_the_link_page_and_the_agent_sees_it(team, chromium)
     path = found["path"]
     customer = chromium.new_context(base_url=team.origin, viewport=DESKTOP, java_script_enabled=False)
     customer.set_default_timeout(5000)
+    customer.set_default_navigation_timeout(15000)  # a cold live server's first page, busy machine
     page = customer.new_page()
     page.goto(path)
     expect(page.locator("h1.brand-name")).to_have_text(team.company.brand_name or team.company.name)

@@ -29,6 +29,8 @@ def watched_context(browser, base_url: str):
     """A browser context whose pages report every policy violation and error into the returned lists."""
     context = browser.new_context(base_url=base_url, viewport=DESKTOP)
     context.set_default_timeout(5000)
+    # The live server's first page can be slow on a busy machine (see tests/fixtures/browser.sign_in).
+    context.set_default_navigation_timeout(15000)
     context.add_init_script(REPORT_VIOLATIONS)
     problems: list[str] = []
     sockets: list[str] = []

@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.live, pytest.mark.browser]
 def _password_step(chromium, team, user):
     context = chromium.new_context(base_url=team.origin, viewport=DESKTOP)
     context.set_default_timeout(5000)
+    context.set_default_navigation_timeout(15000)  # a cold live server's first page, busy machine
     page = context.new_page()
     page.goto("/app/login/")
     page.fill("#id_email", user.email)
