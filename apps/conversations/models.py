@@ -69,6 +69,11 @@ class Conversation(models.Model):
     last_message_preview = models.CharField(max_length=120, blank=True)
     # When it last started waiting for an agent: the team queue is served in this order.
     queued_at = models.DateTimeField(null=True, blank=True)
+    # Who last gave it back to the queue (unassigned, or transferred to a team): routing hands it to
+    # someone else, never straight back to them; cleared once anyone is assigned.
+    handed_back_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # SLA deadlines within the team's business hours; flagged once when one passes unmet.
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)

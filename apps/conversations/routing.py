@@ -15,6 +15,10 @@ many. Its locks, all taken with `SKIP LOCKED` (routing never waits on a lock, so
    held, so a row another worker holds is already on its way to an agent and skipping it keeps the
    arrival order for the next free agent.
 
+A conversation an agent gave back (unassigned, or transferred to a team) never goes straight back
+to them: routing passes them over for it, and it waits for another member if nobody else has room
+(anyone, the one who gave it back included, can still take it by hand).
+
 Triggers arrive through `route_team_after_commit` / `route_teams_of_user_after_commit` (one pending
 Huey task per team at a time, coalesced in Redis) and the minute sweep (`routing_tasks`).
 """
@@ -203,10 +207,13 @@ def assign_next(*, team_id: int, line: Line) -> Outcome:
                 line.members.clear()
                 return Outcome.STALE
             oldest = (
-                waiting(team_id).select_for_update(skip_locked=True, of=("self",))
+                waiting(team_id).exclude(handed_back_by_id=member.user_id)
+                .select_for_update(skip_locked=True, of=("self",))
                 .values_list("pk", flat=True).first()
             )
             if oldest is None:
+                if waiting(team_id).filter(handed_back_by_id=member.user_id).exists():
+                    continue  # only what they gave back waits: it goes to someone else
                 return Outcome.QUEUE_EMPTY
             # The write path re-reads the (locked) row itself.
             conversation_assign(

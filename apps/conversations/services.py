@@ -176,6 +176,7 @@ def conversation_assign(
         before = snapshot(conversation, AUDITED_FIELDS)
         conversation.assignee = assignee
         conversation.assigned_at = timezone.now()
+        conversation.handed_back_by = None
         if conversation.status != Conversation.Status.OPEN:
             _move(conversation, Conversation.Status.OPEN, actor=actor)
         conversation.save()
@@ -236,6 +237,7 @@ def conversation_transfer(
         conversation.team = team
         conversation.assignee = None
         conversation.assigned_at = None
+        conversation.handed_back_by_id = previous_assignee
         if conversation.status != Conversation.Status.QUEUED:
             # Into the team's queue: not a user-chosen transition, so it bypasses the table.
             publish(
@@ -309,6 +311,7 @@ def conversation_unassign(*, conversation: Conversation, actor: Actor | None) ->
         before = snapshot(conversation, AUDITED_FIELDS)
         conversation.assignee = None
         conversation.assigned_at = None
+        conversation.handed_back_by_id = previous
         if conversation.status in (Conversation.Status.OPEN, Conversation.Status.PENDING):
             # Back in the queue: not a user-chosen transition, so it bypasses the table.
             publish(

@@ -302,6 +302,53 @@ def test_a_conversation_handed_back_to_the_queue_goes_to_whoever_waited_longest(
     assert assignees(alpha, ids) == [bia.pk, ana.pk]
 
 
+def test_a_conversation_given_back_never_bounces_straight_back_to_whoever_gave_it_back(
+    alpha, django_capture_on_commit_callbacks
+):
+    team = make_team(alpha)
+    ana = make_agent(alpha, team, capacity=2)
+    bia = make_agent(alpha, team, capacity=2, status="busy")
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = waiting_conversations(alpha, routed_inbox(alpha, team), 1)
+    assert assignees(alpha, ids) == [ana.pk]
+
+    # Ana has room and is the only one available, yet the conversation she gave back waits.
+    with schema_context(alpha.schema_name), django_capture_on_commit_callbacks(execute=True):
+        conversation_unassign(conversation=Conversation.objects.get(pk=ids[0]), actor=ana)
+    assert assignees(alpha, ids) == [None]
+    assert conversation(alpha, ids[0]).status == Conversation.Status.QUEUED
+
+    # Work that arrives meanwhile is still hers; the given-back one goes to the next who is free.
+    with django_capture_on_commit_callbacks(execute=True):
+        later = waiting_conversations(alpha, routed_inbox(alpha, team), 1)
+    assert assignees(alpha, ids + later) == [None, ana.pk]
+    with schema_context(alpha.schema_name), django_capture_on_commit_callbacks(execute=True):
+        user_set_status(user=bia, status="available")
+    assert assignees(alpha, ids) == [bia.pk]
+    # Once someone holds it, nobody is passed over for it any more.
+    assert conversation(alpha, ids[0]).handed_back_by_id is None
+
+
+def test_a_conversation_transferred_to_a_team_goes_to_another_member_than_the_one_who_sent_it(
+    alpha, django_capture_on_commit_callbacks
+):
+    sales, support = make_team(alpha), make_team(alpha)
+    ana = make_agent(alpha, sales, capacity=3)
+    add_member(alpha, support, ana)
+    caio = make_agent(alpha, support, status="busy")
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = waiting_conversations(alpha, routed_inbox(alpha, sales), 1)
+    assert assignees(alpha, ids) == [ana.pk]
+
+    with schema_context(alpha.schema_name), django_capture_on_commit_callbacks(execute=True):
+        conversation_transfer(conversation=Conversation.objects.get(pk=ids[0]), actor=ana, team=support)
+    assert assignees(alpha, ids) == [None]
+
+    with schema_context(alpha.schema_name), django_capture_on_commit_callbacks(execute=True):
+        user_set_status(user=caio, status="available")
+    assert assignees(alpha, ids) == [caio.pk]
+
+
 def test_transferring_a_conversation_to_a_colleague_frees_room_for_the_next_waiting(
     alpha, django_capture_on_commit_callbacks
 ):
