@@ -46,4 +46,9 @@ def ui_strings(request):
         # The SLA badge's countdown (web_tags.sla_deadline writes the first one).
         "slaIn": _("in %(n)d min"),
         "slaLate": _("%(n)d min late"),
+        # An action the server refused or never got (htmx swaps nothing for those): said in #flash.
+        "tooFast": _("Too many requests: try again in %(n)s s."),
+        "refusedAction": _("That did not work: the page may be out of date. Reload it and try again."),
+        "serverError": _("Something went wrong on our side. Try again in a moment."),
+        "notSent": _("No connection: your last action was not sent."),
     }}

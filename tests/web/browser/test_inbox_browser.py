@@ -378,3 +378,29 @@ def test_full_page_screenshots_of_the_main_screens_are_saved(chromium, team):
 
     for path in saved:
         assert path.stat().st_size > 5000, path
+
+
+def test_a_refused_click_says_why_instead_of_doing_nothing(chromium, team):
+    """A rate limit (429 with Retry-After), a server error or a lost connection on an htmx action
+    is said in the page's alert region, in the user's language."""
+    ana = team.add_user("ana", role="admin", name="Ana Admin")
+    page = sign_in(chromium, team, ana)
+    flash = page.locator("#flash")
+    bell = page.locator("#notifications-menu button")
+
+    page.route("**/app/notifications/**", lambda route: route.fulfill(
+        status=429, headers={"Retry-After": "42"}, body="Too many requests."))
+    bell.click()
+    expect(flash).to_have_text("Too many requests: try again in 42 s.", timeout=SOON)
+    expect(flash).to_have_attribute("role", "alert")
+
+    page.unroute("**/app/notifications/**")
+    page.route("**/app/notifications/**", lambda route: route.fulfill(status=500, body="boom"))
+    bell.click()
+    expect(flash).to_have_text(re.compile("Something went wrong on our side"), timeout=SOON)
+
+    page.unroute("**/app/notifications/**")
+    page.route("**/app/notifications/**", lambda route: route.abort())
+    bell.click()
+    expect(flash).to_have_text(re.compile("No connection"), timeout=SOON)
+    page.context.close()

@@ -629,6 +629,30 @@
     }
   });
 
+  // htmx swaps nothing for a refused request (a rate limit, a lost right, a server error) or one
+  // that never left: without a word the agent would think the click did nothing.
+  let flashTimer = null;
+  function flashError(text) {
+    const flash = document.getElementById("flash");
+    if (!flash) return;
+    flash.textContent = text;
+    flash.className = "flash error";
+    flash.setAttribute("role", "alert");
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => { flash.textContent = ""; flash.className = ""; flash.removeAttribute("role"); }, 8000);
+  }
+  document.body.addEventListener("htmx:responseError", (event) => {
+    const request = event.detail.xhr;
+    if (request.status === 429) {
+      flashError(format(strings.tooFast, { n: request.getResponseHeader("Retry-After") || "60" }));
+    } else if (request.status >= 500) {
+      flashError(strings.serverError);
+    } else if (request.status === 403 || request.status === 404 || request.status === 409) {
+      flashError(strings.refusedAction);
+    }
+  });
+  document.body.addEventListener("htmx:sendError", () => flashError(strings.notSent));
+
   window.addEventListener("popstate", () => window.location.reload());
 
   const timeline = document.getElementById("timeline");
