@@ -115,6 +115,7 @@ MIDDLEWARE = [
     "conversa.middleware.ratelimits.RateLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.web.middleware.UserLanguageMiddleware",
+    "apps.web.middleware.CompanyTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -109,6 +109,26 @@ def test_opening_a_conversation_marks_it_read_and_shows_the_timeline(alpha, team
         assert Conversation.objects.get(pk=message.conversation_id).unread_count == 0
 
 
+def test_times_are_shown_in_the_company_time_zone_and_the_api_stays_in_utc(alpha, team, api):
+    import datetime as dt
+
+    s = team
+    message = receive(alpha, s["inbox"], text="Que horas são?")
+    at = dt.datetime(2026, 3, 10, 15, 5, tzinfo=dt.UTC)
+    with schema_context(alpha.schema_name):
+        Message.objects.filter(pk=message.pk).update(created_at=at)
+    with schema_context("public"):
+        alpha.time_zone = "America/Sao_Paulo"  # UTC-3
+        alpha.save()
+
+    page = signed_in(alpha, s["admin"]).get(f"/app/c/{message.conversation_id}/").content.decode()
+    assert ">12:05</time>" in page and ">15:05</time>" not in page
+
+    token = api(alpha).login(s["admin"].email)["access"]
+    items = api(alpha, token).get(f"/api/v1/conversations/{message.conversation_id}/messages").json()["items"]
+    assert dt.datetime.fromisoformat(items[0]["created_at"].replace("Z", "+00:00")) == at
+
+
 def test_agent_cannot_open_or_act_on_a_colleagues_conversation(alpha, team):
     s = team
     conversation_id = receive(alpha, s["inbox"]).conversation_id
