@@ -3,7 +3,7 @@
 Rules are company settings (admins, `automation.manage`); macros are personal (their author's) or
 shared (managers, `macros.share`). Every write validates the whole rule or macro first (422 naming
 `conditions[i].<field>` or `actions[i].<field>`) and writes nothing when refused; changes to rules
-are audited.
+and macros are audited.
 """
 
 from django.db import transaction
@@ -122,7 +122,11 @@ def macro_create(*, actor: Actor, values: dict) -> Macro:
     values = {"visibility": Macro.Visibility.PERSONAL, **values}
     _check_macro_visibility(actor, values.get("visibility"))
     cleaned = _clean_macro(values)
-    return Macro.objects.create(created_by=permissions.acting_user(actor), **cleaned)
+    with transaction.atomic():
+        macro = Macro.objects.create(created_by=permissions.acting_user(actor), **cleaned)
+        audit_record(action="automation.macro_created", entity_type="macro", entity_id=macro.pk,
+                     actor=actor, changes={key: [None, value] for key, value in cleaned.items()})
+    return macro
 
 
 def macro_update(*, actor: Actor, macro: Macro, values: dict) -> Macro:
@@ -137,9 +141,17 @@ def macro_update(*, actor: Actor, macro: Macro, values: dict) -> Macro:
     if cleaned["visibility"] == Macro.Visibility.PERSONAL and macro.created_by_id != author:
         # Making someone else's shared macro personal would hand it to its author silently.
         raise ValidationFailed(details=[{"field": "visibility", "message": _("Only its author keeps it.")}])
-    for key, value in cleaned.items():
-        setattr(macro, key, value)
-    macro.save()
+    changes = {
+        key: [getattr(macro, key), value] for key, value in cleaned.items() if getattr(macro, key) != value
+    }
+    if not changes:
+        return macro
+    with transaction.atomic():
+        for key, value in cleaned.items():
+            setattr(macro, key, value)
+        macro.save()
+        audit_record(action="automation.macro_updated", entity_type="macro", entity_id=macro.pk,
+                     actor=actor, changes=changes)
     return macro
 
 
@@ -147,7 +159,10 @@ def macro_delete(*, actor: Actor, macro: Macro) -> None:
     if not may_edit_macro(actor, macro):
         permissions.check(actor, "macros.share")
         raise NotFound()
-    macro.delete()
+    with transaction.atomic():
+        audit_record(action="automation.macro_deleted", entity_type="macro", entity_id=macro.pk,
+                     actor=actor, changes={"name": [macro.name, None]})
+        macro.delete()
 
 
 class MacroActionFailed(DomainError):

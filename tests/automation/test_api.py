@@ -109,6 +109,26 @@ def test_agents_keep_personal_macros_and_only_managers_write_shared_ones(alpha, 
     assert agent.patch(f"/api/v1/macros/{mine.json()['id']}", {"name": "Renamed"}).json()["name"] == "Renamed"
 
 
+def test_macro_writes_are_audited_with_who_and_what_changed(alpha, desk):
+    from apps.audit.models import AuditLog
+
+    supervisor = desk["api"]["supervisor"]
+    created = supervisor.post("/api/v1/macros", {"name": "Ours", "visibility": "shared",
+                                                 "actions": [{"type": "add_label", "label": "a"}]}).json()
+    supervisor.patch(f"/api/v1/macros/{created['id']}", {"name": "Ours too"})
+    supervisor.patch(f"/api/v1/macros/{created['id']}", {"name": "Ours too"})  # no change, no entry
+    assert supervisor.delete(f"/api/v1/macros/{created['id']}").status_code == 204
+
+    with schema_context(alpha.schema_name):
+        entries = list(AuditLog.objects.filter(entity_type="macro", entity_id=str(created["id"]))
+                       .order_by("id").values_list("action", "changes", "actor_id"))
+    assert [action for action, _, _ in entries] == [
+        "automation.macro_created", "automation.macro_updated", "automation.macro_deleted"]
+    assert entries[1][1] == {"name": ["Ours", "Ours too"]}
+    assert entries[2][1] == {"name": ["Ours too", None]}
+    assert {actor for _, _, actor in entries} == {desk["people"]["supervisor"].pk}
+
+
 def test_a_macro_runs_every_action_and_sends_after_commit(alpha, desk, django_capture_on_commit_callbacks):
     agent = desk["people"]["agent"]
     message = receive(alpha, desk["inbox"], text="hello")
