@@ -1,0 +1,142 @@
+"""Behind PgBouncer in transaction pooling mode, one company's statements never run in another's schema.
+
+Two clients configured like Django's (our backend, the project's settings) go through a real
+PgBouncer whose pool for their database has ONE server connection, so every statement of both runs
+on the same server connection, one transaction at a time, as it would under load in production.
+"""
+
+import copy
+import threading
+
+import psycopg
+import pytest
+from django.db import connection
+
+from conversa.postgresql_backend.base import DatabaseWrapper
+from tests.fixtures.pgbouncer import start_pgbouncer
+
+ONE_SERVER_CONNECTION = "conversa_one_server_connection"
+
+
+@pytest.fixture(scope="module")
+def pgbouncer(django_db_setup):
+    db = connection.settings_dict
+    server = start_pgbouncer(
+        postgres_host=db["HOST"] or "127.0.0.1", postgres_port=int(db["PORT"] or 5432),
+        databases={ONE_SERVER_CONNECTION: f"dbname={db['NAME']} pool_size=1"},
+    )
+    yield server
+    server.stop()
+
+
+def client(pgbouncer, company, *, transaction_pooling: bool) -> DatabaseWrapper:
+    """A database connection as Django makes it, through PgBouncer, in `company`'s schema."""
+    settings = copy.deepcopy(connection.settings_dict)
+    settings.update(HOST="127.0.0.1", PORT=pgbouncer.port, NAME=ONE_SERVER_CONNECTION,
+                    TRANSACTION_POOLING=transaction_pooling)
+    settings["OPTIONS"].pop("pool", None)  # one client connection each, opened here
+    wrapper = DatabaseWrapper(settings, alias=f"pgbouncer-{company.schema_name}")
+    wrapper.set_tenant(company)
+    return wrapper
+
+
+def admin_emails(wrapper: DatabaseWrapper) -> set[str]:
+    """The admins' addresses this client sees in `accounts_user` (each company has its own table)."""
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT email FROM accounts_user WHERE email LIKE %s", ["admin@%"])
+        return {email for (email,) in cursor.fetchall()}
+
+
+def in_transaction(wrapper: DatabaseWrapper, work):
+    wrapper.set_autocommit(False)
+    try:
+        return work(wrapper)
+    finally:
+        wrapper.commit()
+        wrapper.set_autocommit(True)
+
+
+def backend_pid(wrapper: DatabaseWrapper) -> int:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def interleave(pgbouncer, alpha, bravo, *, transaction_pooling: bool) -> dict:
+    """Alpha's and bravo's clients take turns, in autocommit and in transactions; what each saw."""
+    a = client(pgbouncer, alpha, transaction_pooling=transaction_pooling)
+    b = client(pgbouncer, bravo, transaction_pooling=transaction_pooling)
+    seen = {"alpha": [], "bravo": [], "pids": set()}
+    try:
+        for _ in range(2):
+            seen["alpha"].append(admin_emails(a))
+            seen["bravo"].append(admin_emails(b))
+        seen["alpha"].append(in_transaction(a, admin_emails))
+        seen["bravo"].append(in_transaction(b, admin_emails))
+        seen["alpha"].append(admin_emails(a))
+        seen["bravo"].append(in_transaction(b, admin_emails))
+        seen["alpha"].append(in_transaction(a, admin_emails))
+        seen["pids"] = {backend_pid(a), backend_pid(b)}
+    finally:
+        a.close()
+        b.close()
+    return seen
+
+
+def other_client(pgbouncer, statement: str) -> str:
+    """Another client of the same pool (psql, a report tool): the first column its statement returns."""
+    with psycopg.connect(host="127.0.0.1", port=pgbouncer.port, dbname=ONE_SERVER_CONNECTION,
+                         user="postgres", autocommit=True) as plain:
+        cursor = plain.execute(statement)
+        return cursor.fetchone()[0] if cursor.description else cursor.statusmessage
+
+
+def test_plain_django_tenants_leaks_a_schema_between_companies_through_transaction_pooling(
+    pgbouncer, alpha, bravo, live_db,
+):
+    """The hazard, shown on this very setup: django-tenants' session-level SET search_path, issued
+    once per connection, is left on the shared server connection for the next client."""
+    seen = interleave(pgbouncer, alpha, bravo, transaction_pooling=False)
+
+    assert len(seen["pids"]) == 1  # both clients were served by one server connection
+    assert {"admin@bravo.example.com"} in seen["alpha"]  # alpha's client read bravo's users
+    assert other_client(pgbouncer, "SHOW search_path") == f"{bravo.schema_name}, public"
+
+
+def test_with_transaction_pooling_each_company_sees_only_its_own_rows(pgbouncer, alpha, bravo, live_db):
+    # The worst start: the shared server connection's session is in bravo's schema (as a client
+    # of the plain backend, or psql, would leave it).
+    other_client(pgbouncer, f'SET search_path TO "{bravo.schema_name}"')
+
+    seen = interleave(pgbouncer, alpha, bravo, transaction_pooling=True)
+
+    assert len(seen["pids"]) == 1
+    assert seen["alpha"] == [{"admin@alpha.example.com"}] * len(seen["alpha"])
+    assert seen["bravo"] == [{"admin@bravo.example.com"}] * len(seen["bravo"])
+    # The session was not touched: nothing of alpha's is left for other clients.
+    assert other_client(pgbouncer, "SHOW search_path") == bravo.schema_name
+
+
+def test_with_transaction_pooling_concurrent_clients_stay_in_their_schema(pgbouncer, alpha, bravo, live_db):
+    """Two threads, one per company, query as fast as they can over the one server connection."""
+    wrong: list = []
+
+    def work(company):
+        wrapper = client(pgbouncer, company, transaction_pooling=True)
+        expected = {f"admin@{company.schema_name}.example.com"}
+        try:
+            for round_number in range(60):
+                in_a_transaction = round_number % 3 == 0
+                seen = in_transaction(wrapper, admin_emails) if in_a_transaction else admin_emails(wrapper)
+                if seen != expected:
+                    wrong.append((company.schema_name, seen))
+        finally:
+            wrapper.close()
+
+    threads = [threading.Thread(target=work, args=(company,)) for company in (alpha, bravo)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert wrong == []
