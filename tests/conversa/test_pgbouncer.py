@@ -6,15 +6,20 @@ on the same server connection, one transaction at a time, as it would under load
 """
 
 import copy
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
 from django.db import connection
 
 from conversa.postgresql_backend.base import DatabaseWrapper
-from tests.fixtures.pgbouncer import start_pgbouncer
+from tests.fixtures.pgbouncer import ADDRESS_ENV, start_pgbouncer
 
+ROOT = Path(__file__).resolve().parents[2]
 ONE_SERVER_CONNECTION = "conversa_one_server_connection"
 
 
@@ -140,3 +145,47 @@ def test_with_transaction_pooling_concurrent_clients_stay_in_their_schema(pgboun
         thread.join(60)
 
     assert wrong == []
+
+
+# A few isolation tests per door, run in a pytest of their own whose every database connection
+# (its live server's too) goes through the PgBouncer: the API and sign-in through the middleware
+# stack, websockets on a live uvicorn, tasks in their schema_context. (A real Huey consumer costs
+# this run another half minute; its tests run against PostgreSQL directly.)
+ISOLATION_TESTS_BY_DOOR = [
+    "tests/contacts/test_isolation.py",
+    "tests/accounts/test_auth_isolation.py",
+    "tests/realtime/test_websocket_live.py::test_each_company_receives_only_its_own_events",
+    "tests/realtime/test_websocket_live.py::test_a_token_of_another_company_is_closed_with_4401",
+    "tests/campaigns/test_isolation.py::test_tasks_run_in_their_own_schema_only",
+]
+ISOLATION_TEST_COUNT = 13
+
+
+def transactions_per_test_database(pgbouncer) -> dict[str, int]:
+    """PgBouncer's own count of the transactions it passed on, per database (its admin console)."""
+    with psycopg.connect(host="127.0.0.1", port=pgbouncer.port, dbname="pgbouncer", user="postgres",
+                         autocommit=True, prepare_threshold=None) as admin:
+        cursor = admin.cursor(row_factory=psycopg.rows.dict_row)
+        rows = cursor.execute("SHOW STATS").fetchall()
+    return {row["database"]: row["total_xact_count"] for row in rows if row["database"].startswith("test_")}
+
+
+@pytest.mark.live
+@pytest.mark.timeout(300)  # a pytest of its own: its session setup (test database, companies) included
+def test_the_isolation_tests_pass_through_pgbouncer_in_transaction_mode(pgbouncer, tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env[ADDRESS_ENV] = pgbouncer.address
+    before = transactions_per_test_database(pgbouncer)
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "run"),
+         *ISOLATION_TESTS_BY_DOOR],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )
+
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    assert f"{ISOLATION_TEST_COUNT} passed" in run.stdout, run.stdout[-3000:]
+    # The run's own test database was made, used and dropped through this PgBouncer.
+    after = transactions_per_test_database(pgbouncer)
+    new = {name: count for name, count in after.items() if name not in before}
+    assert len(new) == 1 and next(iter(new.values())) > 100, after
