@@ -189,3 +189,30 @@ def test_the_isolation_tests_pass_through_pgbouncer_in_transaction_mode(pgbounce
     after = transactions_per_test_database(pgbouncer)
     new = {name: count for name, count in after.items() if name not in before}
     assert len(new) == 1 and next(iter(new.values())) > 100, after
+
+
+def test_with_transaction_pooling_chunked_reads_stay_in_the_schema(pgbouncer, alpha, bravo, live_db):
+    """`.iterator()`: a server-side cursor inside a transaction (its DECLARE after a SET LOCAL of its
+    own), all rows at once outside one; either way, each company's rows only."""
+    a = client(pgbouncer, alpha, transaction_pooling=True)
+    b = client(pgbouncer, bravo, transaction_pooling=True)
+
+    def chunked(wrapper):
+        cursor = wrapper.chunked_cursor()
+        try:
+            cursor.execute("SELECT email FROM accounts_user WHERE email LIKE %s", ["admin@%"])
+            return {email for (email,) in cursor.fetchmany(100)}
+        finally:
+            cursor.close()
+
+    try:
+        other_client(pgbouncer, f'SET search_path TO "{bravo.schema_name}"')
+        seen_by_alpha = [in_transaction(a, chunked), chunked(a)]
+        seen_by_bravo = [chunked(b), in_transaction(b, chunked)]
+        seen_by_alpha.append(in_transaction(a, chunked))
+    finally:
+        a.close()
+        b.close()
+
+    assert seen_by_alpha == [{"admin@alpha.example.com"}] * 3
+    assert seen_by_bravo == [{"admin@bravo.example.com"}] * 2
