@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import NotSupportedError, connection
 
 from conversa.postgresql_backend.base import DatabaseWrapper
 from tests.fixtures.pgbouncer import ADDRESS_ENV, start_pgbouncer
@@ -216,3 +216,34 @@ def test_with_transaction_pooling_chunked_reads_stay_in_the_schema(pgbouncer, al
 
     assert seen_by_alpha == [{"admin@alpha.example.com"}] * 3
     assert seen_by_bravo == [{"admin@bravo.example.com"}] * 2
+
+
+def test_with_transaction_pooling_batches_run_in_the_schema(pgbouncer, alpha, bravo, live_db):
+    """executemany (psycopg may pipeline it, one statement per message): a SET LOCAL of its own
+    first, in a transaction that holds the server connection for the whole batch."""
+    a = client(pgbouncer, alpha, transaction_pooling=True)
+    touch = "UPDATE accounts_user SET email = email WHERE email = %s"  # changes nothing, counts matches
+    batch = [["admin@alpha.example.com"], ["admin@alpha.example.com"]]
+
+    def matched(wrapper):
+        with wrapper.cursor() as cursor:
+            cursor.executemany(touch, batch)
+            return cursor.rowcount
+
+    try:
+        other_client(pgbouncer, f'SET search_path TO "{bravo.schema_name}"')
+        assert matched(a) == 2  # in bravo's schema it would match none
+        assert in_transaction(a, matched) == 2
+    finally:
+        a.close()
+
+
+def test_with_transaction_pooling_a_statement_that_cannot_carry_the_schema_is_refused(
+    pgbouncer, alpha, live_db,
+):
+    a = client(pgbouncer, alpha, transaction_pooling=True)
+    try:
+        with pytest.raises(NotSupportedError), a.cursor() as cursor:
+            cursor.execute("CREATE INDEX CONCURRENTLY never_made ON accounts_user (email)")
+    finally:
+        a.close()
