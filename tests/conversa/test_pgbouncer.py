@@ -247,3 +247,14 @@ def test_with_transaction_pooling_a_statement_that_cannot_carry_the_schema_is_re
             cursor.execute("CREATE INDEX CONCURRENTLY never_made ON accounts_user (email)")
     finally:
         a.close()
+
+
+def test_with_transaction_pooling_logged_statements_read_as_written(pgbouncer, alpha, live_db):
+    a = client(pgbouncer, alpha, transaction_pooling=True)
+    a.force_debug_cursor = True
+    try:
+        admin_emails(a)
+    finally:
+        a.close()
+
+    assert a.queries[-1]["sql"] == "SELECT email FROM accounts_user WHERE email LIKE 'admin@%'"

@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import NotSupportedError
 from django.db.backends.postgresql import base as postgresql_base
 from django.db.backends.postgresql.creation import DatabaseCreation as PostgresDatabaseCreation
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresDatabaseOperations
 from django_tenants.postgresql_backend import base as tenants_base
 from django_tenants.utils import get_public_schema_name, quote_schema_name
 from psycopg import pq, sql
@@ -90,6 +91,17 @@ class TransactionPoolingCursor(postgresql_base.Cursor):
         return super().executemany(query, params_seq, **kwargs)
 
 
+_SET_LOCAL_PREFIX = re.compile(r"^SET LOCAL search_path TO [^;]*; ")
+
+
+class DatabaseOperations(PostgresDatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        # The statement as the caller wrote it (connection.queries, logs, assertNumQueries' output),
+        # not with the prefix it was sent with.
+        query = super().last_executed_query(cursor, sql, params)
+        return _SET_LOCAL_PREFIX.sub("", query, count=1) if query else query
+
+
 class DatabaseCreation(PostgresDatabaseCreation):
     def _destroy_test_db(self, test_database_name, verbosity):
         if not self.connection.transaction_pooling:
@@ -103,6 +115,7 @@ class DatabaseCreation(PostgresDatabaseCreation):
 
 class DatabaseWrapper(tenants_base.DatabaseWrapper):
     creation_class = DatabaseCreation
+    ops_class = DatabaseOperations
 
     def __init__(self, settings_dict, *args, **kwargs):
         self.transaction_pooling = bool(settings_dict.get("TRANSACTION_POOLING"))
