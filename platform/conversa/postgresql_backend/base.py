@@ -28,8 +28,9 @@ from psycopg import pq, sql
 # same message. They run alone, on whatever search_path the server connection has: only correct
 # for the public schema, whose objects the default search_path finds.
 _RUNS_OUTSIDE_TRANSACTIONS = re.compile(
-    r"^\s*(?:(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)|ALTER\s+SYSTEM|VACUUM|REINDEX\s+(?:SYSTEM|DATABASE))\b"
-    r"|\bCONCURRENTLY\b",
+    r"\s*(?:(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)|ALTER\s+SYSTEM|VACUUM|REINDEX\s+(?:SYSTEM|DATABASE)"
+    r"|CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY"
+    r"|REINDEX\b[^;]*\bCONCURRENTLY|ALTER\s+TABLE\b[^;]*\bDETACH\s+PARTITION\b[^;]*\bCONCURRENTLY)\b",
     re.IGNORECASE,
 )
 
@@ -50,7 +51,7 @@ class TransactionPoolingCursor(postgresql_base.Cursor):
         statement = self.wrapper.search_path_statement()
         if isinstance(query, bytes):
             query = query.decode()
-        if isinstance(query, str) and _RUNS_OUTSIDE_TRANSACTIONS.search(query):
+        if isinstance(query, str) and _RUNS_OUTSIDE_TRANSACTIONS.match(query):
             if self.wrapper.schema_name != get_public_schema_name():
                 raise NotSupportedError(
                     "This statement cannot run in a transaction, so behind a transaction pooler it "
