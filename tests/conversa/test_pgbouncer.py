@@ -150,17 +150,17 @@ def test_with_transaction_pooling_concurrent_clients_stay_in_their_schema(pgboun
 
 
 # A few isolation tests per door, run in a pytest of their own whose every database connection
-# (its live server's too) goes through the PgBouncer: the API and sign-in through the middleware
-# stack, websockets on a live uvicorn, tasks in their schema_context. (A real Huey consumer costs
-# this run another half minute; its tests run against PostgreSQL directly.)
+# (its live server's and worker's too) goes through the PgBouncer: the API and sign-in through the
+# middleware stack, websockets on a live uvicorn, tasks in a real Huey consumer and inline.
 ISOLATION_TESTS_BY_DOOR = [
     "tests/contacts/test_isolation.py",
     "tests/accounts/test_auth_isolation.py",
     "tests/realtime/test_websocket_live.py::test_each_company_receives_only_its_own_events",
     "tests/realtime/test_websocket_live.py::test_a_token_of_another_company_is_closed_with_4401",
+    "tests/conversa/test_tenant_tasks_live.py::test_a_task_writes_into_the_schema_it_was_given",
     "tests/campaigns/test_isolation.py::test_tasks_run_in_their_own_schema_only",
 ]
-ISOLATION_TEST_COUNT = 13
+ISOLATION_TEST_COUNT = 14
 
 
 def queries_per_test_database(pgbouncer) -> dict[str, int]:
@@ -184,7 +184,7 @@ def test_the_isolation_tests_pass_through_pgbouncer_in_transaction_mode(pgbounce
 
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "run"),
-         *ISOLATION_TESTS_BY_DOOR],
+         "--durations=5", *ISOLATION_TESTS_BY_DOOR],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
     )
 
