@@ -19,8 +19,9 @@ cd "$(dirname "$0")/.."
 . deploy/_common.sh
 
 # Debian package names. libmagic1: python-magic; clamav + clamav-daemon: the test suite starts its own
-# clamd; chromium: headless browser tests; gettext: msgfmt compiles the translations.
-SYSTEM_PACKAGES=${CONVERSA_SYSTEM_PACKAGES:-"libmagic1 clamav clamav-daemon chromium gettext"}
+# clamd; chromium: headless browser tests; gettext: msgfmt compiles the translations; pgbouncer: the
+# suite starts its own (transaction pooling) and runs the isolation tests through it.
+SYSTEM_PACKAGES=${CONVERSA_SYSTEM_PACKAGES:-"libmagic1 clamav clamav-daemon chromium gettext pgbouncer"}
 
 VENV=.venv
 STAMP=$VENV/.installed

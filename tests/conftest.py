@@ -24,6 +24,8 @@ from tests.fixtures.factories import PASSWORD
 from tests.fixtures.live_tenant import PHONE_NUMBER_ID, TOKEN, TWILIO_SID, TWILIO_TOKEN, Tenant
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# Set: this run uses the database of DATABASE_URL, made by a session that runs it, and its companies.
+REUSE_DATABASE_ENV = "CONVERSA_TEST_REUSE_DATABASE"
 
 
 class ApiClient:
@@ -82,6 +84,11 @@ def django_db_setup(django_test_environment, django_db_blocker):
     """
     from django.test.utils import setup_databases, teardown_databases
 
+    if os.environ.get(REUSE_DATABASE_ENV):
+        # A run inside another session (tests/conversa/test_pgbouncer.py): its database as it is.
+        assert connection.settings_dict["NAME"].startswith("test_")
+        yield
+        return
     with django_db_blocker.unblock():
         config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         assert connection.settings_dict["NAME"].startswith("test_")
@@ -99,6 +106,8 @@ def companies(django_db_setup, django_db_blocker):
     own tests on throw-away companies.
     """
     with django_db_blocker.unblock():
+        if os.environ.get(REUSE_DATABASE_ENV):
+            return {slug: Company.objects.get(slug=slug) for slug in ("alpha", "bravo")}
         return {slug: provision(slug, plan="enterprise") for slug in ("alpha", "bravo")}
 
 

@@ -144,7 +144,12 @@ ASGI_APPLICATION = "conversa.asgi.application"
 # --- data ---------------------------------------------------------------------------------------
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/conversa")}
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend, which behind PgBouncer sets the search_path per statement (see its docstring).
+DATABASES["default"]["ENGINE"] = "conversa.postgresql_backend"
+# DATABASE_URL points at PgBouncer in transaction pooling mode: no session-level SET search_path
+# (it would reach other clients' transactions), a SET LOCAL in every statement instead.
+DB_PGBOUNCER = env.bool("DB_PGBOUNCER", default=False)
+DATABASES["default"]["TRANSACTION_POOLING"] = DB_PGBOUNCER
 # Persistent connections are unsafe under ASGI (threads of sync_to_async may never close them).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -152,7 +157,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # its catalog cache warm-up) per request and per task cost more CPU than the work itself. Django
 # hands a connection back at the end of each request/task; django-tenants re-issues the tenant's
 # search_path on the first cursor after every checkout, so no checkout carries a previous schema.
-DB_POOL = env.bool("DB_POOL", default=True)
+# Behind PgBouncer the pooler does this job (a client connection to it is cheap): off by default.
+DB_POOL = env.bool("DB_POOL", default=not DB_PGBOUNCER)
 if DB_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool refuses persistent connections
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

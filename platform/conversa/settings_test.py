@@ -5,6 +5,12 @@ import tempfile
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hmac-sha256-signing")
+# CONVERSA_TEST_PGBOUNCER=127.0.0.1:PORT: this run's database connections (and those of the live
+# servers and workers it starts, which inherit it) go through that PgBouncer in transaction pooling
+# mode (tests/conversa/test_pgbouncer.py runs the isolation tests so).
+if _pgbouncer := os.environ.get("CONVERSA_TEST_PGBOUNCER"):
+    os.environ.setdefault("DATABASE_URL", f"postgres://postgres@{_pgbouncer}/conversa")
+    os.environ["DB_PGBOUNCER"] = "true"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/conversa")
 os.environ.setdefault("HUEY_IMMEDIATE", "true")
 os.environ.setdefault("HUEY_NAME", f"conversa-test-{os.getpid()}")
