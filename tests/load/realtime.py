@@ -281,6 +281,13 @@ def _report(args, result: dict) -> None:
     say(f"CPU over the {wall:.1f} s run, in CPU-s: machine busy {result['busy']:.1f} of "
         f"{(os.cpu_count() or 1) * wall:.1f} available; "
         + ", ".join(f"{labels[key]} {value:.1f}" for key, value in cpu.items()))
+    written = result["frames"] + result["other_frames"]
+    if written:
+        # Independent of what else loads the machine: the server's CPU for each frame it wrote to
+        # one socket (every frame, whatever its type), and per message created.
+        say(f"uvicorn CPU per 1000 frames written to sockets: {cpu['uvicorn'] / written * 1000:.3f} CPU-s "
+            f"({written} frames, {written / max(1, n * args.agents):.2f} per message and socket); "
+            f"per message created: {cpu['uvicorn'] / n * 1000:.0f} CPU-ms")
 
 
 def _agents(company, count: int) -> list:
