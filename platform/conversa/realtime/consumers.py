@@ -4,7 +4,7 @@ import asyncio
 import functools
 import json
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -93,7 +93,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.company = self.scope["company"]
         self.user = None
         self.groups_joined: set[str] = set()
-        self.subscriptions: set[str] = set()
+        # topic group the client subscribed to → the companion groups it brought along
+        self.subscriptions: dict[str, list[str]] = {}
+        # topic group → subscriptions holding it (a contact's group: itself and two of its conversations)
+        self.followed: Counter[str] = Counter()
         self.viewing: dict[str, int] = {}  # conversation group → conversation id
         self.auth_timer = None
         # Accept before closing: a refused handshake cannot carry our 44xx close codes.
@@ -178,25 +181,38 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if kind == "unsubscribe":
             group = topics.group_for(self.schema_name, topic, ref)
             if group in self.subscriptions:
-                self.subscriptions.discard(group)
-                await self.stop_viewing(group)
-                await self.leave(group)
+                await self.drop_subscription(group)
             await self.send_json({"type": "unsubscribed", "data": {"topic": topic, "id": ref}})
             return
-        group = await database_sync_to_async(topics.authorize)(
+        groups = await database_sync_to_async(topics.follow)(
             self.schema_name, self.user.pk, topic, ref,
         )
-        if group is None:
+        if groups is None:
             await self.send_error("not_found", "No such topic, or you may not see it.")
             return
-        self.subscriptions.add(group)
-        await self.join(group)
+        group = groups[0]
+        if group not in self.subscriptions:
+            self.subscriptions[group] = groups[1:]
+            for each in groups:
+                self.followed[each] += 1
+                if self.followed[each] == 1:
+                    await self.join(each)
         await self.send_json({"type": "subscribed", "data": {"topic": topic, "id": ref}})
         if topic == "conversation" and str(ref).isdigit() and group not in self.viewing:
             self.viewing[group] = int(ref)
             await sync_to_async(viewers.opened, thread_sensitive=False)(
                 self.schema_name, group, int(ref), self.user.pk, self.user.name or self.user.email,
             )
+
+    async def drop_subscription(self, group: str):
+        """Stop following a topic and, unless another subscription holds them, its companions."""
+        companions = self.subscriptions.pop(group)
+        await self.stop_viewing(group)
+        for each in [group, *companions]:
+            self.followed[each] -= 1
+            if self.followed[each] <= 0:
+                del self.followed[each]
+                await self.leave(each)
 
     async def stop_viewing(self, group: str):
         conversation_id = self.viewing.pop(group, None)
@@ -265,9 +281,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         """The user may no longer follow a topic (removed from a team-chat room): leave it now."""
         group = message["group"]
         if group in self.subscriptions:
-            self.subscriptions.discard(group)
-            await self.stop_viewing(group)
-            await self.leave(group)
+            await self.drop_subscription(group)
             topic, _, ref = group.removeprefix(f"{self.schema_name}.").partition(".")
             await self.send_json({"type": "unsubscribed", "data": {"topic": topic, "id": ref}})
 
