@@ -67,7 +67,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         sources = [receive]
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
-            sources.append(functools.partial(self.channel_layer.receive, self.channel_name))
+            receiver = getattr(self.channel_layer, "receiver", None)  # RealtimeChannelLayer's
+            sources.append(receiver(self.channel_name) if receiver else
+                           functools.partial(self.channel_layer.receive, self.channel_name))
         turn = asyncio.Lock()
 
         async def relay(source):

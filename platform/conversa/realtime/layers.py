@@ -27,6 +27,7 @@ Differences from `RedisChannelLayer` that matter here:
 """
 
 import asyncio
+import functools
 import logging
 
 from channels_redis.core import BoundedQueue
@@ -136,6 +137,11 @@ class RealtimeChannelLayer(RedisPubSubChannelLayer):
     def __init__(self, *args, capacity: int = 100, **kwargs):
         super().__init__(*args, **kwargs)
         self.capacity = capacity
+
+    def receiver(self, channel: str):
+        """`receive(channel)` bound to the running event loop's layer: a socket's relay calls it
+        for every frame, without the loop lookup and proxy of `self.receive`."""
+        return functools.partial(self._get_layer().receive, channel)
 
     async def group_send_many(self, messages: list[tuple[str, dict]]) -> None:
         """Send each (group, message) pair, in order, pipelined."""
