@@ -7,4 +7,4 @@ class ContactsConfig(AppConfig):
     verbose_name = "Contacts"
 
     def ready(self):
-        from apps.contacts import events  # noqa: F401  (registers realtime payload builders)
+        from apps.contacts import events, realtime  # noqa: F401  (registers realtime payload builders, topics)

@@ -1,6 +1,7 @@
 """Events of the contacts app and the realtime frames built from them."""
 
 from apps.contacts.models import Contact, ContactImport
+from apps.contacts.realtime import contact_audience
 from conversa.realtime.fanout import realtime_payload, realtime_payloads
 
 CONTACT_CREATED = "contact.created"
@@ -28,10 +29,12 @@ def contact_data(contact: Contact) -> dict:
 
 def contact_frames(events):
     found = Contact.objects.in_bulk({event.data["contact_id"] for event in events})
-    # A contact deleted since has its own event to tell the clients. Every role works with
-    # contacts (SPEC §3), so the whole staff sees the change.
+    # A contact deleted since has its own event to tell the clients. Only the sockets showing the
+    # contact (following it, or one of its conversations) get it: sending every change to the whole
+    # staff cost a frame per socket for each new customer of a busy company.
     return [
-        (contact_data(contact), ["staff"]) if (contact := found.get(event.data["contact_id"])) else None
+        (contact_data(contact), contact_audience(contact.pk))
+        if (contact := found.get(event.data["contact_id"])) else None
         for event in events
     ]
 
@@ -45,7 +48,7 @@ def contact_deleted_frame(event):
     contact = Contact.all_objects.filter(pk=event.data["contact_id"], deleted_at__isnull=False).first()
     if contact is None:
         return None
-    return {"id": contact.pk, "deleted_at": contact.deleted_at.isoformat()}, ["staff"]
+    return {"id": contact.pk, "deleted_at": contact.deleted_at.isoformat()}, contact_audience(contact.pk)
 
 
 # An import's counters, to the user who started it and to admins (SPEC §13 `import.progress`).

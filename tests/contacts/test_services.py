@@ -310,21 +310,21 @@ def test_a_refused_write_publishes_nothing(alpha, in_schema, received, django_ca
     assert len(callbacks) == 1 and [e.name for e in received] == ["contact.created"]
 
 
-def test_realtime_frames_are_built_from_the_current_row_for_the_staff(alpha, in_schema):
+def test_realtime_frames_are_built_from_the_current_row_for_the_sockets_showing_the_contact(alpha, in_schema):
     contact = make_contact(alpha, name="Ana", tags=["vip"])
     event = events.Event(name=contact_events.CONTACT_UPDATED, schema_name=alpha.schema_name,
                          data={"contact_id": contact.pk})
     with in_schema(alpha.schema_name):
         contact_update(contact=contact, name="Ana Maria")
         [(data, audience)] = contact_events.contact_frames([event])
-        assert audience == ["staff"]
+        assert audience == [f"contact.{contact.pk}"]
         assert {k: data[k] for k in ("id", "name", "phone", "tags")} == {
             "id": contact.pk, "name": "Ana Maria", "phone": contact.phone, "tags": ["vip"],
         }
         contact_delete(contact=contact)
         assert contact_events.contact_frames([event]) == [None]
         deleted, audience = contact_events.contact_deleted_frame(event)
-        assert deleted["id"] == contact.pk and audience == ["staff"]
+        assert deleted["id"] == contact.pk and audience == [f"contact.{contact.pk}"]
 
 
 # --- NUL characters (PostgreSQL refuses them in text) --------------------------------------------

@@ -14,9 +14,9 @@ seconds, each text carrying its send time, and every socket records when its `me
 frame arrived:
 
 - `--via direct` (default): a producer subprocess calls `apps.conversations.inbound.message_receive`
-  in the company's schema, exactly what the Huey worker does for a webhook; the events are
-  published in that process after commit (the realtime subscriber re-reads the rows and sends to
-  the channel layer), the server relays them to the sockets;
+  in the company's schema inside `delivered_together()`, what the Huey worker's drain does for a
+  webhook; the events are published in that process after commit (the realtime subscriber
+  re-reads the rows and sends to the channel layer), the server relays them to the sockets;
 - `--via webhook`: signed Meta webhooks posted to the server, processed by Huey consumers.
 
 Latency = receipt − the message's `created_at` (the row's creation, as the frame carries it), for
@@ -53,6 +53,7 @@ def produce(schema: str, inbox_id: int, rate: float, count: int, customers: int)
     from apps.conversations.inbound import message_receive
     from apps.inboxes.models import Inbox
     from apps.inboxes.providers.base import InboundMessage
+    from conversa.events import delivered_together
 
     with schema_context(schema):
         inbox = Inbox.objects.get(pk=inbox_id)
@@ -66,11 +67,14 @@ def produce(schema: str, inbox_id: int, rate: float, count: int, customers: int)
             else:
                 late = max(late, -wait)
             sent = time.time()
-            message_receive(inbox=inbox, inbound=InboundMessage(
-                provider_message_id=f"wamid.bench.rt.{i}", from_phone=f"+55119{i % customers:08d}",
-                profile_name=f"Customer {i % customers}", kind="text",
-                text=f"{TEXT_PREFIX} {i} {sent:.6f}", timestamp=timezone.now(),
-            ))
+            # As the worker's drain does (`process_fresh_events`): the events a transaction commits
+            # (the conversation's and the message's) reach the subscribers together.
+            with delivered_together():
+                message_receive(inbox=inbox, inbound=InboundMessage(
+                    provider_message_id=f"wamid.bench.rt.{i}", from_phone=f"+55119{i % customers:08d}",
+                    profile_name=f"Customer {i % customers}", kind="text",
+                    text=f"{TEXT_PREFIX} {i} {sent:.6f}", timestamp=timezone.now(),
+                ))
     sys.stdout.write(json.dumps({"late_ms": late * 1000, "seconds": time.time() - started}) + "\n")
 
 
@@ -281,6 +285,13 @@ def _report(args, result: dict) -> None:
     say(f"CPU over the {wall:.1f} s run, in CPU-s: machine busy {result['busy']:.1f} of "
         f"{(os.cpu_count() or 1) * wall:.1f} available; "
         + ", ".join(f"{labels[key]} {value:.1f}" for key, value in cpu.items()))
+    written = result["frames"] + result["other_frames"]
+    if written:
+        # Independent of what else loads the machine: the server's CPU for each frame it wrote to
+        # one socket (every frame, whatever its type), and per message created.
+        say(f"uvicorn CPU per 1000 frames written to sockets: {cpu['uvicorn'] / written * 1000:.3f} CPU-s "
+            f"({written} frames, {written / max(1, n * args.agents):.2f} per message and socket); "
+            f"per message created: {cpu['uvicorn'] / n * 1000:.0f} CPU-ms")
 
 
 def _agents(company, count: int) -> list:

@@ -104,3 +104,46 @@ def test_the_fan_out_gives_a_frame_for_several_groups_one_id_in_all_of_them(monk
     ids = {group: message.get("ids") or [message.get("id", "")] for group, message in sent}
     assert ids["alpha.admins"][0] == ids["alpha.user.7"][0] != ""
     assert ids["alpha.user.7"][1] == ""
+
+
+def test_frames_from_the_layer_reach_the_socket_in_order_without_a_task_per_frame():
+    """Channels' own loop made a task (and an `asyncio.wait`) per message for every socket: most of
+    the server's CPU in a 500-socket fan-out. The consumer keeps one task per source instead."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    texts = [event_message("message.created", {"id": n})["text"] for n in range(60)]
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        created = []
+
+        def counting_factory(loop, coro, **kwargs):
+            created.append(coro)
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        sent, client = [], asyncio.Queue()  # the client says nothing
+        consumer = RealtimeConsumer()
+
+        async def send(message):
+            sent.append(message)
+
+        running = asyncio.ensure_future(consumer({"type": "websocket"}, client.get, send))
+        while not getattr(consumer, "channel_name", None):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        loop.set_task_factory(counting_factory)
+        for text in texts:
+            await layer.send(consumer.channel_name, {"type": "realtime.event", "text": text})
+        for _ in range(300):
+            if len(sent) == len(texts):
+                break
+            await asyncio.sleep(0.01)
+        loop.set_task_factory(None)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        return sent, len(created)
+
+    sent, tasks_created = asyncio.run(scenario())
+    assert [m["text"] for m in sent] == texts
+    assert tasks_created < 5

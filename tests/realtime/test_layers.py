@@ -163,3 +163,29 @@ def test_when_the_subscription_connection_comes_back_every_socket_is_asked_to_re
     told, after = asyncio.run(scenario())
     assert told == RESYNC
     assert [m["text"] for m in after] == ['{"type":"message.created","data":{"id":9}}']  # subscribed again
+
+
+def test_a_group_message_is_decoded_once_for_all_the_sockets_of_a_process():
+    layer = new_layer()
+    decoded = []
+
+    def counting_deserialize(data):
+        decoded.append(data)
+        return layer._serializer.deserialize(data)
+
+    layer.deserialize = counting_deserialize
+
+    async def scenario():
+        sockets = [await layer.new_channel() for _ in range(3)]
+        for socket in sockets:
+            await layer.group_add(staff_group("alpha"), socket)
+        await asyncio.sleep(SUBSCRIBED)
+        await layer.group_send(staff_group("alpha"), event_message("message.created", {"id": 5}))
+        received = [await pending(layer, socket) for socket in sockets]
+        await layer.flush()
+        return received
+
+    received = asyncio.run(scenario())
+    assert [[m["text"] for m in messages] for messages in received] == [
+        ['{"type":"message.created","data":{"id":5}}']] * 3
+    assert len(decoded) == 1

@@ -284,3 +284,61 @@ def test_a_user_who_must_still_set_up_two_factor_gets_no_socket(asgi_server, liv
             return await close_code(ws)
 
     assert asyncio.run(scenario()) == 4401
+
+
+def test_a_contacts_frames_reach_only_the_sockets_showing_it(asgi_server, live_db, make_live_company, bravo):
+    """A contact's changes go to the sockets following it or one of its conversations, not to the
+    whole staff (each new customer cost a frame on every socket); another company hears nothing."""
+    from django_tenants.utils import schema_context
+
+    from apps.contacts.models import Contact
+    from apps.contacts.services import contact_update
+    from tests.fixtures.messaging import new_phone
+
+    company = make_live_company()
+    ana, bruno, carla = (make_user(company, name=name) for name in ("Ana", "Bruno", "Carla"))
+    outsider = make_user(bravo)
+    inbox = make_inbox(company)
+    opened = receive(company, inbox, phone=new_phone()).conversation
+    other = receive(company, inbox, phone=new_phone()).conversation
+    opened_contact, other_contact = opened.contact_id, other.contact_id
+    tokens = [login(asgi_server, company, user.email) for user in (ana, bruno, carla)]
+    outsider_token = login(asgi_server, bravo, outsider.email)
+
+    def rename(contact_id, name):
+        with schema_context(company.schema_name):
+            contact_update(contact=Contact.objects.get(pk=contact_id), name=name)
+
+    def contact_frames(frames):
+        return [(f["type"], f["data"]["id"], f["data"]["name"]) for f in frames
+                if f["type"].startswith("contact.")]
+
+    async def scenario():
+        async with connect(asgi_server, company, tokens[0]) as ws_ana, \
+                connect(asgi_server, company, tokens[1]) as ws_bruno, \
+                connect(asgi_server, company, tokens[2]) as ws_carla, \
+                connect(asgi_server, bravo, outsider_token) as ws_outsider:
+            sockets = (ws_ana, ws_bruno, ws_carla, ws_outsider)
+            for ws in sockets:
+                assert (await next_frame(ws))["type"] == "ready"
+            await ws_ana.send(json.dumps({"type": "subscribe", "topic": "conversation", "id": opened.pk}))
+            await ws_bruno.send(json.dumps({"type": "subscribe", "topic": "contact", "id": other_contact}))
+            # The same ids in the other company name its own rows, if any: never these.
+            await ws_outsider.send(json.dumps({"type": "subscribe", "topic": "contact",
+                                               "id": opened_contact}))
+            await asyncio.gather(*(frames_until_quiet(ws) for ws in sockets))
+
+            await in_thread(rename, opened_contact, "Opened Customer")
+            await in_thread(rename, other_contact, "Other Customer")
+            heard = [contact_frames(frames) for frames in
+                     await asyncio.gather(*(frames_until_quiet(ws) for ws in sockets))]
+
+            await ws_ana.send(json.dumps({"type": "unsubscribe", "topic": "conversation", "id": opened.pk}))
+            await frames_until_quiet(ws_ana)
+            await in_thread(rename, opened_contact, "Renamed Again")
+            return heard, contact_frames(await frames_until_quiet(ws_ana))
+
+    (to_ana, to_bruno, to_carla, to_outsider), after_closing = asyncio.run(scenario())
+    assert to_ana == [("contact.updated", opened_contact, "Opened Customer")]
+    assert to_bruno == [("contact.updated", other_contact, "Other Customer")]
+    assert to_carla == [] and to_outsider == [] and after_closing == []

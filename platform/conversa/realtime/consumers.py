@@ -1,14 +1,17 @@
 """The `/ws/v1/` consumer: token auth, ping/pong, subscriptions and event frames."""
 
 import asyncio
+import functools
 import json
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django_tenants.utils import schema_context
 
@@ -49,12 +52,53 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self._recent_frame_ids: OrderedDict[str, None] = OrderedDict()
 
+    async def __call__(self, scope, receive, send):
+        """Channels' loop (`await_many_dispatch`), with one long-lived task per source.
+
+        Upstream creates a task and runs an `asyncio.wait` over both sources for every message, on
+        every socket: with 500 sockets, about a third of the server's CPU for each frame of the
+        fan-out. Here the client's messages and the channel layer's each have a task that runs for
+        the socket's life; a lock keeps dispatch one message at a time, as upstream (no event frame
+        overtakes `ready` while the sign-in is still joining groups).
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            receiver = getattr(self.channel_layer, "receiver", None)  # RealtimeChannelLayer's
+            sources.append(receiver(self.channel_name) if receiver else
+                           functools.partial(self.channel_layer.receive, self.channel_name))
+        turn = asyncio.Lock()
+
+        async def relay(source):
+            while True:
+                message = await source()
+                async with turn:
+                    await self.dispatch(message)
+
+        tasks = [asyncio.ensure_future(relay(source)) for source in sources]
+        try:
+            done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # StopConsumer ends the socket; any other error propagates
+        except StopConsumer:
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def connect(self):
         self.schema_name = self.scope["schema_name"]
         self.company = self.scope["company"]
         self.user = None
         self.groups_joined: set[str] = set()
-        self.subscriptions: set[str] = set()
+        # topic group the client subscribed to → the companion groups it brought along
+        self.subscriptions: dict[str, list[str]] = {}
+        # topic group → subscriptions holding it (a contact's group: itself and two of its conversations)
+        self.followed: Counter[str] = Counter()
         self.viewing: dict[str, int] = {}  # conversation group → conversation id
         self.auth_timer = None
         # Accept before closing: a refused handshake cannot carry our 44xx close codes.
@@ -139,25 +183,38 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if kind == "unsubscribe":
             group = topics.group_for(self.schema_name, topic, ref)
             if group in self.subscriptions:
-                self.subscriptions.discard(group)
-                await self.stop_viewing(group)
-                await self.leave(group)
+                await self.drop_subscription(group)
             await self.send_json({"type": "unsubscribed", "data": {"topic": topic, "id": ref}})
             return
-        group = await database_sync_to_async(topics.authorize)(
+        groups = await database_sync_to_async(topics.follow)(
             self.schema_name, self.user.pk, topic, ref,
         )
-        if group is None:
+        if groups is None:
             await self.send_error("not_found", "No such topic, or you may not see it.")
             return
-        self.subscriptions.add(group)
-        await self.join(group)
+        group = groups[0]
+        if group not in self.subscriptions:
+            self.subscriptions[group] = groups[1:]
+            for each in groups:
+                self.followed[each] += 1
+                if self.followed[each] == 1:
+                    await self.join(each)
         await self.send_json({"type": "subscribed", "data": {"topic": topic, "id": ref}})
         if topic == "conversation" and str(ref).isdigit() and group not in self.viewing:
             self.viewing[group] = int(ref)
             await sync_to_async(viewers.opened, thread_sensitive=False)(
                 self.schema_name, group, int(ref), self.user.pk, self.user.name or self.user.email,
             )
+
+    async def drop_subscription(self, group: str):
+        """Stop following a topic and, unless another subscription holds them, its companions."""
+        companions = self.subscriptions.pop(group)
+        await self.stop_viewing(group)
+        for each in [group, *companions]:
+            self.followed[each] -= 1
+            if self.followed[each] <= 0:
+                del self.followed[each]
+                await self.leave(each)
 
     async def stop_viewing(self, group: str):
         conversation_id = self.viewing.pop(group, None)
@@ -226,9 +283,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         """The user may no longer follow a topic (removed from a team-chat room): leave it now."""
         group = message["group"]
         if group in self.subscriptions:
-            self.subscriptions.discard(group)
-            await self.stop_viewing(group)
-            await self.leave(group)
+            await self.drop_subscription(group)
             topic, _, ref = group.removeprefix(f"{self.schema_name}.").partition(".")
             await self.send_json({"type": "unsubscribed", "data": {"topic": topic, "id": ref}})
 

@@ -20,10 +20,14 @@ Differences from `RedisChannelLayer` that matter here:
   the oldest, as the sorted-set layer's receive buffer did, so a socket that stops reading cannot
   grow the server's memory without end;
 - `group_send_many` publishes a list of group messages in one pipelined round trip per shard
-  (upstream: one round trip each), for the fan-out of a batch of events.
+  (upstream: one round trip each), for the fan-out of a batch of events;
+- a message is decoded once per server process and the same dict is handed to every socket of
+  its group (upstream decodes it again in each socket's `receive()`): consumers must not change
+  the messages they receive.
 """
 
 import asyncio
+import functools
 import logging
 
 from channels_redis.core import BoundedQueue
@@ -52,6 +56,23 @@ class _ResyncingPubSub(PubSub):
 
 
 class _ResyncingShard(RedisSingleShardConnection):
+    def _receive_message(self, message):
+        # As upstream (channels-redis 4.3), decoding the message once for all its sockets.
+        if message is None:
+            return
+        name, layer = message["channel"], self.channel_layer
+        if isinstance(name, bytes):
+            name = name.decode()
+        if name in layer.channels:
+            queues = [layer.channels[name]]
+        else:
+            queues = [layer.channels[channel] for channel in layer.groups.get(name, ())
+                      if channel in layer.channels]
+        if queues:
+            decoded = layer.channel_layer.deserialize(message["data"])
+            for queue in queues:
+                queue.put_nowait(decoded)
+
     def _ensure_redis(self):
         # As upstream (channels-redis 4.3), with the pub/sub object above.
         if self._redis is None:
@@ -71,13 +92,28 @@ class _BoundedLoopLayer(RedisPubSubLoopLayer):
         """Ask every socket of this process to reconnect: frames may have been lost meanwhile."""
         logger.warning("realtime: the Redis subscription came back; %d sockets asked to reconnect",
                        len(self.channels))
-        message = self.channel_layer.serialize(RESYNC)
         for queue in self.channels.values():
-            queue.put_nowait(message)
+            queue.put_nowait(RESYNC)
 
     async def _subscribe_to_channel(self, channel):
         self.channels[channel] = BoundedQueue(self.capacity)
         await self._get_shard(channel).subscribe(channel)
+
+    async def receive(self, channel):
+        """As upstream (channels-redis 4.3), without decoding: the shard's receiver did that once."""
+        if channel not in self.channels:
+            await self._subscribe_to_channel(channel)
+        try:
+            return await self.channels[channel].get()
+        except (TimeoutError, asyncio.CancelledError, GeneratorExit):
+            # The consumer is exiting (Channels cancels its receive): forget the channel.
+            if channel in self.channels:
+                del self.channels[channel]
+                try:
+                    await self._get_shard(channel).unsubscribe(channel)
+                except BaseException:
+                    logger.exception("Unexpected exception while cleaning-up channel:")
+            raise
 
     async def group_send_many(self, messages):
         by_shard = {}
@@ -101,6 +137,11 @@ class RealtimeChannelLayer(RedisPubSubChannelLayer):
     def __init__(self, *args, capacity: int = 100, **kwargs):
         super().__init__(*args, **kwargs)
         self.capacity = capacity
+
+    def receiver(self, channel: str):
+        """`receive(channel)` bound to the running event loop's layer: a socket's relay calls it
+        for every frame, without the loop lookup and proxy of `self.receive`."""
+        return functools.partial(self._get_layer().receive, channel)
 
     async def group_send_many(self, messages: list[tuple[str, dict]]) -> None:
         """Send each (group, message) pair, in order, pipelined."""
