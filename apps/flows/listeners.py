@@ -25,7 +25,7 @@ from apps.flows import runner, triggers
 from apps.flows.in_use import flows_in_use
 from apps.flows.models import FlowSession
 from apps.flows.tasks import flow_session_step
-from conversa.events import Event, subscribe, subscribe_batch
+from conversa.events import Event, delivered_together, subscribe, subscribe_batch
 
 logger = logging.getLogger("conversa.flows")
 
@@ -54,11 +54,10 @@ def on_conversation_created(data: dict) -> None:
     conversation = Conversation.objects.filter(pk=data["conversation_id"]).first()
     if conversation is None or conversation.status != Conversation.Status.QUEUED or conversation.assignee_id:
         return
-    texts = list(
-        Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND).values_list(
-            "text", flat=True
-        )[:20]
-    )
+    def texts() -> list[str]:
+        inbound = Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND)
+        return list(inbound.values_list("text", flat=True)[:20])
+
     found = triggers.flow_for_new_conversation(conversation.inbox_id, texts)
     if found is not None:
         flow, trigger = found
@@ -66,7 +65,7 @@ def on_conversation_created(data: dict) -> None:
 
 
 def on_message_created(data: dict) -> None:
-    if data.get("direction") != "inbound":
+    if data.get("direction") != "inbound" and data.get("sender") != "bot":
         _agent_replied(data["message_id"])
 
 
@@ -121,8 +120,10 @@ def flows_step_after_inbound(batch: list[Event]) -> None:
                 continue
             steps = _conversations_to_step(touched)
             if len(steps) <= INLINE_STEPS:
-                for conversation_id in steps:
-                    runner.session_step(conversation_id=conversation_id)
+                # Their replies' events as one batch: the subscribers read rows once for them all.
+                with delivered_together():
+                    for conversation_id in steps:
+                        runner.session_step(conversation_id=conversation_id)
             else:
                 for conversation_id in steps:
                     flow_session_step(schema_name, conversation_id)

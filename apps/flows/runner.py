@@ -5,7 +5,8 @@ transaction holding the session's row lock, so two workers — or two messages o
 arriving together — never run a conversation's flow twice at once: the second waits, then finds the
 session where the first left it. A step takes every inbound message the session has not seen yet,
 in order, so whichever worker runs first answers them all and the other finds nothing new.
-Replies go out through the normal outbound service (sender `bot`), queued for delivery on commit.
+Replies go out through the outbound service (sender `bot`): a step's replies are written together
+when it saves, before anything that settles the conversation, and delivered in order after commit.
 """
 
 import datetime as dt
@@ -18,7 +19,7 @@ from django.utils import timezone
 from apps.contacts.models import Contact
 from apps.contacts.services import contact_add_tags, contact_update
 from apps.conversations.models import Conversation, Message
-from apps.conversations.outbound import message_send
+from apps.conversations.outbound import bot_replies_send
 from apps.conversations.services import (
     conversation_close,
     conversation_set_bot_context,
@@ -68,18 +69,21 @@ class LiveRuntime:
 
     def __init__(self, session: FlowSession, conversation: Conversation):
         self.session, self.conversation = session, conversation
+        self.replies: list[str] = []
         self.visited: list[str] = []
         self.handoff_team: int | None = None
         self.close = False
         self.http_pending = False
 
     def say(self, text: str, node: dict) -> None:
-        try:
-            with transaction.atomic():
-                message_send(conversation=self.conversation, author=None, text=text[:4096], bot=True)
-        except DomainError as exc:
-            # A refusal (blocked contact, quota, daily limit) costs the reply, not the session.
-            logger.info("flow reply in conversation %s not sent: %s", self.conversation.pk, exc.code)
+        self.replies.append(text[:4096])
+
+    def send_replies(self) -> None:
+        """Queue what the step said so far (`_save` does, first). A refusal (blocked contact, quota,
+        daily limit) costs replies, not the session."""
+        replies, self.replies = self.replies, []
+        if replies:
+            bot_replies_send(conversation=self.conversation, texts=replies)
 
     def contact_value(self, name: str) -> str:
         return contact_value(self.conversation.contact, name)
@@ -136,6 +140,7 @@ def _state(session: FlowSession) -> State:
 
 def _save(session: FlowSession, state: State, runtime: LiveRuntime) -> None:
     """Store where the step left the session; settle the conversation if the flow ended."""
+    runtime.send_replies()
     now = timezone.now()
     session.node, session.waiting = state.node, state.waiting
     session.variables, session.attempts = state.variables, state.attempts
@@ -238,7 +243,7 @@ def _locked_running(**filters) -> FlowSession | None:
     )
     return (
         FlowSession.objects.select_for_update(of=("self",))
-        .select_related("version", "flow", "conversation__contact")
+        .select_related("version", "flow", "conversation__contact", "conversation__inbox")
         .filter(pk=session_id, status=FlowSession.Status.RUNNING)
         .filter(**filters)
         .first()
