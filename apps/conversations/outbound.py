@@ -72,10 +72,6 @@ def within_service_window(conversation: Conversation, now: dt.datetime | None = 
     return last is not None and (now or timezone.now()) - last <= SERVICE_WINDOW
 
 
-def _current_company() -> Company:
-    return Company.objects.select_related("plan").get(schema_name=connection.schema_name)
-
-
 def _send_settings() -> tuple[int | None, str]:
     """The plan's monthly outbound limit and the company's time zone, in one light query: what every
     send asks (a full company row with its plan costs more to build than to fetch)."""
@@ -408,7 +404,11 @@ def _enqueue_deliveries(schema_name: str, message_ids: list[int]) -> None:
         messages_deliver(schema_name, message_ids)
 
 
-def _claim(message_id: int) -> Message | None:
+def _claim(message_id: int) -> Message | str:
+    """The pending message, now `sending` under a lease; or what happened instead: "skipped" (not
+    pending, or another worker holds it), "waiting_for_media" (its file is still in quarantine: the
+    scan queues it again once clean) or "failed" (its file turned out infected or rejected, and it
+    never reaches the provider)."""
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(skip_locked=True, of=("self",))
@@ -417,12 +417,25 @@ def _claim(message_id: int) -> Message | None:
             .first()
         )
         if message is None:
-            return None
+            return "skipped"
+        if message.media is not None and not message.media.is_clean:
+            return _hold_for_media(message)
         message.status = Message.Status.SENDING
         message.attempts += 1
         message.claimed_until = timezone.now() + SEND_LEASE
         message.save(update_fields=["status", "attempts", "claimed_until"])
     return message
+
+
+def _hold_for_media(message: Message) -> str:
+    if message.media.status == MediaFile.Status.SCANNING:
+        return "waiting_for_media"
+    message.status, message.failed_at = Message.Status.FAILED, timezone.now()
+    message.error_code = f"media_{message.media.status}"
+    message.error_message = "The attached file was not safe to send."
+    message.save(update_fields=["status", "failed_at", "error_code", "error_message"])
+    publish(events.MESSAGE_UPDATED, {"message_id": message.pk})
+    return "failed"
 
 
 def _send(message: Message):
@@ -485,32 +498,12 @@ def _mark_sent(message: Message, provider_message_id: str) -> None:
             current.status = Message.Status.SENT
         current.claimed_until = None
         current.error_code = current.error_code if current.status == Message.Status.FAILED else ""
-        current.save()
-        company = _current_company()
-        usage_increment(company_id=company.pk, counter="outbound_messages")
+        current.save(update_fields=[
+            "provider_message_id", "sent_at", "status", "claimed_until", "error_code"
+        ])
+        company = Company.objects.filter(schema_name=connection.schema_name).values_list("pk", flat=True)
+        usage_increment(company_id=company[0], counter="outbound_messages")
         publish(events.MESSAGE_UPDATED, {"message_id": current.pk})
-
-
-def _media_not_ready(message_id: int) -> str | None:
-    """A message whose file is still in quarantine waits (the scan queues it again once clean); one
-    whose file turned out infected or rejected fails without reaching the provider."""
-    message = (
-        Message.objects.select_related("media").filter(pk=message_id, status=Message.Status.PENDING).first()
-    )
-    if message is None or message.media is None or message.media.is_clean:
-        return None
-    if message.media.status == MediaFile.Status.SCANNING:
-        return "waiting_for_media"
-    with transaction.atomic():
-        updated = Message.objects.filter(pk=message_id, status=Message.Status.PENDING).update(
-            status=Message.Status.FAILED,
-            error_code=f"media_{message.media.status}",
-            error_message="The attached file was not safe to send.",
-            failed_at=timezone.now(),
-        )
-        if updated:
-            publish(events.MESSAGE_UPDATED, {"message_id": message_id})
-    return "failed"
 
 
 def queue_delivery_after_commit(message_id: int) -> None:
@@ -525,12 +518,9 @@ def message_deliver(*, message_id: int) -> str:
     "retry" (scheduled again after a retryable error), "waiting_for_media" or "failed".
     """
     schema = connection.schema_name
-    waiting = _media_not_ready(message_id)
-    if waiting:
-        return waiting
     message = _claim(message_id)
-    if message is None:
-        return "skipped"
+    if isinstance(message, str):
+        return message
     inbox = message.inbox
     if not wait_for_send_slot(
         schema_name=schema, inbox_id=inbox.pk, per_second=inbox.rate_limit_per_second, timeout=30
