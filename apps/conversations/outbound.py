@@ -20,7 +20,11 @@ from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
 from apps.conversations.preview import message_preview
 from apps.conversations.selectors import media_visible_to
-from apps.conversations.services import check_conversation_action, conversation_assign
+from apps.conversations.services import (
+    check_conversation_action,
+    conversation_assign,
+    conversation_set_bot_context,
+)
 from apps.inboxes.models import Inbox, MessageTemplate
 from apps.inboxes.providers.base import ProviderError
 from apps.inboxes.selectors import provider_for, tenant_base_url
@@ -318,10 +322,13 @@ def message_send(
     return message
 
 
-def bot_replies_send(*, conversation: Conversation, texts: list[str]) -> list[Message]:
+def bot_replies_send(
+    *, conversation: Conversation, texts: list[str], bot_context: dict | None = None
+) -> list[Message]:
     """Queue the replies a flow's step wrote, in order: what `message_send(..., bot=True)` does for
     each, in three statements for them all (the company's limits, the insert, the conversation's
-    last message) and one delivery task that sends them one after the other.
+    last message) and one delivery task that sends them one after the other. `bot_context`, the
+    flow's state after the step (`conversation_set_bot_context`), is stored in the same update.
 
     The caller holds the conversation's row lock and passes it as read under that lock, with its
     contact and inbox. A refusal costs replies, never raises (the step goes on): an empty or too long
@@ -359,11 +366,14 @@ def bot_replies_send(*, conversation: Conversation, texts: list[str]) -> list[Me
         logger.info("%d of %d flow replies in conversation %s not sent: %s",
                     len(texts) - len(messages), len(texts), conversation.pk, refusal)
     if not messages:
+        if bot_context is not None:
+            conversation_set_bot_context(conversation_id=conversation.pk, context=bot_context)
         return []
     preview = message_preview(kind=Message.Kind.TEXT, text=messages[-1].text)
-    Conversation.objects.filter(pk=conversation.pk).update(
-        last_message_at=now, last_message_preview=preview, updated_at=now
-    )
+    changes = {"last_message_at": now, "last_message_preview": preview, "updated_at": now}
+    if bot_context is not None:
+        changes["bot_context"] = bot_context
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
     conversation.last_message_at, conversation.last_message_preview = now, preview
     for message in messages:
         # Direction and sender said here: the listeners that only care for people's messages need

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Subquery
 from django.utils import timezone
 
 from apps.contacts.models import Contact
@@ -78,12 +78,12 @@ class LiveRuntime:
     def say(self, text: str, node: dict) -> None:
         self.replies.append(text[:4096])
 
-    def send_replies(self) -> None:
-        """Queue what the step said so far (`_save` does, first). A refusal (blocked contact, quota,
-        daily limit) costs replies, not the session."""
+    def send_replies(self, context: dict) -> None:
+        """Queue what the step said, and store the flow's state with the conversation (`_save`
+        does, before anything settles the conversation). A refusal (blocked contact, quota, daily
+        limit) costs replies, not the session."""
         replies, self.replies = self.replies, []
-        if replies:
-            bot_replies_send(conversation=self.conversation, texts=replies)
+        bot_replies_send(conversation=self.conversation, texts=replies, bot_context=context)
 
     def contact_value(self, name: str) -> str:
         return contact_value(self.conversation.contact, name)
@@ -140,7 +140,6 @@ def _state(session: FlowSession) -> State:
 
 def _save(session: FlowSession, state: State, runtime: LiveRuntime) -> None:
     """Store where the step left the session; settle the conversation if the flow ended."""
-    runtime.send_replies()
     now = timezone.now()
     session.node, session.waiting = state.node, state.waiting
     session.variables, session.attempts = state.variables, state.attempts
@@ -165,7 +164,7 @@ def _save(session: FlowSession, state: State, runtime: LiveRuntime) -> None:
         }.get(state.ended, FlowSession.Status.DROPPED)
         _end(session, status, state.ended, now)
     session.save()
-    conversation_set_bot_context(conversation_id=session.conversation_id, context=_context(session))
+    runtime.send_replies(_context(session))
     if state.ended:
         _release(
             session.conversation_id,
@@ -227,25 +226,21 @@ def _locked_running(**filters) -> FlowSession | None:
     conversation's foreign keys, which takes a share lock on the contact: locking the other way
     round would deadlock with the customer's next message.
     """
-    row = (
-        FlowSession.objects.filter(status=FlowSession.Status.RUNNING, **filters)
-        .values_list("pk", "conversation_id", "conversation__contact_id")
-        .first()
+    running = FlowSession.objects.filter(status=FlowSession.Status.RUNNING, **filters)
+    # The lookup rides in the locks' statements (subqueries): one round trip fewer per step.
+    contact = Contact.all_objects.select_for_update().filter(
+        pk=Subquery(running.values("conversation__contact_id")[:1])
     )
-    if row is None:
+    if not list(contact.values_list("pk", flat=True)):
         return None
-    session_id, conversation_id, contact_id = row
-    list(Contact.all_objects.select_for_update().filter(pk=contact_id).values_list("pk", flat=True))
-    list(
-        Conversation.objects.select_for_update(of=("self",))
-        .filter(pk=conversation_id)
-        .values_list("pk", flat=True)
+    conversation = Conversation.objects.select_for_update(of=("self",)).filter(
+        pk=Subquery(running.values("conversation_id")[:1])
     )
+    list(conversation.values_list("pk", flat=True))
     return (
-        FlowSession.objects.select_for_update(of=("self",))
+        running.select_for_update(of=("self",))
         .select_related("version", "flow", "conversation__contact", "conversation__inbox")
-        .filter(pk=session_id, status=FlowSession.Status.RUNNING)
-        .filter(**filters)
+        .defer("flow__graph")  # the draft: a step reads only its published version's
         .first()
     )
 
