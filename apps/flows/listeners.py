@@ -45,7 +45,9 @@ def _in_schema(schema_name: str):
 def flows_on_conversation_events(event: Event) -> None:
     handler = HANDLERS.get(event.name)
     if handler is not None and (
-        event.name != conversation_events.MESSAGE_CREATED or event.data.get("direction") != "inbound"
+        event.name != conversation_events.MESSAGE_CREATED
+        # The customer's are the batch subscriber's; the bot's own take nothing over.
+        or event.data.get("direction") != "inbound" and event.data.get("sender") != "bot"
     ):
         with _in_schema(event.schema_name):
             if flows_in_use():
@@ -67,8 +69,7 @@ def on_conversation_created(data: dict) -> None:
 
 
 def on_message_created(data: dict) -> None:
-    if data.get("direction") != "inbound" and data.get("sender") != "bot":
-        _agent_replied(data["message_id"])
+    _agent_replied(data["message_id"])
 
 
 def _agent_replied(message_id: int) -> None:

@@ -154,6 +154,15 @@ def _latencies(started: dict, replied: dict) -> list[float]:
     return [(replied[phone] - at) * 1000 for phone, at in started.items() if phone in replied]
 
 
+def _cpu_per_conversation(stack, cpu: dict, count: int) -> str:
+    """CPU the worker and the server spent since the last call, per conversation (resets `cpu`)."""
+    spent = {}
+    for label in cpu:
+        now = stack.cpu(label)
+        spent[label], cpu[label] = (now - cpu[label]) / count * 1000, now
+    return ", ".join(f"{label} {ms:.1f}" for label, ms in spent.items())
+
+
 def _outcomes(company) -> dict:
     from django.db.models import Count
     from django_tenants.utils import schema_context
@@ -293,13 +302,17 @@ def main() -> None:
         phones = [f"+55119{run:02d}{i:06d}" for run in [int(time.time()) % 100] for i in range(count)]
         say(f"company {company.slug}, inbox {inbox.pk}; {count} customers at {args.rate:g}/s…")
 
+        cpu = {"huey": stack.cpu("huey"), "uvicorn": stack.cpu("uvicorn")}
         started, hook_ms = asyncio.run(_post_paced(stack, company, inbox, phones, "Hi", args.rate))
         greeted = _wait_for(company, "Hi Bench! This is the bench shop.", count, timeout=60)
         new_ms = _latencies(started, greeted)
         time.sleep(1)
+        new_cpu = _cpu_per_conversation(stack, cpu, count)
         answered_at, answer_hook_ms = asyncio.run(_post_paced(stack, company, inbox, phones, "1", args.rate))
         asked = _wait_for(company, "Your email?", count, timeout=60)
         answer_ms = _latencies(answered_at, asked)
+        time.sleep(1)
+        answer_cpu = _cpu_per_conversation(stack, cpu, count)
 
         say(f"new conversation → greeting queued ({len(new_ms)}/{count}): {_common.summary(new_ms)}")
         say(
@@ -307,6 +320,8 @@ def main() -> None:
             f"  [target p95 < 100 ms]"
         )
         say(f"hook response times: {_common.summary(hook_ms + answer_hook_ms)}")
+        say(f"CPU-ms per conversation (whatever the machine's load): new conversation {new_cpu}; "
+            f"answer {answer_cpu}")
         say(f"sessions by node: {_outcomes(company)}")
         failed = len(new_ms) < count or len(answer_ms) < count
     finally:
