@@ -236,9 +236,12 @@ def _locked_running(**filters) -> FlowSession | None:
     conversation = Conversation.objects.select_for_update(of=("self",)).filter(
         pk=Subquery(running.values("conversation_id")[:1])
     )
-    list(conversation.values_list("pk", flat=True))
+    locked = list(conversation.values_list("pk", flat=True))
+    if not locked:
+        return None
     return (
-        running.select_for_update(of=("self",))
+        running.filter(conversation_id=locked[0])  # only a session whose conversation is held
+        .select_for_update(of=("self",))
         .select_related("version", "flow", "conversation__contact", "conversation__inbox")
         .defer("flow__graph")  # the draft: a step reads only its published version's
         .first()
