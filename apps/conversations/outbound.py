@@ -20,7 +20,11 @@ from apps.conversations import events
 from apps.conversations.models import DELIVERY_UNKNOWN, Conversation, Message, TimelineEvent
 from apps.conversations.preview import message_preview
 from apps.conversations.selectors import media_visible_to
-from apps.conversations.services import check_conversation_action, conversation_assign
+from apps.conversations.services import (
+    check_conversation_action,
+    conversation_assign,
+    conversation_set_bot_context,
+)
 from apps.inboxes.models import Inbox, MessageTemplate
 from apps.inboxes.providers.base import ProviderError
 from apps.inboxes.selectors import provider_for, tenant_base_url
@@ -72,24 +76,29 @@ def within_service_window(conversation: Conversation, now: dt.datetime | None = 
     return last is not None and (now or timezone.now()) - last <= SERVICE_WINDOW
 
 
-def _current_company() -> Company:
-    return Company.objects.select_related("plan").get(schema_name=connection.schema_name)
+def _send_settings() -> tuple[int | None, str]:
+    """The plan's monthly outbound limit and the company's time zone, in one light query: what every
+    send asks (a full company row with its plan costs more to build than to fetch)."""
+    return Company.objects.filter(schema_name=connection.schema_name).values_list(
+        "plan__max_monthly_outbound_messages", "time_zone"
+    ).get()
 
 
-def _ensure_outbound_quota() -> None:
-    """Refuse a send past the plan's monthly outbound messages. Call first in the send's transaction.
+def _outbound_quota(wanted: int, limit: int | None) -> tuple[int, int | None, int]:
+    """How many of `wanted` sends the plan's monthly outbound messages still allow: (allowed, limit,
+    used). Call first in the send's transaction, with the limit `_send_settings` read.
 
     Under the company's row lock, and counting the messages queued but not sent yet (the month's
     counter moves only when the provider takes one): two sends at the limit cannot both pass. The
     counter and the queue are read in one statement, so a send the worker completes meanwhile
     (pending → sent, counter + 1 in one transaction) is counted once, never twice or not at all.
     """
-    if _current_company().plan.max_monthly_outbound_messages is None:
-        return  # unlimited: no reason to queue this company's sends behind one another
+    if limit is None:
+        return wanted, None, 0  # unlimited: no reason to queue this company's sends behind one another
     company = lock_current_company()
     limit = company.plan.max_monthly_outbound_messages
     if limit is None:
-        return
+        return wanted, None, 0
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COALESCE((SELECT outbound_messages FROM public.{MonthlyUsage._meta.db_table}"
@@ -99,16 +108,26 @@ def _ensure_outbound_quota() -> None:
              Message.Status.SENDING],
         )
         used = cursor.fetchone()[0]
-    if used >= limit:
-        raise PlanLimitReached(
-            _("This month's outbound messages are used up (%(limit)s).") % {"limit": limit},
-            details={"limit": limit, "used": used, "resource": "max_monthly_outbound_messages"},
-        )
+    return max(0, min(wanted, limit - used)), limit, used
 
 
-def _ensure_daily_limit(inbox: Inbox, now: dt.datetime) -> None:
-    """Take one of the inbox's sends for today (since midnight in the company's time zone), or refuse
-    with 429 past its daily limit. Call last before the send's insert.
+def _quota_refusal(limit: int, used: int) -> PlanLimitReached:
+    return PlanLimitReached(
+        _("This month's outbound messages are used up (%(limit)s).") % {"limit": limit},
+        details={"limit": limit, "used": used, "resource": "max_monthly_outbound_messages"},
+    )
+
+
+def _zone(time_zone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _daily_sends_take(inbox: Inbox, now: dt.datetime, wanted: int, time_zone: str) -> int:
+    """Take up to `wanted` of the inbox's sends for today (since midnight in the company's time
+    zone); returns how many it got. Call last before the sends' insert.
 
     Counted in Redis: an atomic increment per send, so concurrent sends at the limit cannot both pass
     and a send costs no count of the inbox's messages. The day's counter starts from the messages
@@ -117,11 +136,8 @@ def _ensure_daily_limit(inbox: Inbox, now: dt.datetime) -> None:
     """
     limit = inbox.daily_limit
     if limit is None:
-        return
-    try:
-        zone = ZoneInfo(_current_company().time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+        return wanted
+    zone = _zone(time_zone)
     today = now.astimezone(zone).date()
     midnight = dt.datetime.combine(today, dt.time(0), tzinfo=zone)
     tomorrow = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
@@ -131,11 +147,25 @@ def _ensure_daily_limit(inbox: Inbox, now: dt.datetime) -> None:
             inbox_id=inbox.pk, direction=Message.Direction.OUTBOUND, created_at__gte=midnight
         ).count()
         redis.set(key, sent, nx=True, ex=int((tomorrow - now).total_seconds()) + 3600)
-    if redis.incr(key) > limit:
-        redis.decr(key)
+    taken = redis.incrby(key, wanted)
+    allowed = max(0, min(wanted, limit - (taken - wanted)))
+    if allowed < wanted:
+        redis.decrby(key, wanted - allowed)
+    return allowed
+
+
+def _ensure_daily_limit(inbox: Inbox, now: dt.datetime, time_zone: str | None = None) -> None:
+    """Take one of the inbox's sends for today, or refuse with 429 past its daily limit."""
+    if inbox.daily_limit is None:
+        return
+    time_zone = time_zone or _send_settings()[1]
+    if not _daily_sends_take(inbox, now, 1, time_zone):
+        zone = _zone(time_zone)
+        today = now.astimezone(zone).date()
+        tomorrow = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
         raise DailyLimitReached(
             _("This inbox has sent its %(limit)s messages for today; sending resumes at midnight.")
-            % {"limit": limit},
+            % {"limit": inbox.daily_limit},
             retry_after=(tomorrow - now).total_seconds(),
             details=[{"field": "inbox_id", "message": str(_("Daily limit reached."))}],
         )
@@ -237,8 +267,11 @@ def message_send(
     schema = connection.schema_name
     now = timezone.now()
     with transaction.atomic():
-        _ensure_outbound_quota()
-        _ensure_daily_limit(conversation.inbox, now)
+        limit, time_zone = _send_settings()
+        allowed, limit, used = _outbound_quota(1, limit)
+        if not allowed:
+            raise _quota_refusal(limit, used)
+        _ensure_daily_limit(conversation.inbox, now, time_zone)
         locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
         if not preauthorized and _reply_assigns(locked, sender):
             conversation_assign(conversation=locked, assignee=sender, actor=author)
@@ -289,6 +322,69 @@ def message_send(
     return message
 
 
+def bot_replies_send(
+    *, conversation: Conversation, texts: list[str], bot_context: dict | None = None
+) -> list[Message]:
+    """Queue the replies a flow's step wrote, in order: what `message_send(..., bot=True)` does for
+    each, in three statements for them all (the company's limits, the insert, the conversation's
+    last message) and one delivery task that sends them one after the other. `bot_context`, the
+    flow's state after the step (`conversation_set_bot_context`), is stored in the same update.
+
+    The caller holds the conversation's row lock and passes it as read under that lock, with its
+    contact and inbox. A refusal costs replies, never raises (the step goes on): an empty or too long
+    text is left out; an archived conversation, a blocked contact or a closed service window send
+    none; the monthly quota and the inbox's daily limit let through the first ones that fit.
+    """
+    wanted = [text for text in texts if 1 <= len(text.strip() and text) <= MAX_TEXT_LENGTH]
+    refusal = (
+        "invalid_text" if len(wanted) < len(texts)
+        else "" if wanted else "nothing"
+    )
+    if conversation.status == Conversation.Status.ARCHIVED:
+        wanted, refusal = [], CannotSend.code
+    elif conversation.contact.blocked:
+        wanted, refusal = [], CannotSend.code
+    elif wanted and not within_service_window(conversation):
+        wanted, refusal = [], OutsideServiceWindow.code
+    messages: list[Message] = []
+    if wanted:
+        now = timezone.now()
+        limit, time_zone = _send_settings()
+        allowed = _outbound_quota(len(wanted), limit)[0]
+        allowed = _daily_sends_take(conversation.inbox, now, allowed, time_zone) if allowed else 0
+        if allowed < len(wanted):
+            refusal = "limit_reached"
+        messages = Message.objects.bulk_create([
+            Message(
+                conversation_id=conversation.pk, inbox_id=conversation.inbox_id,
+                direction=Message.Direction.OUTBOUND, sender_type=Message.Sender.BOT,
+                kind=Message.Kind.TEXT, text=text, status=Message.Status.PENDING,
+            )
+            for text in wanted[:allowed]
+        ])
+    if refusal and refusal != "nothing":
+        logger.info("%d of %d flow replies in conversation %s not sent: %s",
+                    len(texts) - len(messages), len(texts), conversation.pk, refusal)
+    if not messages:
+        if bot_context is not None:
+            conversation_set_bot_context(conversation_id=conversation.pk, context=bot_context)
+        return []
+    preview = message_preview(kind=Message.Kind.TEXT, text=messages[-1].text)
+    changes = {"last_message_at": now, "last_message_preview": preview, "updated_at": now}
+    if bot_context is not None:
+        changes["bot_context"] = bot_context
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    conversation.last_message_at, conversation.last_message_preview = now, preview
+    for message in messages:
+        # Direction and sender said here: the listeners that only care for people's messages need
+        # not read the row to know this is neither.
+        publish(events.MESSAGE_CREATED, {"message_id": message.pk, "direction": "outbound", "sender": "bot"})
+    publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+    schema, ids = connection.schema_name, [message.pk for message in messages]
+    transaction.on_commit(lambda: _enqueue_deliveries(schema, ids))
+    return messages
+
+
 def _reply_assigns(locked: Conversation, sender) -> bool:
     """Whether this reply takes the conversation for its author: a person answering an unassigned
     conversation in progress, in a company that keeps `reply_assigns` on (the default). The taking
@@ -309,7 +405,20 @@ def _enqueue_delivery(schema_name: str, message_id: int, delay: float | None = N
         message_deliver(schema_name, message_id)
 
 
-def _claim(message_id: int) -> Message | None:
+def _enqueue_deliveries(schema_name: str, message_ids: list[int]) -> None:
+    from apps.conversations.tasks import messages_deliver
+
+    if len(message_ids) == 1:
+        _enqueue_delivery(schema_name, message_ids[0])
+    else:
+        messages_deliver(schema_name, message_ids)
+
+
+def _claim(message_id: int) -> Message | str:
+    """The pending message, now `sending` under a lease; or what happened instead: "skipped" (not
+    pending, or another worker holds it), "waiting_for_media" (its file is still in quarantine: the
+    scan queues it again once clean) or "failed" (its file turned out infected or rejected, and it
+    never reaches the provider)."""
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(skip_locked=True, of=("self",))
@@ -318,12 +427,25 @@ def _claim(message_id: int) -> Message | None:
             .first()
         )
         if message is None:
-            return None
+            return "skipped"
+        if message.media is not None and not message.media.is_clean:
+            return _hold_for_media(message)
         message.status = Message.Status.SENDING
         message.attempts += 1
         message.claimed_until = timezone.now() + SEND_LEASE
         message.save(update_fields=["status", "attempts", "claimed_until"])
     return message
+
+
+def _hold_for_media(message: Message) -> str:
+    if message.media.status == MediaFile.Status.SCANNING:
+        return "waiting_for_media"
+    message.status, message.failed_at = Message.Status.FAILED, timezone.now()
+    message.error_code = f"media_{message.media.status}"
+    message.error_message = "The attached file was not safe to send."
+    message.save(update_fields=["status", "failed_at", "error_code", "error_message"])
+    publish(events.MESSAGE_UPDATED, {"message_id": message.pk})
+    return "failed"
 
 
 def _send(message: Message):
@@ -386,32 +508,12 @@ def _mark_sent(message: Message, provider_message_id: str) -> None:
             current.status = Message.Status.SENT
         current.claimed_until = None
         current.error_code = current.error_code if current.status == Message.Status.FAILED else ""
-        current.save()
-        company = _current_company()
-        usage_increment(company_id=company.pk, counter="outbound_messages")
+        current.save(update_fields=[
+            "provider_message_id", "sent_at", "status", "claimed_until", "error_code"
+        ])
+        company = Company.objects.filter(schema_name=connection.schema_name).values_list("pk", flat=True)
+        usage_increment(company_id=company[0], counter="outbound_messages")
         publish(events.MESSAGE_UPDATED, {"message_id": current.pk})
-
-
-def _media_not_ready(message_id: int) -> str | None:
-    """A message whose file is still in quarantine waits (the scan queues it again once clean); one
-    whose file turned out infected or rejected fails without reaching the provider."""
-    message = (
-        Message.objects.select_related("media").filter(pk=message_id, status=Message.Status.PENDING).first()
-    )
-    if message is None or message.media is None or message.media.is_clean:
-        return None
-    if message.media.status == MediaFile.Status.SCANNING:
-        return "waiting_for_media"
-    with transaction.atomic():
-        updated = Message.objects.filter(pk=message_id, status=Message.Status.PENDING).update(
-            status=Message.Status.FAILED,
-            error_code=f"media_{message.media.status}",
-            error_message="The attached file was not safe to send.",
-            failed_at=timezone.now(),
-        )
-        if updated:
-            publish(events.MESSAGE_UPDATED, {"message_id": message_id})
-    return "failed"
 
 
 def queue_delivery_after_commit(message_id: int) -> None:
@@ -426,12 +528,9 @@ def message_deliver(*, message_id: int) -> str:
     "retry" (scheduled again after a retryable error), "waiting_for_media" or "failed".
     """
     schema = connection.schema_name
-    waiting = _media_not_ready(message_id)
-    if waiting:
-        return waiting
     message = _claim(message_id)
-    if message is None:
-        return "skipped"
+    if isinstance(message, str):
+        return message
     inbox = message.inbox
     if not wait_for_send_slot(
         schema_name=schema, inbox_id=inbox.pk, per_second=inbox.rate_limit_per_second, timeout=30

@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.conversations import outbound
 from apps.conversations.models import ScheduledMessage
 from conversa.errors import DomainError
+from conversa.events import delivered_together
 from conversa.periodic import every_minute
 from conversa.tasks import tenant_task
 
@@ -18,6 +19,14 @@ logger = logging.getLogger("conversa.outbound")
 def message_deliver(schema_name: str, message_id: int) -> str:
     # No Huey-level retries: the delivery reschedules itself with the provider's backoff.
     return outbound.message_deliver(message_id=message_id)
+
+
+@tenant_task()
+def messages_deliver(schema_name: str, message_ids: list[int]) -> list[str]:
+    """Messages written together (a flow's step), sent one after the other in their order: the
+    customer reads them as they were written, and their status frames go out together."""
+    with delivered_together():
+        return [outbound.message_deliver(message_id=message_id) for message_id in message_ids]
 
 
 @tenant_task(retries=5, retry_delay=10, retry_backoff=2)

@@ -8,6 +8,7 @@ from apps.flows.runner import (
     sessions_time_out,
     sessions_unstarted,
 )
+from conversa.events import delivered_together
 from conversa.periodic import every_minute
 from conversa.tasks import tenant_task
 
@@ -17,6 +18,14 @@ def flow_session_step(schema_name: str, conversation_id: int) -> str:
     """A conversation's step handed to a worker (a burst of them runs in parallel)."""
     session = session_step(conversation_id=conversation_id)
     return session.status if session is not None else "no session"
+
+
+@tenant_task(retries=2, retry_delay=1)
+def flow_sessions_step(schema_name: str, conversation_ids: list[int]) -> int:
+    """A few conversations' steps of one drain batch, handed to a worker together: their replies'
+    events go out as one batch. Returns how many had a session to step."""
+    with delivered_together():
+        return sum(session_step(conversation_id=pk) is not None for pk in conversation_ids)
 
 
 @tenant_task(retries=2, retry_delay=5)

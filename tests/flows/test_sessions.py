@@ -282,7 +282,8 @@ def test_bravo_cannot_start_alphas_flow_in_its_conversation(desk, alpha, bravo, 
 def test_a_burst_of_new_conversations_is_answered_by_parallel_steps(
     desk, alpha, django_capture_on_commit_callbacks
 ):
-    """More conversations in one drain batch than are stepped inline: each goes to a worker."""
+    """More conversations in one drain batch than are stepped inline: the rest go to workers, a few
+    per task."""
     inbox = desk["inbox"]
     make_flow(alpha, trigger={"type": "new_conversation", "inbox_id": inbox.pk})
     phones = [new_phone() for _ in range(listeners.INLINE_STEPS + 2)]

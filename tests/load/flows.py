@@ -12,11 +12,23 @@ request started; latency = the `created_at` of the bot's first reply to it (the 
 queued for delivery) − that moment, so it covers the hook, the drain and the flow step. Prints
 p50/p95/p99/max for new conversations (session start + 2 replies) and for answers (one step, target
 p95 < 100 ms), the hook's response times, and how the sessions ended up.
+
+    .venv/bin/python tests/load/flows.py --cost [--count 50] [--batch 1] [--profile PATH] [--sql]
+
+measures instead, without servers and in this process (Huey immediate, so the steps and the sandbox
+deliveries the drain queues run inline), what the worker pays per conversation: SQL statements and
+CPU-ms per new conversation and per answer, the drain fed `--batch` webhooks at a time (1: a quiet
+company, each message its own drain cycle; 50: a burst). Figures that do not depend on the machine's
+load, unlike the live latencies. `--sql` lists the statements by count; `--profile` writes cProfile
+stats of the measured part and prints the top entries.
 """
 
 import argparse
 import asyncio
+import re
 import time
+from collections import Counter
+from pathlib import Path
 
 import _common
 from _common import say
@@ -142,6 +154,15 @@ def _latencies(started: dict, replied: dict) -> list[float]:
     return [(replied[phone] - at) * 1000 for phone, at in started.items() if phone in replied]
 
 
+def _cpu_per_conversation(stack, cpu: dict, count: int) -> str:
+    """CPU the worker and the server spent since the last call, per conversation (resets `cpu`)."""
+    spent = {}
+    for label in cpu:
+        now = stack.cpu(label)
+        spent[label], cpu[label] = (now - cpu[label]) / count * 1000, now
+    return ", ".join(f"{label} {ms:.1f}" for label, ms in spent.items())
+
+
 def _outcomes(company) -> dict:
     from django.db.models import Count
     from django_tenants.utils import schema_context
@@ -153,6 +174,89 @@ def _outcomes(company) -> dict:
         return {f"{row['status']} at {row['node']}": row["n"] for row in rows}
 
 
+def _store_events(company, inbox, phones: list[str], text: str) -> None:
+    """The webhooks of `phones` saying `text`, stored as the intake stores them (no drain asked)."""
+    import json
+
+    from django_tenants.utils import schema_context
+
+    from apps.inboxes.models import WebhookEvent
+
+    with schema_context(company.schema_name):
+        WebhookEvent.objects.bulk_create([
+            WebhookEvent(inbox=inbox, content_type="application/json", body=json.dumps(
+                {"from": phone, "name": "Bench Customer", "text": text, "id": f"sbx-{text}-{phone}"}
+            ).encode())
+            for phone in phones
+        ])
+
+
+def _normalised(sql: str) -> str:
+    sql = re.sub(r"'[^']*'", "?", sql)
+    sql = re.sub(r'"s\d+_x\d+"', "?", sql)
+    sql = re.sub(r"\b\d+(\.\d+)?\b", "?", sql)
+    sql = re.sub(r"\((\?, )+\?\)", "(?…)", sql)
+    sql = re.sub(r"(, \(\?…\))+", ", …", sql)
+    return sql[:160]
+
+
+def _measure(company, inbox, phones, text, batch, profiler) -> tuple[int, float, Counter]:
+    """Drain the webhooks of `phones` saying `text`, `batch` at a time: (statements, CPU-s, by SQL)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.conversations.drain import webhook_events_drain
+
+    statements, cpu, by_sql = 0, 0.0, Counter()
+    for start in range(0, len(phones), batch):
+        _store_events(company, inbox, phones[start:start + batch], text)
+        connection.close()  # each drain on a fresh connection, as a worker's task (close_db)
+        connection.queries_log.clear()  # a full log (9000) would make the capture's slice wrong
+        with CaptureQueriesContext(connection) as captured:
+            began = time.process_time()
+            if profiler is not None:
+                profiler.enable()
+            webhook_events_drain.call_local(company.schema_name)
+            if profiler is not None:
+                profiler.disable()
+            cpu += time.process_time() - began
+        statements += len(captured.captured_queries)
+        by_sql.update(_normalised(query["sql"]) for query in captured.captured_queries)
+        last = captured.captured_queries
+    return statements, cpu, by_sql, last
+
+
+def cost(args) -> None:
+    """Statements and CPU per conversation in this process (see the module's docstring)."""
+    import cProfile
+
+    from django.conf import settings
+    from huey.contrib.djhuey import HUEY
+
+    settings.DEBUG = True  # CaptureQueriesContext needs the cursor's debug wrapper: force_debug_cursor
+    assert HUEY.immediate, "the cost mode runs the drain's tasks inline"
+    company = _common.bench_company("flowcost")
+    inbox = _setup(company)
+    phones = [f"+55118{int(time.time()) % 100:02d}{i:06d}" for i in range(args.count)]
+    profiler = cProfile.Profile() if args.profile else None
+    for phase, text, expected in (("new conversation", "Hi", "Hi Bench"), ("answer", "1", "Your email?")):
+        statements, cpu, by_sql, last = _measure(company, inbox, phones, text, args.batch, profiler)
+        replied = len(_first_replies(company, expected))
+        say(f"{phase}: {statements / args.count:.1f} statements and {cpu / args.count * 1000:.1f} CPU-ms "
+            f"per conversation ({args.count} conversations, drained {args.batch} at a time; "
+            f"{replied} replied)")
+        if args.sql:
+            for sql, n in by_sql.most_common(60):
+                say(f"  {n / args.count:6.2f}  {sql}")
+        if args.trace:
+            say(f"  the last drain's statements, in order ({len(last)}):")
+            for query in last:
+                say(f"    {_normalised(query['sql'])[:110]}")
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
+        _common.print_profile(Path(args.profile), 40, title="drain + steps + deliveries")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=50, help="new conversations (then answers) per second")
@@ -160,8 +264,25 @@ def main() -> None:
     parser.add_argument("--server-workers", type=int, default=1, help="uvicorn --workers")
     parser.add_argument("--huey-threads", type=int, default=4, help="worker threads of the Huey consumer")
     parser.add_argument("--keep-logs", action="store_true", help="keep the server's and worker's logs")
+    parser.add_argument("--cost", action="store_true", help="statements and CPU per conversation, in-process")
+    parser.add_argument("--count", type=int, default=50, help="--cost: conversations")
+    parser.add_argument("--batch", type=int, default=1, help="--cost: webhooks per drain")
+    parser.add_argument("--sql", action="store_true", help="--cost: the statements by count")
+    parser.add_argument("--trace", action="store_true", help="--cost: the last drain's statements in order")
+    parser.add_argument("--profile", help="--cost: write cProfile stats here and print the top")
     _common.add_db_arguments(parser, default_db="conversa_bench_flows")
     args = parser.parse_args()
+    if args.cost:
+        _common.install_signal_handlers()
+        fresh = _common.prepare_database(args.server, args.db, keep=args.keep)
+        _common.configure_environment(args.server, args.db)
+        _common.setup_django(migrate=fresh)
+        try:
+            cost(args)
+        finally:
+            if not args.keep:
+                _common.drop_database(args.server, args.db)
+        return
 
     _common.install_signal_handlers()
     fresh = _common.prepare_database(args.server, args.db, keep=args.keep)
@@ -181,13 +302,17 @@ def main() -> None:
         phones = [f"+55119{run:02d}{i:06d}" for run in [int(time.time()) % 100] for i in range(count)]
         say(f"company {company.slug}, inbox {inbox.pk}; {count} customers at {args.rate:g}/s…")
 
+        cpu = {"huey": stack.cpu("huey"), "uvicorn": stack.cpu("uvicorn")}
         started, hook_ms = asyncio.run(_post_paced(stack, company, inbox, phones, "Hi", args.rate))
         greeted = _wait_for(company, "Hi Bench! This is the bench shop.", count, timeout=60)
         new_ms = _latencies(started, greeted)
         time.sleep(1)
+        new_cpu = _cpu_per_conversation(stack, cpu, count)
         answered_at, answer_hook_ms = asyncio.run(_post_paced(stack, company, inbox, phones, "1", args.rate))
         asked = _wait_for(company, "Your email?", count, timeout=60)
         answer_ms = _latencies(answered_at, asked)
+        time.sleep(1)
+        answer_cpu = _cpu_per_conversation(stack, cpu, count)
 
         say(f"new conversation → greeting queued ({len(new_ms)}/{count}): {_common.summary(new_ms)}")
         say(
@@ -195,6 +320,8 @@ def main() -> None:
             f"  [target p95 < 100 ms]"
         )
         say(f"hook response times: {_common.summary(hook_ms + answer_hook_ms)}")
+        say(f"CPU-ms per conversation (whatever the machine's load): new conversation {new_cpu}; "
+            f"answer {answer_cpu}")
         say(f"sessions by node: {_outcomes(company)}")
         failed = len(new_ms) < count or len(answer_ms) < count
     finally:
