@@ -1,0 +1,149 @@
+"""A Huey queue that serves companies in turn, so one company's burst never starves the others.
+
+Each company (a "lane", named by its schema) has its own Redis list; a ring lists the lanes that
+hold work, each once. A worker takes the lane at the head of the ring, pops that lane's oldest task
+and puts the lane back at the tail if it still has work. A company that queues 10,000 tasks
+therefore gets one turn in N (N = companies with work), and a company that queues one task waits
+for at most one task of each other company, not for the whole burst. Work that belongs to no
+company (the periodic fan-out, the schema pool) shares one lane of its own.
+
+Every step is one Lua script, so the ring and the lanes never disagree; a total counter keeps
+`pending_count()` O(1) for the metrics scrape. Idle workers block on a doorbell list, which every
+enqueue rings, so a task starts at once instead of after a polling delay.
+
+This module sits below Django and `conversa.tasks`: djhuey imports it while it reads settings.
+"""
+
+import contextvars
+import itertools
+
+from huey import RedisHuey
+from huey.storage import RedisStorage
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# Not a possible schema name (`conversa.schemas.SCHEMA_NAME_RE`), so no company can share it.
+PLATFORM_LANE = "~platform"
+MAX_LANE_LENGTH = 63
+
+# The lane of the task being enqueued, set by `FairRedisHuey.enqueue` for its storage: Huey hands
+# the storage serialized bytes only.
+_lane: contextvars.ContextVar[str | None] = contextvars.ContextVar("conversa_huey_lane", default=None)
+
+# KEYS: ring, size counter, doorbell, the lane's list. ARGV: lane, message, doorbell length.
+_ENQUEUE = """
+if redis.call('LPUSH', KEYS[4], ARGV[2]) == 1 then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+end
+redis.call('INCR', KEYS[2])
+redis.call('LPUSH', KEYS[3], '1')
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
+return 1
+"""
+
+# KEYS: ring, size counter. ARGV: prefix of the lanes' lists.
+# A lane is in the ring exactly while its list is not empty; a lane found empty (its list flushed
+# under it) is dropped and the next one tried.
+_DEQUEUE = """
+for _ = 1, 8 do
+  local lane = redis.call('LPOP', KEYS[1])
+  if not lane then return false end
+  local key = ARGV[1] .. lane
+  local message = redis.call('RPOP', key)
+  if redis.call('LLEN', key) > 0 then
+    redis.call('RPUSH', KEYS[1], lane)
+  end
+  if message then
+    if redis.call('DECR', KEYS[2]) < 0 then redis.call('SET', KEYS[2], 0) end
+    return message
+  end
+end
+return false
+"""
+
+
+def task_lane(task) -> str:
+    """The lane a task queues in: the company named by the task (`fair_lane`), else the platform's."""
+    lane = getattr(task, "fair_lane", None)
+    if isinstance(lane, str) and 0 < len(lane) <= MAX_LANE_LENGTH:
+        return lane
+    return PLATFORM_LANE
+
+
+class FairRedisStorage(RedisStorage):
+    """Huey's Redis storage (schedule, results, locks unchanged) with one queue per lane."""
+
+    doorbell_length = 16
+
+    def __init__(self, name="huey", **kwargs):
+        super().__init__(name, **kwargs)
+        # One hash tag: every key of this queue lives on one Redis Cluster slot, as Lua requires.
+        base = f"huey.fair.{{{self.name}}}"
+        self.ring_key = f"{base}.ring"
+        self.size_key = f"{base}.size"
+        self.doorbell_key = f"{base}.doorbell"
+        self.lane_prefix = f"{base}.lane."
+        self._enqueue = self.conn.register_script(_ENQUEUE)
+        self._dequeue = self.conn.register_script(_DEQUEUE)
+
+    def enqueue(self, data, priority=None, lane=None):
+        if priority:
+            raise NotImplementedError("Task priorities are not supported by this storage.")
+        lane = lane or _lane.get() or PLATFORM_LANE
+        self._enqueue(
+            keys=[self.ring_key, self.size_key, self.doorbell_key, self.lane_prefix + lane],
+            args=[lane, data, self.doorbell_length],
+        )
+
+    def dequeue(self):
+        message = self._dequeue(keys=[self.ring_key, self.size_key], args=[self.lane_prefix])
+        if message or not self.blocking:
+            return message or None
+        try:
+            # Nothing queued: wait for an enqueue to ring (a stale ring only costs one empty look).
+            self.conn.brpop(self.doorbell_key, timeout=self.read_timeout)
+        except RedisTimeoutError:
+            return None
+        message = self._dequeue(keys=[self.ring_key, self.size_key], args=[self.lane_prefix])
+        return message or None
+
+    def queue_size(self):
+        return max(int(self.conn.get(self.size_key) or 0), 0)
+
+    def lanes(self) -> list[str]:
+        """The lanes with work, in the order they will be served."""
+        return [lane.decode() for lane in self.conn.lrange(self.ring_key, 0, -1)]
+
+    def lane_size(self, lane: str) -> int:
+        return self.conn.llen(self.lane_prefix + lane)
+
+    def enqueued_items(self, limit=None):
+        """The next tasks in the order workers will take them (each lane's oldest, in turn)."""
+        lanes = self.lanes()
+        pipe = self.conn.pipeline()
+        for lane in lanes:
+            if limit:
+                pipe.lrange(self.lane_prefix + lane, -limit, -1)
+            else:
+                pipe.lrange(self.lane_prefix + lane, 0, -1)
+        queues = [list(reversed(items)) for items in pipe.execute()]
+        served = (item for turn in itertools.zip_longest(*queues) for item in turn if item is not None)
+        return list(itertools.islice(served, limit)) if limit else list(served)
+
+    def flush_queue(self):
+        self.conn.delete(self.ring_key, self.size_key, self.doorbell_key)
+        lanes = list(self.conn.scan_iter(match=self.lane_prefix + "*", count=1000))
+        for start in range(0, len(lanes), 500):
+            self.conn.delete(*lanes[start:start + 500])
+
+
+class FairRedisHuey(RedisHuey):
+    """RedisHuey whose tasks queue in their company's lane (`FairRedisStorage`)."""
+
+    storage_class = FairRedisStorage
+
+    def enqueue(self, task):
+        token = _lane.set(task_lane(task))
+        try:
+            return super().enqueue(task)
+        finally:
+            _lane.reset(token)
