@@ -9,7 +9,8 @@ company (the periodic fan-out, the schema pool) shares one lane of its own.
 
 Every step is one Lua script, so the ring and the lanes never disagree; a total counter keeps
 `pending_count()` O(1) for the metrics scrape. Idle workers block on a doorbell list, which every
-enqueue rings, so a task starts at once instead of after a polling delay.
+enqueue rings, so a task starts at once instead of after a polling delay. Tasks that the previous
+release queued in Huey's single list (a rolling deploy) are taken first.
 
 This module sits below Django and `conversa.tasks`: djhuey imports it while it reads settings.
 """
@@ -40,10 +41,13 @@ redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
 return 1
 """
 
-# KEYS: ring, size counter. ARGV: prefix of the lanes' lists.
-# A lane is in the ring exactly while its list is not empty; a lane found empty (its list flushed
-# under it) is dropped and the next one tried.
+# KEYS: ring, size counter, Huey's single list. ARGV: prefix of the lanes' lists.
+# Huey's single list first: during a rolling deploy the previous release's processes still queue
+# there, and its tasks are the oldest. A lane is in the ring exactly while its list is not empty;
+# a lane found empty (its list flushed under it) is dropped and the next one tried.
 _DEQUEUE = """
+local legacy = redis.call('RPOP', KEYS[3])
+if legacy then return legacy end
 for _ = 1, 8 do
   local lane = redis.call('LPOP', KEYS[1])
   if not lane then return false end
@@ -58,6 +62,15 @@ for _ = 1, 8 do
   end
 end
 return false
+"""
+
+# KEYS: ring, size counter, doorbell, Huey's single list. ARGV: prefix of the lanes' lists.
+# Only lanes in the ring hold work, so no scan of the keyspace is needed.
+_FLUSH = """
+for _, lane in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  redis.call('DEL', ARGV[1] .. lane)
+end
+return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 """
 
 
@@ -76,7 +89,7 @@ class FairRedisStorage(RedisStorage):
 
     def __init__(self, name="huey", **kwargs):
         super().__init__(name, **kwargs)
-        # One hash tag: every key of this queue lives on one Redis Cluster slot, as Lua requires.
+        # One hash tag: the lanes, ring and counters share a Redis Cluster slot, as Lua requires.
         base = f"huey.fair.{{{self.name}}}"
         self.ring_key = f"{base}.ring"
         self.size_key = f"{base}.size"
@@ -84,6 +97,7 @@ class FairRedisStorage(RedisStorage):
         self.lane_prefix = f"{base}.lane."
         self._enqueue = self.conn.register_script(_ENQUEUE)
         self._dequeue = self.conn.register_script(_DEQUEUE)
+        self._flush = self.conn.register_script(_FLUSH)
 
     def enqueue(self, data, priority=None, lane=None):
         if priority:
@@ -95,7 +109,7 @@ class FairRedisStorage(RedisStorage):
         )
 
     def dequeue(self):
-        message = self._dequeue(keys=[self.ring_key, self.size_key], args=[self.lane_prefix])
+        message = self._take()
         if message or not self.blocking:
             return message or None
         try:
@@ -103,18 +117,22 @@ class FairRedisStorage(RedisStorage):
             self.conn.brpop(self.doorbell_key, timeout=self.read_timeout)
         except RedisTimeoutError:
             return None
-        message = self._dequeue(keys=[self.ring_key, self.size_key], args=[self.lane_prefix])
+        message = self._take()
         return message or None
 
+    def _take(self):
+        return self._dequeue(keys=[self.ring_key, self.size_key, self.queue_key], args=[self.lane_prefix])
+
     def queue_size(self):
-        return max(int(self.conn.get(self.size_key) or 0), 0)
+        pipe = self.conn.pipeline()
+        pipe.get(self.size_key)
+        pipe.llen(self.queue_key)
+        counted, legacy = pipe.execute()
+        return max(int(counted or 0), 0) + legacy
 
     def lanes(self) -> list[str]:
         """The lanes with work, in the order they will be served."""
         return [lane.decode() for lane in self.conn.lrange(self.ring_key, 0, -1)]
-
-    def lane_size(self, lane: str) -> int:
-        return self.conn.llen(self.lane_prefix + lane)
 
     def enqueued_items(self, limit=None):
         """The next tasks in the order workers will take them (each lane's oldest, in turn)."""
@@ -125,15 +143,16 @@ class FairRedisStorage(RedisStorage):
                 pipe.lrange(self.lane_prefix + lane, -limit, -1)
             else:
                 pipe.lrange(self.lane_prefix + lane, 0, -1)
-        queues = [list(reversed(items)) for items in pipe.execute()]
-        served = (item for turn in itertools.zip_longest(*queues) for item in turn if item is not None)
+        pipe.lrange(self.queue_key, 0, -1)
+        *lanes_items, legacy = pipe.execute()
+        queues = [list(reversed(items)) for items in lanes_items]
+        served = itertools.chain(reversed(legacy), (
+            item for turn in itertools.zip_longest(*queues) for item in turn if item is not None))
         return list(itertools.islice(served, limit)) if limit else list(served)
 
     def flush_queue(self):
-        self.conn.delete(self.ring_key, self.size_key, self.doorbell_key)
-        lanes = list(self.conn.scan_iter(match=self.lane_prefix + "*", count=1000))
-        for start in range(0, len(lanes), 500):
-            self.conn.delete(*lanes[start:start + 500])
+        self._flush(keys=[self.ring_key, self.size_key, self.doorbell_key, self.queue_key],
+                    args=[self.lane_prefix])
 
 
 class FairRedisHuey(RedisHuey):

@@ -45,7 +45,17 @@ def test_each_company_with_work_gets_a_turn_in_the_order_it_arrived(alpha, bravo
     assert len(HUEY.pending(limit=2)) == 2 and HUEY.pending_count() == 6
 
     HUEY.flush()
-    assert HUEY.pending_count() == 0 and HUEY.dequeue() is None and HUEY.storage.lanes() == []
+    assert HUEY.pending_count() == 0 and HUEY.pending() == [] and HUEY.storage.lanes() == []
+
+
+def test_tasks_the_previous_release_queued_in_the_single_list_are_still_run(alpha, bravo, queue_to_redis):
+    burst(alpha.schema_name, 2)
+    old = contact_import_process.s(bravo.schema_name, MISSING_IMPORT)
+    HUEY.storage.conn.lpush(HUEY.storage.queue_key, HUEY.serialize_task(old))  # as RedisStorage did
+
+    assert HUEY.pending_count() == 3 and HUEY.pending()[0].id == old.id
+    assert [HUEY.dequeue().id for _ in range(3)][0] == old.id
+    assert HUEY.dequeue() is None
 
 
 @pytest.mark.live
