@@ -10,9 +10,11 @@ company's failing sweep is logged and the others go on. A batch that could not s
 minute of its time is dropped: the next minute's run visits the same companies.
 """
 
+import datetime as dt
 import logging
 
 from django.conf import settings
+from django.utils import timezone
 from django_tenants.utils import get_tenant_model, schema_context
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
@@ -45,12 +47,15 @@ def run_every_minute() -> int:
     schemas = list(_companies().order_by("schema_name").values_list("schema_name", flat=True))
     batches = [schemas[start:start + size] for start in range(0, len(schemas), size)]
     step = settings.PERIODIC_SPREAD_SECONDS / len(batches) if batches else 0
+    now = timezone.now()
     for n, batch in enumerate(batches):
         if n == 0:
             companies_sweep(batch)
         else:
-            delay = round(n * step, 3)
-            companies_sweep.schedule(args=(batch,), delay=delay, expires=delay + BATCH_EXPIRES_SECONDS)
+            # Moments, not delays: Huey reckons a relative expiry again each time it queues the task.
+            eta = now + dt.timedelta(seconds=n * step)
+            companies_sweep.schedule(args=(batch,), eta=eta,
+                                     expires=eta + dt.timedelta(seconds=BATCH_EXPIRES_SECONDS))
     return len(schemas)
 
 

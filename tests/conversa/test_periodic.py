@@ -37,7 +37,7 @@ def test_the_minute_job_queues_bounded_batches_spread_over_the_minute(
     assert len(first) == 1 and len(later) == len(batches) - 1
     offsets = [(task.eta - before).total_seconds() for task in later]
     assert offsets == sorted(offsets) and 0 < offsets[0] and offsets[-1] <= 30 + 1
-    assert all(task.expires is not None for task in later)
+    assert all(task.expires_resolved - task.eta == dt.timedelta(seconds=60) for task in later)
 
 
 def test_a_batch_runs_each_sweep_once_in_each_company_and_a_failure_stops_no_other(
