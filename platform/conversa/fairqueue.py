@@ -12,12 +12,16 @@ Every step is one Lua script, so the ring and the lanes never disagree; a total 
 enqueue rings, so a task starts at once instead of after a polling delay. Tasks that the previous
 release queued in Huey's single list (a rolling deploy) are taken first.
 
-This module sits below Django and `conversa.tasks`: djhuey imports it while it reads settings.
+This module sits below `conversa.tasks` (djhuey imports it while it reads settings) and reads
+Django's settings only when a worker takes a task.
 """
 
+import collections
 import contextvars
 import itertools
+import threading
 
+from django.conf import settings
 from huey import RedisHuey
 from huey.storage import RedisStorage
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -41,13 +45,24 @@ redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
 return 1
 """
 
-# KEYS: ring, size counter, Huey's single list. ARGV: prefix of the lanes' lists.
+# KEYS: ring, size counter, Huey's single list. ARGV: prefix of the lanes' lists, then the lanes
+# this process already runs its share of. Returns {lane, message} ('' for Huey's single list).
 # Huey's single list first: during a rolling deploy the previous release's processes still queue
-# there, and its tasks are the oldest. A lane is in the ring exactly while its list is not empty;
-# a lane found empty (its list flushed under it) is dropped and the next one tried.
+# there, and its tasks are the oldest. Lanes at their share go to the back of the ring while
+# another lane waits; when all are, the head is served all the same (no thread idles while there
+# is work). A lane is in the ring exactly while its list is not empty; a lane found empty (its
+# list flushed under it) is dropped and the next one tried.
 _DEQUEUE = """
 local legacy = redis.call('RPOP', KEYS[3])
-if legacy then return legacy end
+if legacy then return {'', legacy} end
+if #ARGV > 1 then
+  local busy = {}
+  for i = 2, #ARGV do busy[ARGV[i]] = true end
+  for _ = 1, math.min(redis.call('LLEN', KEYS[1]), 64) do
+    if not busy[redis.call('LINDEX', KEYS[1], 0)] then break end
+    redis.call('LMOVE', KEYS[1], KEYS[1], 'LEFT', 'RIGHT')
+  end
+end
 for _ = 1, 8 do
   local lane = redis.call('LPOP', KEYS[1])
   if not lane then return false end
@@ -58,7 +73,7 @@ for _ = 1, 8 do
   end
   if message then
     if redis.call('DECR', KEYS[2]) < 0 then redis.call('SET', KEYS[2], 0) end
-    return message
+    return {lane, message}
   end
 end
 return false
@@ -109,19 +124,29 @@ class FairRedisStorage(RedisStorage):
         )
 
     def dequeue(self):
-        message = self._take()
-        if message or not self.blocking:
-            return message or None
+        return self.take()[1]
+
+    def take(self, busy=()) -> tuple[str | None, bytes | None]:
+        """The next task as (its lane, its message), passing over the `busy` lanes while another
+        lane has work; (None, None) when nothing is queued."""
+        taken = self._take(busy)
+        if taken or not self.blocking:
+            return _taken(taken)
         try:
             # Nothing queued: wait for an enqueue to ring (a stale ring only costs one empty look).
             self.conn.brpop(self.doorbell_key, timeout=self.read_timeout)
         except RedisTimeoutError:
-            return None
-        message = self._take()
-        return message or None
+            return None, None
+        return _taken(self._take(busy))
 
-    def _take(self):
-        return self._dequeue(keys=[self.ring_key, self.size_key, self.queue_key], args=[self.lane_prefix])
+    def _take(self, busy):
+        return self._dequeue(keys=[self.ring_key, self.size_key, self.queue_key],
+                             args=[self.lane_prefix, *busy])
+
+    def ring_doorbell(self) -> None:
+        """Wake an idle worker: a lane passed over because it was busy may be served now."""
+        self.conn.lpush(self.doorbell_key, "1")
+        self.conn.ltrim(self.doorbell_key, 0, self.doorbell_length - 1)
 
     def queue_size(self):
         pipe = self.conn.pipeline()
@@ -155,10 +180,26 @@ class FairRedisStorage(RedisStorage):
                     args=[self.lane_prefix])
 
 
+def _taken(result) -> tuple[str | None, bytes | None]:
+    if not result:
+        return None, None
+    lane, message = result
+    return (lane.decode() or None), message
+
+
 class FairRedisHuey(RedisHuey):
-    """RedisHuey whose tasks queue in their company's lane (`FairRedisStorage`)."""
+    """RedisHuey whose tasks queue in their company's lane (`FairRedisStorage`).
+
+    A consumer process also counts the tasks it runs per lane: a company already running
+    `HUEY_COMPANY_MAX_THREADS` of them here is passed over while another company waits, so a
+    company's long tasks (imports, campaigns) leave threads free for the others."""
 
     storage_class = FairRedisStorage
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._running: collections.Counter[str] = collections.Counter()
+        self._running_lock = threading.Lock()
 
     def enqueue(self, task):
         token = _lane.set(task_lane(task))
@@ -166,3 +207,43 @@ class FairRedisHuey(RedisHuey):
             return super().enqueue(task)
         finally:
             _lane.reset(token)
+
+    def flush(self):
+        super().flush()
+        with self._running_lock:
+            self._running.clear()  # tasks taken but never run (a test's, a flushed queue's)
+
+    def running(self) -> dict[str, int]:
+        """Tasks this process runs now, by lane."""
+        with self._running_lock:
+            return dict(self._running)
+
+    def dequeue(self):
+        if not isinstance(self.storage, FairRedisStorage):  # immediate mode's memory storage
+            return super().dequeue()
+        share = getattr(settings, "HUEY_COMPANY_MAX_THREADS", 0)
+        with self._running_lock:
+            busy = [lane for lane, count in self._running.items() if share and count >= share]
+        lane, message = self.storage.take(busy)
+        if message is None:
+            return None
+        task = self.deserialize_task(message)
+        if lane:
+            with self._running_lock:
+                self._running[lane] += 1
+            task.fair_taken_from = lane
+        return task
+
+    def execute(self, task, timestamp=None):
+        try:
+            return super().execute(task, timestamp)
+        finally:
+            lane = task.__dict__.pop("fair_taken_from", None)
+            if lane:
+                with self._running_lock:
+                    self._running[lane] -= 1
+                    if self._running[lane] <= 0:
+                        del self._running[lane]
+                    freed = self._running[lane] == getattr(settings, "HUEY_COMPANY_MAX_THREADS", 0) - 1
+                if freed and isinstance(self.storage, FairRedisStorage):
+                    self.storage.ring_doorbell()

@@ -210,6 +210,11 @@ HUEY = {
     "utc": True,
     "consumer": {"workers": env.int("HUEY_WORKERS", default=4), "worker_type": "thread"},
 }
+# A consumer process passes over a company already running this many of its tasks while another
+# company waits (`conversa.fairqueue`); 0 turns it off. By default every process keeps a thread free.
+HUEY_COMPANY_MAX_THREADS = env.int(
+    "HUEY_COMPANY_MAX_THREADS", default=max(1, HUEY["consumer"]["workers"] - 1)
+)
 # The minute's housekeeping visits companies in batches of this many (one task each), spread over
 # this many seconds (`conversa.periodic`).
 PERIODIC_BATCH_SIZE = env.int("PERIODIC_BATCH_SIZE", default=100)

@@ -48,6 +48,24 @@ def test_each_company_with_work_gets_a_turn_in_the_order_it_arrived(alpha, bravo
     assert HUEY.pending_count() == 0 and HUEY.pending() == [] and HUEY.storage.lanes() == []
 
 
+@pytest.mark.parametrize(("share", "second"), [(1, "bravo"), (0, "alpha")])
+def test_a_company_running_its_share_of_threads_is_passed_over_while_another_waits(
+    alpha, bravo, settings, queue_to_redis, db, share, second
+):
+    settings.HUEY_COMPANY_MAX_THREADS = share  # 0: no share, round robin alone
+    burst(alpha.schema_name, 3)
+    first = HUEY.dequeue()  # a long alpha task, say, now running here
+    contact_import_process(bravo.schema_name, MISSING_IMPORT)
+
+    assert HUEY.dequeue().args[0] == {"alpha": alpha.schema_name, "bravo": bravo.schema_name}[second]
+    # Everyone at their share (or nobody else waiting): the queue is served all the same.
+    assert HUEY.dequeue() is not None and HUEY.dequeue() is not None
+    assert HUEY.running() == {alpha.schema_name: 3, bravo.schema_name: 1}
+
+    HUEY.execute(first)  # done: alpha's count here goes down
+    assert HUEY.running() == {alpha.schema_name: 2, bravo.schema_name: 1}
+
+
 def test_tasks_the_previous_release_queued_in_the_single_list_are_still_run(alpha, bravo, queue_to_redis):
     burst(alpha.schema_name, 2)
     old = contact_import_process.s(bravo.schema_name, MISSING_IMPORT)
