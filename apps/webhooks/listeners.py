@@ -1,6 +1,7 @@
 """What outbound webhooks hear: the committed events of conversations, contacts and campaigns.
 
-Per batch and company: one query for the active endpoints, one per kind of entity for the data,
+Per batch and company: nothing at all for a company without endpoints (a mark in Redis,
+`apps.webhooks.in_use`); else one query for the active endpoints, one per kind of entity for the data,
 one insert of all the deliveries (stored before anything is sent), then one drain task queued per
 endpoint that got some.
 """
@@ -18,6 +19,7 @@ from django_tenants.utils import schema_context
 
 from apps.contacts.events import CONTACT_ERASED
 from apps.webhooks.delivery import endpoint_wake_on_commit
+from apps.webhooks.in_use import webhooks_in_use
 from apps.webhooks.models import Delivery, Endpoint
 from apps.webhooks.payloads import CONTACT_KINDS, CONVERSATION_KINDS, EVENTS, MESSAGE_KINDS, events_data
 from conversa.events import Event, subscribe, subscribe_batch
@@ -33,6 +35,8 @@ def webhooks_hear(batch: list[Event]) -> None:
             by_schema[event.schema_name].append(event)
     for schema_name, events in by_schema.items():
         try:
+            if not webhooks_in_use(schema_name):
+                continue
             with _in_schema(schema_name):
                 deliveries_store(events)
         except Exception:

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from apps.accounts import permissions
 from apps.audit.services import audit_record
 from apps.webhooks.delivery import delivery_attempt_now, endpoint_wake_on_commit
+from apps.webhooks.in_use import forget_after_commit, mark_in_use
 from apps.webhooks.listeners import delivery_for
 from apps.webhooks.models import Delivery, Endpoint
 from apps.webhooks.payloads import EVENTS, READ_RULES, WEBHOOK_TEST
@@ -67,6 +68,7 @@ def endpoint_create(*, actor, url, events, secret: str | None = None, descriptio
     check_manage(actor)
     url, events, secret = clean_url(url), clean_events(events, actor=actor), clean_secret(secret)
     with transaction.atomic():
+        mark_in_use()
         endpoint = Endpoint.objects.create(
             url=url, events=events, secret_encrypted=encrypt_text(secret),
             description=(description or "")[:200], created_by=permissions.acting_user(actor),
@@ -124,6 +126,7 @@ def endpoint_delete(*, actor, endpoint: Endpoint, request=None) -> None:
         audit_record(action="webhook.deleted", entity_type="webhook", entity_id=endpoint.pk,
                      actor=actor, request=request, changes={"url": [endpoint.url, None]})
         endpoint.delete()
+        forget_after_commit()
 
 
 def endpoint_test(*, actor, endpoint: Endpoint) -> Delivery:

@@ -208,7 +208,8 @@ CHANNEL_LAYERS = {
 REALTIME_AUTH_TIMEOUT_SECONDS = env.float("REALTIME_AUTH_TIMEOUT_SECONDS", default=10)
 
 HUEY = {
-    "huey_class": "huey.RedisHuey",
+    # One queue per company served in turn: a company's burst does not hold back the others' tasks.
+    "huey_class": "conversa.fairqueue.FairRedisHuey",
     "name": env.str("HUEY_NAME", default="conversa"),
     "url": REDIS_URL,
     # djhuey would otherwise run tasks inline whenever DEBUG is on.
@@ -216,6 +217,15 @@ HUEY = {
     "utc": True,
     "consumer": {"workers": env.int("HUEY_WORKERS", default=4), "worker_type": "thread"},
 }
+# A consumer process passes over a company already running this many of its tasks while another
+# company waits (`conversa.fairqueue`); 0 turns it off. By default every process keeps a thread free.
+HUEY_COMPANY_MAX_THREADS = env.int(
+    "HUEY_COMPANY_MAX_THREADS", default=max(1, HUEY["consumer"]["workers"] - 1)
+)
+# The minute's housekeeping visits companies in batches of this many (one task each), spread over
+# this many seconds (`conversa.periodic`).
+PERIODIC_BATCH_SIZE = env.int("PERIODIC_BATCH_SIZE", default=100)
+PERIODIC_SPREAD_SECONDS = env.float("PERIODIC_SPREAD_SECONDS", default=50)
 
 # --- identity -----------------------------------------------------------------------------------
 

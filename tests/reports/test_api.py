@@ -113,9 +113,14 @@ def test_downloads_need_the_plans_reports_export(make_company, api):
     company = make_company(plan="free")
     client = api(company, token=api(company).login(f"admin@{company.slug}.example.com", PASSWORD)["access"])
     assert client.get("/api/v1/reports/summary").status_code == 200
-    for path in ("/api/v1/reports/summary.csv", "/api/v1/reports/summary?format=pdf"):
+    assert client.get("/api/v1/reports/summary?format=").status_code == 200
+    # Refused at the door for the plan, before the request is looked at (a wrong format or kind too).
+    for path in ("/api/v1/reports/summary.csv", "/api/v1/reports/summary?format=pdf",
+                 "/api/v1/reports/summary?format=doc", "/api/v1/reports/nonsense.csv"):
         response = client.get(path)
-        assert response.status_code == 403 and response.json()["error"]["code"] == "feature_not_in_plan"
+        assert response.status_code == 403, path
+        error = response.json()["error"]
+        assert error["code"] == "feature_not_in_plan" and error["details"]["feature"] == "reports_export"
 
 
 def test_another_companys_reports_never_show_this_ones_figures(week, bravo, client_of, api):

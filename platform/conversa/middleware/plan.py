@@ -20,8 +20,10 @@ FEATURE_ROUTES = (
     ("/api/v1/knowledge", "knowledge_base"),
     ("/help/", "knowledge_base"),
     ("/api/v1/team-chat", "team_chat"),
-    ("/api/v1/reports/export", "reports_export"),
 )
+# A report read as a file, `?format=csv|xlsx|pdf` or a `summary.csv`-style path, is the plan's
+# `reports_export`; the same report read as JSON is in every plan (`ninja_api.routers.reports`).
+REPORTS_PREFIX = "/api/v1/reports/"
 # Public pages of a feature: without it in the plan they do not exist (404), rather than a 403.
 PUBLIC_FEATURE_PAGES = ("/help/",)
 # Provider webhooks stay open for a suspended company: customers' messages are never dropped.
@@ -29,10 +31,15 @@ PUBLIC_FEATURE_PAGES = ("/help/",)
 OPEN_WHEN_SUSPENDED = ("/hooks/", "/static/", "/brand/")
 
 
-def feature_for_path(path: str) -> str | None:
+def feature_for_path(path: str, query=None) -> str | None:
+    """The plan feature a tenant request needs, from its path and query string (a QueryDict)."""
     for prefix, feature in FEATURE_ROUTES:
         if path.startswith(prefix):
             return feature
+    if path.startswith(REPORTS_PREFIX) and (
+        "." in path[len(REPORTS_PREFIX):] or (query is not None and query.get("format"))
+    ):
+        return "reports_export"
     return None
 
 
@@ -63,7 +70,7 @@ class PlanEnforcementMiddleware:
 
         if company.is_blocked and not request.path.startswith(OPEN_WHEN_SUSPENDED):
             raise CompanySuspended()
-        feature = feature_for_path(request.path)
+        feature = feature_for_path(request.path, request.GET)
         if feature:
             ensure_feature(company, feature)
         if is_api_path(request.path):
