@@ -1,8 +1,5 @@
 """A second PostgreSQL server, started only for the tests that ask for it."""
 
-import sys
-import time
-
 import pytest
 
 from tenants import databases
@@ -14,11 +11,9 @@ from tests.fixtures.clusters import migrate, start_cluster, stop_cluster
 def second_cluster(django_db_setup, django_db_blocker):
     """A second PostgreSQL server (alias `cluster2`), migrated as a release migrates it: its public
     schema and template, and configured in this process beside the test database."""
-    started = time.monotonic()
     cluster = start_cluster()
     try:
         migrate(cluster)
-        sys.stderr.write(f"second cluster ready in {time.monotonic() - started:.1f} s\n")
         with django_db_blocker.unblock():
             databases.add_database(cluster.alias, cluster.url)
         yield cluster
