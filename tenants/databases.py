@@ -46,7 +46,7 @@ _schemas_lock = threading.Lock()
 
 
 def several_databases() -> bool:
-    return len(connections.settings) > 1
+    return len(settings.COMPANY_DATABASES) > 1
 
 
 def current() -> str:
@@ -60,8 +60,9 @@ def main_connection():
 
 
 def aliases() -> list[str]:
-    """Every configured database alias, `default` (the main cluster) first."""
-    return [DEFAULT_DB_ALIAS, *(alias for alias in connections.settings if alias != DEFAULT_DB_ALIAS)]
+    """The aliases of the databases that hold companies, `default` (the main cluster) first; other
+    aliases in DATABASES (if any) hold none."""
+    return list(settings.COMPANY_DATABASES)
 
 
 def _load_schemas() -> None:
@@ -90,10 +91,13 @@ def database_of_schema(schema_name: str) -> str:
 
 
 def database_of(tenant) -> str:
-    database = getattr(tenant, "database", None)
-    if database is None:  # django-tenants' FakeTenant: a schema name only
+    if not several_databases():
+        return DEFAULT_DB_ALIAS
+    deferred = getattr(tenant, "get_deferred_fields", lambda: ())()
+    database = None if "database" in deferred else getattr(tenant, "database", None)
+    if database is None:  # django-tenants' FakeTenant (a schema name only), or a partial row
         return database_of_schema(tenant.schema_name)
-    if database not in connections.settings:
+    if database not in settings.COMPANY_DATABASES:
         raise LookupError(
             f"company {tenant.schema_name!r} is on database {database!r}, which is not configured"
             " (DATABASE_SHARDS)"
@@ -121,7 +125,7 @@ def pinned(alias: str):
     """Run operator work (provisioning a schema, migrations) on database `alias`: `default` means
     it throughout, public schema included, whichever schema the work selects, and the platform's
     models too (their tables there are unused copies): name `PLATFORM` to reach the main cluster."""
-    if alias not in connections.settings:
+    if alias not in settings.COMPANY_DATABASES:
         raise LookupError(f"database {alias!r} is not configured (DATABASE_SHARDS)")
     previous = getattr(_state, "pinned", None)
     _state.pinned = alias
@@ -142,7 +146,7 @@ class _FollowsTheCompany:
     def _target(self, database):
         # A connection being built (its __init__ selects `public`) or one outside the handler
         # (Django's no-database connection, a test's copy) keeps its schema to itself.
-        if self.tenant is None or self.alias not in connections.settings:
+        if self.tenant is None or self.alias not in settings.COMPANY_DATABASES or not several_databases():
             return self
         return _switch(database)
 
@@ -211,6 +215,7 @@ def install() -> None:
 def add_database(alias: str, url: str) -> None:
     """Configure one more database at run time (tests; settings read DATABASE_SHARDS at start)."""
     connections.settings[alias] = database_settings(url, connections.settings[DEFAULT_DB_ALIAS])
+    settings.COMPANY_DATABASES.append(alias)
     forget()
 
 
@@ -221,6 +226,7 @@ def remove_database(alias: str) -> None:
         connection.close_pool()
     del connections[alias]
     del connections.settings[alias]
+    settings.COMPANY_DATABASES.remove(alias)
     forget()
 
 

@@ -156,7 +156,7 @@ class Company(TenantMixin):
 
     def clean(self):
         super().clean()
-        if self.database not in settings.DATABASES:
+        if self.database not in settings.COMPANY_DATABASES:
             raise ValidationError({"database": _("Unknown database.")}, code="invalid")
 
 

@@ -80,7 +80,7 @@ def company_create(
     plan = Plan.objects.filter(code=plan_code).first()
     if plan is None:
         raise _invalid("plan", _("Unknown plan."))
-    if database not in settings.DATABASES:
+    if database not in settings.COMPANY_DATABASES:
         raise _invalid("database", _("Unknown database."))
     started = time.perf_counter()
     on_database = nullcontext() if database == DEFAULT_DB_ALIAS else transaction.atomic(using=database)

@@ -167,9 +167,11 @@ DATABASE_ROUTERS = ["tenants.databases.CompanyDatabaseRouter", "django_tenants.r
 # More PostgreSQL servers for companies (README "Past one server"): `alias=url` pairs separated by
 # commas. A company whose `database` names an alias lives there; the platform's tables stay on
 # `default`. Each gets the main database's engine and options (pool included).
+COMPANY_DATABASES = ["default"]
 for _pair in filter(None, (p.strip() for p in env.str("DATABASE_SHARDS", default="").split(","))):
     _alias, _, _url = _pair.partition("=")
     _shard = env.db_url_config(_url.strip())
+    COMPANY_DATABASES.append(_alias.strip())
     DATABASES[_alias.strip()] = {
         **DATABASES["default"], "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
         **{key: _shard.get(key, "") for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},

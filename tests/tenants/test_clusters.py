@@ -4,19 +4,23 @@ the platform's rows on the main one, and no company reaching another's."""
 import uuid
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django_tenants.utils import schema_context
 
 from apps.contacts.models import Contact
+from apps.conversations.outbound import _ensure_outbound_quota
 from conversa.errors import ValidationFailed
 from tenants import databases
+from tenants.counts import company_counts_refresh
+from tenants.limits import PlanLimitReached
 from tenants.models import Company, MonthlyUsage
 from tenants.services import company_create
 from tenants.usage import usage_increment
 from tests.fixtures.clusters import NAME, query
 from tests.fixtures.factories import PASSWORD
 
-pytestmark = pytest.mark.usefixtures("live_db")
+# The first test to ask for the second server starts and migrates it (20-50 s on a busy machine).
+pytestmark = [pytest.mark.usefixtures("live_db"), pytest.mark.timeout(300)]
 
 
 def create(slug_prefix: str, *, database: str = DEFAULT_DB_ALIAS, plan: str = "pro") -> Company:
@@ -85,6 +89,14 @@ def test_a_company_on_each_server_is_served_by_one_process_without_cross_talk(se
     assert MonthlyUsage.objects.get(company_id=far.pk).outbound_messages == 1
     with schema_context(near.schema_name):
         assert not Contact.objects.filter(name=far_name).exists()
+
+    # The platform's readers and checks of a company's figures find them on its server.
+    assert company_counts_refresh(company=far).contacts == 1
+    MonthlyUsage.objects.filter(company_id=far.pk).update(outbound_messages=far.plan.max_monthly_outbound_messages)
+    with schema_context(far.schema_name), transaction.atomic(), pytest.raises(PlanLimitReached):
+        _ensure_outbound_quota()
+    # Later tests migrate the second server: one company fewer for them to visit.
+    Company.objects.filter(pk=far.pk).delete()
 
 
 def test_a_refused_provisioning_on_the_second_server_leaves_nothing_there_or_on_the_main_one(

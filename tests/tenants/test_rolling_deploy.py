@@ -11,12 +11,16 @@ import time
 import uuid
 
 import httpx
+import pytest
 
 from tenants.models import Company
 from tenants.services import company_create
 from tests.fixtures import live
 from tests.fixtures.clusters import migrate, query
 from tests.fixtures.factories import PASSWORD
+
+# The first test to ask for the second server starts and migrates it (20-50 s on a busy machine).
+pytestmark = pytest.mark.timeout(300)
 
 
 def sign_in(server, host: str, email: str) -> httpx.Client:
