@@ -6,12 +6,15 @@ clusters.py), so it changes nothing the rest of the session uses. The same proce
 of the main server meanwhile: one web process, two servers, the API working on both.
 """
 
+import asyncio
+import json
 import threading
 import time
 import uuid
 
 import httpx
 import pytest
+import websockets
 
 from tenants.models import Company
 from tenants.services import company_create
@@ -95,6 +98,15 @@ def test_the_running_release_keeps_serving_while_an_additive_migration_is_applie
         after = far_http.post("/api/v1/contacts", json={"name": "After", "phone": "+5511988887777"})
         assert after.status_code == 201, after.text
         assert near_http.get("/api/v1/contacts?page_size=5").status_code == 200
+        # Its websocket too: the consumer finds the far company's user on the far server.
+        far_host, token = far.get_primary_domain().domain, far_http.headers["Authorization"][7:]
+
+        async def ready_frame():
+            async with websockets.connect(server.ws_url(far_host, f"/ws/v1/?token={token}"),
+                                          host="127.0.0.1", port=server.port, open_timeout=5) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), 5))["type"]
+
+        assert asyncio.run(ready_frame()) == "ready"
         far_http.close()
         near_http.close()
     finally:
