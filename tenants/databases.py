@@ -90,19 +90,24 @@ def database_of_schema(schema_name: str) -> str:
         return _schemas.get(schema_name, DEFAULT_DB_ALIAS)
 
 
-def database_of(tenant) -> str:
-    if not several_databases():
-        return DEFAULT_DB_ALIAS
+def _database_field(tenant) -> str | None:
+    """The company row's alias, unless it is not at hand (a FakeTenant, a partial row)."""
     deferred = getattr(tenant, "get_deferred_fields", lambda: ())()
     database = None if "database" in deferred else getattr(tenant, "database", None)
-    if database is None:  # django-tenants' FakeTenant (a schema name only), or a partial row
-        return database_of_schema(tenant.schema_name)
-    if database not in settings.COMPANY_DATABASES:
+    if database is not None and database not in settings.COMPANY_DATABASES:
+        # Serving it from `default` would not fail: its search_path would fall back to `public`.
         raise LookupError(
             f"company {tenant.schema_name!r} is on database {database!r}, which is not configured"
             " (DATABASE_SHARDS)"
         )
     return database
+
+
+def database_of(tenant) -> str:
+    database = _database_field(tenant)
+    if not several_databases():
+        return DEFAULT_DB_ALIAS
+    return database or database_of_schema(tenant.schema_name)
 
 
 def forget() -> None:
@@ -151,6 +156,8 @@ class _FollowsTheCompany:
         return _switch(database)
 
     def set_tenant(self, tenant, include_public=True):
+        if not several_databases():
+            _database_field(tenant)  # a company on a server this process does not know: refuse
         target = self._target(lambda: database_of(tenant))
         super(_FollowsTheCompany, target).set_tenant(tenant, include_public)
 

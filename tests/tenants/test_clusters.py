@@ -110,3 +110,11 @@ def test_a_refused_provisioning_on_the_second_server_leaves_nothing_there_or_on_
     schema = slug.replace("-", "_")
     assert not schema_on(second_cluster, schema) and not schema_on_main(schema)
     assert not query(second_cluster, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'refused%%'")
+
+
+def test_a_company_on_a_server_this_process_does_not_know_is_refused_not_served_from_public():
+    # Without the refusal its search_path would fall back to the main server's public schema.
+    stray = Company(schema_name="stray", slug="stray", database="nowhere")
+    with pytest.raises(LookupError):
+        connection.set_tenant(stray)
+    assert connection.schema_name == "public"

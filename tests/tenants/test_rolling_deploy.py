@@ -111,3 +111,5 @@ def test_the_running_release_keeps_serving_while_an_additive_migration_is_applie
         near_http.close()
     finally:
         live.stop(server.process)
+        # Processes the session starts later know only the main server.
+        Company.objects.filter(pk=far.pk).delete()
