@@ -7,5 +7,7 @@ class TenantsConfig(AppConfig):
 
     def ready(self):
         from conversa import db_pool
+        from tenants import databases
 
         db_pool.install()
+        databases.install()

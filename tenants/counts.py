@@ -2,9 +2,10 @@
 
 import logging
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from tenants import databases
 from tenants.models import Company, CompanyCounts
 
 logger = logging.getLogger("conversa.console")
@@ -14,7 +15,8 @@ def count_in_schema(schema_name: str) -> dict:
     # One statement per company: what the plan limits count (active users and inboxes, contacts
     # that are not deleted). The schema name is validated at creation (SCHEMA_NAME_RE).
     quoted = connection.ops.quote_name(schema_name)
-    with connection.cursor() as cursor:
+    # On the server that holds the schema (the console runs on the main one).
+    with connections[databases.database_of_schema(schema_name)].cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT count(*) FROM {quoted}.accounts_user WHERE is_active),"
             f" (SELECT count(*) FROM {quoted}.inboxes_inbox WHERE is_active),"

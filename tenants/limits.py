@@ -1,8 +1,10 @@
 """Plan checks services and middleware call: features, count limits, suspension."""
 
+from django.db import DEFAULT_DB_ALIAS
 from django.utils.translation import gettext_lazy as _
 
 from conversa.errors import DomainError
+from tenants import databases
 from tenants.models import Company
 
 
@@ -53,6 +55,14 @@ def lock_current_company() -> Company:
     """
     from django.db import connection
 
+    if databases.current() != DEFAULT_DB_ALIAS:
+        # The company's row is on the main cluster, outside this transaction (which runs on the
+        # company's own database): the lock that serialises its limit checks is taken here instead,
+        # held until this transaction ends, as the row lock would be.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                           [f"conversa.company.{connection.schema_name}"])
+        return Company.objects.select_related("plan").get(schema_name=connection.schema_name)
     return (
         Company.objects.select_for_update(of=("self",), no_key=True).select_related("plan")
         .get(schema_name=connection.schema_name)

@@ -2,13 +2,15 @@
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 from conversa.schemas import SCHEMA_NAME_RE
+from tenants import databases
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 RESERVED_SLUGS = frozenset({
@@ -111,6 +113,9 @@ class Company(TenantMixin):
     migrations_stamp = models.CharField(max_length=64, blank=True, default="")
     # Every user must sign in with a second factor; those without one set it up at their next login.
     require_two_factor = models.BooleanField(default=False)
+    # The database alias (settings.DATABASES) of the PostgreSQL server holding this company's schema;
+    # the row itself stays on `default` with the platform's tables (tenants.databases).
+    database = models.CharField(max_length=63, default="default")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -135,14 +140,24 @@ class Company(TenantMixin):
 
         if check_if_exists and self.schema_exists():
             return False
-        if not schema_pool.take(self.schema_name):
+        if self.database != DEFAULT_DB_ALIAS:
+            # The pool's schemas are on the main cluster: clone this database's own template.
+            with databases.pinned(self.database):
+                clone_template(self.schema_name)
+        elif not schema_pool.take(self.schema_name):
             clone_template(self.schema_name)
         return True
 
     def schema_exists(self) -> bool:
         from django_tenants.utils import schema_exists
 
-        return schema_exists(self.schema_name)
+        with databases.pinned(self.database):
+            return schema_exists(self.schema_name)
+
+    def clean(self):
+        super().clean()
+        if self.database not in settings.COMPANY_DATABASES:
+            raise ValidationError({"database": _("Unknown database.")}, code="invalid")
 
 
 class Domain(DomainMixin):

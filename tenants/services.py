@@ -3,11 +3,12 @@
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
@@ -60,12 +61,15 @@ def _validate_slug(slug: str) -> None:
 def company_create(
     *, name: str, slug: str, plan_code: str, admin_email: str, admin_password: str,
     admin_name: str = "", owner_email: str = "", default_language: str = "en",
-    time_zone: str = "UTC", status: str = Company.Status.ACTIVE,
+    time_zone: str = "UTC", status: str = Company.Status.ACTIVE, database: str = DEFAULT_DB_ALIAS,
     actor=None, meta: RequestMeta | None = None,
 ) -> tuple[Company, "object"]:
     """Provision a company: its schema (cloned from the template), its domain and first admin.
 
     All in one transaction (PostgreSQL DDL is transactional): a refused admin leaves no schema.
+    On another `database` than the main one, the schema and admin are in a transaction there,
+    committed just before the main one (a failure to commit the company row itself, after that,
+    would leave an unused schema there, never a company without one).
     Audited as `company.created` for `actor` (the super-admin; None for commands).
     """
     create_admin = _first_admin.get("create")
@@ -76,8 +80,11 @@ def company_create(
     plan = Plan.objects.filter(code=plan_code).first()
     if plan is None:
         raise _invalid("plan", _("Unknown plan."))
+    if database not in settings.COMPANY_DATABASES:
+        raise _invalid("database", _("Unknown database."))
     started = time.perf_counter()
-    with transaction.atomic():
+    on_database = nullcontext() if database == DEFAULT_DB_ALIAS else transaction.atomic(using=database)
+    with transaction.atomic(), on_database:
         if Company.objects.filter(slug=slug).exists() or Domain.objects.filter(
             domain=tenant_host(slug)
         ).exists():
@@ -88,7 +95,7 @@ def company_create(
         company = Company(
             schema_name=schema_name_for(slug), name=name, slug=slug, plan=plan, status=status,
             owner_email=owner_email or admin_email, default_language=default_language,
-            time_zone=time_zone, brand_name=name,
+            time_zone=time_zone, brand_name=name, database=database,
         )
         full_clean(company)
         company.save()

@@ -2,9 +2,9 @@
 
 import datetime as dt
 
-from django.db import connection
 from django.utils import timezone
 
+from tenants import databases
 from tenants.models import MonthlyUsage
 
 COUNTERS = ("outbound_messages", "storage_bytes")
@@ -21,7 +21,9 @@ def usage_increment(*, company_id: int, counter: str, amount: int = 1, at=None) 
         raise ValueError(f"unknown usage counter {counter!r}")
     table = MonthlyUsage._meta.db_table
     initial = [amount if name == counter else 0 for name in COUNTERS]
-    with connection.cursor() as cursor:
+    # The platform's table, on the main cluster even while this thread serves a company elsewhere
+    # (the same connection as the company's work when the company lives there too).
+    with databases.main_connection().cursor() as cursor:
         cursor.execute(
             f"INSERT INTO public.{table} (company_id, month, {', '.join(COUNTERS)})"
             f" VALUES (%s, %s, %s, %s) ON CONFLICT (company_id, month)"

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,9 +34,10 @@ from apps.media.storage import signed_path
 from conversa.errors import DomainError, RateLimited, ValidationFailed
 from conversa.events import publish
 from conversa.redis import get_redis, redis_key
+from tenants import databases
 from tenants.limits import PlanLimitReached, lock_current_company
 from tenants.models import Company, MonthlyUsage
-from tenants.usage import month_start, usage_increment
+from tenants.usage import month_start, usage_for_month, usage_increment
 
 logger = logging.getLogger("conversa.outbound")
 
@@ -99,6 +100,19 @@ def _outbound_quota(wanted: int, limit: int | None) -> tuple[int, int | None, in
     limit = company.plan.max_monthly_outbound_messages
     if limit is None:
         return wanted, None, 0
+    if databases.current() != DEFAULT_DB_ALIAS:
+        # The counter is on the main server, the queue on the company's: no one statement reads
+        # both. The queue first: a send the worker completes in between is counted twice (a refusal
+        # one message early), never missed.
+        queued = Message.objects.filter(direction=Message.Direction.OUTBOUND,
+                                        status__in=[Message.Status.PENDING, Message.Status.SENDING]).count()
+        used = queued + usage_for_month(company_id=company.pk)["outbound_messages"]
+    else:
+        used = _used_this_month(company)
+    return max(0, min(wanted, limit - used)), limit, used
+
+
+def _used_this_month(company: Company) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COALESCE((SELECT outbound_messages FROM public.{MonthlyUsage._meta.db_table}"
@@ -107,8 +121,7 @@ def _outbound_quota(wanted: int, limit: int | None) -> tuple[int, int | None, in
             [company.pk, month_start(), Message.Direction.OUTBOUND, Message.Status.PENDING,
              Message.Status.SENDING],
         )
-        used = cursor.fetchone()[0]
-    return max(0, min(wanted, limit - used)), limit, used
+        return cursor.fetchone()[0]
 
 
 def _quota_refusal(limit: int, used: int) -> PlanLimitReached:

@@ -170,7 +170,21 @@ if DB_POOL:
 # One SET search_path per checkout and tenant switch, not one per cursor (the backend forgets it on
 # close, rollback and every set_tenant/schema_context).
 TENANT_LIMIT_SET_CALLS = True
-DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+DATABASE_ROUTERS = ["tenants.databases.CompanyDatabaseRouter", "django_tenants.routers.TenantSyncRouter"]
+# More PostgreSQL servers for companies (README "Past one server"): `alias=url` pairs separated by
+# commas. A company whose `database` names an alias lives there; the platform's tables stay on
+# `default`. Each gets the main database's engine and options (pool included).
+COMPANY_DATABASES = ["default"]
+for _pair in filter(None, (p.strip() for p in env.str("DATABASE_SHARDS", default="").split(","))):
+    _alias, _, _url = _pair.partition("=")
+    _shard = env.db_url_config(_url.strip())
+    COMPANY_DATABASES.append(_alias.strip())
+    DATABASES[_alias.strip()] = {
+        **DATABASES["default"], "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        **{key: _shard.get(key, "") for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},
+    }
+# Seconds a process trusts its map of which database holds which company (moving one: README).
+DATABASE_MAP_MAX_AGE_SECONDS = env.float("DATABASE_MAP_MAX_AGE_SECONDS", default=30)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -18,6 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--admin-name", default="")
         parser.add_argument("--language", default="en", choices=["en", "es", "pt-br"])
         parser.add_argument("--time-zone", default="UTC")
+        parser.add_argument("--database", default="default",
+                            help="Alias of the PostgreSQL server for its schema (DATABASE_SHARDS).")
 
     def handle(self, *args, **options):
         try:
@@ -25,7 +27,7 @@ class Command(BaseCommand):
                 name=options["name"], slug=options["slug"], plan_code=options["plan"],
                 admin_email=options["admin_email"], admin_password=options["admin_password"],
                 admin_name=options["admin_name"], default_language=options["language"],
-                time_zone=options["time_zone"],
+                time_zone=options["time_zone"], database=options["database"],
             )
         except DomainError as exc:
             details = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in exc.details
