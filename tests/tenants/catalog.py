@@ -95,8 +95,11 @@ def sequences_of(schema: str) -> dict[str, str]:
         return dict(cursor.fetchall())
 
 
-def differences(template: dict, clone: dict, *, clone_schema: str, template_schema: str) -> list[str]:
+def differences(template: dict, clone: dict, *, clone_schema: str, template_schema: str,
+                definition_only: bool = False) -> list[str]:
     """What differs between two snapshots; [] when the clone is the template.
+
+    `definition_only` leaves out the rows and the sequences' positions: a company in use has its own.
 
     An index definition is compared as PostgreSQL reads it back: it prints some predicates in a form
     that parses to another (`x = ANY ((ARRAY['a'::varchar])::text[])` comes back with the cast inside
@@ -104,9 +107,13 @@ def differences(template: dict, clone: dict, *, clone_schema: str, template_sche
     meaning. Only definitions that differ as printed are re-read, each in a rolled-back savepoint.
     """
     found = []
-    for part in ("relations", "columns", "sequences", "constraints", "rows"):
+    parts = ("relations", "columns", "constraints") if definition_only else (
+        "relations", "columns", "sequences", "constraints", "rows")
+    for part in parts:
         if clone[part] != template[part]:
             found.append(part)
+    if definition_only and [s[:-1] for s in clone["sequences"]] != [s[:-1] for s in template["sequences"]]:
+        found.append("sequences")
     template_indexes = {row[:2]: row for row in template["indexes"]}
     clone_indexes = {row[:2]: row for row in clone["indexes"]}
     if template_indexes.keys() != clone_indexes.keys():
