@@ -38,6 +38,32 @@ def test_a_clone_has_the_template_columns_defaults_indexes_constraints_and_rows(
     assert len(found) == 2
     assert found[1].startswith("index ('contacts_contactimport', 'import_unfinished_idx')")
 
+def test_serial_and_generated_columns_checks_and_keys_to_public_tables_are_cloned_too(monkeypatch):
+    # What Django's migrations do not make today but a RunSQL migration could.
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            CREATE TABLE {TEMPLATE}.zz_extras (
+                id serial PRIMARY KEY,
+                n integer NOT NULL DEFAULT 3 CHECK (n >= 0),
+                doubled integer GENERATED ALWAYS AS (n * 2) STORED,
+                plan_id bigint REFERENCES public.tenants_plan (id),
+                label text COLLATE "C" UNIQUE)""")
+        cursor.execute(f"INSERT INTO {TEMPLATE}.zz_extras (n) VALUES (1), (2)")
+    monkeypatch.setattr(schema_template, "_scripts", {})  # the template changed without a migration
+
+    schema_template.clone_template("zz_clone_extras")
+
+    template, clone = schema_snapshot(TEMPLATE), schema_snapshot("zz_clone_extras")
+    assert differences(template, clone, clone_schema="zz_clone_extras", template_schema=TEMPLATE) == []
+    assert ("zz_extras", "zz_extras_plan_id_fkey", "f", True, False, False,
+            "FOREIGN KEY (plan_id) REFERENCES public.tenants_plan(id)") in clone["constraints"]
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO zz_clone_extras.zz_extras (n) VALUES (5) RETURNING id, doubled")
+        assert cursor.fetchone() == (3, 10)
+        cursor.execute(f"SELECT last_value FROM {TEMPLATE}.zz_extras_id_seq")
+        assert cursor.fetchone() == (2,)
+
+
 def test_each_company_numbers_its_rows_with_its_own_sequences(make_company):
     first, second = make_company(), make_company()
 
