@@ -32,4 +32,4 @@ def company_counts_refresh_periodically() -> int:
 def company_lifecycle_periodically() -> dict:
     # Bounded batches each run; a backlog (a migration that set many trials) drains over runs.
     return {"warned": lifecycle.trials_warn(), "trials_ended": lifecycle.trials_end(),
-            "cancelled": lifecycle.grace_periods_end()}
+            "cancelled": lifecycle.grace_periods_end(), "purged": lifecycle.companies_purge()}

@@ -318,6 +318,8 @@ PASSWORD_RESET_PER_IP_PER_HOUR = env.int("PASSWORD_RESET_PER_IP_PER_HOUR", defau
 
 # A company whose cancellation was asked for keeps working this many days, then is cancelled.
 COMPANY_CANCEL_GRACE_DAYS = env.int("COMPANY_CANCEL_GRACE_DAYS", default=30)
+# Days a cancelled company's data is kept (an operator can still activate it) before it is purged.
+COMPANY_PURGE_AFTER_DAYS = env.int("COMPANY_PURGE_AFTER_DAYS", default=30)
 
 # --- messaging ----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from django_tenants.utils import get_public_schema_name
 
 from tenants import databases, schema_pool
 from tenants.models import Company
-from tenants.schema_template import install_clone_function, migrate_template
+from tenants.schema_template import migrate_template
 from tenants.schema_versions import tenant_migrations_stamp
 
 # Options that ask for something else than "bring every schema up to the code": they keep
@@ -67,8 +67,6 @@ class Command(MigrateSchemasCommand):
             if databases.current() == DEFAULT_DB_ALIAS:  # the pool is the main cluster's
                 # Ready schemas cloned from the old template must never become companies.
                 schema_pool.drop_stale()
-        if self.sync_public and not targets_one_schema:
-            install_clone_function()
 
     def _migrate_behind(self, *args, **options):
         SyncCommon.handle(self, *args, **options)
