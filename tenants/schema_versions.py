@@ -5,20 +5,40 @@ names of every migration file of the tenant apps). A run compares the stamps wit
 query on the public schema and migrates only the schemas that differ, so a no-op run touches no
 company schema and a release with one new migration visits every schema once. A stamp is written
 only after the executor finished every schema of the run; a run that fails leaves the old stamps, and
-the next run visits those schemas again (Django then skips what they already have). New companies
-start without a stamp: a clone is as current as the template was, which a rolling deploy cannot
-promise, so the next run checks them.
+the next run visits those schemas again (Django then skips what they already have). A new company
+is stamped at creation only when its schema, as cloned, holds exactly the tenant migrations of the
+code creating it (a clone is as current as the template was, which a rolling deploy cannot
+promise): otherwise it starts without a stamp and the next run checks it. Without that, the first
+run after a burst of sign-ups visited every new company (987 s after 1,000 of them).
 """
 
 import hashlib
 
 from django.apps import apps
 from django.conf import settings
+from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
 
-def tenant_migrations_stamp() -> str:
-    labels = {config.label for config in apps.get_app_configs() if config.name in settings.TENANT_APPS}
+def _tenant_labels() -> set[str]:
+    return {config.label for config in apps.get_app_configs() if config.name in settings.TENANT_APPS}
+
+
+def _code_migrations() -> list[str]:
+    labels = _tenant_labels()
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    names = sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in labels)
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+    return sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in labels)
+
+
+def tenant_migrations_stamp() -> str:
+    return hashlib.sha256("\n".join(_code_migrations()).encode()).hexdigest()
+
+
+def stamp_if_current() -> str:
+    """The code's stamp when the current schema holds exactly the code's tenant migrations, else ""."""
+    code = _code_migrations()
+    labels = _tenant_labels()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT app, name FROM django_migrations")
+        applied = sorted(f"{app}.{name}" for app, name in cursor.fetchall() if app in labels)
+    return hashlib.sha256("\n".join(code).encode()).hexdigest() if applied == code else ""
