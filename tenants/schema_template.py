@@ -65,7 +65,7 @@ def clone_template(schema_name: str) -> None:
             f"Template schema {template_schema_name()!r} is missing: run `manage.py migrate_schemas`."
         )
     script = template_script()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), _raw_cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{schema_name}"')
         with _search_path(cursor, schema_name):
             cursor.execute(script)
@@ -78,6 +78,17 @@ def template_script() -> str:
     if script is None:
         script = _scripts[key] = generate_template_script()
     return script
+
+
+@contextmanager
+def _raw_cursor():
+    """A cursor of the driver's connection, in the caller's transaction. Behind PgBouncer
+    (`DB_PGBOUNCER`) the backend's own cursors prefix every statement with the connection's schema,
+    which would undo the `search_path` set here for the template or the new schema; inside the
+    transaction, this SET LOCAL holds on its one server connection."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        yield cursor  # the driver's errors raised as Django's (DatabaseError…), as from any cursor
 
 
 @contextmanager
@@ -97,7 +108,7 @@ def _search_path(cursor, schema: str):
 def generate_template_script() -> str:
     """Read the template's definition from the catalog and write it as SQL (see the module's doc)."""
     template = template_schema_name()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), _raw_cursor() as cursor:
         cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [template])
         row = cursor.fetchone()
         if row is None:
