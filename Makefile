@@ -6,7 +6,7 @@ PORT ?= 8000
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint migrate seed web worker clean setup
+.PHONY: help run test test-all lint migrate seed web worker clean setup
 
 help: ## list the targets
 	@echo "Conversa make targets:"
@@ -17,6 +17,9 @@ run: ## bootstrap, migrate, seed the demo company, run web + worker (Ctrl-C stop
 
 test: ## bootstrap, then ruff and pytest (make test ARGS="-k login")
 	@deploy/test.sh $(ARGS)
+
+test-all: ## make test plus the crash and concurrency proofs (about 2.5 minutes more)
+	@CONVERSA_PROOFS=1 deploy/test.sh $(ARGS)
 
 lint: ## ruff check .
 	@deploy/bootstrap.sh --venv-only

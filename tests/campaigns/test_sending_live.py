@@ -70,6 +70,7 @@ def campaign_state(tenant, campaign_id: int) -> dict:
     return tenant.api("get", f"/campaigns/{campaign_id}").json()
 
 
+@pytest.mark.proof
 def test_three_sigkills_each_recipient_exactly_once_never_above_the_rate(
     tenant, fake, queue_to_redis, tmp_path,
 ):
@@ -135,6 +136,7 @@ async def _frames(tenant, tokens: dict, action, seconds: float) -> dict:
     return {name: await task for name, task in tasks.items()}
 
 
+@pytest.mark.proof
 def test_pause_is_felt_within_a_second_resume_continues_cancel_stops_and_managers_watch(
     tenant, fake, worker, make_live_company, asgi_server,
 ):

@@ -168,6 +168,7 @@ def _stored(tenant) -> tuple[int, int]:
     return len(ids), len(set(ids))
 
 
+@pytest.mark.proof
 @pytest.mark.parametrize("crash", ["worker killed", "redis restarted"])
 def test_after_a_crash_mid_burst_every_message_is_stored_once_within_10_s_of_recovery(
     private_stack, tmp_path, crash

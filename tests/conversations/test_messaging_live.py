@@ -128,6 +128,7 @@ def _status(tenant, inbox, wamid, status, phone):
     assert tenant.post_meta(inbox["id"], body).status_code == 200
 
 
+@pytest.mark.proof
 @pytest.mark.timeout(240)
 def test_a_reply_is_sent_once_through_a_500_and_a_worker_restart(tenant, fake, tmp_path, queue_to_redis):
     fake.reset()
@@ -192,6 +193,7 @@ def test_statuses_arriving_in_reverse_order_end_at_read(tenant, fake, worker):
     assert outbound["delivered_at"] and outbound["read_at"]
 
 
+@pytest.mark.proof
 def test_a_worker_killed_mid_send_never_sends_twice_and_the_status_settles_it(
     tenant,
     fake,
@@ -241,6 +243,7 @@ def _outbound_status(company, status: str) -> bool:
 # --- acceptance 4: the inbox rate holds across workers ---------------------------------------------
 
 
+@pytest.mark.proof
 def test_two_workers_never_exceed_the_inbox_rate_and_send_everything_once(
     tenant,
     fake,

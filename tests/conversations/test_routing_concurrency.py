@@ -86,6 +86,7 @@ def close_all_open(schema: str, chunk: int = 20) -> None:
 
 
 # About a minute on a 2-core machine shared with other work; the suite's 120 s would be too tight.
+@pytest.mark.proof
 @pytest.mark.timeout(300)
 def test_two_processes_never_exceed_capacity_and_serve_the_queue_in_arrival_order(
     make_live_company, queue_to_redis, tmp_path
