@@ -18,7 +18,7 @@ run: ## bootstrap, migrate, seed the demo company, run web + worker (Ctrl-C stop
 test: ## bootstrap, then ruff and pytest (make test ARGS="-k login")
 	@deploy/test.sh $(ARGS)
 
-test-all: ## make test plus the crash and concurrency proofs (about 2.5 minutes more)
+test-all: ## make test plus the crash, concurrency and second-server proofs (about 3 minutes more)
 	@CONVERSA_PROOFS=1 deploy/test.sh $(ARGS)
 
 lint: ## ruff check .

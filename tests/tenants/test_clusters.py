@@ -19,7 +19,7 @@ from tests.fixtures.clusters import NAME, query
 from tests.fixtures.factories import PASSWORD
 
 # The first test to ask for the second server starts and migrates it (20-50 s on a busy machine).
-pytestmark = [pytest.mark.usefixtures("live_db"), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.usefixtures("live_db"), pytest.mark.timeout(300), pytest.mark.proof]
 
 
 def create(slug_prefix: str, *, database: str = DEFAULT_DB_ALIAS, plan: str = "pro") -> Company:

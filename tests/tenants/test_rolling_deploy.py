@@ -23,7 +23,7 @@ from tests.fixtures.clusters import migrate, query
 from tests.fixtures.factories import PASSWORD
 
 # The first test to ask for the second server starts and migrates it (20-50 s on a busy machine).
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.proof]
 
 
 def sign_in(server, host: str, email: str) -> httpx.Client:
