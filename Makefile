@@ -10,7 +10,7 @@ ARGS ?=
 
 help: ## list the targets
 	@echo "Conversa make targets:"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 16
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 16
 
 run: ## bootstrap, migrate, seed the demo company, run web + worker (Ctrl-C stops)
 	@PORT=$(PORT) deploy/run-dev.sh

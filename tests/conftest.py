@@ -194,7 +194,9 @@ def pytest_collection_modifyitems(config, items):
     CONVERSA_PROOFS=1 (`make test-all`), keeping `make test` within CI's 20 minutes."""
     if os.environ.get("CONVERSA_PROOFS") == "1":
         return
-    skip = pytest.mark.skip(reason="a crash, concurrency or second-server proof: `make test-all` (CONVERSA_PROOFS=1) runs it")
+    skip = pytest.mark.skip(
+        reason="a crash, concurrency or second-server proof: `make test-all` (CONVERSA_PROOFS=1) runs it"
+    )
     for item in items:
         if "proof" in item.keywords:
             item.add_marker(skip)
