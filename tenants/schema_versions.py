@@ -30,8 +30,12 @@ def _code_migrations() -> list[str]:
     return sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in labels)
 
 
+def _stamp(names: list[str]) -> str:
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
 def tenant_migrations_stamp() -> str:
-    return hashlib.sha256("\n".join(_code_migrations()).encode()).hexdigest()
+    return _stamp(_code_migrations())
 
 
 def stamp_if_current() -> str:
@@ -41,4 +45,4 @@ def stamp_if_current() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT app, name FROM django_migrations")
         applied = sorted(f"{app}.{name}" for app, name in cursor.fetchall() if app in labels)
-    return hashlib.sha256("\n".join(code).encode()).hexdigest() if applied == code else ""
+    return _stamp(code) if applied == code else ""
