@@ -24,6 +24,8 @@ from django_tenants.postgresql_backend import base as tenants_base
 from django_tenants.utils import get_public_schema_name, quote_schema_name
 from psycopg import pq, sql
 
+from conversa.postgresql_backend.compiler import InsertUnnestWithCasts
+
 # Statements PostgreSQL refuses inside a transaction block, so they cannot carry a SET LOCAL in the
 # same message. They run alone, on whatever search_path the server connection has: only correct
 # for the public schema, whose objects the default search_path finds.
@@ -96,6 +98,14 @@ _SET_LOCAL_PREFIX = re.compile(r"^SET LOCAL search_path TO [^;]*; ")
 
 
 class DatabaseOperations(PostgresDatabaseOperations):
+    # Bulk inserts through UNNEST also for tables with text arrays (see that module).
+    compiler_module = "conversa.postgresql_backend.compiler"
+
+    def bulk_insert_sql(self, fields, placeholder_rows):
+        if isinstance(placeholder_rows, InsertUnnestWithCasts):
+            return placeholder_rows.select_sql()
+        return super().bulk_insert_sql(fields, placeholder_rows)
+
     def last_executed_query(self, cursor, sql, params):
         # The statement as the caller wrote it (connection.queries, logs, assertNumQueries' output),
         # not with the prefix it was sent with.
