@@ -1,0 +1,46 @@
+"""The ASGI handler serves request after request on the same threads instead of two new ones each."""
+
+import asyncio
+import threading
+
+from asgiref.testing import ApplicationCommunicator
+
+from conversa.asgi_handler import IDLE_THREADS_KEPT, SyncChainASGIHandler
+
+
+def request_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name.startswith("django-request")}
+
+
+async def get_health(handler):
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "path": "/health",
+             "raw_path": b"/health", "query_string": b"", "headers": [(b"host", b"localhost")],
+             "scheme": "http", "server": ("localhost", 80), "client": ("127.0.0.1", 40000)}
+    communicator = ApplicationCommunicator(handler, scope)
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await communicator.receive_output(timeout=10)
+    assert start["status"] == 200, start
+    await communicator.receive_output(timeout=10)  # the body
+    await communicator.wait(timeout=10)
+
+
+def test_sequential_requests_share_one_thread_and_a_burst_keeps_a_bounded_few():
+    handler = SyncChainASGIHandler()
+    before = request_threads()
+
+    async def scenario():
+        for _ in range(10):
+            await get_health(handler)
+        after_sequential = request_threads() - before
+        await asyncio.gather(*(get_health(handler) for _ in range(IDLE_THREADS_KEPT + 8)))
+        after_burst = request_threads() - before
+        for _ in range(10):
+            await get_health(handler)
+        return after_sequential, after_burst, request_threads() - before
+
+    after_sequential, after_burst, after_more = asyncio.run(scenario())
+    assert len(after_sequential) == 1
+    assert 1 < len(after_burst) <= IDLE_THREADS_KEPT + 8
+    # The threads the burst needed beyond those kept end; later requests start none.
+    assert len(after_more) <= IDLE_THREADS_KEPT
+    assert len(handler._idle) <= IDLE_THREADS_KEPT
