@@ -24,6 +24,9 @@ MESSAGE_CREATED = "message.created"
 # timestamp, error_code, error_message}]}. Campaigns listen.
 STATUSES_UNMATCHED = "message.statuses_unmatched"
 MESSAGE_UPDATED = "message.updated"
+# In a `conversation.updated` published with a new message's `message.created`: the change is that
+# message's (last message, unread count), whose frame carries the row.
+WITH_MESSAGE = "with_message"
 
 CONVERSATION_EVENTS = (
     CONVERSATION_CREATED,
@@ -53,6 +56,20 @@ def conversation_data(conversation: Conversation) -> dict:
         "contact": {"id": contact.pk, "name": contact.name, "phone": contact.phone},
         "last_message_at": _iso(conversation.last_message_at),
         "created_at": _iso(conversation.created_at),
+        "updated_at": _iso(conversation.updated_at),
+    }
+
+
+def conversation_activity_data(conversation: Conversation) -> dict:
+    """What a new message changes in its conversation's row, and who holds it: the part of
+    `conversation_data` a `message.created` frame carries."""
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "assignee_id": conversation.assignee_id,
+        "team_id": conversation.team_id,
+        "unread_count": conversation.unread_count,
+        "last_message_at": _iso(conversation.last_message_at),
         "updated_at": _iso(conversation.updated_at),
     }
 
@@ -89,7 +106,8 @@ def _conversation_frames(events):
 
 
 def _conversation_frame(event, conversation):
-    if conversation is None:
+    if conversation is None or event.data.get(WITH_MESSAGE):
+        # A new message's own frame carries the row (see `_message_frames`).
         return None
     audience = conversation_audience(conversation)
     frames = [(conversation_data(conversation), audience)]
@@ -116,6 +134,11 @@ for _name in CONVERSATION_EVENTS:
 
 
 def _message_frames(events):
+    """A `message.created` frame carries what the message changed in its conversation's row
+    (`data.conversation`): one frame per new message and socket instead of two, the fan-out's cost
+    with hundreds of agents online. The `conversation.updated` published with the message
+    (`WITH_MESSAGE`) then has no frame of its own; it still reaches every other listener (webhooks,
+    automations, reports)."""
     ids = {event.data["message_id"] for event in events}
     found = Message.objects.select_related("conversation", "media").in_bulk(ids)
     frames = []
@@ -123,8 +146,11 @@ def _message_frames(events):
         message = found.get(event.data["message_id"])
         if message is None or message.deleted_at is not None:
             frames.append(None)
-        else:
-            frames.append((message_data(message), conversation_audience(message.conversation)))
+            continue
+        data = message_data(message)
+        if event.name == MESSAGE_CREATED:
+            data["conversation"] = conversation_activity_data(message.conversation)
+        frames.append((data, conversation_audience(message.conversation)))
     return frames
 
 

@@ -105,10 +105,11 @@ def message_receive(*, inbox: Inbox, inbound: InboundMessage) -> Message | None:
                 updated_at=timezone.now(),
             )
         contact_record_message(contact=contact, inbound=True, at=at)
-        publish(
-            events.CONVERSATION_CREATED if created else events.CONVERSATION_UPDATED,
-            {"conversation_id": conversation.pk},
-        )
+        if created:
+            publish(events.CONVERSATION_CREATED, {"conversation_id": conversation.pk})
+        else:
+            publish(events.CONVERSATION_UPDATED,
+                    {"conversation_id": conversation.pk, events.WITH_MESSAGE: True})
         publish(
             events.MESSAGE_CREATED,
             {"message_id": message.pk, "conversation_id": conversation.pk, "direction": "inbound"},

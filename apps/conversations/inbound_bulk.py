@@ -81,8 +81,11 @@ def messages_receive(received: list[tuple[Inbox, InboundMessage]]) -> list[Messa
             if conversation_id not in announced:
                 announced.add(conversation_id)
                 new = conversation_id in created
-                publish(events.CONVERSATION_CREATED if new else events.CONVERSATION_UPDATED,
-                        {"conversation_id": conversation_id})
+                if new:
+                    publish(events.CONVERSATION_CREATED, {"conversation_id": conversation_id})
+                else:
+                    publish(events.CONVERSATION_UPDATED,
+                            {"conversation_id": conversation_id, events.WITH_MESSAGE: True})
             publish(events.MESSAGE_CREATED,
                     {"message_id": message.pk, "conversation_id": conversation_id, "direction": "inbound"})
             if item.inbound.media_ref:

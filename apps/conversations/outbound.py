@@ -330,7 +330,7 @@ def message_send(
         locked.last_message_preview = message_preview(kind=message.kind, text=message.text)
         locked.save()
         publish(events.MESSAGE_CREATED, {"message_id": message.pk})
-        publish(events.CONVERSATION_UPDATED, {"conversation_id": locked.pk})
+        publish(events.CONVERSATION_UPDATED, {"conversation_id": locked.pk, events.WITH_MESSAGE: True})
         transaction.on_commit(lambda: _enqueue_delivery(schema, message.pk))
     return message
 
@@ -392,7 +392,7 @@ def bot_replies_send(
         # Direction and sender said here: the listeners that only care for people's messages need
         # not read the row to know this is neither.
         publish(events.MESSAGE_CREATED, {"message_id": message.pk, "direction": "outbound", "sender": "bot"})
-    publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
+    publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk, events.WITH_MESSAGE: True})
     schema, ids = connection.schema_name, [message.pk for message in messages]
     transaction.on_commit(lambda: _enqueue_deliveries(schema, ids))
     return messages

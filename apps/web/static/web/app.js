@@ -212,7 +212,8 @@
       }
     },
     "message.created"(data) {
-      // Its row and the counts follow the conversation event every new message comes with.
+      // The frame carries its conversation's row: the list, the counts and the open pane follow it.
+      if (data.conversation) onConversation(data.conversation);
       if (data.conversation_id === openConversationId()) refreshItem(data.conversation_id, "m", data.id);
       if (data.direction === "inbound" && assignees.get(data.conversation_id) === config.userId) {
         notifyDesktop(strings.newMessage, data.text || "", `/app/c/${data.conversation_id}/`);
