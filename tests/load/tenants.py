@@ -12,10 +12,19 @@ with django-tenants' old clone_schema() (rolled back) for comparison. Then: the 
 generation time at the start and at the end, migrate_schemas' first run (it visits the new, unstamped
 companies) and a no-op run, a catalog comparison of `--sample` companies spread over the run with the
 template, disk per company, and what 10,000 companies would take.
+
+Issue 14's other figures, at `--api-at` companies and again at the end: the tenant API's p50/p95 for
+one company (`--api-requests` GETs of its contacts and conversations through a fresh uvicorn with 2
+workers, its admin's token), the resident memory of each web process, and the PostgreSQL and Redis
+connections in use meanwhile; at the end only, the console's companies list p95 (Django's test
+client, signed in as an operator) and the time `migrate_schemas --executor=multiprocessing` takes to
+apply one additive migration (the rolling-deploy test's app, `tests/load/next_release_settings.py`)
+to every company.
 """
 
 import argparse
 import os
+import tempfile
 import time
 from io import StringIO
 from pathlib import Path
@@ -90,6 +99,97 @@ def _database_bytes() -> int:
         return cursor.fetchone()[0]
 
 
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _seed_probe(company) -> None:
+    """The company the API probe reads: 200 contacts, 50 of them with a conversation."""
+    from django.utils import timezone
+    from django_tenants.utils import schema_context
+
+    from apps.contacts.models import Contact
+    from apps.conversations.models import Conversation
+    from apps.inboxes.services import inbox_create
+
+    with schema_context(company.schema_name):
+        inbox = inbox_create(actor=None, name="Probe", provider="sandbox", credentials={})
+        contacts = Contact.objects.bulk_create(
+            [Contact(phone=f"+5511977{i:06d}", name=f"Probe {i}") for i in range(200)])
+        now = timezone.now()
+        Conversation.objects.bulk_create([
+            Conversation(contact=contact, inbox=inbox, status=Conversation.Status.OPEN, last_message_at=now)
+            for contact in contacts[:50]
+        ])
+
+
+def _api_probe(company, admin, *, requests: int, warmup: int = 50) -> dict:
+    """The tenant API through a fresh web server (2 workers): p50/p95, RSS per process, connections."""
+    import httpx
+
+    from conversa.redis import get_redis
+
+    stack = _common.LiveStack()
+    try:
+        stack.start_server(workers=2)
+        host = company.get_primary_domain().domain
+        headers = {"Host": host, "Authorization": f"Bearer {_common.access_token(company, admin)}"}
+        times = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", headers=headers, timeout=10) as client:
+            for i in range(warmup + requests):
+                path = "/api/v1/contacts?limit=25" if i % 2 else "/api/v1/conversations?limit=25"
+                started = time.perf_counter()
+                response = client.get(path)
+                elapsed = time.perf_counter() - started
+                if response.status_code != 200:
+                    raise SystemExit(f"GET {path}: {response.status_code} {response.text[:300]}")
+                if i >= warmup:
+                    times.append(elapsed)
+        web = [pid for parent in stack.pids("uvicorn") for pid in _common._descendants(parent)]
+        return {
+            "p50": _ms(times, 50), "p95": _ms(times, 95), "p95_s": _common.percentile(times, 95),
+            "rss": [_rss_mib(pid) for pid in web if pid not in stack.pids("uvicorn")] or
+                   [_rss_mib(pid) for pid in web],
+            "pg": _connections(), "redis": get_redis().info("clients")["connected_clients"],
+        }
+    finally:
+        stack.close()
+
+
+def _say_probe(label: str, probe: dict) -> None:
+    say(f"tenant API at {label}: p50 {probe['p50']} ms p95 {probe['p95']} ms; web processes' RSS "
+        f"{', '.join(f'{rss:.0f}' for rss in probe['rss'])} MiB; {probe['pg']} PostgreSQL connections, "
+        f"{probe['redis']} Redis clients while it served")
+
+
+def _console_list_p95(runs: int = 30) -> str:
+    from console import Session, measure
+
+    from apps.accounts.models import User
+
+    operator = User.objects.create_superuser(f"operator-{_common.run_tag()}@bench.example.com", PASSWORD)
+    times, queries, _size = measure(Session(operator), "/console/", runs=runs, warmup=3)
+    return (f"p50 {_common.percentile(times, 50):.1f} ms p95 {_common.percentile(times, 95):.1f} ms "
+            f"({queries} queries; target p95 < 100 ms)")
+
+
+def _additive_migration_seconds() -> tuple[float, int]:
+    """`migrate_schemas --executor=multiprocessing` with the next release's additive migration."""
+    previous = os.environ.get("DJANGO_SETTINGS_MODULE")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.load.next_release_settings"
+    try:
+        seconds, result = _common.run_manage("migrate_schemas", "--noinput", "--executor=multiprocessing")
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+        else:
+            os.environ["DJANGO_SETTINGS_MODULE"] = previous
+    return seconds, result.stdout.count("Applying rolling_release.0001_expand")
+
+
 def _ms(values: list[float], pct: float) -> str:
     return f"{_common.percentile(values, pct) * 1000:.0f}"
 
@@ -108,12 +208,21 @@ def main() -> None:
                         help="company counts at which django-tenants' clone_schema() is also timed once "
                              "(comma-separated; empty for none): it takes 36 s at 200 companies and grows")
     parser.add_argument("--no-migrate", action="store_true", help="skip the migrate_schemas runs")
+    parser.add_argument("--api-at", type=int, default=10,
+                        help="companies at which the API is probed first (again at the end)")
+    parser.add_argument("--api-requests", type=int, default=400, help="timed API requests per probe")
     _common.add_db_arguments(parser, default_db="conversa_bench_tenants")
     args = parser.parse_args()
 
     fresh = _common.prepare_database(args.server, args.db, keep=args.keep)
     _common.configure_environment(args.server, args.db)
+    # The probes' web servers and the console's pages need collected static files.
+    static_root = Path(tempfile.mkdtemp(prefix="conversa-bench-static-", dir="/tmp"))
+    _common.live_environment(HUEY_IMMEDIATE="true", STATIC_ROOT=str(static_root))
     migrate_s = _common.setup_django(migrate=True)
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
     say(f"database {args.db} ({'new' if fresh else 'kept'}); migrate_schemas took {migrate_s:.1f} s; "
         f"load average {_load()} on {os.cpu_count()} CPUs")
 
@@ -137,6 +246,7 @@ def main() -> None:
         all_clones, all_cpu, all_creates, created = [], [], [], []
         peak_connections = 0
         batch_started = time.perf_counter()
+        probe_company = probe_admin = first_probe = None
         for i in range(args.companies):
             slug = f"t{tag}-{i}"
             started = time.perf_counter()
@@ -144,6 +254,9 @@ def main() -> None:
                                              admin_email=f"admin@{slug}.example.com", admin_password=PASSWORD)
             creates.append(time.perf_counter() - started)
             created.append(company.schema_name)
+            if probe_company is None:
+                probe_company, probe_admin = company, _admin
+                _seed_probe(company)
 
             pid = _backend_pid()
             cpu_before = _backend_cpu_seconds(pid)
@@ -153,6 +266,9 @@ def main() -> None:
             clone_cpu.append(_backend_cpu_seconds(pid) - cpu_before)
 
             done = i + 1
+            if before + done == args.api_at:
+                first_probe = _api_probe(probe_company, probe_admin, requests=args.api_requests)
+                _say_probe(f"{args.api_at} companies", first_probe)
             if done % args.batch == 0 or done == args.companies:
                 peak_connections = max(peak_connections, _connections())
                 old_text = ""
@@ -186,6 +302,20 @@ def main() -> None:
             noop = _migrate_seconds()
             say(f"migrate_schemas at {total} companies: first run {first:.1f} s (visits the companies "
                 f"created since the last run, which carry no migrations stamp yet); no-op run {noop:.1f} s")
+
+        if probe_company is not None:
+            last_probe = _api_probe(probe_company, probe_admin, requests=args.api_requests)
+            _say_probe(f"{total} companies", last_probe)
+            if first_probe:
+                growth = last_probe["p95_s"] / first_probe["p95_s"] - 1
+                say(f"tenant API p95 at {total} companies against {args.api_at}: {growth:+.0%} "
+                    "(target within 20 %)")
+        say(f"console companies list at {total} companies: {_console_list_p95()}")
+        if not args.no_migrate:
+            seconds, migrated = _additive_migration_seconds()
+            say(f"one additive migration (a table and a column) applied by migrate_schemas "
+                f"--executor=multiprocessing: {seconds:.1f} s, {migrated} schemas migrated "
+                "(target < 5 min at 10,000)")
 
         from tests.tenants.catalog import differences, schema_snapshot
 
