@@ -12,6 +12,7 @@ promise): otherwise it starts without a stamp and the next run checks it. Withou
 run after a burst of sign-ups visited every new company (987 s after 1,000 of them).
 """
 
+import functools
 import hashlib
 
 from django.apps import apps
@@ -24,13 +25,16 @@ def _tenant_labels() -> set[str]:
     return {config.label for config in apps.get_app_configs() if config.name in settings.TENANT_APPS}
 
 
-def _code_migrations() -> list[str]:
+@functools.cache
+def _code_migrations() -> tuple[str, ...]:
+    """The tenant migrations of the running code. Read from disk once per process (a new release
+    starts new processes): company_create asks on every sign-up."""
     labels = _tenant_labels()
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    return sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in labels)
+    return tuple(sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in labels))
 
 
-def _stamp(names: list[str]) -> str:
+def _stamp(names: tuple[str, ...]) -> str:
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
 
 
@@ -44,5 +48,5 @@ def stamp_if_current() -> str:
     labels = _tenant_labels()
     with connection.cursor() as cursor:
         cursor.execute("SELECT app, name FROM django_migrations")
-        applied = sorted(f"{app}.{name}" for app, name in cursor.fetchall() if app in labels)
+        applied = tuple(sorted(f"{app}.{name}" for app, name in cursor.fetchall() if app in labels))
     return _stamp(code) if applied == code else ""
