@@ -36,30 +36,6 @@ CONVERSATION_EVENTS = (
 )
 
 
-def conversation_data(conversation: Conversation) -> dict:
-    contact = conversation.contact
-    return {
-        "id": conversation.pk,
-        "status": conversation.status,
-        "priority": conversation.priority,
-        "labels": list(conversation.labels),
-        "subject": conversation.subject,
-        "inbox_id": conversation.inbox_id,
-        "assignee_id": conversation.assignee_id,
-        "team_id": conversation.team_id,
-        "first_response_due_at": _iso(conversation.first_response_due_at),
-        "resolution_due_at": _iso(conversation.resolution_due_at),
-        "sla_breached": conversation.sla_breached,
-        "csat_rating": conversation.csat_rating,
-        "csat_comment": conversation.csat_comment,
-        "unread_count": conversation.unread_count,
-        "contact": {"id": contact.pk, "name": contact.name, "phone": contact.phone},
-        "last_message_at": _iso(conversation.last_message_at),
-        "created_at": _iso(conversation.created_at),
-        "updated_at": _iso(conversation.updated_at),
-    }
-
-
 def conversation_activity_data(conversation: Conversation) -> dict:
     """What a new message changes in its conversation's row, and who holds it: the part of
     `conversation_data` a `message.created` frame carries."""
@@ -71,6 +47,24 @@ def conversation_activity_data(conversation: Conversation) -> dict:
         "unread_count": conversation.unread_count,
         "last_message_at": _iso(conversation.last_message_at),
         "updated_at": _iso(conversation.updated_at),
+    }
+
+
+def conversation_data(conversation: Conversation) -> dict:
+    contact = conversation.contact
+    return {
+        **conversation_activity_data(conversation),
+        "priority": conversation.priority,
+        "labels": list(conversation.labels),
+        "subject": conversation.subject,
+        "inbox_id": conversation.inbox_id,
+        "first_response_due_at": _iso(conversation.first_response_due_at),
+        "resolution_due_at": _iso(conversation.resolution_due_at),
+        "sla_breached": conversation.sla_breached,
+        "csat_rating": conversation.csat_rating,
+        "csat_comment": conversation.csat_comment,
+        "contact": {"id": contact.pk, "name": contact.name, "phone": contact.phone},
+        "created_at": _iso(conversation.created_at),
     }
 
 
