@@ -127,12 +127,13 @@ def template_context() -> str:
             f"{migrations} tenant migrations recorded")
 
 
-def run_manage(*args: str) -> tuple[float, subprocess.CompletedProcess]:
-    """Run `manage.py args…` with this process's (benchmark) environment; returns (seconds, result)."""
+def run_manage(*args: str, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    """Run `manage.py args…` with this process's (benchmark) environment, plus `env`; returns
+    (seconds, result)."""
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, check=False,
+        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False,
     )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
