@@ -3,9 +3,10 @@
 Each company records a stamp of the tenant migrations its schema was last migrated to (a hash of the
 names of every migration file of the tenant apps). A run compares the stamps with the code's in one
 query on the public schema and migrates only the schemas that differ, so a no-op run touches no
-company schema and a release with one new migration visits every schema once. A stamp is written
-only after the executor finished every schema of the run; a run that fails leaves the old stamps, and
-the next run visits those schemas again (Django then skips what they already have). A new company
+company schema and a release with one new migration visits every schema once. A schema is stamped
+once its migrations are committed (tenants.migration_replay: by the batch as they are done); a run
+that fails leaves the old stamps of the schemas it did not finish, and the next run visits those
+again (Django then skips what they already have). A new company
 is stamped at creation only when its schema, as cloned, holds exactly the tenant migrations of the
 code creating it (a clone is as current as the template was, which a rolling deploy cannot
 promise): otherwise it starts without a stamp and the next run checks it. Without that, the first

@@ -16,7 +16,7 @@ from tenants.schema_versions import tenant_migrations_stamp
 from tests.conversa.test_fork_safe_pool import pooled_env
 from tests.fixtures.live import ROOT
 
-VISITED = re.compile(r"standard:(\S+?)\]|multiprocessing:(\S+?)\]")
+VISITED = re.compile(r"(?:standard|multiprocessing|replay):(\S+?)\]")
 
 
 def migrate(*options: str) -> tuple[str, set[str]]:
@@ -25,7 +25,7 @@ def migrate(*options: str) -> tuple[str, set[str]]:
         cwd=ROOT, env=pooled_env(), capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    visited = {a or b for a, b in VISITED.findall(done.stdout)}
+    visited = set(VISITED.findall(done.stdout))
     return done.stdout, visited - {"public", "tenant_template"}
 
 

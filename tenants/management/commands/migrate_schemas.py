@@ -1,13 +1,16 @@
 """`migrate_schemas` that visits only the company schemas behind the code, on every database that
-holds companies, and keeps each database's template schema current so that clones are never stale."""
+holds companies, replays one schema's migration SQL in the others that hold the same migrations
+(tenants.migration_replay), and keeps each database's template schema current so that clones are
+never stale."""
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS
 from django_tenants.management.commands import SyncCommon
 from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNCTION, MigrateSchemasCommand
 from django_tenants.utils import get_public_schema_name
 
-from tenants import databases, schema_pool
+from tenants import databases, migration_replay, schema_pool
 from tenants.models import Company
 from tenants.schema_template import migrate_template
 from tenants.schema_versions import tenant_migrations_stamp
@@ -84,10 +87,24 @@ class Command(MigrateSchemasCommand):
         )
         if not options.get("all_schemas"):
             companies = companies.exclude(migrations_stamp=stamp)
-        behind = list(companies.order_by("pk").values_list("schema_name", flat=True))
-        if options.get("verbosity", 1) >= 1:
+        behind = list(companies.order_by("pk").values_list("schema_name", "migrations_stamp"))
+        verbose = options.get("verbosity", 1) >= 1
+        if verbose:
             self.stdout.write(f"{len(behind)} company schema(s) behind the code's migrations")
-        if behind:
-            executor.run_migrations(tenants=behind)
-            Company.objects.using(databases.PLATFORM).filter(schema_name__in=behind).update(
+        # Schemas of one stamp hold the same migrations: one is migrated, the others replay it.
+        groups: dict[str, list[str]] = {}
+        for schema_name, schema_stamp in behind:
+            groups.setdefault(schema_stamp, []).append(schema_name)
+
+        def stamp_migrated(schemas: list[str]) -> None:
+            Company.objects.using(databases.PLATFORM).filter(schema_name__in=schemas).update(
                 migrations_stamp=stamp)
+
+        migration_replay.migrate_schemas(
+            groups,
+            run_with_executor=lambda schemas: executor.run_migrations(tenants=list(schemas)),
+            workers=(getattr(settings, "TENANT_MULTIPROCESSING_MAX_PROCESSES", 2)
+                     if self.executor == "multiprocessing" else 1),
+            on_migrated=stamp_migrated,
+            write=self.stdout.write if verbose else lambda line: None,
+        )
