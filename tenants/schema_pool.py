@@ -63,8 +63,13 @@ def _count_clone() -> None:
     _clones_by_backend[backend] = _clones_by_backend.get(backend, 0) + 1
     if _clones_by_backend[backend] >= CLONES_PER_BACKEND and not connection.in_atomic_block:
         del _clones_by_backend[backend]
-        # Closed first, a pooled connection is discarded by the pool instead of being reused.
-        connection.connection.close()
+        raw = connection.connection
+        if hasattr(raw, "_expire_at"):
+            # A pooled connection: past its best-before date, the pool closes it on return and opens
+            # another (what its `max_lifetime` does; closing it ourselves logs a broken connection).
+            raw._expire_at = 0
+        else:
+            raw.close()
         connection.close()
 
 

@@ -10,6 +10,7 @@ from tenants.models import SchemaPoolEntry
 def test_a_backend_that_cloned_many_schemas_is_replaced_by_a_fresh_one(live_db, settings, monkeypatch):
     """A backend's catalog caches grow with every relation it creates: clones there slow down."""
     monkeypatch.setattr(schema_pool, "CLONES_PER_BACKEND", 2)
+    monkeypatch.setattr(schema_pool, "_clones_by_backend", {})
     settings.TENANT_SCHEMA_POOL_SIZE = 3
     backends = []
     clone = schema_pool.clone_template
