@@ -42,6 +42,13 @@ def test_the_running_release_keeps_serving_while_an_additive_migration_is_applie
         name="Rolling", slug=slug, plan_code="pro", admin_email=f"admin@{slug}.example.com",
         admin_password=PASSWORD, database=second_cluster.alias,
     )
+    # A second company of the same release there: the run replays the first one's statements in it.
+    twin_slug = f"rolling-{uuid.uuid4().hex[:10]}"
+    twin, _ = company_create(
+        name="Rolling twin", slug=twin_slug, plan_code="pro", admin_email=f"admin@{twin_slug}.example.com",
+        admin_password=PASSWORD, database=second_cluster.alias,
+    )
+    Company.objects.filter(pk__in=[far.pk, twin.pk]).update(migrations_stamp="the running release")
     server = live.start_server(tmp_path / "uvicorn.log", DATABASE_SHARDS=second_cluster.shards_env())
     try:
         far_http = sign_in(server, far.get_primary_domain().domain, f"admin@{slug}.example.com")
@@ -84,16 +91,20 @@ def test_the_running_release_keeps_serving_while_an_additive_migration_is_applie
         thread.join(15)
 
         assert f"multiprocessing:{far.schema_name}]" in output
+        assert f"[replay:{twin.schema_name}] done" in output
         assert failures == []
         during = [what for started, what in served if began <= started <= ended]
         assert {"far write", "far read", "near read"} <= set(during), during
         # The release's schema is in place for the company and the template new companies copy.
-        for schema in (far.schema_name, "tenant_template"):
+        for schema in (far.schema_name, twin.schema_name, "tenant_template"):
             assert query(second_cluster, "SELECT 1 FROM information_schema.columns WHERE table_schema = %s"
                          " AND table_name = 'contacts_contact' AND column_name = 'release_note'", [schema])
             assert query(second_cluster, "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
                          " AND table_name = 'rolling_release_releasenote'", [schema])
-        assert Company.objects.get(pk=far.pk).migrations_stamp  # stamped with the release's migrations
+        # Both stamped with the release's migrations.
+        stamps = set(Company.objects.filter(pk__in=[far.pk, twin.pk]).values_list("migrations_stamp",
+                                                                                  flat=True))
+        assert len(stamps) == 1 and stamps != {"the running release"}
         # The running release still writes and reads after the migration, on both servers.
         after = far_http.post("/api/v1/contacts", json={"name": "After", "phone": "+5511988887777"})
         assert after.status_code == 201, after.text
@@ -112,4 +123,4 @@ def test_the_running_release_keeps_serving_while_an_additive_migration_is_applie
     finally:
         live.stop(server.process)
         # Processes the session starts later know only the main server.
-        Company.objects.filter(pk=far.pk).delete()
+        Company.objects.filter(pk__in=[far.pk, twin.pk]).delete()
