@@ -39,7 +39,7 @@ from apps.accounts.models import User
 from apps.conversations.models import Conversation
 from apps.conversations.services import conversation_assign
 from apps.teams.models import Team, TeamMember
-from conversa.events import delivered_in_windows
+from conversa.events import delivered_together
 from conversa.redis import get_redis, redis_key
 
 logger = logging.getLogger("conversa.routing")
@@ -49,9 +49,6 @@ ROUTED = (Team.Routing.ROUND_ROBIN, Team.Routing.LEAST_BUSY)
 LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
 # One task assigns at most this many, then hands over to a fresh task (other teams get a turn).
 ROUTE_LIMIT = 200
-# A burst's assignments deliver their events this many at a time, or this often at least.
-DELIVERY_BATCH = 10
-DELIVERY_SECONDS = 0.02
 # How long a "route team T is pending" mark may outlive a task that never ran (worker died).
 PENDING_SECONDS = 30
 
@@ -240,23 +237,21 @@ def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]
         return 0, Outcome.QUEUE_EMPTY  # the common case of an agent becoming available: no lock taken
     line = Line(team_id, routing)
     assigned = stale = 0
-    # The assignments' events (status changed, assigned) reach the subscribers a few assignments
-    # at a time: their rows are read and their frames built and pushed together. Delivering each
-    # assignment's on its own cost a quarter of a burst's routing CPU.
-    with delivered_in_windows(size=DELIVERY_BATCH, seconds=DELIVERY_SECONDS) as window:
-        while assigned < limit and stale < limit:
+    while assigned < limit and stale < limit:
+        # One assignment's events (status changed, assigned) reach the subscribers as one batch:
+        # their frames are built and pushed together.
+        with delivered_together():
             outcome = assign_next(team_id=team_id, line=line)
-            window.done_one()
-            if outcome is Outcome.ASSIGNED:
-                assigned += 1
-                if not waiting(team_id).exists():
-                    # Cheaper than locking the next member to find out; anything queued from now on
-                    # triggers a run of its own.
-                    return assigned, Outcome.QUEUE_EMPTY
-            elif outcome is Outcome.STALE:
-                stale += 1  # each one means another worker assigned: it carries on if we give up
-            else:
-                return assigned, outcome
+        if outcome is Outcome.ASSIGNED:
+            assigned += 1
+            if not waiting(team_id).exists():
+                # Cheaper than locking the next member to find out; anything queued from now on
+                # triggers a run of its own.
+                return assigned, Outcome.QUEUE_EMPTY
+        elif outcome is Outcome.STALE:
+            stale += 1  # each one means another worker assigned: it carries on if we give up
+        else:
+            return assigned, outcome
     return assigned, Outcome.ASSIGNED
 
 

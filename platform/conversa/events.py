@@ -17,7 +17,6 @@ can recognise the consequences of its own work and not react to them again.
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -94,48 +93,6 @@ def delivered_together() -> Iterator[None]:
         events, _held.events = _held.events, None
         if events:
             dispatch_many(events)
-
-
-class DeliveryWindow:
-    """`delivered_in_windows`' handle: call `done_one()` after each unit of work."""
-
-    def __init__(self, size: int, seconds: float):
-        self.size, self.seconds = size, seconds
-        # Inside an outer block the outer one delivers: nothing is flushed here.
-        self.outer = getattr(_held, "events", None) is not None
-        self._open()
-
-    def _open(self) -> None:
-        if not self.outer:
-            _held.events = []
-        self.count, self.opened_at = 0, time.monotonic()
-
-    def done_one(self) -> None:
-        self.count += 1
-        if self.count >= self.size or time.monotonic() - self.opened_at >= self.seconds:
-            self.flush()
-            self._open()
-
-    def flush(self) -> None:
-        if self.outer:
-            return
-        events, _held.events = _held.events, None
-        if events:
-            dispatch_many(events)
-
-
-@contextmanager
-def delivered_in_windows(*, size: int, seconds: float) -> Iterator[DeliveryWindow]:
-    """Like `delivered_together`, for a long run of units of work (a burst of assignments): their
-    events go out as one batch every `size` units or once `seconds` have passed since the last
-    batch, whichever comes first (checked as each unit ends), and at the end of the block. Batches
-    spare the subscribers a round of reads per unit; the bound keeps the first ones from waiting
-    for the whole run."""
-    window = DeliveryWindow(size, seconds)
-    try:
-        yield window
-    finally:
-        window.flush()
 
 
 def dispatch(event: Event) -> None:
