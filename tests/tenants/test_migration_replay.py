@@ -63,7 +63,8 @@ def test_one_schema_is_migrated_and_the_others_of_its_release_replay_its_stateme
     expected = rows("tenant_template")
     assert len(expected["permissions"]) == 4
     for company in (pilot, follower, different):
-        assert not differences(template, schema_snapshot(company.schema_name), clone_schema=company.schema_name,
+        schema = company.schema_name
+        assert not differences(template, schema_snapshot(schema), clone_schema=schema,
                                template_schema="tenant_template", definition_only=True)
         assert rows(company.schema_name) == expected
     connection.set_schema_to_public()
