@@ -9,9 +9,10 @@ between sign-ups. Prints per batch of companies the p50/p95 of the clone (wall, 
 PostgreSQL backend, which do not depend on what else loads the machine) and of `company_create`, the
 PostgreSQL connections the database has open and, at the batch ends `--old-clone-at` names, one clone
 with django-tenants' old clone_schema() (rolled back) for comparison. Then: the template script's
-generation time at the start and at the end, migrate_schemas' first run (it visits the new, unstamped
-companies) and a no-op run, a catalog comparison of `--sample` companies spread over the run with the
-template, disk per company, and what 10,000 companies would take.
+generation time at the start and at the end, migrate_schemas' first run (the new companies, cloned
+from a current template, are stamped at creation: it visits none of them) and a second no-op run,
+a catalog comparison of `--sample` companies spread over the run with the template, disk per
+company, and what 10,000 companies would take.
 
 Issue 14's other figures, at `--api-at` companies and again at the end: the tenant API's p50/p95 for
 one company (`--api-requests` GETs of its contacts and conversations through a fresh uvicorn with 2
@@ -310,8 +311,8 @@ def main() -> None:
         if not args.no_migrate:
             first = _migrate_seconds()
             noop = _migrate_seconds()
-            say(f"migrate_schemas at {total} companies: first run {first:.1f} s (visits the companies "
-                f"created since the last run, which carry no migrations stamp yet); no-op run {noop:.1f} s")
+            say(f"migrate_schemas at {total} companies: first run {first:.1f} s (the new companies were "
+                f"stamped at creation: nothing to visit); no-op run {noop:.1f} s")
 
         if probe_company is not None:
             last_probe = _api_probe(probe_company, probe_admin, requests=args.api_requests)

@@ -45,4 +45,3 @@ def test_schemas_of_an_older_template_are_dropped_not_used(settings):
     assert schema_exists(company.schema_name)
     assert schema_pool.drop_stale() == 1
     assert not schema_exists(stale)
-
