@@ -271,8 +271,13 @@ def webhook_events_drain(schema_name: str) -> int:
         return done
     while True:
         try:
-            while done < DRAIN_LIMIT and (taken := process_fresh_events()):
+            while done < DRAIN_LIMIT:
+                taken = process_fresh_events()
                 done += taken
+                if taken < BATCH_SIZE:
+                    # None was left as this batch was taken: what came meanwhile is the look below's,
+                    # a transaction fewer per cycle for a company whose messages come one at a time.
+                    break
         finally:
             lease.release()
         if done >= DRAIN_LIMIT:

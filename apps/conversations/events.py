@@ -27,6 +27,9 @@ MESSAGE_UPDATED = "message.updated"
 # In a `conversation.updated` published with a new message's `message.created`: the change is that
 # message's (last message, unread count), whose frame carries the row.
 WITH_MESSAGE = "with_message"
+# With WITH_MESSAGE: that message is a person's first response in the conversation, which sets its
+# `first_response_at` too (reports' facts change; other messages leave them as they were).
+FIRST_RESPONSE = "first_response"
 
 CONVERSATION_EVENTS = (
     CONVERSATION_CREATED,
@@ -93,15 +96,36 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
+# The columns the frames read: a drain's batch builds hundreds, and the rest of the rows (notes,
+# custom fields, bot state…) would be fetched and turned into Python for nothing.
+_CONVERSATION_FRAME_FIELDS = (
+    "status", "assignee", "team", "unread_count", "last_message_at", "updated_at", "priority",
+    "labels", "subject", "inbox", "first_response_due_at", "resolution_due_at", "sla_breached",
+    "csat_rating", "csat_comment", "created_at", "contact__name", "contact__phone",
+)
+_ACTIVITY_FIELDS = tuple(
+    f"conversation__{name}"
+    for name in ("status", "assignee", "team", "unread_count", "last_message_at", "updated_at")
+)
+_MESSAGE_FRAME_FIELDS = (
+    "conversation", "direction", "sender_type", "sender_user", "kind", "text", "template_name",
+    "reply_to", "media", "status", "error_code", "created_at", "sent_at", "delivered_at", "read_at",
+    "deleted_at", *_ACTIVITY_FIELDS,
+)
+
+
 def _conversation_frames(events):
-    ids = {event.data["conversation_id"] for event in events}
-    found = Conversation.objects.select_related("contact").in_bulk(ids)
+    # A new message's own frame carries its conversation's row (see `_message_frames`).
+    ids = {event.data["conversation_id"] for event in events if not event.data.get(WITH_MESSAGE)}
+    found = (
+        Conversation.objects.select_related("contact").only(*_CONVERSATION_FRAME_FIELDS).order_by()
+        .in_bulk(ids)
+    ) if ids else {}
     return [_conversation_frame(event, found.get(event.data["conversation_id"])) for event in events]
 
 
 def _conversation_frame(event, conversation):
     if conversation is None or event.data.get(WITH_MESSAGE):
-        # A new message's own frame carries the row (see `_message_frames`).
         return None
     audience = conversation_audience(conversation)
     frames = [(conversation_data(conversation), audience)]
@@ -134,7 +158,10 @@ def _message_frames(events):
     (`WITH_MESSAGE`) then has no frame of its own; it still reaches every other listener (webhooks,
     automations, reports)."""
     ids = {event.data["message_id"] for event in events}
-    found = Message.objects.select_related("conversation", "media").in_bulk(ids)
+    found = (
+        Message.objects.select_related("conversation", "media").only(*_MESSAGE_FRAME_FIELDS).order_by()
+        .in_bulk(ids)
+    )
     frames = []
     for event in events:
         message = found.get(event.data["message_id"])

@@ -37,7 +37,7 @@ from conversa.redis import get_redis, redis_key
 from tenants import databases
 from tenants.limits import PlanLimitReached, lock_current_company
 from tenants.models import Company, MonthlyUsage
-from tenants.usage import month_start, usage_for_month, usage_increment
+from tenants.usage import month_start, usage_for_month, usage_increment_current
 
 logger = logging.getLogger("conversa.outbound")
 
@@ -324,13 +324,17 @@ def message_send(
                 events.CONVERSATION_STATUS_CHANGED,
                 {"conversation_id": locked.pk, "from": previous_status, "to": locked.status},
             )
-        if sender is not None and locked.first_response_at is None:
+        first_response = sender is not None and locked.first_response_at is None
+        if first_response:
             locked.first_response_at = now
         locked.last_message_at = now
         locked.last_message_preview = message_preview(kind=message.kind, text=message.text)
         locked.save()
         publish(events.MESSAGE_CREATED, {"message_id": message.pk})
-        publish(events.CONVERSATION_UPDATED, {"conversation_id": locked.pk, events.WITH_MESSAGE: True})
+        publish(events.CONVERSATION_UPDATED, {
+            "conversation_id": locked.pk, events.WITH_MESSAGE: True,
+            **({events.FIRST_RESPONSE: True} if first_response else {}),
+        })
         transaction.on_commit(lambda: _enqueue_delivery(schema, message.pk))
     return message
 
@@ -427,6 +431,16 @@ def _enqueue_deliveries(schema_name: str, message_ids: list[int]) -> None:
         messages_deliver(schema_name, message_ids)
 
 
+# What a delivery reads: the message, its inbox (credentials, rate) and file, the phone it goes to and
+# the provider's id of the message it answers; not the rest of the conversation, contact and quoted
+# message rows.
+_SEND_FIELDS = (
+    "conversation__contact__phone", "inbox", "media", "reply_to__provider_message_id", "kind", "text",
+    "template_name", "template_language", "template_variables", "send_key", "status", "attempts",
+    "claimed_until",
+)
+
+
 def _claim(message_id: int) -> Message | str:
     """The pending message, now `sending` under a lease; or what happened instead: "skipped" (not
     pending, or another worker holds it), "waiting_for_media" (its file is still in quarantine: the
@@ -436,7 +450,9 @@ def _claim(message_id: int) -> Message | str:
         message = (
             Message.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("conversation__contact", "inbox", "reply_to", "media")
+            .only(*_SEND_FIELDS)
             .filter(pk=message_id, status=Message.Status.PENDING, direction=Message.Direction.OUTBOUND)
+            .order_by()
             .first()
         )
         if message is None:
@@ -513,7 +529,11 @@ def _fail(message: Message, code: str, text: str) -> None:
 def _mark_sent(message: Message, provider_message_id: str) -> None:
     now = timezone.now()
     with transaction.atomic():
-        current = Message.objects.select_for_update().get(pk=message.pk)
+        current = (
+            Message.objects.select_for_update()
+            .only("provider_message_id", "sent_at", "status", "claimed_until", "error_code")
+            .get(pk=message.pk)
+        )
         if not current.provider_message_id:
             current.provider_message_id = provider_message_id
         current.sent_at = current.sent_at or now
@@ -524,8 +544,7 @@ def _mark_sent(message: Message, provider_message_id: str) -> None:
         current.save(update_fields=[
             "provider_message_id", "sent_at", "status", "claimed_until", "error_code"
         ])
-        company = Company.objects.filter(schema_name=connection.schema_name).values_list("pk", flat=True)
-        usage_increment(company_id=company[0], counter="outbound_messages")
+        usage_increment_current(counter="outbound_messages")
         publish(events.MESSAGE_UPDATED, {"message_id": current.pk})
 
 

@@ -1,7 +1,8 @@
 """What reports hear: each batch of committed events updates the rollups and asks for a live push.
 
 - conversation events (created, updated, status changed, assigned): the facts of those
-  conversations are written again from their rows (one read, one upsert per batch);
+  conversations are written again from their rows (one read, one upsert per batch), except for an
+  update that only carries a new message that is not the first response;
 - `message.created`: the messages are added to the hourly and per-minute counters (one upsert
   each per batch);
 - those and `agent_status.updated`, `conversation.queued`: `report.live` is pushed (coalesced).
@@ -36,7 +37,7 @@ def reports_hear(batch: list[Event]) -> None:
     messages: dict[str, list[int]] = defaultdict(list)
     live: set[str] = set()
     for event in batch:
-        if event.name in _CONVERSATION_EVENTS and "conversation_id" in event.data:
+        if event.name in _CONVERSATION_EVENTS and "conversation_id" in event.data and _changes_facts(event):
             conversations[event.schema_name].add(event.data["conversation_id"])
         elif event.name == conversation_events.MESSAGE_CREATED:
             messages[event.schema_name].append(event.data["message_id"])
@@ -54,6 +55,14 @@ def reports_hear(batch: list[Event]) -> None:
             live_push_request(schema_name)
         except Exception:
             logger.exception("report.live push failed in %s", schema_name)
+
+
+def _changes_facts(event: Event) -> bool:
+    """A new message changes its conversation's facts only when it is the first response (every
+    customer's and bot's message would otherwise cost a read and an upsert that change nothing)."""
+    data = event.data
+    with_message = data.get(conversation_events.WITH_MESSAGE)
+    return not with_message or bool(data.get(conversation_events.FIRST_RESPONSE))
 
 
 def _in_schema(schema_name: str):

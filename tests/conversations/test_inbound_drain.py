@@ -241,7 +241,9 @@ def test_while_a_drain_works_its_flag_stays_up_so_new_webhooks_queue_no_task(
 
     assert webhook_events_drain.call_local(alpha.schema_name) == 1
 
-    assert flag_while_working == [True, True] and not get_redis().exists(drain_flag)
+    # One batch: it took less than a batch's worth, so the queue was empty then and the drain
+    # looks again only after letting go of the flag.
+    assert flag_while_working == [True] and not get_redis().exists(drain_flag)
 
 
 def test_a_burst_of_receipts_is_applied_together_in_the_same_queries_for_5_or_50(
