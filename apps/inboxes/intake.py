@@ -27,6 +27,7 @@ from apps.inboxes.providers.base import Provider, WebhookBatch, form_fields
 from apps.inboxes.selectors import provider_for
 from conversa import metrics
 from conversa.events import Event, dispatch
+from conversa.prepared import PreparedRead
 from conversa.redis import get_redis, redis_key
 
 logger = logging.getLogger("conversa.webhooks")
@@ -183,8 +184,17 @@ def receive(*, inbox: Inbox, webhook: Webhook) -> Answer:
     return RECEIVED[webhook.provider]
 
 
+# Every webhook asks it: compiled once (`conversa.prepared`), read from the database each time.
+_active_inbox = PreparedRead(
+    lambda inbox_id, provider: Inbox.objects.filter(
+        pk=inbox_id, provider=provider, is_active=True
+    ).order_by()[:1],
+    inbox_id=0, provider="",
+)
+
+
 def active_inbox(inbox_id: int, provider: str) -> Inbox | None:
-    return Inbox.objects.filter(pk=inbox_id, provider=provider, is_active=True).first()
+    return _active_inbox.first(inbox_id=inbox_id, provider=provider)
 
 
 def webhook_receive(*, inbox: Inbox, body: bytes, content_type: str, send_key: str = "") -> WebhookEvent:

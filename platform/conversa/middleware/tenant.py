@@ -7,6 +7,8 @@ from django.http import HttpResponseNotFound
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
+from conversa.prepared import PreparedRead
+
 
 def platform_tenant():
     """A stand-in tenant for BASE_DOMAIN; the public schema has no company row of its own."""
@@ -20,6 +22,19 @@ def platform_tenant():
 OPEN_WITHOUT_WHITE_LABEL = ("/hooks/",)
 
 
+def _verified_domain(hostname: str):
+    from tenants.models import Domain
+
+    # Domain names are unique: no order needed.
+    return Domain.objects.select_related("tenant", "tenant__plan").filter(
+        domain=hostname, verified_at__isnull=False
+    ).order_by()[:1]
+
+
+# Every request asks it: compiled once (`conversa.prepared`), read from the database each time.
+_verified_domain_read = PreparedRead(_verified_domain, hostname="")
+
+
 def served_domain(hostname: str, *, path: str = ""):
     """The Domain row serving `hostname` (with its company and plan), or None.
 
@@ -29,10 +44,7 @@ def served_domain(hostname: str, *, path: str = ""):
     from tenants.models import Domain
 
     hostname = hostname.lower().rstrip(".")
-    domain = (
-        Domain.objects.select_related("tenant", "tenant__plan")
-        .filter(domain=hostname, verified_at__isnull=False).first()
-    )
+    domain = _verified_domain_read.first(hostname=hostname)
     if domain is None or domain.tenant.schema_name == get_public_schema_name():
         return None
     if domain.kind == Domain.Kind.CUSTOM and not domain.tenant.plan.white_label \
