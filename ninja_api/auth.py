@@ -32,7 +32,7 @@ class TenantAuth(HttpBearer):
         return super().__call__(request)
 
     def authenticate(self, request, token):
-        user = user_for_access_token(token)
+        user = user_for_access_token(token, request)
         if user is None:
             raise TokenInvalid()
         company = getattr(request, "tenant", None)
@@ -48,7 +48,7 @@ class PlatformAuth(HttpBearer):
     def authenticate(self, request, token):
         if connection.schema_name != "public":
             raise TokenInvalid()
-        user = user_for_access_token(token)
+        user = user_for_access_token(token, request)
         if user is None or not user.is_superuser:
             raise TokenInvalid()
         request.user = user

@@ -58,3 +58,21 @@ def access_token_for(user) -> TenantAccessToken:
     token[api_settings.USER_ID_CLAIM] = user.pk
     token[TENANT_CLAIM] = connection.schema_name
     return token
+
+
+def verified_access_token(raw: str, request=None) -> TenantAccessToken | None:
+    """`raw` as an access token of this company (signature, expiry and company checked), or None.
+
+    With the request, decoded once for it: its rate limits and its authentication both read it.
+    """
+    memo = getattr(request, "_verified_access_token", None)
+    if memo is not None and memo[0] == raw:
+        return memo[1]
+    try:
+        token = TenantAccessToken(raw)
+    except TokenError:
+        token = None
+    if request is not None:
+        request._verified_access_token = (raw, token)
+    return token
+

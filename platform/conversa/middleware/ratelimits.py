@@ -18,12 +18,11 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from ninja_jwt.exceptions import TokenError
 from ninja_jwt.settings import api_settings
 
 from apps.accounts.api_keys import api_key_from_request, raw_key_from_request
 from apps.accounts.models import ApiKey, User
-from apps.accounts.tokens import TenantAccessToken
+from apps.accounts.tokens import verified_access_token
 from apps.audit.services import audit_record
 from conversa import ratelimit
 from conversa.errors import RateLimited, domain_error_response
@@ -59,11 +58,8 @@ def _api_principal(request) -> tuple[str, int] | None:
     scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None
-    try:
-        token = TenantAccessToken(raw.strip())
-    except TokenError:
-        return None
-    return "user", token.get(api_settings.USER_ID_CLAIM)
+    token = verified_access_token(raw.strip(), request)
+    return ("user", token.get(api_settings.USER_ID_CLAIM)) if token is not None else None
 
 
 def _ui_principal(request) -> tuple[str, int] | None:
