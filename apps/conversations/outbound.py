@@ -33,6 +33,7 @@ from apps.media.models import MediaFile
 from apps.media.storage import signed_path
 from conversa.errors import DomainError, RateLimited, ValidationFailed
 from conversa.events import publish
+from conversa.prepared import PreparedRead
 from conversa.redis import get_redis, redis_key
 from tenants import databases
 from tenants.limits import PlanLimitReached, lock_current_company
@@ -77,12 +78,19 @@ def within_service_window(conversation: Conversation, now: dt.datetime | None = 
     return last is not None and (now or timezone.now()) - last <= SERVICE_WINDOW
 
 
+_send_settings_read = PreparedRead(
+    lambda schema_name: Company.objects.filter(schema_name=schema_name).values_list(
+        "plan__max_monthly_outbound_messages", "time_zone"
+    ),
+    schema_name="",
+)
+
+
 def _send_settings() -> tuple[int | None, str]:
     """The plan's monthly outbound limit and the company's time zone, in one light query: what every
     send asks (a full company row with its plan costs more to build than to fetch)."""
-    return Company.objects.filter(schema_name=connection.schema_name).values_list(
-        "plan__max_monthly_outbound_messages", "time_zone"
-    ).get()
+    [settings] = _send_settings_read.all(schema_name=connection.schema_name)
+    return settings
 
 
 def _outbound_quota(wanted: int, limit: int | None) -> tuple[int, int | None, int]:
@@ -439,6 +447,20 @@ _SEND_FIELDS = (
     "template_name", "template_language", "template_variables", "send_key", "status", "attempts",
     "claimed_until",
 )
+_pending_outbound = PreparedRead(
+    lambda message_id: Message.objects.select_for_update(skip_locked=True, of=("self",))
+    .select_related("conversation__contact", "inbox", "reply_to", "media")
+    .only(*_SEND_FIELDS)
+    .filter(pk=message_id, status=Message.Status.PENDING, direction=Message.Direction.OUTBOUND)
+    .order_by()[:1],
+    message_id=0,
+)
+_sending = PreparedRead(
+    lambda message_id: Message.objects.select_for_update()
+    .only("provider_message_id", "sent_at", "status", "claimed_until", "error_code")
+    .filter(pk=message_id),
+    message_id=0,
+)
 
 
 def _claim(message_id: int) -> Message | str:
@@ -447,14 +469,7 @@ def _claim(message_id: int) -> Message | str:
     scan queues it again once clean) or "failed" (its file turned out infected or rejected, and it
     never reaches the provider)."""
     with transaction.atomic():
-        message = (
-            Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("conversation__contact", "inbox", "reply_to", "media")
-            .only(*_SEND_FIELDS)
-            .filter(pk=message_id, status=Message.Status.PENDING, direction=Message.Direction.OUTBOUND)
-            .order_by()
-            .first()
-        )
+        message = _pending_outbound.first(message_id=message_id)
         if message is None:
             return "skipped"
         if message.media is not None and not message.media.is_clean:
@@ -529,11 +544,7 @@ def _fail(message: Message, code: str, text: str) -> None:
 def _mark_sent(message: Message, provider_message_id: str) -> None:
     now = timezone.now()
     with transaction.atomic():
-        current = (
-            Message.objects.select_for_update()
-            .only("provider_message_id", "sent_at", "status", "claimed_until", "error_code")
-            .get(pk=message.pk)
-        )
+        [current] = _sending.all(message_id=message.pk)
         if not current.provider_message_id:
             current.provider_message_id = provider_message_id
         current.sent_at = current.sent_at or now

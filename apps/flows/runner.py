@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Subquery
+from django.db.models import Max, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.contacts.models import Contact
@@ -35,6 +35,7 @@ from apps.flows.models import Flow, FlowSession, FlowStep
 from apps.teams.hours import is_open
 from apps.teams.models import Team
 from conversa.errors import DomainError
+from conversa.prepared import PreparedRead
 
 logger = logging.getLogger("conversa.flows")
 
@@ -205,17 +206,61 @@ def _release(conversation_id: int, *, team_id: int | None = None, close: bool = 
         conversation_set_status(conversation=conversation, status=status, actor=None)
 
 
+# A step's reads, every time a customer answers a bot: compiled once (`conversa.prepared`).
+_unseen_inbound_read = PreparedRead(
+    lambda conversation_id, last_message_id: Message.objects.filter(
+        conversation_id=conversation_id,
+        direction=Message.Direction.INBOUND,
+        pk__gt=last_message_id,
+        deleted_at__isnull=True,
+    ).order_by("pk").only("pk", "text"),
+    conversation_id=0, last_message_id=0,
+)
+
+
 def _unseen_inbound(session: FlowSession) -> list[Message]:
-    return list(
-        Message.objects.filter(
-            conversation_id=session.conversation_id,
-            direction=Message.Direction.INBOUND,
-            pk__gt=session.last_message_id,
-            deleted_at__isnull=True,
-        )
-        .order_by("pk")
-        .only("pk", "text")
+    return _unseen_inbound_read.all(
+        conversation_id=session.conversation_id, last_message_id=session.last_message_id or 0
     )
+
+
+def _lock_contact(running: QuerySet):
+    # The lookup rides in the locks' statements (subqueries): one round trip fewer per step.
+    return Contact.all_objects.select_for_update().filter(
+        pk=Subquery(running.values("conversation__contact_id")[:1])
+    ).values_list("pk", flat=True)
+
+
+def _lock_conversation(running: QuerySet):
+    return Conversation.objects.select_for_update(of=("self",)).filter(
+        pk=Subquery(running.values("conversation_id")[:1])
+    ).values_list("pk", flat=True)
+
+
+def _held_session(running: QuerySet, conversation_id):
+    return (
+        running.filter(conversation_id=conversation_id)  # only a session whose conversation is held
+        .select_for_update(of=("self",))
+        .select_related("version", "flow", "conversation__contact", "conversation__inbox")
+        .defer("flow__graph")  # the draft: a step reads only its published version's
+        .order_by()[:1]
+    )
+
+
+def _running(**filters) -> QuerySet:
+    return FlowSession.objects.filter(status=FlowSession.Status.RUNNING, **filters)
+
+
+# The same three statements for a conversation's session (every step), compiled once.
+_STEP_LOCKS = (
+    PreparedRead(lambda conversation_id: _lock_contact(_running(conversation_id=conversation_id)),
+                 conversation_id=0),
+    PreparedRead(lambda conversation_id: _lock_conversation(_running(conversation_id=conversation_id)),
+                 conversation_id=0),
+    PreparedRead(lambda conversation_id, locked: _held_session(_running(conversation_id=conversation_id),
+                                                               locked),
+                 conversation_id=0, locked=0),
+)
 
 
 def _locked_running(**filters) -> FlowSession | None:
@@ -226,26 +271,20 @@ def _locked_running(**filters) -> FlowSession | None:
     conversation's foreign keys, which takes a share lock on the contact: locking the other way
     round would deadlock with the customer's next message.
     """
-    running = FlowSession.objects.filter(status=FlowSession.Status.RUNNING, **filters)
-    # The lookup rides in the locks' statements (subqueries): one round trip fewer per step.
-    contact = Contact.all_objects.select_for_update().filter(
-        pk=Subquery(running.values("conversation__contact_id")[:1])
-    )
-    if not list(contact.values_list("pk", flat=True)):
+    if filters.keys() == {"conversation_id"}:
+        contact, conversation, session = _STEP_LOCKS
+        if not contact.all(**filters):
+            return None
+        locked = conversation.all(**filters)
+        return session.first(**filters, locked=locked[0]) if locked else None
+    running = _running(**filters)
+    if not list(_lock_contact(running)):
         return None
-    conversation = Conversation.objects.select_for_update(of=("self",)).filter(
-        pk=Subquery(running.values("conversation_id")[:1])
-    )
-    locked = list(conversation.values_list("pk", flat=True))
+    locked = list(_lock_conversation(running))
     if not locked:
         return None
-    return (
-        running.filter(conversation_id=locked[0])  # only a session whose conversation is held
-        .select_for_update(of=("self",))
-        .select_related("version", "flow", "conversation__contact", "conversation__inbox")
-        .defer("flow__graph")  # the draft: a step reads only its published version's
-        .first()
-    )
+    held = list(_held_session(running, locked[0]))
+    return held[0] if held else None
 
 
 def session_claim(

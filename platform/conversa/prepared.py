@@ -5,10 +5,11 @@ host's domain with its company and plan, a webhook's inbox), compiling and build
 times the statement: the host's lookup takes 1.2 ms of CPU through the ORM, 0.24 ms as bare SQL.
 
 A `PreparedRead` compiles one queryset shape the first time it is used, then runs that SQL with each
-call's values and builds the instances the ORM would: `Model.from_db`, with the rows of
-`select_related` attached by Django's own populators and the fields' converters applied. It is for
-plain reads only (filters, `select_related`, `only`, ordering, a slice): no prefetch, annotations,
-extra or raw SQL. Each call still reads the database: nothing is cached but the SQL.
+call's values and gives what the ORM would: model instances (`Model.from_db`, with the rows of
+`select_related` attached by Django's own populators), or the tuples or values of `values_list`,
+the fields' converters applied. It is for plain reads only (filters, subqueries, `select_related`,
+`only`, `select_for_update`, ordering, a slice): no prefetch, annotations or `values()` dicts. Each
+call still reads the database: nothing is cached but the SQL.
 
     _inbox = PreparedRead(
         lambda inbox_id: Inbox.objects.filter(pk=inbox_id, is_active=True)[:1], inbox_id=0
@@ -22,7 +23,12 @@ from dataclasses import dataclass
 
 from django.db import connections, router
 from django.db.models import QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import (
+    FlatValuesListIterable,
+    ModelIterable,
+    ValuesListIterable,
+    get_related_populators,
+)
 
 # Values no real call passes, by type, so each can be found among the compiled statement's
 # parameters and replaced by the call's value.
@@ -32,6 +38,7 @@ _MARKERS = {str: "\x00prepared-{n}\x00", int: -7_316_000_001}
 @dataclass(frozen=True)
 class _Compiled:
     model: type
+    kind: type  # the queryset's iterable: instances, tuples or flat values
     sql: str
     params: tuple
     slots: dict[str, int]  # parameter position of each named value
@@ -64,15 +71,19 @@ class PreparedRead:
             if len(found) != 1:
                 raise ValueError(f"{name!r} must reach the statement once, unchanged ({len(found)} found)")
             slots[name] = found[0]
-        klass_info, select = compiler.klass_info, compiler.select
-        if compiler.annotation_col_map or queryset._prefetch_related_lookups:
-            raise ValueError("a prepared read builds plain model instances only")
-        select_fields = klass_info["select_fields"]
-        fields = slice(select_fields[0], select_fields[-1] + 1)
+        kind, klass_info, select = queryset._iterable_class, compiler.klass_info, compiler.select
+        annotated = kind is ModelIterable and compiler.annotation_col_map
+        if kind not in (ModelIterable, ValuesListIterable, FlatValuesListIterable) \
+                or annotated or queryset._prefetch_related_lookups:
+            raise ValueError("a prepared read gives plain model instances or values_list rows only")
+        fields, init_list = slice(0, len(select)), []
+        if kind is ModelIterable:
+            select_fields = klass_info["select_fields"]
+            fields = slice(select_fields[0], select_fields[-1] + 1)
+            init_list = [column[0].target.attname for column in select[fields]]
         return _Compiled(
-            model=klass_info["model"], sql=sql, params=tuple(params), slots=slots,
-            init_list=[column[0].target.attname for column in select[fields]], fields=fields,
-            select=select, klass_info=klass_info,
+            model=queryset.model, kind=kind, sql=sql, params=tuple(params), slots=slots,
+            init_list=init_list, fields=fields, select=select, klass_info=klass_info,
             converters=compiler.get_converters([column[0] for column in select]),
         )
 
@@ -93,14 +104,15 @@ class PreparedRead:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
+        if compiled.converters:
+            rows = [_converted(row, compiled.converters, connection) for row in rows]
+        if compiled.kind is FlatValuesListIterable:
+            return [row[0] for row in rows]
+        if compiled.kind is ValuesListIterable:
+            return [tuple(row) for row in rows]
         populators = get_related_populators(compiled.klass_info, compiled.select, db)
         found = []
         for row in rows:
-            if compiled.converters:
-                row = list(row)
-                for position, (converters, expression) in compiled.converters.items():
-                    for converter in converters:
-                        row[position] = converter(row[position], expression, connection)
             obj = compiled.model.from_db(db, compiled.init_list, row[compiled.fields])
             for populator in populators:
                 populator.populate(row, obj)
@@ -110,3 +122,12 @@ class PreparedRead:
     def first(self, **values):
         rows = self.all(**values)
         return rows[0] if rows else None
+
+
+def _converted(row, converters: dict, connection) -> list:
+    row = list(row)
+    for position, (functions, expression) in converters.items():
+        for convert in functions:
+            row[position] = convert(row[position], expression, connection)
+    return row
+

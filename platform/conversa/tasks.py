@@ -15,6 +15,7 @@ from huey.contrib.djhuey import HUEY, close_db
 from huey.signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_EXECUTING
 
 from conversa import metrics
+from conversa.prepared import PreparedRead
 from conversa.schemas import SCHEMA_NAME_RE
 
 # When each running task started, by task id (a worker runs several at once in threads).
@@ -32,6 +33,13 @@ def _task_finished(signal, task, *args, **kwargs):
     if started is not None:
         outcome = "complete" if signal == SIGNAL_COMPLETE else "error"
         metrics.observe(metrics.TASK_DURATION, time.perf_counter() - started, task=task.name, outcome=outcome)
+
+
+# Every task asks it: compiled once (`conversa.prepared`), read each time.
+_company_with_schema = PreparedRead(
+    lambda schema_name: get_tenant_model().objects.filter(schema_name=schema_name).values_list("pk")[:1],
+    schema_name="",
+)
 
 
 class TenantSchemaRequired(ValueError):
@@ -80,7 +88,7 @@ def tenant_task(*, retries=0, retry_delay=0, retry_backoff=0, name=None, **setti
             # a worker without it must not pass them to the task.
             kwargs.pop("sentry_headers", None)
             check_tenant_schema(schema_name)
-            if not get_tenant_model().objects.filter(schema_name=schema_name).exists():
+            if not _company_with_schema.all(schema_name=schema_name):
                 raise TenantSchemaRequired(f"no company has the schema {schema_name!r}")
             with schema_context(schema_name):
                 return fn(schema_name, *args, **kwargs)
