@@ -8,8 +8,16 @@ from apps.accounts.permissions import Actor
 from apps.inboxes.models import Inbox
 from apps.teams.models import Team, TeamMember
 from conversa.errors import NotFound
+from conversa.prepared import PreparedRead
 
 _CACHE = "_conversa_team_ids"
+
+
+# Every request of an agent asks it (the visibility selector): compiled once (`conversa.prepared`).
+_team_ids_read = PreparedRead(
+    lambda user_id: TeamMember.objects.filter(user_id=user_id).order_by().values_list("team_id", flat=True),
+    user_id=0,
+)
 
 
 def team_ids_of(user: User) -> frozenset[int]:
@@ -17,7 +25,7 @@ def team_ids_of(user: User) -> frozenset[int]:
     every visibility check of the request asks it."""
     cached = getattr(user, _CACHE, None)
     if cached is None:
-        cached = frozenset(TeamMember.objects.filter(user_id=user.pk).values_list("team_id", flat=True))
+        cached = frozenset(_team_ids_read.all(user_id=user.pk))
         setattr(user, _CACHE, cached)
     return cached
 
