@@ -37,7 +37,8 @@ def _task_finished(signal, task, *args, **kwargs):
 
 # Every task asks it: compiled once (`conversa.prepared`), read each time.
 _company_with_schema = PreparedRead(
-    lambda schema_name: get_tenant_model().objects.filter(schema_name=schema_name).values_list("pk")[:1],
+    lambda schema_name: get_tenant_model().objects.filter(schema_name=schema_name)
+    .order_by().values_list("pk")[:1],
     schema_name="",
 )
 
