@@ -29,6 +29,7 @@ from django.db.models.query import (
     ValuesListIterable,
     get_related_populators,
 )
+from django.db.transaction import TransactionManagementError
 
 # Values no real call passes, by type, so each can be found among the compiled statement's
 # parameters and replaced by the call's value.
@@ -39,6 +40,7 @@ _MARKERS = {str: "\x00prepared-{n}\x00", int: -7_316_000_001}
 class _Compiled:
     model: type
     kind: type  # the queryset's iterable: instances, tuples or flat values
+    locks: bool  # select_for_update: only inside a transaction, as the ORM requires
     sql: str
     params: tuple
     slots: dict[str, int]  # parameter position of each named value
@@ -82,7 +84,8 @@ class PreparedRead:
             fields = slice(select_fields[0], select_fields[-1] + 1)
             init_list = [column[0].target.attname for column in select[fields]]
         return _Compiled(
-            model=queryset.model, kind=kind, sql=sql, params=tuple(params), slots=slots,
+            model=queryset.model, kind=kind, locks=queryset.query.select_for_update,
+            sql=sql, params=tuple(params), slots=slots,
             init_list=init_list, fields=fields, select=select, klass_info=klass_info,
             converters=compiler.get_converters([column[0] for column in select]),
         )
@@ -101,6 +104,8 @@ class PreparedRead:
             params[position] = values[name]
         db = router.db_for_read(compiled.model)
         connection = connections[db]
+        if compiled.locks and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
