@@ -75,4 +75,3 @@ def verified_access_token(raw: str, request=None) -> TenantAccessToken | None:
     if request is not None:
         request._verified_access_token = (raw, token)
     return token
-
