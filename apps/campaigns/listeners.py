@@ -33,7 +33,6 @@ from apps.contacts.services import contact_set_opt_out
 from apps.conversations import events as conversation_events
 from apps.conversations.models import DELIVERY_UNKNOWN, Message, TimelineEvent
 from conversa.events import Event, publish, subscribe_batch
-from tenants.models import Company
 from tenants.usage import usage_increment
 
 logger = logging.getLogger("conversa.campaigns")
@@ -166,8 +165,9 @@ def recipients_apply_statuses(statuses: list[dict]) -> int:
         for fields, recipients in by_fields.items():
             CampaignRecipient.objects.bulk_update(recipients, sorted(fields))
         if newly_sent:
-            company = Company.objects.get(schema_name=connection.schema_name)
-            usage_increment(company_id=company.pk, counter="outbound_messages", amount=newly_sent)
+            usage_increment(
+                schema_name=connection.schema_name, counter="outbound_messages", amount=newly_sent
+            )
         for campaign_id in sorted({recipient.campaign_id for recipient, _, _ in changed.values()}):
             publish(CAMPAIGN_PROGRESS, {"campaign_id": campaign_id})
     return len(changed)

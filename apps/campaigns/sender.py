@@ -384,8 +384,7 @@ class Sender:
         with self.lock:
             amount, self.sent_uncounted = self.sent_uncounted, 0
         if amount:
-            company_id = Company.objects.filter(schema_name=self.schema).values_list("pk", flat=True).get()
-            usage_increment(company_id=company_id, counter="outbound_messages", amount=amount)
+            usage_increment(schema_name=self.schema, counter="outbound_messages", amount=amount)
 
     def wait_for_slot(self, campaign: Campaign, token: str) -> bool:
         """Take a slot of the inbox's budget; False if the campaign was stopped meanwhile."""

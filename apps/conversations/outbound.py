@@ -38,7 +38,7 @@ from conversa.redis import get_redis, redis_key
 from tenants import databases
 from tenants.limits import PlanLimitReached, lock_current_company
 from tenants.models import Company, MonthlyUsage
-from tenants.usage import month_start, usage_for_month, usage_increment_current
+from tenants.usage import month_start, usage_for_month, usage_increment
 
 logger = logging.getLogger("conversa.outbound")
 
@@ -555,7 +555,7 @@ def _mark_sent(message: Message, provider_message_id: str) -> None:
         current.save(update_fields=[
             "provider_message_id", "sent_at", "status", "claimed_until", "error_code"
         ])
-        usage_increment_current(counter="outbound_messages")
+        usage_increment(schema_name=connection.schema_name, counter="outbound_messages")
         publish(events.MESSAGE_UPDATED, {"message_id": current.pk})
 
 

@@ -23,7 +23,6 @@ from conversa.events import publish
 from conversa.files.images import ImageRejected, check_image_header, process_image
 from conversa.files.sniffing import check_size, safe_filename, sniff_file
 from tenants.limits import PlanLimitReached, lock_current_company
-from tenants.models import Company
 from tenants.usage import usage_increment
 
 logger = logging.getLogger("conversa.media")
@@ -71,7 +70,7 @@ def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uplo
             media.storage_name = storage.save(storage.storage_name(media.key), fileobj)
         media.pk, media._state.adding = None, True  # an attempt after an aborted one inserts afresh
         media.save()
-        usage_increment(company_id=_company_id(), counter="storage_bytes", amount=size)
+        usage_increment(schema_name=connection.schema_name, counter="storage_bytes", amount=size)
         schema = connection.schema_name
         transaction.on_commit(lambda: committed.append(True))
         transaction.on_commit(lambda: enqueue_scan(schema, media.pk))
@@ -84,10 +83,6 @@ def _quarantine(*, fileobj, size: int, sniffed, filename: str, source: str, uplo
         if not committed:  # an error after the commit (queueing the scan) leaves a kept file alone
             storage.delete(media.storage_name)
         raise
-
-
-def _company_id() -> int:
-    return Company.objects.values_list("pk", flat=True).get(schema_name=connection.schema_name)
 
 
 def enqueue_scan(schema_name: str, media_id: int, delay: float | None = None) -> None:

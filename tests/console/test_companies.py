@@ -24,7 +24,7 @@ def test_the_list_shows_plan_status_counts_and_this_months_usage(console, make_c
     company = make_company(plan="pro")
     make_user(company)
     make_inbox(company)
-    usage_increment(company_id=company.pk, counter="outbound_messages", amount=7)
+    usage_increment(schema_name=company.schema_name, counter="outbound_messages", amount=7)
     company_counts_refresh(company=company)
 
     page = console.get("/console/", q=company.slug).content.decode()
@@ -96,7 +96,7 @@ def test_a_taken_or_bad_slug_is_shown_on_the_form(console, alpha):
 
 def test_the_company_page_shows_live_counts_and_twelve_months_of_usage(console, make_company):
     company = make_company()
-    usage_increment(company_id=company.pk, counter="outbound_messages", amount=25)
+    usage_increment(schema_name=company.schema_name, counter="outbound_messages", amount=25)
     make_user(company)
 
     page = console.get(f"/console/companies/{company.pk}/").content.decode()

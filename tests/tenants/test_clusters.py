@@ -83,7 +83,7 @@ def test_a_company_on_each_server_is_served_by_one_process_without_cross_talk(se
         assert connection.settings_dict["NAME"] == NAME
         assert list(Contact.objects.values_list("name", flat=True)) == [far_name]
         assert Company.objects.get(schema_name=far.schema_name).pk == far.pk
-        usage_increment(company_id=far.pk, counter="outbound_messages")
+        usage_increment(schema_name=far.schema_name, counter="outbound_messages")
     assert connection.settings_dict["NAME"] == connections[databases.PLATFORM].settings_dict["NAME"]
     assert MonthlyUsage.objects.get(company_id=far.pk).outbound_messages == 1
     with schema_context(near.schema_name):

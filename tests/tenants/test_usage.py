@@ -23,7 +23,7 @@ def test_concurrent_increments_are_never_lost(live_db, make_live_company):
         barrier.wait()
         try:
             for _ in range(25):
-                usage_increment(company_id=company.pk, counter="outbound_messages")
+                usage_increment(schema_name=company.schema_name, counter="outbound_messages")
         finally:
             connections.close_all()
 
@@ -40,8 +40,8 @@ def test_concurrent_increments_are_never_lost(live_db, make_live_company):
 def test_counters_are_per_calendar_month(alpha):
     january = dt.datetime(2026, 1, 31, 23, 59, tzinfo=dt.UTC)
     february = dt.datetime(2026, 2, 1, 0, 0, tzinfo=dt.UTC)
-    usage_increment(company_id=alpha.pk, counter="storage_bytes", amount=1000, at=january)
-    usage_increment(company_id=alpha.pk, counter="storage_bytes", amount=5, at=february)
+    usage_increment(schema_name=alpha.schema_name, counter="storage_bytes", amount=1000, at=january)
+    usage_increment(schema_name=alpha.schema_name, counter="storage_bytes", amount=5, at=february)
     assert usage_for_month(company_id=alpha.pk, at=january)["storage_bytes"] == 1000
     assert usage_for_month(company_id=alpha.pk, at=february) == {"outbound_messages": 0, "storage_bytes": 5}
 
@@ -49,7 +49,7 @@ def test_counters_are_per_calendar_month(alpha):
 @pytest.mark.django_db
 def test_unknown_counters_are_a_programming_error(alpha):
     with pytest.raises(ValueError):
-        usage_increment(company_id=alpha.pk, counter="anything")
+        usage_increment(schema_name=alpha.schema_name, counter="anything")
 
 
 # --- no lock cycle between an upload and the worker's counters -----------------------------------
@@ -88,7 +88,7 @@ def _count_a_send(company, results: dict) -> None:
     try:
         results["worker_pid"] = _backend_pid()
         with transaction.atomic():
-            usage_increment(company_id=company.pk, counter="outbound_messages")
+            usage_increment(schema_name=company.schema_name, counter="outbound_messages")
         results["worker"] = "ok"
     except Exception as exc:  # reported to the test's thread
         results["worker"] = exc
@@ -220,7 +220,7 @@ def _race_two_sends(company, api):
     from apps.conversations.models import Message
     from tests.fixtures.messaging import make_inbox, receive
 
-    usage_increment(company_id=company.pk, counter="outbound_messages", amount=2)
+    usage_increment(schema_name=company.schema_name, counter="outbound_messages", amount=2)
     inbox = make_inbox(company)
     conversation_id = receive(company, inbox).conversation_id
     token = api(company).login(f"admin@{company.slug}.example.com")["access"]
