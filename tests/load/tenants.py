@@ -25,7 +25,6 @@ to every company.
 
 import argparse
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -186,10 +185,10 @@ def _additive_migration_seconds() -> tuple[float, int]:
     """`migrate_schemas --executor=multiprocessing` with the next release's additive migration."""
     seconds, result = _common.run_manage("migrate_schemas", "--noinput", "--executor=multiprocessing",
                                          env={"DJANGO_SETTINGS_MODULE": "tests.load.next_release_settings"})
-    # One company is migrated by Django's executor ("[1/1 (100%) multiprocessing:SCHEMA]"), the
-    # others replay its SQL ("[replay:SCHEMA] done").
-    visited = set(re.findall(r"(?:standard|multiprocessing|replay):(\S+?)\]", result.stdout))
-    return seconds, len(visited - {"public", "tenant_template"})
+    from tests.fixtures.migrations import visited_schemas
+
+    # One company is migrated by Django's executor, the others replay its SQL.
+    return seconds, len(visited_schemas(result.stdout))
 
 
 def _ms(values: list[float], pct: float) -> str:

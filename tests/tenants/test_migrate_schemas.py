@@ -5,7 +5,6 @@ multiprocessing executor (it used to hang for good with DB_POOL on), and keeps t
 Subprocesses under a timeout, so a hang is a failure.
 """
 
-import re
 import subprocess
 import sys
 
@@ -15,8 +14,7 @@ from tenants.models import Company
 from tenants.schema_versions import tenant_migrations_stamp
 from tests.conversa.test_fork_safe_pool import pooled_env
 from tests.fixtures.live import ROOT
-
-VISITED = re.compile(r"(?:standard|multiprocessing|replay):(\S+?)\]")
+from tests.fixtures.migrations import visited_schemas
 
 
 def migrate(*options: str) -> tuple[str, set[str]]:
@@ -25,8 +23,7 @@ def migrate(*options: str) -> tuple[str, set[str]]:
         cwd=ROOT, env=pooled_env(), capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    visited = set(VISITED.findall(done.stdout))
-    return done.stdout, visited - {"public", "tenant_template"}
+    return done.stdout, visited_schemas(done.stdout)
 
 
 def test_only_schemas_behind_the_code_are_migrated_and_stamped(make_live_company):
