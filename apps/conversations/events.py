@@ -125,6 +125,8 @@ def _conversation_frames(events):
 
 
 def _conversation_frame(event, conversation):
+    # The row may have been read for another event of the batch: a new message's update still has
+    # no frame of its own.
     if conversation is None or event.data.get(WITH_MESSAGE):
         return None
     audience = conversation_audience(conversation)
