@@ -5,12 +5,16 @@ Keyset rather than offset: pages stay stable while new rows arrive and cost the 
 
 import base64
 import json
+import threading
+from collections.abc import Sequence
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from ninja import Schema
 
 from conversa.errors import ValidationFailed
+from conversa.prepared import PreparedRead, filter_key, preparable
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -36,19 +40,37 @@ def _decode(cursor: str) -> list:
     return values
 
 
-def paginate(queryset: QuerySet, *, cursor: str | None, limit: int,
-             ordering: tuple[str, ...] = ("-id",)) -> tuple[list, str | None]:
-    """One page of `queryset` ordered by `ordering` (whose last field must be unique)."""
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(details=[{
             "field": "limit", "message": _("Must be between 1 and %(max)d.") % {"max": MAX_LIMIT},
         }])
+
+
+def _cursor_values(model, cursor: str | None, fields: Sequence[str]) -> list | None:
+    """The cursor's values as their fields' Python values (None for the first page)."""
+    if not cursor:
+        return None
+    values = _decode(cursor)
+    if len(values) != len(fields):
+        raise ValidationFailed(details=[{"field": "cursor", "message": _("Invalid cursor.")}])
+    try:
+        return [
+            None if value is None else model._meta.get_field(field).to_python(value)
+            for field, value in zip(fields, values, strict=True)
+        ]
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise ValidationFailed(details=[{"field": "cursor", "message": _("Invalid cursor.")}]) from exc
+
+
+def paginate(queryset: QuerySet, *, cursor: str | None, limit: int,
+             ordering: tuple[str, ...] = ("-id",)) -> tuple[list, str | None]:
+    """One page of `queryset` ordered by `ordering` (whose last field must be unique)."""
+    _check_limit(limit)
     fields = [name.lstrip("-") for name in ordering]
     queryset = queryset.order_by(*ordering)
-    if cursor:
-        values = _decode(cursor)
-        if len(values) != len(fields):
-            raise ValidationFailed(details=[{"field": "cursor", "message": _("Invalid cursor.")}])
+    values = _cursor_values(queryset.model, cursor, fields)
+    if values is not None:
         queryset = queryset.filter(_after(ordering, values))
     rows = list(queryset[: limit + 1])
     has_more = len(rows) > limit
@@ -60,8 +82,7 @@ def paginate(queryset: QuerySet, *, cursor: str | None, limit: int,
 
 
 def _value(row, field: str):
-    value = getattr(row, field)
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    return _json_value(getattr(row, field))
 
 
 def _after(ordering: tuple[str, ...], values: list) -> Q:
@@ -92,3 +113,71 @@ def page_of(queryset: QuerySet, params: PageParams, *, ordering: tuple[str, ...]
     """A list route's answer: one page of `queryset` as `{"items": [...], "next_cursor": …}`."""
     items, next_cursor = paginate(queryset, cursor=params.cursor, limit=params.limit, ordering=ordering)
     return {"items": items, "next_cursor": next_cursor}
+
+
+class PreparedPages:
+    """Cursor pages of a list route read as rows of `columns`, with the statement of each shape of
+    filters compiled once per process (`conversa.prepared`).
+
+    The route still builds its queryset through its selector on every request (visibility,
+    permissions, filters); `filter_key` names that queryset's filters exactly, and the statement
+    compiled for the first queryset of a key serves every later one, with the cursor's values put
+    in its place. Filters a key cannot name (a search's subqueries) are read through the ORM.
+    """
+
+    def __init__(self, *, columns: Sequence[str], ordering: tuple[str, ...], shapes: int = 1024):
+        self.columns, self.ordering = tuple(columns), ordering
+        self._fields = [name.lstrip("-") for name in ordering]
+        # The cursor is made of the last row's ordering fields, which are among the columns.
+        self._cursor_columns = [self.columns.index(field) for field in self._fields]
+        self._shapes = shapes
+        self._reads: dict[tuple, PreparedRead] = {}
+        self._lock = threading.Lock()
+
+    def page(self, queryset: QuerySet, params: PageParams) -> tuple[list[tuple], str | None]:
+        """(rows as tuples of `columns`, the next page's cursor or None)."""
+        _check_limit(params.limit)
+        after = _cursor_values(queryset.model, params.cursor, self._fields)
+        read, values = self._prepared(queryset, after, params.limit)
+        if read is None:
+            rows = list(self._rows(queryset, after, params.limit))
+        else:
+            rows = read.all(**values)
+        next_cursor = None
+        if len(rows) > params.limit:
+            rows = rows[:params.limit]
+            last = rows[-1]
+            next_cursor = _encode([_json_value(last[column]) for column in self._cursor_columns])
+        return rows, next_cursor
+
+    def _rows(self, queryset: QuerySet, after: list | None, limit: int) -> QuerySet:
+        rows = queryset.select_related(None).order_by(*self.ordering)
+        if after is not None:
+            rows = rows.filter(_after(self.ordering, after))
+        return rows.values_list(*self.columns)[: limit + 1]
+
+    def _prepared(self, queryset: QuerySet, after: list | None, limit: int):
+        """The prepared read of this queryset's shape and its values, or (None, None)."""
+        key = filter_key(queryset)
+        if key is None or not all(value is None or preparable(value) for value in after or ()):
+            return None, None
+        # A NULL in the cursor changes the statement (`IS NULL`); its other values are parameters.
+        nulls = None if after is None else tuple(value is None for value in after)
+        values = {f"after_{n}": value for n, value in enumerate(after or ()) if value is not None}
+        shape = (key, limit, nulls)
+        read = self._reads.get(shape)
+        if read is None:
+            def build(**named):
+                cursor = None if after is None else [named.get(f"after_{n}") for n in range(len(after))]
+                return self._rows(queryset, cursor, limit)
+
+            read = PreparedRead(build, **values)
+            with self._lock:
+                if len(self._reads) >= self._shapes:  # the oldest shape goes first
+                    self._reads.pop(next(iter(self._reads)))
+                read = self._reads.setdefault(shape, read)
+        return read, values
+
+
+def _json_value(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -74,8 +74,12 @@ def backoff_seconds(attempt: int) -> float:
 
 
 def within_service_window(conversation: Conversation, now: dt.datetime | None = None) -> bool:
-    last = conversation.contact.last_inbound_at
-    return last is not None and (now or timezone.now()) - last <= SERVICE_WINDOW
+    return service_window_open(conversation.contact.last_inbound_at, now or timezone.now())
+
+
+def service_window_open(last_inbound_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a customer whose last message came at `last_inbound_at` may get free-form messages."""
+    return last_inbound_at is not None and now - last_inbound_at <= SERVICE_WINDOW
 
 
 _send_settings_read = PreparedRead(

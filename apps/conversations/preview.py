@@ -39,3 +39,10 @@ def preview_parts(preview: str) -> tuple[str, str]:
         kind, _sep, text = preview[1:].partition(KIND_MARK)
         return str(KIND_LABELS.get(kind, kind)), text
     return "", preview
+
+
+def preview_line(preview: str) -> str:
+    """A stored preview as one line of text in the active language ("📷 Photo Invoice")."""
+    if not preview.startswith(KIND_MARK):
+        return preview
+    return " ".join(part for part in preview_parts(preview) if part)

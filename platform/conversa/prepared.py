@@ -11,29 +11,59 @@ the fields' converters applied. It is for plain reads only (filters, subqueries,
 `only`, `select_for_update`, ordering, a slice): no prefetch, annotations or `values()` dicts. Each
 call still reads the database: nothing is cached but the SQL.
 
+`filter_key` tells when two querysets' filters compile alike, so that a route whose filters vary
+per caller (the conversation list: a role, teams, a status) can keep one prepared read per shape.
+
     _inbox = PreparedRead(
         lambda inbox_id: Inbox.objects.filter(pk=inbox_id, is_active=True)[:1], inbox_id=0
     )
     inbox = _inbox.first(inbox_id=12)
 """
 
+import datetime as dt
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connections, router
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.expressions import Col
+from django.db.models.lookups import Lookup
 from django.db.models.query import (
     FlatValuesListIterable,
     ModelIterable,
     ValuesListIterable,
     get_related_populators,
 )
+from django.db.models.sql.where import WhereNode
 from django.db.transaction import TransactionManagementError
 
 # Values no real call passes, by type, so each can be found among the compiled statement's
-# parameters and replaced by the call's value.
-_MARKERS = {str: "\x00prepared-{n}\x00", int: -7_316_000_001}
+# parameters and replaced by the call's value. Two sets: a statement is compiled with each, and only
+# the parameters that hold a marker may differ between the two (a value transformed on its way, as
+# `icontains` wraps it in `%`, would differ elsewhere).
+_MARKERS = (
+    {str: "\x00prepared-{n}\x00", int: -7_316_000_001,
+     dt.datetime: dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC)},
+    {str: "\x00prepared-{n}-b\x00", int: -7_316_100_001,
+     dt.datetime: dt.datetime(1902, 3, 4, 5, 6, 7, tzinfo=dt.UTC)},
+)
+
+
+def _marker(kind: int, sample, n: int):
+    marker = _MARKERS[kind][type(sample)]
+    if isinstance(marker, str):
+        return marker.format(n=n)
+    if isinstance(marker, int):
+        return marker - n
+    return marker + dt.timedelta(microseconds=n)
+
+
+def preparable(value) -> bool:
+    """Whether a value of this type can be a prepared read's named value."""
+    return type(value) in _MARKERS[0]
 
 
 @dataclass(frozen=True)
@@ -43,7 +73,7 @@ class _Compiled:
     locks: bool  # select_for_update: only inside a transaction, as the ORM requires
     sql: str
     params: tuple
-    slots: dict[str, int]  # parameter position of each named value
+    slots: dict[str, tuple[int, ...]]  # parameter positions of each named value
     init_list: list[str]
     fields: slice
     select: list
@@ -54,25 +84,30 @@ class _Compiled:
 class PreparedRead:
     def __init__(self, build: Callable[..., QuerySet], **samples):
         """`build(**values)` returns the queryset; `samples` name its values, each with one of
-        its type (str or int), used once to find where the value goes in the statement."""
+        its type (str, int or an aware datetime), used to find where the value goes in the
+        statement."""
         self._build, self._samples = build, samples
         self._compiled: _Compiled | None = None
         self._lock = threading.Lock()
 
     def _compile(self) -> _Compiled:
-        markers = {}
-        for n, (name, sample) in enumerate(self._samples.items()):
-            marker = _MARKERS[type(sample)]
-            markers[name] = marker.format(n=n) if isinstance(marker, str) else marker - n
+        markers, others = (
+            {name: _marker(kind, sample, n) for n, (name, sample) in enumerate(self._samples.items())}
+            for kind in (0, 1)
+        )
         queryset = self._build(**markers)
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
+        other_sql, other_params = self._build(**others).query.get_compiler(using=queryset.db).as_sql()
         slots = {}
         for name, marker in markers.items():
-            found = [position for position, value in enumerate(params) if value == marker]
-            if len(found) != 1:
-                raise ValueError(f"{name!r} must reach the statement once, unchanged ({len(found)} found)")
-            slots[name] = found[0]
+            found = tuple(position for position, value in enumerate(params) if value == marker)
+            if not found or any(other_params[position] != others[name] for position in found):
+                raise ValueError(f"{name!r} must reach the statement unchanged")
+            slots[name] = found
+        varying = {p for p, (one, other) in enumerate(zip(params, other_params, strict=True)) if one != other}
+        if other_sql != sql or varying != {p for found in slots.values() for p in found}:
+            raise ValueError("the statement must depend on its named values only where they stand")
         kind, klass_info, select = queryset._iterable_class, compiler.klass_info, compiler.select
         annotated = kind is ModelIterable and compiler.annotation_col_map
         if kind not in (ModelIterable, ValuesListIterable, FlatValuesListIterable) \
@@ -100,8 +135,9 @@ class PreparedRead:
     def all(self, **values) -> list:
         compiled = self._prepared()
         params = list(compiled.params)
-        for name, position in compiled.slots.items():
-            params[position] = values[name]
+        for name, positions in compiled.slots.items():
+            for position in positions:
+                params[position] = values[name]
         db = router.db_for_read(compiled.model)
         connection = connections[db]
         if compiled.locks and connection.get_autocommit():
@@ -136,3 +172,58 @@ def _converted(row, converters: dict, connection) -> list:
             row[position] = convert(row[position], expression, connection)
     return row
 
+
+
+_KEYED_VALUES = (type(None), bool, int, str, float, Decimal, dt.datetime, dt.date, dt.time, uuid.UUID)
+
+
+def filter_key(queryset: QuerySet) -> tuple | None:
+    """A key equal for two querysets of one model whose filters compile to the same SQL with the same
+    parameters; None when the filters hold something it cannot tell apart (a subquery, an
+    expression, an annotation, a raw clause), which then goes through the ORM.
+
+    It names every lookup with its column and value and every join, so two callers whose filters
+    differ (another user, other teams) never share a key; reading the tree costs a few microseconds
+    where compiling it costs a few hundred."""
+    query = queryset.query
+    if (query.annotations or query.extra or query.extra_tables or query.combinator or query.is_sliced
+            or query.select_for_update or query.group_by is not None):
+        return None
+    joins = tuple(
+        (alias, type(join).__name__, join.table_name, getattr(join, "join_type", None),
+         getattr(join, "parent_alias", None), getattr(join, "filtered_relation", None) is not None)
+        for alias, join in query.alias_map.items()
+    )
+    where = _node_key(query.where)
+    if where is None:
+        return None
+    return (query.model, query.distinct, tuple(query.distinct_fields), joins, where)
+
+
+def _node_key(node) -> tuple | None:
+    if isinstance(node, WhereNode):
+        children = tuple(_node_key(child) for child in node.children)
+        if None in children:
+            return None
+        return (node.connector, node.negated, children)
+    if not isinstance(node, Lookup) or type(node.lhs) is not Col or node.bilateral_transforms:
+        return None
+    value = _value_key(node.rhs)
+    if value is None:
+        return None
+    lhs = node.lhs
+    return (type(node), lhs.alias, lhs.target.model, lhs.target.column, value)
+
+
+def _value_key(value) -> tuple | None:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if not value:  # an empty IN compiles to nothing at all (EmptyResultSet)
+            return None
+        items = tuple(_value_key(item) for item in value)
+        return None if None in items else (type(value), items)
+    if isinstance(value, Model):
+        return (type(value), value.pk) if type(value.pk) in _KEYED_VALUES else None
+    if type(value) in _KEYED_VALUES:
+        # The type too: 1, 1.0 and True are equal keys of a dict but not the same parameter.
+        return (type(value), value)
+    return None

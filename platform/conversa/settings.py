@@ -89,6 +89,8 @@ TENANT_BASE_SCHEMA = env.str("TENANT_TEMPLATE_SCHEMA", default="tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
 # Schemas cloned ahead of time so that a new company is a rename (see tenants/schema_pool.py).
 TENANT_SCHEMA_POOL_SIZE = env.int("TENANT_SCHEMA_POOL_SIZE", default=3)
+# Requests a web process runs through Django at once (`conversa.asgi_handler`); more wait their turn.
+WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=4)
 PUBLIC_SCHEMA_URLCONF = "conversa.urls_public"
 ROOT_URLCONF = "conversa.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False

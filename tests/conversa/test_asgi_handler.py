@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 from asgiref.testing import ApplicationCommunicator
 
@@ -44,3 +45,29 @@ def test_sequential_requests_share_one_thread_and_a_burst_keeps_a_bounded_few():
     # The threads the burst needed beyond those kept end; later requests start none.
     assert len(after_more) <= IDLE_THREADS_KEPT
     assert len(handler._idle) <= IDLE_THREADS_KEPT
+
+
+def test_no_more_requests_run_django_at_once_than_the_setting_allows(settings):
+    settings.WEB_REQUEST_THREADS = 2
+    handler = SyncChainASGIHandler()
+    serve, running, most = handler.get_response, [], []
+    lock = threading.Lock()
+
+    def slow_response(request):
+        with lock:
+            running.append(1)
+            most.append(len(running))
+        time.sleep(0.05)  # a request waiting on its database
+        with lock:
+            running.pop()
+        return serve(request)
+
+    handler.get_response = slow_response
+
+    async def burst():
+        await asyncio.gather(*(get_health(handler) for _ in range(8)))
+
+    started = time.perf_counter()
+    asyncio.run(burst())
+    assert max(most) == 2 and len(most) == 8  # every request answered 200, two at a time
+    assert time.perf_counter() - started >= 4 * 0.05

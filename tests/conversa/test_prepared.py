@@ -3,7 +3,7 @@ the shapes it can serve."""
 
 import pytest
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
@@ -62,10 +62,23 @@ def test_a_webhooks_inbox_comes_with_its_credentials_and_only_while_active(alpha
         assert active_inbox(inbox.pk, "twilio") is None
 
 
+def test_a_value_used_twice_is_put_in_both_places(alpha):
+    inbox = make_inbox(alpha, provider="sandbox")
+    twice = PreparedRead(lambda pk: Inbox.objects.filter(Q(pk=pk) | Q(pk__lt=pk), pk__gte=pk), pk=0)
+    with schema_context(alpha.schema_name):
+        assert [found.pk for found in twice.all(pk=inbox.pk)] == [inbox.pk]
+        assert twice.all(pk=inbox.pk + 1) == []
+
+
 def test_a_shape_it_cannot_serve_is_refused_when_first_used():
-    twice = PreparedRead(lambda name: Inbox.objects.filter(name=name, provider=name), name="")
-    with pytest.raises(ValueError, match="once"):
-        twice.first(name="Support")
+    wrapped = PreparedRead(lambda name: Inbox.objects.filter(name__icontains=name), name="")
+    with pytest.raises(ValueError, match="unchanged"):  # '%name%' is not the value passed
+        wrapped.first(name="Support")
+    also_wrapped = PreparedRead(
+        lambda name: Inbox.objects.filter(provider=name, name__icontains=name), name=""
+    )
+    with pytest.raises(ValueError, match="only where they stand"):
+        also_wrapped.first(name="Support")
     counted = PreparedRead(lambda name: Inbox.objects.filter(name=name).annotate(n=Count("pk")), name="")
     with pytest.raises(ValueError, match="plain model instances"):
         counted.first(name="Support")

@@ -1,11 +1,11 @@
 """Benchmark: a menu flow answering customers through the sandbox hook — inbound → bot reply queued.
 
     .venv/bin/python tests/load/flows.py [--rate 50] [--seconds 20] [--server-workers 1]
-        [--huey-threads 4] [--keep] [--keep-logs]
+        [--workers 2] [--huey-threads 2] [--keep] [--keep-logs]
 
 In a throwaway database `conversa_bench_flows`: one company (plan enterprise) with a sandbox inbox and
 a published flow on it (new conversation → a greeting and a 2-option menu; option 1 → a question),
-uvicorn and one Huey consumer as subprocesses. The script posts customer messages to
+uvicorn and `--workers` Huey consumers (one per core, as a deployment runs them) as subprocesses. The script posts customer messages to
 `POST /hooks/sandbox/{inbox}` at `--rate` a second (open loop, one new customer each) for
 `--seconds`, then every customer answers "1" at the same rate. For each message it records when the
 request started; latency = the `created_at` of the bot's first reply to it (the outbound Message row,
@@ -150,6 +150,24 @@ def _wait_for(company, reply_text: str, expected: int, timeout: float) -> dict:
         time.sleep(0.5)
 
 
+def _wait_delivered(company, timeout: float) -> int:
+    """Wait until every bot message has left (the sandbox accepted it); returns those still pending.
+
+    The answers are measured at their own rate, not behind the deliveries the greetings left queued.
+    """
+    from django_tenants.utils import schema_context
+
+    from apps.conversations.models import Message
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with schema_context(company.schema_name):
+            pending = Message.objects.filter(direction="outbound", status="pending").count()
+        if not pending or time.monotonic() > deadline:
+            return pending
+        time.sleep(0.5)
+
+
 def _latencies(started: dict, replied: dict) -> list[float]:
     return [(replied[phone] - at) * 1000 for phone, at in started.items() if phone in replied]
 
@@ -262,7 +280,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50, help="new conversations (then answers) per second")
     parser.add_argument("--seconds", type=float, default=20, help="how long each phase posts")
     parser.add_argument("--server-workers", type=int, default=1, help="uvicorn --workers")
-    parser.add_argument("--huey-threads", type=int, default=4, help="worker threads of the Huey consumer")
+    parser.add_argument("--workers", type=int, default=2, help="Huey consumer processes")
+    parser.add_argument("--huey-threads", type=int, default=2, help="worker threads of each Huey consumer")
     parser.add_argument("--keep-logs", action="store_true", help="keep the server's and worker's logs")
     parser.add_argument("--cost", action="store_true", help="statements and CPU per conversation, in-process")
     parser.add_argument("--count", type=int, default=50, help="--cost: conversations")
@@ -297,7 +316,8 @@ def main() -> None:
         _common.check_machine_idle()
         stack = _common.LiveStack()
         stack.start_server(workers=args.server_workers)
-        stack.start_worker(threads=args.huey_threads)
+        for index in range(args.workers):
+            stack.start_worker(threads=args.huey_threads, index=index)
         count = int(args.rate * args.seconds)
         phones = [f"+55119{run:02d}{i:06d}" for run in [int(time.time()) % 100] for i in range(count)]
         say(f"company {company.slug}, inbox {inbox.pk}; {count} customers at {args.rate:g}/s…")
@@ -306,6 +326,7 @@ def main() -> None:
         started, hook_ms = asyncio.run(_post_paced(stack, company, inbox, phones, "Hi", args.rate))
         greeted = _wait_for(company, "Hi Bench! This is the bench shop.", count, timeout=60)
         new_ms = _latencies(started, greeted)
+        _wait_delivered(company, timeout=60)
         time.sleep(1)
         new_cpu = _cpu_per_conversation(stack, cpu, count)
         answered_at, answer_hook_ms = asyncio.run(_post_paced(stack, company, inbox, phones, "1", args.rate))
