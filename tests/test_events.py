@@ -50,3 +50,34 @@ def test_a_failing_subscriber_does_not_stop_the_others(received):
     finally:
         events._subscribers.remove(broken)
     assert [e.name for e in received] == ["x"]
+
+
+def test_awaited_batch_subscribers_run_before_those_that_keep_books():
+    order = []
+
+    def books(batch):
+        order.append("books")
+
+    def awaited(batch):
+        order.append("awaited")
+
+    events.subscribe_batch(books)
+    events.subscribe_batch(awaited=True)(awaited)
+    try:
+        events.dispatch_many([events.Event(name="x", schema_name="alpha")])
+    finally:
+        events._batch_subscribers.remove(books)
+        events._batch_subscribers.remove(awaited)
+        events._awaited.discard(awaited)
+    assert order == ["awaited", "books"]
+
+
+def test_a_drains_batch_reaches_the_bot_and_routing_before_reports_and_webhooks():
+    from apps.conversations.routing_triggers import route_when_work_or_room_appears
+    from apps.flows.listeners import flows_step_after_inbound
+    from apps.reports.listeners import reports_hear
+    from apps.webhooks.listeners import webhooks_hear
+
+    position = events._batch_subscribers.index
+    for waited_for in (flows_step_after_inbound, route_when_work_or_room_appears):
+        assert position(waited_for) < min(position(reports_hear), position(webhooks_hear))

@@ -30,7 +30,7 @@ WORK = (
 )
 
 
-@subscribe_batch
+@subscribe_batch(awaited=True)
 def route_when_work_or_room_appears(batch: list[Event]) -> None:
     by_schema = defaultdict(list)
     for event in batch:

@@ -107,7 +107,7 @@ HANDLERS = {
 }
 
 
-@subscribe_batch
+@subscribe_batch(awaited=True)
 def flows_step_after_inbound(batch: list[Event]) -> None:
     """Step every conversation of the batch whose session was just claimed or got a message;
     start keyword flows in waiting conversations."""

@@ -40,6 +40,7 @@ Subscriber = Callable[[Event], None]
 BatchSubscriber = Callable[[list[Event]], None]
 _subscribers: list[Subscriber] = []
 _batch_subscribers: list[BatchSubscriber] = []
+_awaited: set[BatchSubscriber] = set()  # the first ones of `_batch_subscribers`
 _held = threading.local()
 _cause: ContextVar[str] = ContextVar("conversa_event_cause", default="")
 
@@ -51,11 +52,26 @@ def subscribe(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
-def subscribe_batch(subscriber: BatchSubscriber) -> BatchSubscriber:
-    """Register a subscriber that takes the events as a list, in the order they were committed."""
-    if subscriber not in _batch_subscribers:
-        _batch_subscribers.append(subscriber)
-    return subscriber
+def subscribe_batch(subscriber: BatchSubscriber | None = None, *, awaited: bool = False):
+    """Register a subscriber that takes the events as a list, in the order they were committed
+    (usable as `@subscribe_batch` or `@subscribe_batch(awaited=True)`).
+
+    `awaited`: someone is waiting for what it does (an agent for the realtime frames, a customer
+    for the bot's reply, a conversation for its assignment). It then runs before the subscribers
+    that keep books (reports, automation, outgoing webhooks), whatever order the apps load in: a
+    webhook drain's batch used to reach the bot's step last, after all of those had worked.
+    """
+
+    def register(subscriber: BatchSubscriber) -> BatchSubscriber:
+        if subscriber not in _batch_subscribers:
+            if awaited:
+                _batch_subscribers.insert(len(_awaited), subscriber)
+                _awaited.add(subscriber)
+            else:
+                _batch_subscribers.append(subscriber)
+        return subscriber
+
+    return register if subscriber is None else register(subscriber)
 
 
 def publish(name: str, data: dict | None = None, *, schema_name: str | None = None) -> None:

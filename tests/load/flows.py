@@ -5,13 +5,14 @@
 
 In a throwaway database `conversa_bench_flows`: one company (plan enterprise) with a sandbox inbox and
 a published flow on it (new conversation → a greeting and a 2-option menu; option 1 → a question),
-uvicorn and `--workers` Huey consumers (one per core, as a deployment runs them) as subprocesses. The script posts customer messages to
-`POST /hooks/sandbox/{inbox}` at `--rate` a second (open loop, one new customer each) for
-`--seconds`, then every customer answers "1" at the same rate. For each message it records when the
-request started; latency = the `created_at` of the bot's first reply to it (the outbound Message row,
-queued for delivery) − that moment, so it covers the hook, the drain and the flow step. Prints
-p50/p95/p99/max for new conversations (session start + 2 replies) and for answers (one step, target
-p95 < 100 ms), the hook's response times, and how the sessions ended up.
+uvicorn and `--workers` Huey consumers (one per core, as a deployment runs them) as subprocesses.
+The script posts customer messages to `POST /hooks/sandbox/{inbox}` at `--rate` a second (open
+loop, one new customer each) for `--seconds`, then, once the greetings have left, every customer
+answers "1" at the same rate. For each message it records when the request started; latency = the
+`created_at` of the bot's first reply to it (the outbound Message row, queued for delivery) − that
+moment, so it covers the hook, the drain and the flow step. Prints p50/p95/p99/max for new
+conversations (session start + 2 replies) and for answers (one step, target p95 < 100 ms), the
+hook's response times, and how the sessions ended up.
 
     .venv/bin/python tests/load/flows.py --cost [--count 50] [--batch 1] [--profile PATH] [--sql]
 

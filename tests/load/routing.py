@@ -2,25 +2,29 @@
 
     .venv/bin/python tests/load/routing.py [--agents 200] [--rate 50] [--duration 20]
         [--workers 2] [--threads 2] [--capacity 10] [--routing round_robin|least_busy]
-        [--via receive|create] [--keep] [--keep-logs]
+        [--via webhook|receive|create] [--keep] [--keep-logs]
 
 In a throwaway database `conversa_bench_routing`: one company (plan enterprise) with `--agents`
 available agents (created with `user_create`, MD5 password hashes in this process only), all
 members of one team routed by `--routing` with `--capacity` each, and a sandbox inbox whose default
 team it is. `--workers` Huey consumers (`run_huey`, `--threads` threads each) run as subprocesses.
-Customers' first messages are then received at a steady `--rate` for `--duration` seconds, each one
-from a new customer, so each starts a conversation in the team's queue: `message_receive` is called
-in this process (a few threads keep the schedule), exactly what the worker does for a webhook; its
-events are published here after commit, and routing's trigger queues the team's routing task to the
-consumers, which assign it. `--via create` creates the conversations directly with their
-`conversation.created` event instead (no message, no contact look-up): a lighter producer, for a
-machine too small to run both sides at full rate.
+Customers' first messages then arrive at a steady `--rate` for `--duration` seconds, each one from
+a new customer, so each starts a conversation in the team's queue. By default (`--via webhook`) each
+is stored as the sandbox hook stores it (`intake.webhook_receive`: the event row, the company's drain
+flag, a drain queued), and the consumers do the rest as in production: the drain turns the stored
+webhooks into messages in batches, and routing's trigger queues the team's routing task, which
+assigns. `--via receive` calls `message_receive` in this process instead, one message per
+transaction in a few threads (the producer then spends more CPU than the drain would), and
+`--via create` creates the conversations directly with their `conversation.created` event (no
+message, no contact look-up).
 
 Latency = the conversation's `assigned_at` − its `queued_at` (the customer's message received),
-both stamped by the processes on this machine. Target p95 < 100 ms (issue 12, acceptance 7).
+both stamped by the processes on this machine. Target p95 < 100 ms (issue 12, acceptance 7). With
+`--via webhook` it also prints webhook stored → assigned (the drain's wait included).
 """
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -87,6 +91,7 @@ def _produce(company, inbox, *, rate: float, count: int, threads: int, via: str)
     from apps.conversations import events
     from apps.conversations.inbound import message_receive
     from apps.conversations.models import Conversation
+    from apps.inboxes.intake import webhook_receive
     from apps.inboxes.providers.base import InboundMessage
     from conversa.events import publish
 
@@ -102,7 +107,13 @@ def _produce(company, inbox, *, rate: float, count: int, threads: int, via: str)
             with lock:
                 late[0] = max(late[0], -wait)
         with schema_context(company.schema_name):
-            if via == "create":
+            if via == "webhook":
+                body = {"from": f"+55219{i:08d}", "name": f"Customer {i}", "text": f"first message {i}",
+                        "id": f"bench.routing.{i}"}
+                with transaction.atomic():
+                    webhook_receive(inbox=inbox, body=json.dumps(body).encode(),
+                                    content_type="application/json")
+            elif via == "create":
                 # What message_receive does for a new customer, without the message: the queue's
                 # side of the run costs the producer little, so routing has the machine.
                 with transaction.atomic():
@@ -137,6 +148,26 @@ def _latencies(company, team) -> tuple[list[float], int]:
     return done, len(rows) - len(done)
 
 
+def _end_to_end(company, team) -> list[float]:
+    """ms from each customer's webhook stored to their conversation's assignment."""
+    from django.db.models import OuterRef, Subquery
+    from django_tenants.utils import schema_context
+
+    from apps.conversations.models import Conversation, Message
+    from apps.inboxes.models import WebhookEvent
+
+    with schema_context(company.schema_name):
+        first = Message.objects.filter(conversation=OuterRef("pk"), direction="inbound").order_by("pk")
+        rows = Conversation.objects.filter(team=team, assigned_at__isnull=False).annotate(
+            message_id=Subquery(first.values("provider_message_id")[:1]),
+        ).values_list("message_id", "assigned_at")
+        received = {}
+        for event_body, at in WebhookEvent.objects.values_list("body", "received_at"):
+            received[json.loads(bytes(event_body))["id"]] = at
+        return [(assigned - received[mid]).total_seconds() * 1000
+                for mid, assigned in rows if mid in received]
+
+
 def _wait_assigned(company, team, expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -144,6 +175,13 @@ def _wait_assigned(company, team, expected: int, timeout: float) -> None:
         if len(done) >= expected:
             return
         time.sleep(0.2)
+
+
+VIA = {
+    "webhook": "stored as webhooks in this process, drained by the consumers",
+    "receive": "message_receive in this process",
+    "create": "created with their event in this process",
+}
 
 
 def main() -> None:
@@ -155,11 +193,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per consumer")
     parser.add_argument("--capacity", type=int, default=10, help="each member's capacity")
     parser.add_argument("--routing", choices=("round_robin", "least_busy"), default="round_robin")
-    parser.add_argument("--via", choices=("receive", "create"), default="receive",
-                        help="new conversations from customers' messages (message_receive), or created "
-                             "directly with their event (a lighter producer)")
+    parser.add_argument("--via", choices=("webhook", "receive", "create"), default="webhook",
+                        help="customers' webhooks stored for the consumers' drain, message_receive in "
+                             "this process, or conversations created directly with their event")
     parser.add_argument("--producer-threads", type=int, default=4,
-                        help="threads calling message_receive (to keep the schedule)")
+                        help="threads producing (to keep the schedule)")
     parser.add_argument("--drain", type=float, default=15,
                         help="seconds to wait for the last assignments after the last arrival")
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs")
@@ -209,8 +247,7 @@ def main() -> None:
         say("")
         say(f"configuration: {args.agents} agents, {args.routing}, capacity {args.capacity}; "
             f"{args.workers} Huey consumers × {args.threads} threads; {count} new conversations at "
-            f"{args.rate:g}/s ({'message_receive' if args.via == 'receive' else 'created with their event'} "
-            f"in this process, {args.producer_threads} threads)")
+            f"{args.rate:g}/s ({VIA[args.via]}, {args.producer_threads} threads)")
         say(f"producer: at most {produced['late_ms']:.0f} ms behind its schedule, "
             f"{produced['seconds']:.1f} s for {count}")
         say(f"assigned {len(done)} of {count}; {waiting} still waiting after the drain")
@@ -218,6 +255,8 @@ def main() -> None:
             p95 = _common.percentile(done, 95)
             verdict = "PASS" if p95 < 100 and not waiting else "FAIL"
             say(f"queued → assigned latency: {_common.summary(done)} (target p95 < 100 ms: {verdict})")
+        if args.via == "webhook":
+            say(f"webhook stored → assigned: {_common.summary(_end_to_end(company, team))}")
         say(f"CPU over the {wall:.1f} s run, in CPU-s: machine busy {busy:.1f} of "
             f"{(os.cpu_count() or 1) * wall:.1f} available; Huey {huey_cpu:.1f}, "
             f"PostgreSQL {services['postgres']:.1f}, Redis {services['redis']:.1f}, "

@@ -115,7 +115,7 @@ def event_message(event_name: str, data: dict, *, exclude: str | None = None) ->
     return message
 
 
-@subscribe_batch
+@subscribe_batch(awaited=True)
 def push_realtime(events: list[Event]) -> None:
     """Build every event's frames, one builder call per schema and event name, then send them in
     the events' order. A failing builder loses its own frames only."""
