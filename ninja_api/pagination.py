@@ -47,16 +47,20 @@ def _check_limit(limit: int) -> None:
         }])
 
 
-def _cursor_values(model, cursor: str | None, fields: Sequence[str]) -> list | None:
+def _cursor_values(queryset: QuerySet, cursor: str | None, fields: Sequence[str]) -> list | None:
     """The cursor's values as their fields' Python values (None for the first page)."""
     if not cursor:
         return None
     values = _decode(cursor)
     if len(values) != len(fields):
         raise ValidationFailed(details=[{"field": "cursor", "message": _("Invalid cursor.")}])
+    annotations = queryset.query.annotations
     try:
         return [
-            None if value is None else model._meta.get_field(field).to_python(value)
+            None if value is None else (
+                annotations[field].output_field if field in annotations
+                else queryset.model._meta.get_field(field)
+            ).to_python(value)
             for field, value in zip(fields, values, strict=True)
         ]
     except (ValidationError, TypeError, ValueError) as exc:
@@ -69,7 +73,7 @@ def paginate(queryset: QuerySet, *, cursor: str | None, limit: int,
     _check_limit(limit)
     fields = [name.lstrip("-") for name in ordering]
     queryset = queryset.order_by(*ordering)
-    values = _cursor_values(queryset.model, cursor, fields)
+    values = _cursor_values(queryset, cursor, fields)
     if values is not None:
         queryset = queryset.filter(_after(ordering, values))
     rows = list(queryset[: limit + 1])
@@ -137,7 +141,7 @@ class PreparedPages:
     def page(self, queryset: QuerySet, params: PageParams) -> tuple[list[tuple], str | None]:
         """(rows as tuples of `columns`, the next page's cursor or None)."""
         _check_limit(params.limit)
-        after = _cursor_values(queryset.model, params.cursor, self._fields)
+        after = _cursor_values(queryset, params.cursor, self._fields)
         read, values = self._prepared(queryset, after, params.limit)
         if read is None:
             rows = list(self._rows(queryset, after, params.limit))
