@@ -249,7 +249,7 @@ def webhook_event_process(schema_name: str, event_id: int) -> str:
     return process_event(event_id)
 
 
-@tenant_task(retries=3, retry_delay=2)
+@tenant_task(retries=3, retry_delay=2, urgent=True)
 def webhook_events_drain(schema_name: str) -> int:
     """Process the company's new webhook events until none is left; returns how many.
 

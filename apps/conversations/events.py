@@ -8,6 +8,7 @@ from apps.conversations.models import Conversation, Message
 from apps.conversations.selectors import audience_for, conversation_audience
 from apps.media.events import MEDIA_SCANNED, media_data
 from apps.media.models import MediaFile
+from conversa.prepared import PreparedRead
 from conversa.realtime.fanout import realtime_payload, realtime_payloads
 
 CONVERSATION_CREATED = "conversation.created"
@@ -114,13 +115,32 @@ _MESSAGE_FRAME_FIELDS = (
 )
 
 
+def _conversation_rows():
+    return Conversation.objects.select_related("contact").only(*_CONVERSATION_FRAME_FIELDS).order_by()
+
+
+def _message_rows():
+    return Message.objects.select_related("conversation", "media").only(*_MESSAGE_FRAME_FIELDS).order_by()
+
+
+_one_conversation = PreparedRead(lambda pk: _conversation_rows().filter(pk=pk), pk=0)
+_one_message = PreparedRead(lambda pk: _message_rows().filter(pk=pk), pk=0)
+
+
+def _by_id(rows, one: PreparedRead, ids: set[int]) -> dict:
+    """The rows of `ids`. Most frames come alone (a delivery's status, an agent's action): their
+    row comes through a prepared read, compiled once instead of per frame."""
+    if len(ids) == 1:
+        [pk] = ids
+        found = one.first(pk=pk)
+        return {} if found is None else {pk: found}
+    return rows().in_bulk(ids) if ids else {}
+
+
 def _conversation_frames(events):
     # A new message's own frame carries its conversation's row (see `_message_frames`).
     ids = {event.data["conversation_id"] for event in events if not event.data.get(WITH_MESSAGE)}
-    found = (
-        Conversation.objects.select_related("contact").only(*_CONVERSATION_FRAME_FIELDS).order_by()
-        .in_bulk(ids)
-    ) if ids else {}
+    found = _by_id(_conversation_rows, _one_conversation, ids)
     return [_conversation_frame(event, found.get(event.data["conversation_id"])) for event in events]
 
 
@@ -159,11 +179,7 @@ def _message_frames(events):
     with hundreds of agents online. The `conversation.updated` published with the message
     (`WITH_MESSAGE`) then has no frame of its own; it still reaches every other listener (webhooks,
     automations, reports)."""
-    ids = {event.data["message_id"] for event in events}
-    found = (
-        Message.objects.select_related("conversation", "media").only(*_MESSAGE_FRAME_FIELDS).order_by()
-        .in_bulk(ids)
-    )
+    found = _by_id(_message_rows, _one_message, {event.data["message_id"] for event in events})
     frames = []
     for event in events:
         message = found.get(event.data["message_id"])

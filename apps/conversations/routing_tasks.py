@@ -9,7 +9,7 @@ from conversa.tasks import tenant_task
 logger = logging.getLogger("conversa.routing")
 
 
-@tenant_task()
+@tenant_task(urgent=True)
 def team_route(schema_name: str, team_id: int) -> int:
     """Serve the team's queue; idempotent, so a duplicate or late run only finds less to do."""
     # Dropped before the queue is read: a trigger committed from here on queues a run of its own.

@@ -13,14 +13,14 @@ from conversa.periodic import every_minute
 from conversa.tasks import tenant_task
 
 
-@tenant_task(retries=2, retry_delay=1)
+@tenant_task(retries=2, retry_delay=1, urgent=True)
 def flow_session_step(schema_name: str, conversation_id: int) -> str:
     """A conversation's step handed to a worker (a burst of them runs in parallel)."""
     session = session_step(conversation_id=conversation_id)
     return session.status if session is not None else "no session"
 
 
-@tenant_task(retries=2, retry_delay=1)
+@tenant_task(retries=2, retry_delay=1, urgent=True)
 def flow_sessions_step(schema_name: str, conversation_ids: list[int]) -> int:
     """A few conversations' steps of one drain batch, handed to a worker together: their replies'
     events go out as one batch. Returns how many had a session to step."""

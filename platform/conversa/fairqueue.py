@@ -5,7 +5,8 @@ hold work, each once. A worker takes the lane at the head of the ring, pops that
 and puts the lane back at the tail if it still has work. A company that queues 10,000 tasks
 therefore gets one turn in N (N = companies with work), and a company that queues one task waits
 for at most one task of each other company, not for the whole burst. Work that belongs to no
-company (the periodic fan-out, the schema pool) shares one lane of its own.
+company (the periodic fan-out, the schema pool) shares one lane of its own. Within a lane, tasks a
+person waits for (`URGENT`: a webhook drain, a bot's step, an assignment) go before the others.
 
 Every step is one Lua script, so the ring and the lanes never disagree; a total counter keeps
 `pending_count()` O(1) for the metrics scrape. Idle workers block on a doorbell list, which every
@@ -29,14 +30,23 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 # Not a possible schema name (`conversa.schemas.SCHEMA_NAME_RE`), so no company can share it.
 PLATFORM_LANE = "~platform"
 MAX_LANE_LENGTH = 63
+# A task's priority that puts it before its lane's other tasks (Huey's `priority`): what a person
+# waits for (a customer's message taken in, the bot's reply, an assignment) does not queue behind
+# the same company's bulk work (a campaign's sends, an import).
+URGENT = 1
+URGENT_SUFFIX = ".urgent"
 
 # The lane of the task being enqueued, set by `FairRedisHuey.enqueue` for its storage: Huey hands
 # the storage serialized bytes only.
 _lane: contextvars.ContextVar[str | None] = contextvars.ContextVar("conversa_huey_lane", default=None)
 
-# KEYS: ring, size counter, doorbell, the lane's list. ARGV: lane, message, doorbell length.
+# KEYS: ring, size counter, doorbell, the lane's list, the lane's urgent list. ARGV: lane, message,
+# doorbell length, '1' for an urgent task.
 _ENQUEUE = """
-if redis.call('LPUSH', KEYS[4], ARGV[2]) == 1 then
+local list = KEYS[4]
+if ARGV[4] == '1' then list = KEYS[5] end
+redis.call('LPUSH', list, ARGV[2])
+if redis.call('LLEN', KEYS[4]) + redis.call('LLEN', KEYS[5]) == 1 then
   redis.call('RPUSH', KEYS[1], ARGV[1])
 end
 redis.call('INCR', KEYS[2])
@@ -45,19 +55,20 @@ redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
 return 1
 """
 
-# KEYS: ring, size counter, Huey's single list. ARGV: prefix of the lanes' lists, then the lanes
-# this process already runs its share of. Returns {lane, message} ('' for Huey's single list).
+# KEYS: ring, size counter, Huey's single list. ARGV: prefix of the lanes' lists, suffix of their
+# urgent lists, then the lanes this process already runs its share of. Returns {lane, message}
+# ('' for Huey's single list).
 # Huey's single list first: during a rolling deploy the previous release's processes still queue
 # there, and its tasks are the oldest. Lanes at their share go to the back of the ring while
 # another lane waits; when all are, the head is served all the same (no thread idles while there
-# is work). A lane is in the ring exactly while its list is not empty; a lane found empty (its
-# list flushed under it) is dropped and the next one tried.
+# is work). A lane is in the ring exactly while one of its lists is not empty; a lane found empty
+# (its lists flushed under it) is dropped and the next one tried. Within a lane, urgent tasks first.
 _DEQUEUE = """
 local legacy = redis.call('RPOP', KEYS[3])
 if legacy then return {'', legacy} end
-if #ARGV > 1 then
+if #ARGV > 2 then
   local busy = {}
-  for i = 2, #ARGV do busy[ARGV[i]] = true end
+  for i = 3, #ARGV do busy[ARGV[i]] = true end
   for _ = 1, math.min(redis.call('LLEN', KEYS[1]), 64) do
     if not busy[redis.call('LINDEX', KEYS[1], 0)] then break end
     redis.call('LMOVE', KEYS[1], KEYS[1], 'LEFT', 'RIGHT')
@@ -67,8 +78,10 @@ for _ = 1, 8 do
   local lane = redis.call('LPOP', KEYS[1])
   if not lane then return false end
   local key = ARGV[1] .. lane
-  local message = redis.call('RPOP', key)
-  if redis.call('LLEN', key) > 0 then
+  local urgent = key .. ARGV[2]
+  local message = redis.call('RPOP', urgent)
+  if not message then message = redis.call('RPOP', key) end
+  if redis.call('LLEN', key) + redis.call('LLEN', urgent) > 0 then
     redis.call('RPUSH', KEYS[1], lane)
   end
   if message then
@@ -79,11 +92,11 @@ end
 return false
 """
 
-# KEYS: ring, size counter, doorbell, Huey's single list. ARGV: prefix of the lanes' lists.
-# Only lanes in the ring hold work, so no scan of the keyspace is needed.
+# KEYS: ring, size counter, doorbell, Huey's single list. ARGV: prefix of the lanes' lists, suffix
+# of their urgent lists. Only lanes in the ring hold work, so no scan of the keyspace is needed.
 _FLUSH = """
 for _, lane in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  redis.call('DEL', ARGV[1] .. lane)
+  redis.call('DEL', ARGV[1] .. lane, ARGV[1] .. lane .. ARGV[2])
 end
 return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 """
@@ -115,12 +128,12 @@ class FairRedisStorage(RedisStorage):
         self._flush = self.conn.register_script(_FLUSH)
 
     def enqueue(self, data, priority=None, lane=None):
-        if priority:
-            raise NotImplementedError("Task priorities are not supported by this storage.")
+        """Queue a task in its lane; one with a priority (`URGENT`) goes before the lane's others."""
         lane = lane or _lane.get() or PLATFORM_LANE
         self._enqueue(
-            keys=[self.ring_key, self.size_key, self.doorbell_key, self.lane_prefix + lane],
-            args=[lane, data, self.doorbell_length],
+            keys=[self.ring_key, self.size_key, self.doorbell_key, self.lane_prefix + lane,
+                  self.lane_prefix + lane + URGENT_SUFFIX],
+            args=[lane, data, self.doorbell_length, "1" if priority else "0"],
         )
 
     def dequeue(self):
@@ -141,7 +154,7 @@ class FairRedisStorage(RedisStorage):
 
     def _take(self, busy):
         return self._dequeue(keys=[self.ring_key, self.size_key, self.queue_key],
-                             args=[self.lane_prefix, *busy])
+                             args=[self.lane_prefix, URGENT_SUFFIX, *busy])
 
     def ring_doorbell(self) -> None:
         """Wake an idle worker: a lane passed over because it was busy may be served now."""
@@ -164,20 +177,24 @@ class FairRedisStorage(RedisStorage):
         lanes = self.lanes()
         pipe = self.conn.pipeline()
         for lane in lanes:
-            if limit:
-                pipe.lrange(self.lane_prefix + lane, -limit, -1)
-            else:
-                pipe.lrange(self.lane_prefix + lane, 0, -1)
+            for key in (self.lane_prefix + lane + URGENT_SUFFIX, self.lane_prefix + lane):
+                if limit:
+                    pipe.lrange(key, -limit, -1)
+                else:
+                    pipe.lrange(key, 0, -1)
         pipe.lrange(self.queue_key, 0, -1)
         *lanes_items, legacy = pipe.execute()
-        queues = [list(reversed(items)) for items in lanes_items]
+        queues = [
+            list(reversed(urgent)) + list(reversed(items))
+            for urgent, items in zip(lanes_items[::2], lanes_items[1::2], strict=True)
+        ]
         served = itertools.chain(reversed(legacy), (
             item for turn in itertools.zip_longest(*queues) for item in turn if item is not None))
         return list(itertools.islice(served, limit)) if limit else list(served)
 
     def flush_queue(self):
         self._flush(keys=[self.ring_key, self.size_key, self.doorbell_key, self.queue_key],
-                    args=[self.lane_prefix])
+                    args=[self.lane_prefix, URGENT_SUFFIX])
 
 
 def _taken(result) -> tuple[str | None, bytes | None]:

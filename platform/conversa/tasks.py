@@ -15,6 +15,7 @@ from huey.contrib.djhuey import HUEY, close_db
 from huey.signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_EXECUTING
 
 from conversa import metrics
+from conversa.fairqueue import URGENT
 from conversa.prepared import PreparedRead
 from conversa.schemas import SCHEMA_NAME_RE
 
@@ -79,8 +80,13 @@ class TenantTaskWrapper(TaskWrapper):
         return super().schedule(args, kwargs, **options)
 
 
-def tenant_task(*, retries=0, retry_delay=0, retry_backoff=0, name=None, **settings):
-    """Decorate `fn(schema_name, ...)` as a Huey task running in that schema."""
+def tenant_task(*, retries=0, retry_delay=0, retry_backoff=0, name=None, urgent=False, **settings):
+    """Decorate `fn(schema_name, ...)` as a Huey task running in that schema.
+
+    `urgent`: someone waits for it (a customer for the bot's reply, a conversation for its agent):
+    it goes before its company's other queued tasks (`conversa.fairqueue.URGENT`)."""
+    if urgent:
+        settings["default_priority"] = URGENT
 
     def decorator(fn):
         @functools.wraps(fn)

@@ -10,7 +10,7 @@ KERNEL = {
     "conversa.events", "conversa.errors", "conversa.tasks", "conversa.redis", "conversa.netguard",
     "conversa.ratelimit", "conversa.periodic", "conversa.sentry", "conversa.schemas", "conversa.files",
     "conversa.db", "conversa.db_pool", "conversa.logs", "conversa.request_meta", "conversa.crypto",
-    "conversa.totp", "conversa.metrics", "conversa.in_use", "conversa.prepared",
+    "conversa.totp", "conversa.metrics", "conversa.in_use", "conversa.prepared", "conversa.fairqueue",
     "conversa.realtime.topics", "conversa.realtime.audiences", "conversa.realtime.fanout",
     "conversa.realtime.groups", "conversa.realtime.close_codes",
     "conversa.realtime.layers", "conversa.realtime.presence", "conversa.realtime.viewers",

@@ -66,6 +66,28 @@ def test_a_company_running_its_share_of_threads_is_passed_over_while_another_wai
     assert HUEY.running() == {alpha.schema_name: 2, bravo.schema_name: 1}
 
 
+def test_what_a_person_waits_for_goes_before_the_companys_bulk_work(alpha, bravo, queue_to_redis):
+    from apps.conversations.drain import webhook_events_drain
+    from apps.flows.tasks import flow_sessions_step
+
+    burst(alpha.schema_name, 20)  # an import's rows, say
+    contact_import_process(bravo.schema_name, MISSING_IMPORT)
+    drain = webhook_events_drain(alpha.schema_name)  # a customer's message came in
+    step = flow_sessions_step(alpha.schema_name, [1, 2])  # the bot's replies to write
+
+    alphas = [task.id for task in HUEY.pending() if task.args[0] == alpha.schema_name]
+    assert alphas[:2] == [drain.id, step.id]  # first in alpha's lane, in the order they came
+    taken = [HUEY.dequeue() for _ in range(4)]
+    # Companies still take turns: an urgent task goes first within its company only.
+    assert [task.id for task in taken[:1]] == [drain.id]
+    assert taken[1].args[0] == bravo.schema_name and taken[2].id == step.id
+    assert HUEY.pending_count() == 19 and HUEY.storage.lanes() == [alpha.schema_name]
+
+    HUEY.flush()
+    assert HUEY.pending_count() == 0 and HUEY.storage.lanes() == []
+    assert HUEY.storage.conn.keys(f"{HUEY.storage.lane_prefix}*") == []
+
+
 def test_tasks_the_previous_release_queued_in_the_single_list_are_still_run(alpha, bravo, queue_to_redis):
     burst(alpha.schema_name, 2)
     old = contact_import_process.s(bravo.schema_name, MISSING_IMPORT)

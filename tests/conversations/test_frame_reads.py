@@ -25,9 +25,10 @@ def reads(build, batch) -> tuple[list, int]:
     return built, sum(query["sql"].startswith("SELECT") for query in captured.captured_queries)
 
 
-def test_message_and_conversation_frames_carry_the_whole_rows_in_one_query_each(alpha):
+@pytest.mark.parametrize("count", [3, 1], ids=["a batch", "alone (a prepared read)"])
+def test_message_and_conversation_frames_carry_the_whole_rows_in_one_query_each(alpha, count):
     inbox = make_inbox(alpha)
-    messages = [receive(alpha, inbox, text=f"Hello {n}") for n in range(3)]
+    messages = [receive(alpha, inbox, text=f"Hello {n}") for n in range(count)]
     with schema_context(alpha.schema_name):
         created = [event(alpha, events.MESSAGE_CREATED, message_id=m.pk, conversation_id=m.conversation_id)
                    for m in messages]
@@ -53,3 +54,11 @@ def test_message_and_conversation_frames_carry_the_whole_rows_in_one_query_each(
         with_message = event(alpha, events.CONVERSATION_UPDATED, conversation_id=messages[0].conversation_id,
                              **{events.WITH_MESSAGE: True})
         assert reads(events._conversation_frames, [with_message]) == ([None], 0)
+
+
+def test_a_frame_of_a_row_gone_meanwhile_is_none(alpha):
+    with schema_context(alpha.schema_name):
+        assert events._message_frames([event(alpha, events.MESSAGE_UPDATED, message_id=10**9)]) == [None]
+        assert events._conversation_frames(
+            [event(alpha, events.CONVERSATION_UPDATED, conversation_id=10**9)]
+        ) == [None]
