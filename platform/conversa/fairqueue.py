@@ -41,12 +41,14 @@ URGENT_SUFFIX = ".urgent"
 _lane: contextvars.ContextVar[str | None] = contextvars.ContextVar("conversa_huey_lane", default=None)
 
 # KEYS: ring, size counter, doorbell, the lane's list, the lane's urgent list. ARGV: lane, message,
-# doorbell length, '1' for an urgent task.
+# doorbell length, '1' for an urgent task. The lane joins the ring unless it is there: a worker of
+# the release before urgent lists (a rolling deploy) drops a lane whose only work is urgent, and
+# the company's next task brings it back.
 _ENQUEUE = """
 local list = KEYS[4]
 if ARGV[4] == '1' then list = KEYS[5] end
 redis.call('LPUSH', list, ARGV[2])
-if redis.call('LLEN', KEYS[4]) + redis.call('LLEN', KEYS[5]) == 1 then
+if not redis.call('LPOS', KEYS[1], ARGV[1]) then
   redis.call('RPUSH', KEYS[1], ARGV[1])
 end
 redis.call('INCR', KEYS[2])

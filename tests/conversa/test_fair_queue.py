@@ -88,6 +88,54 @@ def test_what_a_person_waits_for_goes_before_the_companys_bulk_work(alpha, bravo
     assert HUEY.storage.conn.keys(f"{HUEY.storage.lane_prefix}*") == []
 
 
+# The dequeue of the release before urgent lists: it knows one list per lane.
+PREVIOUS_DEQUEUE = """
+local legacy = redis.call('RPOP', KEYS[3])
+if legacy then return {'', legacy} end
+if #ARGV > 1 then
+  local busy = {}
+  for i = 2, #ARGV do busy[ARGV[i]] = true end
+  for _ = 1, math.min(redis.call('LLEN', KEYS[1]), 64) do
+    if not busy[redis.call('LINDEX', KEYS[1], 0)] then break end
+    redis.call('LMOVE', KEYS[1], KEYS[1], 'LEFT', 'RIGHT')
+  end
+end
+for _ = 1, 8 do
+  local lane = redis.call('LPOP', KEYS[1])
+  if not lane then return false end
+  local key = ARGV[1] .. lane
+  local message = redis.call('RPOP', key)
+  if redis.call('LLEN', key) > 0 then
+    redis.call('RPUSH', KEYS[1], lane)
+  end
+  if message then
+    if redis.call('DECR', KEYS[2]) < 0 then redis.call('SET', KEYS[2], 0) end
+    return {lane, message}
+  end
+end
+return false
+"""
+
+
+def test_an_urgent_task_outlives_a_previous_release_worker_that_dropped_its_lane(alpha, queue_to_redis):
+    from apps.conversations.drain import webhook_events_drain
+
+    storage = HUEY.storage
+    drain = webhook_events_drain(alpha.schema_name)
+    previous = storage.conn.register_script(PREVIOUS_DEQUEUE)
+    # A worker of the previous release serving the queue during a rolling deploy finds no task in
+    # the lane's only list it knows, and drops the lane from the ring.
+    assert not previous(keys=[storage.ring_key, storage.size_key, storage.queue_key],
+                        args=[storage.lane_prefix])
+    assert storage.lanes() == []
+
+    later = contact_import_process(alpha.schema_name, MISSING_IMPORT)  # the company's next task
+
+    assert storage.lanes() == [alpha.schema_name]
+    assert [HUEY.dequeue().id for _ in range(2)] == [drain.id, later.id]
+    assert HUEY.dequeue() is None and storage.lanes() == []
+
+
 def test_tasks_the_previous_release_queued_in_the_single_list_are_still_run(alpha, bravo, queue_to_redis):
     burst(alpha.schema_name, 2)
     old = contact_import_process.s(bravo.schema_name, MISSING_IMPORT)
