@@ -5,6 +5,7 @@ Keyset rather than offset: pages stay stable while new rows arrive and cost the 
 
 import base64
 import json
+import logging
 import threading
 from collections.abc import Sequence
 
@@ -15,6 +16,8 @@ from ninja import Schema
 
 from conversa.errors import ValidationFailed
 from conversa.prepared import PreparedRead, filter_key, preparable
+
+logger = logging.getLogger("conversa.api")
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -169,18 +172,24 @@ class PreparedPages:
         nulls = None if after is None else tuple(value is None for value in after)
         values = {f"after_{n}": value for n, value in enumerate(after or ()) if value is not None}
         shape = (key, limit, nulls)
-        read = self._reads.get(shape)
-        if read is None:
+        if shape not in self._reads:
             def build(**named):
                 cursor = None if after is None else [named.get(f"after_{n}") for n in range(len(after))]
                 return self._rows(queryset, cursor, limit)
 
             read = PreparedRead(build, **values)
+            try:
+                read.compile()
+            except ValueError:  # a shape it cannot serve: this shape goes through the ORM
+                logger.warning("a page shape of %s is read through the ORM", queryset.model.__name__,
+                               exc_info=True)
+                read = None
             with self._lock:
                 if len(self._reads) >= self._shapes:  # the oldest shape goes first
                     self._reads.pop(next(iter(self._reads)))
-                read = self._reads.setdefault(shape, read)
-        return read, values
+                self._reads.setdefault(shape, read)
+        read = self._reads.get(shape)
+        return read, (values if read is not None else None)
 
 
 def _json_value(value):

@@ -49,6 +49,8 @@ ROUTED = (Team.Routing.ROUND_ROBIN, Team.Routing.LEAST_BUSY)
 LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
 # One task assigns at most this many, then hands over to a fresh task (other teams get a turn).
 ROUTE_LIMIT = 200
+# Assignments whose events go out together (see route_team).
+EVENTS_TOGETHER = 10
 # How long a "route team T is pending" mark may outlive a task that never ran (worker died).
 PENDING_SECONDS = 30
 
@@ -238,20 +240,24 @@ def route_team(*, team_id: int, limit: int = ROUTE_LIMIT) -> tuple[int, Outcome]
     line = Line(team_id, routing)
     assigned = stale = 0
     while assigned < limit and stale < limit:
-        # One assignment's events (status changed, assigned) reach the subscribers as one batch:
-        # their frames are built and pushed together.
+        # The events of up to EVENTS_TOGETHER assignments (each: status changed, assigned) reach
+        # the subscribers as one batch, their frames built and pushed together: the queue's next
+        # conversations are not kept waiting while each assignment's frames go out.
         with delivered_together():
-            outcome = assign_next(team_id=team_id, line=line)
-        if outcome is Outcome.ASSIGNED:
-            assigned += 1
-            if not waiting(team_id).exists():
-                # Cheaper than locking the next member to find out; anything queued from now on
-                # triggers a run of its own.
-                return assigned, Outcome.QUEUE_EMPTY
-        elif outcome is Outcome.STALE:
-            stale += 1  # each one means another worker assigned: it carries on if we give up
-        else:
-            return assigned, outcome
+            for _ in range(EVENTS_TOGETHER):
+                outcome = assign_next(team_id=team_id, line=line)
+                if outcome is Outcome.ASSIGNED:
+                    assigned += 1
+                    if not waiting(team_id).exists():
+                        # Cheaper than locking the next member to find out; anything queued from
+                        # now on triggers a run of its own.
+                        return assigned, Outcome.QUEUE_EMPTY
+                elif outcome is Outcome.STALE:
+                    stale += 1  # each one means another worker assigned: it carries on if we give up
+                else:
+                    return assigned, outcome
+                if assigned >= limit or stale >= limit:
+                    break
     return assigned, Outcome.ASSIGNED
 
 

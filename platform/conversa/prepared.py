@@ -125,11 +125,17 @@ class PreparedRead:
             converters=compiler.get_converters([column[0] for column in select]),
         )
 
+    def compile(self) -> None:
+        """Compile now (otherwise the first call does); ValueError for a shape it cannot serve."""
+        self._prepared()
+
     def _prepared(self) -> _Compiled:
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
                     self._compiled = self._compile()
+                    # What the builder holds (a caller's queryset, its user) is not needed any more.
+                    self._build = None
         return self._compiled
 
     def all(self, **values) -> list:

@@ -451,7 +451,6 @@ def test_routings_assignment_publishes_the_assignment_like_a_persons(
     assert (events.CONVERSATION_STATUS_CHANGED, opened) in names
 
 
-
 def test_unassigning_puts_the_conversation_back_in_the_queue_and_publishes_the_status_change(
     alpha, published, django_capture_on_commit_callbacks
 ):
