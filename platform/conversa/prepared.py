@@ -195,9 +195,12 @@ def filter_key(queryset: QuerySet) -> tuple | None:
     if (query.annotations or query.extra or query.extra_tables or query.combinator or query.is_sliced
             or query.select_for_update or query.group_by is not None):
         return None
+    if any(getattr(join, "filtered_relation", None) is not None for join in query.alias_map.values()):
+        return None
     joins = tuple(
+        # The join's field too: two foreign keys to one table join it on different columns.
         (alias, type(join).__name__, join.table_name, getattr(join, "join_type", None),
-         getattr(join, "parent_alias", None), getattr(join, "filtered_relation", None) is not None)
+         getattr(join, "parent_alias", None), getattr(join, "join_field", None))
         for alias, join in query.alias_map.items()
     )
     where = _node_key(query.where)

@@ -122,3 +122,9 @@ def test_keys_tell_apart_readers_teams_and_filter_values(alpha, crowd):
         assert key("agent_a", status="open") != key("agent_a", status="closed")
         assert key("agent_a", unread=True) != key("agent_a", unread=False)
         assert key("admin", q="Cliente") is None  # subqueries: read through the ORM
+
+        # One table joined through two foreign keys: the same column and value, different rows.
+        admin = readers["admin"]
+        by_assignee = filter_key(conversation_list(admin).filter(assignee__name="Ana"))
+        by_handback = filter_key(conversation_list(admin).filter(handed_back_by__name="Ana"))
+        assert by_assignee is not None and by_assignee != by_handback

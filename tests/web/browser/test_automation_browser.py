@@ -46,7 +46,10 @@ def test_a_rule_written_in_settings_acts_on_a_sandbox_message_and_a_mention_noti
 
     team.customer_says("Preciso de ajuda, é URGENTE!", name="Diego Cliente")
     page.goto("/app/?tab=unassigned")
-    page.locator(".conversation-row", has_text="Diego Cliente").locator("a").click()
+    # The row comes with the page or, if the worker drains the message after it, by websocket.
+    row = page.locator(".conversation-row", has_text="Diego Cliente")
+    expect(row).to_be_visible(timeout=SOON)
+    row.locator("a").click()
     timeline = page.locator("#timeline")
     expect(timeline).to_contain_text("Recebemos sua mensagem urgente.", timeout=SOON)
     expect(timeline).to_contain_text("Automation rule “Urgentes” acted: Add a label, Send a message",
