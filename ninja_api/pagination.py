@@ -132,11 +132,13 @@ class PreparedPages:
     in its place. Filters a key cannot name (a search's subqueries) are read through the ORM.
     """
 
-    def __init__(self, *, columns: Sequence[str], ordering: tuple[str, ...], shapes: int = 1024):
+    def __init__(self, *, columns: Sequence, ordering: tuple[str, ...], shapes: int = 1024):
+        """`columns`: field names or expressions; the ordering's fields must be among the names."""
         self.columns, self.ordering = tuple(columns), ordering
         self._fields = [name.lstrip("-") for name in ordering]
-        # The cursor is made of the last row's ordering fields, which are among the columns.
-        self._cursor_columns = [self.columns.index(field) for field in self._fields]
+        # The cursor is made of the last row's ordering fields.
+        names = [column if isinstance(column, str) else None for column in self.columns]
+        self._cursor_columns = [names.index(field) for field in self._fields]
         self._shapes = shapes
         self._reads: dict[tuple, PreparedRead] = {}
         self._lock = threading.Lock()

@@ -5,6 +5,7 @@ import json
 from decimal import Decimal
 from typing import Literal
 
+from django.db.models import DateTimeField
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -22,6 +23,7 @@ from apps.teams.models import Team
 from conversa.errors import ValidationFailed
 from ninja_api.auth import current_user
 from ninja_api.pagination import PageParams, PreparedPages, page_of
+from ninja_api.sql_json import JSONTimestamp
 
 router = Router(tags=["conversations"])
 
@@ -259,9 +261,15 @@ _LIST_PLAIN = tuple(
     name for name in ConversationOut.model_fields
     if name not in {"contact", "last_message_preview", "within_service_window"}
 )
+# Timestamps come as the JSON text they become (`JSONTimestamp`); the cursor's `last_message_at`
+# also comes as itself, last.
 _LIST_PAGES = PreparedPages(
-    columns=(*_LIST_PLAIN, "last_message_preview",
-             "contact__id", "contact__name", "contact__phone", "contact__last_inbound_at"),
+    columns=(
+        *(JSONTimestamp(name) if isinstance(Conversation._meta.get_field(name), DateTimeField) else name
+          for name in _LIST_PLAIN),
+        "last_message_preview", "contact__id", "contact__name", "contact__phone", "contact__last_inbound_at",
+        "last_message_at",
+    ),
     ordering=("-last_message_at", "-id"),
 )
 _PREVIEW = len(_LIST_PLAIN)
@@ -270,7 +278,7 @@ _PREVIEW = len(_LIST_PLAIN)
 def _list_item(row: tuple, now: dt.datetime) -> dict:
     """`ConversationOut` of one row of `_LIST_PAGES`, as a dict."""
     item = dict(zip(_LIST_PLAIN, row, strict=False))
-    preview, contact_id, name, phone, last_inbound_at = row[_PREVIEW:]
+    preview, contact_id, name, phone, last_inbound_at, _last_message_at = row[_PREVIEW:]
     item["contact"] = {"id": contact_id, "name": name, "phone": phone}
     item["last_message_preview"] = preview_line(preview)
     item["within_service_window"] = outbound.service_window_open(last_inbound_at, now)
