@@ -166,7 +166,7 @@ class PreparedPages:
         return rows.values_list(*self.columns)[: limit + 1]
 
     def _prepared(self, queryset: QuerySet, after: list | None, limit: int):
-        """The prepared read of this queryset's shape and its values, or (None, None)."""
+        """The prepared read of this queryset's shape (None: through the ORM) and its values."""
         key = filter_key(queryset)
         if key is None or not all(value is None or preparable(value) for value in after or ()):
             return None, None
@@ -190,8 +190,7 @@ class PreparedPages:
                 if len(self._reads) >= self._shapes:  # the oldest shape goes first
                     self._reads.pop(next(iter(self._reads)))
                 self._reads.setdefault(shape, read)
-        read = self._reads.get(shape)
-        return read, (values if read is not None else None)
+        return self._reads.get(shape), values
 
 
 def _json_value(value):

@@ -179,7 +179,6 @@ def _converted(row, converters: dict, connection) -> list:
     return row
 
 
-
 _KEYED_VALUES = (type(None), bool, int, str, float, Decimal, dt.datetime, dt.date, dt.time, uuid.UUID)
 
 
