@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
+from django_tenants.utils import schema_context
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -112,6 +113,38 @@ def test_a_customer_message_from_the_sandbox_page_appears_live_and_the_reply_tic
 
 
 # --- acceptance 2: assignment moves conversations live; agents can't open others' --------------------
+
+
+def test_a_message_that_comes_before_the_pages_socket_is_listening_still_shows(chromium, team):
+    """Its frames went out before the socket subscribed: the page catches up when it connects."""
+    ana = team.add_user("ana", name="Ana Agent")
+    agent = sign_in(chromium, team, ana, path="/app/?tab=unassigned")
+    said = []
+
+    def late_token(route):  # the socket's token, fetched after the page rendered
+        if not said:
+            said.append(team.customer_says("Cheguei antes do socket", name="Rita Rapida"))
+            wait_for_conversation(team, "Rita Rapida")
+        route.continue_()
+
+    agent.route("**/app/realtime-token/", late_token)
+    agent.goto("/app/?tab=unassigned")
+    expect(row_named(agent, "Rita Rapida")).to_be_visible(timeout=WORKER)
+    expect(agent.locator("[data-count=unassigned]")).to_have_text("1")
+    assert said
+
+
+def wait_for_conversation(team, name: str) -> None:
+    from apps.conversations.models import Conversation
+
+    def exists():
+        with schema_context(team.company.schema_name):
+            return Conversation.objects.filter(contact__name=name).exists()
+
+    deadline = time.monotonic() + WORKER / 1000
+    while not off_loop(exists):
+        assert time.monotonic() < deadline, "the worker never drained the message"
+        time.sleep(0.05)
 
 
 def test_assigning_to_b_moves_the_conversation_live_and_a_cannot_open_it(chromium, team):

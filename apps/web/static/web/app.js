@@ -76,6 +76,26 @@
     if (empty) empty.hidden = rows.querySelector(".conversation-row") !== null;
   }
 
+  function catchUp() {
+    const list = listElement();
+    if (list) htmx.ajax("GET", `/app/?${list.dataset.filters || ""}`, { target: "#conversation-list", swap: "outerHTML" });
+    refreshCounts();
+  }
+
+  // Frames published between the page's render and its socket's first subscription reach nobody:
+  // if the counts moved meanwhile (a customer wrote in that second), read the list again.
+  async function catchUpIfMoved() {
+    if (!listElement()) return;
+    const response = await fetch("/app/counts/", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const counts = await response.json();
+    const shown = (selector) => document.querySelector(selector)?.textContent.trim();
+    const moved = Object.entries(counts).some(([tab, value]) =>
+      [[`[data-count="${tab}"]`, value.count], [`[data-unread="${tab}"]`, value.unread]]
+        .some(([selector, now]) => shown(selector) !== undefined && shown(selector) !== String(now)));
+    if (moved) catchUp();
+  }
+
   let countsTimer = null;
   function refreshCounts() {
     clearTimeout(countsTimer);
@@ -205,11 +225,8 @@
       setConnection("connected");
       document.body.dataset.live = "true";
       subscribe();
-      if (missed) { // frames were lost while offline: catch up once
-        const list = listElement();
-        if (list) htmx.ajax("GET", `/app/?${list.dataset.filters || ""}`, { target: "#conversation-list", swap: "outerHTML" });
-        refreshCounts();
-      }
+      if (missed) catchUp(); // frames were lost while offline
+      else catchUpIfMoved();
     },
     "message.created"(data) {
       // The frame carries its conversation's row: the list, the counts and the open pane follow it.
