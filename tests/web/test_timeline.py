@@ -3,11 +3,13 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from django_tenants.utils import schema_context
 
 from apps.conversations import services
+from apps.conversations.models import Conversation, Message
 from apps.web.inbox_query import tab_counts
-from apps.web.templatetags.web_tags import event_text
+from apps.web.templatetags.web_tags import display, event_text
 from apps.web.timeline import timeline_page
 from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import make_inbox, receive
@@ -76,3 +78,27 @@ def test_tab_counts_count_active_conversations_by_role(alpha):
         assert tab_counts(admin) == {"mine": {"count": 0, "unread": 0},
                                      "unassigned": {"count": 1, "unread": 1},
                                      "all": {"count": 3, "unread": 3}}
+
+
+OPEN = {"en": "Open", "es": "Abierta", "pt-br": "Aberta"}
+
+
+@pytest.mark.parametrize("language", ["en", "es", "pt-br"])
+def test_the_rows_choice_labels_are_djangos_in_the_readers_language(language):
+    # Given the labels already looked up once in English (the filter keeps them per field)
+    for value, _label in Message.Status.choices:
+        display(Message(status=value), "status")
+
+    # When a reader in `language` sees every status of conversations, messages and senders
+    with translation.override(language):
+        for model, field in ((Conversation, "status"), (Conversation, "priority"), (Message, "status"),
+                             (Message, "sender_type"), (Message, "kind")):
+            for value, _label in model._meta.get_field(field).flatchoices:
+                obj = model(**{field: value})
+
+                # Then each label is the one Django's get_FOO_display gives, translated
+                assert display(obj, field) == getattr(obj, f"get_{field}_display")()
+        assert display(Conversation(status="open"), "status") == OPEN[language]
+
+    # And a value that is not (or no longer) a choice shows as stored
+    assert display(Conversation(status="gone"), "status") == "gone"

@@ -8,7 +8,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from apps.conversations.preview import preview_parts as _preview_parts
-from apps.web.templatetags.web_tags import initials, short_time, sla_badge
+from apps.web.templatetags.web_tags import display, initials, short_time, sla_badge
 
 register = template.Library()
 
@@ -71,11 +71,11 @@ def _preview(stored: str) -> str:
 
 
 def _row_bottom(c) -> str:
-    parts = [format_html('<span class="pill status-{}">{}</span>', c.status, c.get_status_display()),
+    parts = [format_html('<span class="pill status-{}">{}</span>', c.status, display(c, "status")),
              sla_badge(c)]
     if c.priority != "normal":
         parts.append(format_html('<span class="pill priority-{}">{}</span>', c.priority,
-                                 c.get_priority_display()))
+                                 display(c, "priority")))
     if c.team_id:
         parts.append(format_html('<span class="team-chip" title="{}">{}</span>', _("Team"), c.team.name))
     assignee = (c.assignee.name or c.assignee.email) if c.assignee else _("Unassigned")

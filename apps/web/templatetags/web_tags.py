@@ -25,6 +25,20 @@ register = template.Library()
 SLA_IN = gettext_noop("in %(n)d min")
 SLA_LATE = gettext_noop("%(n)d min late")
 TICKS = {"pending": "🕓", "sending": "🕓", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!"}
+_CHOICE_LABELS: dict[tuple[type, str], dict] = {}
+
+
+@register.filter
+def display(obj, field_name: str) -> str:
+    """`obj.get_<field_name>_display()` for the rows of a list: Django's hashes every choice's lazy
+    label on each call, so translates all of them (a fifth of a page of inbox rows' CPU); this keeps
+    a field's labels by value and translates the one shown."""
+    key = (type(obj), field_name)
+    labels = _CHOICE_LABELS.get(key)
+    if labels is None:
+        labels = _CHOICE_LABELS[key] = dict(obj._meta.get_field(field_name).flatchoices)
+    value = getattr(obj, field_name)
+    return str(labels.get(value, value))
 
 
 @register.simple_tag
