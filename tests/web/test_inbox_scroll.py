@@ -47,3 +47,23 @@ def test_scrolling_the_inbox_walks_every_conversation_once_newest_first(alpha):
         pages += 1
     assert pages == 3
     assert [pk for pk in seen if pk in activity] == expected
+
+
+def test_a_row_links_its_conversation_and_carries_its_activity_to_the_microsecond(alpha):
+    # Given a conversation whose last message came at a moment with microseconds
+    inbox = make_inbox(alpha)
+    admin = make_user(alpha, role="admin")
+    at = dt.datetime(2026, 3, 9, 14, 5, 7, 40213, tzinfo=dt.UTC)
+    with schema_context(alpha.schema_name):
+        contact = Contact.objects.create(phone="+5511955000999", name="Micro Segundo")
+        conversation = Conversation.objects.create(contact=contact, inbox=inbox, status="open", last_message_at=at)
+
+    # When the inbox lists it
+    page = signed_in(alpha, admin).get("/app/?tab=all&status=any").content.decode()
+
+    # Then its row opens it, and says when it moved as the script sorts it (epoch seconds and
+    # microseconds) and as people read it (local time, with its offset)
+    row = re.search(rf'<li id="row-{conversation.pk}".*?</li>', page, re.S).group(0)
+    assert f'href="/app/c/{conversation.pk}/?' in row and f'hx-get="/app/c/{conversation.pk}/"' in row
+    assert f'data-activity="{int(at.timestamp())}.040213"' in row
+    assert f'datetime="{timezone.localtime(at).isoformat()}"' in row

@@ -1,8 +1,10 @@
 """Presentation helpers of the inbox list."""
 
+import functools
+
 from django import template
-from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -34,7 +36,7 @@ def conversation_row(context, c) -> str:
         classes += " unread"
     if open_conversation and open_conversation.pk == c.pk:
         classes += " selected"
-    href = reverse("web:conversation", args=[c.pk])
+    href = f"{_conversation_path(get_script_prefix(), get_urlconf())}{c.pk}/"
     query = context.get("query", "")
     activity = timezone.localtime(c.activity) if c.activity else None
     name = c.contact.name or c.contact.phone
@@ -53,11 +55,21 @@ def conversation_row(context, c) -> str:
         "  </a>\n"
         "</li>\n",
         pk=c.pk, classes=classes, assignee_id=c.assignee_id or "",
-        epoch=dateformat.format(activity, "U.u") if activity else "",
+        # dateformat's "U.u" and "c", without its formatter per value
+        epoch=f"{int(activity.timestamp())}.{activity.microsecond:06d}" if activity else "",
         href=href, query=query, initials=initials(name), name=name,
-        iso=dateformat.format(activity, "c") if activity else "", short=short_time(c.activity),
+        iso=activity.isoformat() if activity else "", short=short_time(c.activity),
         preview=_preview(c.last_message_preview), bottom=_row_bottom(c),
     )
+
+
+@functools.cache
+def _conversation_path(script_prefix: str, urlconf: str | None) -> str:
+    """The path of a conversation up to its id ("/app/c/"): reversed once, not once per row (a
+    tenth of a page of rows' CPU)."""
+    path = reverse("web:conversation", args=[0], urlconf=urlconf)
+    assert path.endswith("/0/"), path
+    return path[:-len("0/")]
 
 
 def _preview(stored: str) -> str:
