@@ -18,6 +18,7 @@ from apps.accounts.permissions import Actor
 from apps.audit.changes import changes_between, snapshot
 from apps.audit.services import audit_record
 from apps.conversations import events
+from apps.conversations.labels import labels_changed
 from apps.conversations.mentions import mentions_notify
 from apps.conversations.models import (
     Conversation,
@@ -393,6 +394,7 @@ def conversation_set_labels(
             conversation.labels = labels
             conversation.save()
             _audit(conversation, actor, "conversation.labels_changed", before)
+            labels_changed()
             publish(events.CONVERSATION_UPDATED, {"conversation_id": conversation.pk})
     return conversation
 

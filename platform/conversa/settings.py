@@ -336,6 +336,9 @@ PUBLIC_SCHEME = env.str("PUBLIC_SCHEME", default="http" if DEBUG else "https")
 # Meta and Twilio webhooks are stored by a plain-ASGI path (apps/inboxes/fast_webhooks.py) when it
 # is certain Django would store them; off, every webhook goes through Django.
 WEBHOOK_FAST_PATH = env.bool("WEBHOOK_FAST_PATH", default=True)
+# How long the inbox's list of labels in use is cached (dropped at once when a label is set; this
+# bounds how long an erased conversation's labels stay on it). See apps/conversations/labels.py.
+INBOX_LABELS_CACHE_SECONDS = 600
 
 # --- media ----------------------------------------------------------------------------------------
 

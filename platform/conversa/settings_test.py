@@ -46,3 +46,6 @@ LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # noqa: F405
 CLAMD_SOCKET = os.environ.get("CONVERSA_TEST_CLAMD_SOCKET") or "/nonexistent/conversa-test-clamd.sock"
 # No schemas cloned ahead in tests (each clone costs a fraction of a second); the pool's own tests set it.
 TENANT_SCHEMA_POOL_SIZE = 0
+# The inbox's cached labels would outlive a test's rolled-back rows, whose rollback bumps nothing:
+# not cached, but in the cache's own tests.
+INBOX_LABELS_CACHE_SECONDS = 0

@@ -56,7 +56,8 @@ def test_a_row_links_its_conversation_and_carries_its_activity_to_the_microsecon
     at = dt.datetime(2026, 3, 9, 14, 5, 7, 40213, tzinfo=dt.UTC)
     with schema_context(alpha.schema_name):
         contact = Contact.objects.create(phone="+5511955000999", name="Micro Segundo")
-        conversation = Conversation.objects.create(contact=contact, inbox=inbox, status="open", last_message_at=at)
+        conversation = Conversation.objects.create(contact=contact, inbox=inbox, status="open",
+                                                   last_message_at=at)
 
     # When the inbox lists it
     page = signed_in(alpha, admin).get("/app/?tab=all&status=any").content.decode()

@@ -1,11 +1,10 @@
 """The team inbox: tabs, filters, live counts and an endlessly scrolling conversation list."""
 
-from django.db.models import F, Func
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from apps.conversations.models import Conversation
+from apps.conversations.labels import labels_in_use
 from apps.inboxes.models import Inbox
 from apps.web.auth import agent_required
 from apps.web.inbox_query import (
@@ -35,11 +34,6 @@ def list_page(request, filters: InboxFilters, cursor: str | None = None):
 def inbox_context(request, filters: InboxFilters, counts: dict | None = None) -> dict:
     rows, next_cursor = list_page(request, filters)
     counts = counts or tab_counts(request.user)
-    # order_by("label"): the model's default ordering would join DISTINCT and repeat labels.
-    labels = sorted(
-        Conversation.objects.exclude(labels=[]).annotate(label=Func(F("labels"), function="unnest"))
-        .order_by("label").values_list("label", flat=True).distinct()[:100]
-    )
     return {
         "filters": filters,
         "tabs": [(value, label) for value, label in TABS if value in counts],
@@ -47,7 +41,7 @@ def inbox_context(request, filters: InboxFilters, counts: dict | None = None) ->
         "teams": team_choices(request.user),
         "statuses": status_choices(),
         "inboxes": Inbox.objects.filter(is_active=True).only("id", "name"),
-        "labels": labels,
+        "labels": labels_in_use(),
         "rows": rows,
         "next_cursor": next_cursor,
     }
