@@ -11,6 +11,7 @@ KERNEL = {
     "conversa.ratelimit", "conversa.periodic", "conversa.sentry", "conversa.schemas", "conversa.files",
     "conversa.db", "conversa.db_pool", "conversa.logs", "conversa.request_meta", "conversa.crypto",
     "conversa.totp", "conversa.metrics", "conversa.in_use", "conversa.prepared", "conversa.fairqueue",
+    "conversa.cache_version",
     "conversa.realtime.topics", "conversa.realtime.audiences", "conversa.realtime.fanout",
     "conversa.realtime.groups", "conversa.realtime.close_codes",
     "conversa.realtime.layers", "conversa.realtime.presence", "conversa.realtime.viewers",
