@@ -81,3 +81,30 @@ def test_a_drains_batch_reaches_the_bot_and_routing_before_reports_and_webhooks(
     position = events._batch_subscribers.index
     for waited_for in (flows_step_after_inbound, route_when_work_or_room_appears):
         assert position(waited_for) < min(position(reports_hear), position(webhooks_hear))
+
+
+def test_what_per_event_subscribers_commit_reaches_the_batch_subscribers_as_one_batch_first():
+    # Given a subscriber that takes each new thing in a transaction of its own (as a flow takes
+    # each new conversation of a drain's batch), and one that hears batches
+    batches = []
+
+    def take(event):
+        if event.name == "thing.new":
+            events.dispatch(events.Event(name="thing.taken", schema_name="alpha", data=event.data))
+
+    def hear(batch):
+        batches.append([(event.name, event.data["n"]) for event in batch])
+
+    events.subscribe(take)
+    events.subscribe_batch(hear)
+    try:
+        # When a batch of three new things is delivered
+        events.dispatch_many([events.Event(name="thing.new", schema_name="alpha", data={"n": n})
+                              for n in range(3)])
+    finally:
+        events._subscribers.remove(take)
+        events._batch_subscribers.remove(hear)
+
+    # Then the three takings go out together, before the batch that caused them
+    assert batches == [[("thing.taken", 0), ("thing.taken", 1), ("thing.taken", 2)],
+                       [("thing.new", 0), ("thing.new", 1), ("thing.new", 2)]]

@@ -120,12 +120,15 @@ def dispatch(event: Event) -> None:
 
 
 def dispatch_many(events: list[Event]) -> None:
-    for subscriber in list(_subscribers):
-        for event in events:
-            try:
-                subscriber(event)
-            except Exception:
-                logger.exception("event subscriber %r failed for %s", subscriber, event.name)
+    # What per-event subscribers commit (a flow taking each new conversation of a drain's batch)
+    # goes out as one batch before the batch subscribers hear these events, not as one per event.
+    with delivered_together():
+        for subscriber in list(_subscribers):
+            for event in events:
+                try:
+                    subscriber(event)
+                except Exception:
+                    logger.exception("event subscriber %r failed for %s", subscriber, event.name)
     for batch_subscriber in list(_batch_subscribers):
         try:
             batch_subscriber(events)
