@@ -8,6 +8,7 @@ failing subscriber never breaks the write that published the event or the other 
 Code that commits many events in a row (the webhook drain) wraps its work in `delivered_together()`:
 the events are then handed over as one list when the block ends, so a subscriber such as the
 realtime fan-out reads their rows in one query per kind and pushes their frames in one round trip.
+The bus does the same around its per-event subscribers (a flow taking each new conversation).
 
 Work done on behalf of something other than a person (an automation rule) runs inside
 `caused_by("automation.rule:12")`: every event published meanwhile carries that `cause`, captured
